@@ -1,0 +1,180 @@
+//! The graph: values, nodes, inputs and outputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::fact::Fact;
+use crate::ops::Op;
+use crate::tensor::Tensor;
+
+/// Index of a value in [`Graph::values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub usize);
+
+/// Index of a node in [`Graph::nodes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub usize);
+
+/// How a constant was stored in the source model, so export can write it the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ConstSource {
+    /// A stored weight (ONNX initializer, IR `Const`, TF variable).
+    #[default]
+    Stored,
+    /// A constant-producing node of the source model, with that node's name.
+    Node { name: String },
+    /// Made by an importer or a pass (e.g. an attribute that later opsets take as an input).
+    Derived,
+}
+
+/// A named value: a graph input, a constant, or a node output.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Value {
+    pub name: String,
+    pub fact: Fact,
+    /// Constant data, if the value is a constant (or a graph input with a default).
+    pub constant: Option<Arc<Tensor>>,
+    /// Where the constant came from; meaningful only when `constant` is set.
+    pub const_source: ConstSource,
+    pub doc: String,
+    /// Whether the source model declared facts for this value (value_info).
+    pub declared: bool,
+}
+
+/// One operator application.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    /// Inputs in operator order; `None` is an omitted optional input.
+    pub inputs: Vec<Option<ValueId>>,
+    /// Outputs in operator order; `None` is an omitted optional output.
+    pub outputs: Vec<Option<ValueId>>,
+    pub doc: String,
+    /// Free-form key/value metadata carried through export.
+    pub meta: Vec<(String, String)>,
+}
+
+impl Node {
+    /// The present inputs.
+    pub fn input_ids(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.inputs.iter().flatten().copied()
+    }
+
+    /// The present outputs.
+    pub fn output_ids(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.outputs.iter().flatten().copied()
+    }
+}
+
+/// A dataflow graph. Nodes are kept in source order; [`crate::topo`] orders them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Graph {
+    pub name: String,
+    pub doc: String,
+    pub values: Vec<Value>,
+    /// `None` marks a node removed by a patch; ids stay stable.
+    pub nodes: Vec<Option<Node>>,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<ValueId>,
+    /// Model-level key/value metadata.
+    pub meta: Vec<(String, String)>,
+}
+
+impl Graph {
+    /// Adds a value and returns its id.
+    pub fn add_value(&mut self, value: Value) -> ValueId {
+        self.values.push(value);
+        ValueId(self.values.len() - 1)
+    }
+
+    /// Adds a constant value.
+    pub fn add_constant(&mut self, name: impl Into<String>, tensor: Tensor, source: ConstSource) -> ValueId {
+        let fact = Fact::new(tensor.dtype(), crate::fact::known_shape(tensor.shape()));
+        self.add_value(Value {
+            name: name.into(),
+            fact,
+            constant: Some(Arc::new(tensor)),
+            const_source: source,
+            ..Value::default()
+        })
+    }
+
+    /// Adds a node and returns its id.
+    pub fn add_node(&mut self, node: Node) -> NodeId {
+        self.nodes.push(Some(node));
+        NodeId(self.nodes.len() - 1)
+    }
+
+    /// The value with this id.
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.0]
+    }
+
+    /// The node with this id, if it was not removed.
+    pub fn node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id.0).and_then(Option::as_ref)
+    }
+
+    /// Live nodes with their ids, in source order.
+    pub fn iter_nodes(&self) -> impl Iterator<Item = (NodeId, &Node)> {
+        self.nodes.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (NodeId(i), n)))
+    }
+
+    /// Number of live nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.iter().flatten().count()
+    }
+
+    /// The constant data of a value that is a true constant (not an input with a default).
+    pub fn constant(&self, id: ValueId) -> Option<&Tensor> {
+        if self.inputs.contains(&id) {
+            return None;
+        }
+        self.values[id.0].constant.as_deref()
+    }
+
+    /// For each value, the node and output slot that produces it.
+    pub fn producers(&self) -> HashMap<ValueId, (NodeId, usize)> {
+        let mut map = HashMap::new();
+        for (id, node) in self.iter_nodes() {
+            for (slot, out) in node.outputs.iter().enumerate() {
+                if let Some(v) = out {
+                    map.insert(*v, (id, slot));
+                }
+            }
+        }
+        map
+    }
+
+    /// For each value, the (node, input slot) pairs that read it.
+    pub fn consumers(&self) -> HashMap<ValueId, Vec<(NodeId, usize)>> {
+        let mut map: HashMap<ValueId, Vec<(NodeId, usize)>> = HashMap::new();
+        for (id, node) in self.iter_nodes() {
+            for (slot, inp) in node.inputs.iter().enumerate() {
+                if let Some(v) = inp {
+                    map.entry(*v).or_default().push((id, slot));
+                }
+            }
+        }
+        map
+    }
+
+    /// Finds a value by name (linear scan).
+    pub fn find_value(&self, name: &str) -> Option<ValueId> {
+        self.values.iter().position(|v| v.name == name).map(ValueId)
+    }
+
+    /// Finds a live node by name (linear scan).
+    pub fn find_node(&self, name: &str) -> Option<NodeId> {
+        self.iter_nodes().find(|(_, n)| n.name == name).map(|(id, _)| id)
+    }
+
+    /// A node's display name: its name, or `#index` when unnamed.
+    pub fn node_label(&self, id: NodeId) -> String {
+        match self.node(id) {
+            Some(n) if !n.name.is_empty() => n.name.clone(),
+            _ => format!("#{}", id.0),
+        }
+    }
+}
