@@ -1,40 +1,52 @@
 //! Topological ordering of nodes.
 
-use std::collections::{HashMap, VecDeque};
-
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, NodeId};
 
-/// Live nodes in an order where every producer precedes its consumers, ties
-/// broken by source order. Fails with [`IrError::Cycle`] naming a node on a cycle.
+/// Live nodes in an order where every producer precedes its consumers. Source
+/// order is kept wherever it is already valid (an unmodified import comes back
+/// in file order). Fails with [`IrError::Cycle`] naming a node on a cycle.
 pub fn topo_order(graph: &Graph) -> Result<Vec<NodeId>> {
-    let producers = graph.producers();
-    let mut indegree: HashMap<NodeId, usize> = HashMap::new();
-    let mut dependents: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
-    for (id, node) in graph.iter_nodes() {
-        let mut deps: Vec<NodeId> = node.input_ids().filter_map(|v| producers.get(&v).map(|p| p.0)).collect();
-        deps.sort();
-        deps.dedup();
-        indegree.insert(id, deps.len());
-        for d in deps {
-            dependents.entry(d).or_default().push(id);
-        }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
     }
-    let mut ready: VecDeque<NodeId> = graph.iter_nodes().map(|(id, _)| id).filter(|id| indegree[id] == 0).collect();
-    let mut order = Vec::with_capacity(indegree.len());
-    while let Some(id) = ready.pop_front() {
-        order.push(id);
-        for &d in dependents.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
-            let e = indegree.get_mut(&d).unwrap_or_else(|| unreachable!("every live node has an entry"));
-            *e -= 1;
-            if *e == 0 {
-                ready.push_back(d);
+    let producers = graph.producers();
+    let mut mark = vec![Mark::New; graph.nodes.len()];
+    let mut order = Vec::with_capacity(graph.nodes.len());
+    for (root, _) in graph.iter_nodes() {
+        if mark[root.0] != Mark::New {
+            continue;
+        }
+        mark[root.0] = Mark::Active;
+        let mut stack: Vec<(NodeId, usize)> = vec![(root, 0)];
+        while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+            let node = graph.node(id).unwrap_or_else(|| unreachable!("stack holds live nodes"));
+            let dep = node.inputs.get(*next).copied();
+            *next += 1;
+            match dep {
+                None => {
+                    mark[id.0] = Mark::Done;
+                    order.push(id);
+                    stack.pop();
+                }
+                Some(None) => {}
+                Some(Some(v)) => {
+                    if let Some(&(p, _)) = producers.get(&v) {
+                        match mark[p.0] {
+                            Mark::Done => {}
+                            Mark::Active => return Err(IrError::Cycle { node: graph.node_label(p) }),
+                            Mark::New => {
+                                mark[p.0] = Mark::Active;
+                                stack.push((p, 0));
+                            }
+                        }
+                    }
+                }
             }
         }
-    }
-    if order.len() != indegree.len() {
-        let stuck = graph.iter_nodes().map(|(id, _)| id).find(|id| indegree[id] > 0).unwrap_or(NodeId(0));
-        return Err(IrError::Cycle { node: graph.node_label(stuck) });
     }
     Ok(order)
 }

@@ -1,0 +1,147 @@
+//! The ONNX operator table: op type (and opset) to IR op, and back.
+//!
+//! Importers read every attribute the IR models; values that newer opsets
+//! take as inputs but older ones as attributes become constant inputs
+//! ([`Lowered::moved`]). Exporters write the op in the form of the target
+//! opset, turning such constant inputs back into attributes.
+
+mod conv;
+mod elementwise;
+mod layout;
+mod linalg;
+mod norm;
+mod pool;
+mod quant;
+mod reduce;
+mod resize;
+mod tensor_ops;
+
+use onnx_protobuf::{AttributeProto, NodeProto};
+use ptq_ir::{Graph, Node, Op, Tensor};
+
+use crate::attrs::Attrs;
+
+/// The IR form of one ONNX node.
+pub struct Lowered {
+    pub op: Op,
+    /// Constant inputs to insert at these slots (attributes of older opsets).
+    pub moved: Vec<(usize, Tensor)>,
+}
+
+impl Lowered {
+    fn op(op: impl Into<Op>) -> Result<Option<Lowered>, String> {
+        Ok(Some(Lowered { op: op.into(), moved: vec![] }))
+    }
+
+    fn with(op: impl Into<Op>, moved: Vec<(usize, Tensor)>) -> Result<Option<Lowered>, String> {
+        Ok(Some(Lowered { op: op.into(), moved }))
+    }
+}
+
+/// Lowers a default-domain node; `None` for op types the IR does not model.
+pub fn import(node: &NodeProto, opset: i64) -> Result<Option<Lowered>, String> {
+    let a = Attrs::new(node);
+    let t = node.op_type.as_str();
+    if let Some(l) = elementwise::import(t, &a, opset)? {
+        return Ok(Some(l));
+    }
+    match t {
+        "Conv" => conv::import_conv(&a),
+        "ConvTranspose" => conv::import_conv_transpose(&a),
+        "MaxPool" | "AveragePool" => pool::import_pool(t, &a),
+        "GlobalAveragePool" | "GlobalMaxPool" => pool::import_global(t),
+        "BatchNormalization" => norm::import_batch_norm(&a),
+        "LayerNormalization" => norm::import_layer_norm(&a),
+        "InstanceNormalization" => norm::import_instance_norm(&a),
+        "Gemm" => linalg::import_gemm(&a),
+        "MatMul" => Lowered::op(ptq_ir::ops::matmul::MatMul),
+        "Reshape" | "Flatten" | "Transpose" | "Squeeze" | "Unsqueeze" | "Concat" | "Split" | "Expand" | "Tile"
+        | "DepthToSpace" | "SpaceToDepth" => layout::import(t, &a, opset),
+        "Slice" | "Gather" | "GatherElements" | "Pad" | "Shape" | "Size" | "ConstantOfShape" | "Range" | "Cast"
+        | "Where" | "Dropout" => tensor_ops::import(t, &a, opset),
+        "ArgMax" | "ArgMin" | "TopK" => reduce::import_arg(t, &a),
+        t if t.starts_with("Reduce") => reduce::import_reduce(t, &a, opset),
+        "Resize" => resize::import(&a),
+        "QuantizeLinear" | "DequantizeLinear" => quant::import(t, &a),
+        _ => Ok(None),
+    }
+}
+
+/// What export needs to know about the node being written.
+pub struct ExportCtx<'a> {
+    pub opset: i64,
+    pub graph: &'a Graph,
+    pub node: &'a Node,
+}
+
+impl ExportCtx<'_> {
+    /// The constant value feeding input `slot`, if any.
+    pub fn const_input(&self, slot: usize) -> Option<&Tensor> {
+        self.node.inputs.get(slot).copied().flatten().and_then(|v| self.graph.constant(v))
+    }
+
+    /// Whether input `slot` is present.
+    pub fn has_input(&self, slot: usize) -> bool {
+        self.node.inputs.get(slot).copied().flatten().is_some()
+    }
+
+    /// Moves constant input `slot` into an INTS attribute (older opsets).
+    fn ints_from_input(&self, slot: usize, attr: &str, out: &mut Emitted) -> Result<(), String> {
+        if !self.has_input(slot) {
+            return Ok(());
+        }
+        let v = self
+            .const_input(slot)
+            .and_then(Tensor::to_i64_vec)
+            .ok_or_else(|| format!("input {slot} must be a constant to become attribute {attr:?}"))?;
+        out.attrs.push(crate::attrs::AttrOut::default().ints(attr, v).0.remove(0));
+        out.drop_inputs.push(slot);
+        Ok(())
+    }
+}
+
+/// One ONNX node's worth of output, minus names.
+pub struct Emitted {
+    pub op_type: String,
+    pub domain: String,
+    pub attrs: Vec<AttributeProto>,
+    /// Input slots that this opset takes as attributes instead.
+    pub drop_inputs: Vec<usize>,
+}
+
+impl Emitted {
+    fn new(op_type: &str, attrs: crate::attrs::AttrOut) -> Emitted {
+        Emitted { op_type: op_type.to_string(), domain: String::new(), attrs: attrs.0, drop_inputs: vec![] }
+    }
+}
+
+/// Writes an IR node as an ONNX op of the context's opset.
+pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    match &cx.node.op {
+        Op::Conv(o) => Ok(conv::export_conv(o)),
+        Op::ConvTranspose(o) => Ok(conv::export_conv_transpose(o)),
+        Op::Pool(o) => Ok(pool::export_pool(o)),
+        Op::GlobalPool(o) => Ok(pool::export_global(o)),
+        Op::BatchNorm(o) => Ok(norm::export_batch_norm(o, cx.opset)),
+        Op::LayerNorm(o) => norm::export_layer_norm(o, cx.opset),
+        Op::InstanceNorm(o) => Ok(norm::export_instance_norm(o)),
+        Op::Gemm(o) => Ok(linalg::export_gemm(o)),
+        Op::MatMul(_) => Ok(Emitted::new("MatMul", Default::default())),
+        Op::Unary(_) | Op::Binary(_) | Op::Variadic(_) | Op::Clip(_) | Op::Softmax(_) => elementwise::export(cx),
+        Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Concat(_)
+        | Op::Split(_) | Op::Expand(_) | Op::Tile(_) | Op::DepthToSpace(_) | Op::SpaceToDepth(_) => layout::export(cx),
+        Op::Slice(_) | Op::Gather(_) | Op::GatherElements(_) | Op::Pad(_) | Op::ShapeOf(_) | Op::Size(_)
+        | Op::ConstantOfShape(_) | Op::Range(_) | Op::Cast(_) | Op::Where(_) | Op::Dropout(_) => tensor_ops::export(cx),
+        Op::Reduce(o) => reduce::export_reduce(o, cx),
+        Op::ArgReduce(_) | Op::TopK(_) => Ok(reduce::export_arg(&cx.node.op)),
+        Op::Resize(o) => Ok(resize::export(o)),
+        Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => quant::export(cx),
+        Op::Opaque(o) => {
+            let mut out = crate::attrs::AttrOut::default();
+            for (k, v) in &o.attrs {
+                out.generic(k, v)?;
+            }
+            Ok(Emitted { op_type: o.op_type.clone(), domain: o.domain.clone(), attrs: out.0, drop_inputs: vec![] })
+        }
+    }
+}

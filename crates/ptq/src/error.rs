@@ -1,0 +1,17 @@
+//! The facade's error type.
+
+use std::path::PathBuf;
+
+/// Errors from loading, converting and saving models.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: unknown model format (expected one of: {known})")]
+    UnknownFormat { path: PathBuf, known: &'static str },
+    #[error("{path}: refusing to overwrite the model it was loaded from")]
+    WouldOverwriteInput { path: PathBuf },
+    #[error("cannot write a {from} model as {to}")]
+    Conversion { from: &'static str, to: &'static str },
+    #[cfg(feature = "onnx")]
+    #[error(transparent)]
+    Onnx(#[from] ptq_onnx::OnnxError),
+}

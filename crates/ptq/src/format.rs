@@ -1,0 +1,31 @@
+//! Model formats, chosen from file names.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+/// A model format the build supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// ONNX `ModelProto` (`.onnx`).
+    Onnx,
+}
+
+const KNOWN: &str = ".onnx";
+
+impl Format {
+    /// The format a path's extension names.
+    pub fn from_path(path: &Path) -> Result<Format, Error> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("onnx") => Ok(Format::Onnx),
+            _ => Err(Error::UnknownFormat { path: path.to_path_buf(), known: KNOWN }),
+        }
+    }
+
+    /// A short display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Onnx => "ONNX",
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! A loaded model in any format.
+
+use std::path::{Path, PathBuf};
+
+use ptq_ir::Graph;
+
+use crate::error::Error;
+use crate::format::Format;
+
+/// Format-specific data kept for writing a model back in its own format.
+#[derive(Clone, Debug)]
+enum Source {
+    #[cfg(feature = "onnx")]
+    Onnx(ptq_onnx::ModelInfo),
+}
+
+/// A model: its IR graph plus what its frontend needs to write it back.
+#[derive(Clone, Debug)]
+pub struct Model {
+    graph: Graph,
+    source: Source,
+    loaded_from: Option<PathBuf>,
+}
+
+/// Loads a model, choosing the frontend from the file name.
+pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
+    let path = path.as_ref();
+    match Format::from_path(path)? {
+        Format::Onnx => {
+            let m = ptq_onnx::load(path)?;
+            Ok(Model { graph: m.graph, source: Source::Onnx(m.info), loaded_from: std::fs::canonicalize(path).ok() })
+        }
+    }
+}
+
+impl Model {
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The graph, for editing (through [`ptq_ir::Patch`]).
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+
+    /// The format the model was read from.
+    pub fn format(&self) -> Format {
+        match self.source {
+            Source::Onnx(_) => Format::Onnx,
+        }
+    }
+
+    /// A one-line description of the source: format, opset, producer.
+    pub fn describe_source(&self) -> String {
+        match &self.source {
+            Source::Onnx(i) => {
+                let producer = if i.producer_name.is_empty() { String::new() } else { format!(", producer {} {}", i.producer_name, i.producer_version) };
+                format!("ONNX, IR version {}, opset {}{}", i.ir_version, i.opset(), producer.trim_end())
+            }
+        }
+    }
+
+    /// Writes the model to `path` in the format its extension names, atomically.
+    /// Refuses to write over the file the model was loaded from.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let target = Format::from_path(path)?;
+        if let (Some(src), Ok(dst)) = (&self.loaded_from, std::fs::canonicalize(path)) {
+            if *src == dst {
+                return Err(Error::WouldOverwriteInput { path: path.to_path_buf() });
+            }
+        }
+        match (&self.source, target) {
+            (Source::Onnx(info), Format::Onnx) => {
+                Ok(ptq_onnx::save_with(&self.graph, info, path, &ptq_onnx::ExportOptions::default())?)
+            }
+        }
+    }
+}
