@@ -15,5 +15,8 @@ pub enum Attr {
     Tensors(Vec<Tensor>),
     /// An attribute kind the IR cannot represent (subgraph, type, sparse
     /// tensor), kept as the frontend's own encoding.
-    Foreign { format: String, bytes: Vec<u8> },
+    Foreign {
+        format: String,
+        bytes: Vec<u8>,
+    },
 }

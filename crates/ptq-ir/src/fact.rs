@@ -104,7 +104,10 @@ impl Fact {
                 for (da, db) in a.iter_mut().zip(b) {
                     match (&*da, db) {
                         (Dim::Known(x), Dim::Known(y)) if x != y => {
-                            return Err(FactConflict::Shape(shape_string(&[Dim::Known(*x)]), shape_string(&[Dim::Known(*y)])));
+                            return Err(FactConflict::Shape(
+                                shape_string(&[Dim::Known(*x)]),
+                                shape_string(&[Dim::Known(*y)]),
+                            ));
                         }
                         (Dim::Unknown, _) | (Dim::Sym(_), Dim::Known(_)) => *da = db.clone(),
                         _ => {}
@@ -162,11 +165,7 @@ pub fn broadcast(a: &[Dim], b: &[Dim]) -> Result<Shape, String> {
 pub fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) {
-        Ok(a as usize)
-    } else {
-        Err(format!("axis {axis} is out of range for rank {rank}"))
-    }
+    if (0..r).contains(&a) { Ok(a as usize) } else { Err(format!("axis {axis} is out of range for rank {rank}")) }
 }
 
 #[cfg(test)]

@@ -16,12 +16,7 @@ pub fn infer_facts(graph: &mut Graph) -> Result<()> {
             let inputs: Vec<Option<InferInput<'_>>> = node
                 .inputs
                 .iter()
-                .map(|i| {
-                    i.map(|v| InferInput {
-                        fact: &graph.value(v).fact,
-                        value: graph.constant(v),
-                    })
-                })
+                .map(|i| i.map(|v| InferInput { fact: &graph.value(v).fact, value: graph.constant(v) }))
                 .collect();
             node.op.infer(&inputs, node.outputs.len()).map_err(|msg| IrError::Infer {
                 node: graph.node_label(id),
@@ -48,11 +43,8 @@ fn refine(graph: &mut Graph, v: crate::graph::ValueId, fact: &Fact, node: &str) 
             declared: d.to_string(),
             inferred: i.to_string(),
         },
-        FactConflict::Shape(d, i) => IrError::ShapeClash {
-            value: value.name.clone(),
-            node: node.to_string(),
-            declared: d,
-            inferred: i,
-        },
+        FactConflict::Shape(d, i) => {
+            IrError::ShapeClash { value: value.name.clone(), node: node.to_string(), declared: d, inferred: i }
+        }
     })
 }

@@ -32,8 +32,5 @@ pub use tensor::Tensor;
 
 /// The types most users of the IR need.
 pub mod prelude {
-    pub use crate::{
-        Attr, DType, Dim, Fact, Graph, IrError, Node, NodeId, Op, Patch, Shape, Tensor, Value,
-        ValueId,
-    };
+    pub use crate::{Attr, DType, Dim, Fact, Graph, IrError, Node, NodeId, Op, Patch, Shape, Tensor, Value, ValueId};
 }

@@ -93,7 +93,13 @@ impl Patch {
     }
 
     /// Adds a node reading and writing the given values.
-    pub fn add_node(&mut self, name: impl Into<String>, op: impl Into<Op>, inputs: Vec<Option<PatchValue>>, outputs: Vec<Option<PatchValue>>) {
+    pub fn add_node(
+        &mut self,
+        name: impl Into<String>,
+        op: impl Into<Op>,
+        inputs: Vec<Option<PatchValue>>,
+        outputs: Vec<Option<PatchValue>>,
+    ) {
         self.nodes.push(NewNode { name: name.into(), op: op.into(), inputs, outputs });
     }
 
@@ -131,8 +137,12 @@ impl Patch {
         }
         for s in &self.steps {
             let ok = match s {
-                Step::SetInput { node, slot, value } => g.node(*node).is_some_and(|n| *slot < n.inputs.len()) && value_ok(value),
-                Step::ReplaceUses { old, new, except } => old.0 < g.values.len() && value_ok(new) && except.iter().all(|n| g.node(*n).is_some()),
+                Step::SetInput { node, slot, value } => {
+                    g.node(*node).is_some_and(|n| *slot < n.inputs.len()) && value_ok(value)
+                }
+                Step::ReplaceUses { old, new, except } => {
+                    old.0 < g.values.len() && value_ok(new) && except.iter().all(|n| g.node(*n).is_some())
+                }
                 Step::RemoveNode(n) => g.node(*n).is_some(),
             };
             if !ok {
@@ -203,7 +213,11 @@ mod tests {
 
     fn relu_graph() -> (Graph, NodeId) {
         let mut g = Graph::default();
-        let x = g.add_value(Value { name: "x".into(), fact: Fact::new(DType::F32, vec![Dim::Known(4)]), ..Value::default() });
+        let x = g.add_value(Value {
+            name: "x".into(),
+            fact: Fact::new(DType::F32, vec![Dim::Known(4)]),
+            ..Value::default()
+        });
         let y = g.add_value(Value { name: "y".into(), ..Value::default() });
         let n = g.add_node(Node {
             name: "relu".into(),

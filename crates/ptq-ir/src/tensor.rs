@@ -145,16 +145,9 @@ impl Tensor {
     /// the shape before allocating anything.
     pub fn from_le_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Tensor, TensorDataError> {
         let numel = checked_numel(shape).ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
-        let expected = numel
-            .checked_mul(dtype.size())
-            .ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
+        let expected = numel.checked_mul(dtype.size()).ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
         if expected != bytes.len() {
-            return Err(TensorDataError::Length {
-                dtype,
-                shape: shape.to_vec(),
-                expected,
-                actual: bytes.len(),
-            });
+            return Err(TensorDataError::Length { dtype, shape: shape.to_vec(), expected, actual: bytes.len() });
         }
         Ok(match dtype {
             DType::F32 => from_le!(bytes, shape, f32, F32),
@@ -258,8 +251,19 @@ mod tests {
     use proptest::prelude::*;
 
     const ALL: [DType; 13] = [
-        DType::F32, DType::F64, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I16,
-        DType::U16, DType::I32, DType::U32, DType::I64, DType::U64, DType::Bool,
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
     ];
 
     proptest! {

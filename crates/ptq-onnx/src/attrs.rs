@@ -74,19 +74,16 @@ impl<'a> Attrs<'a> {
 
     /// A TENSOR attribute, decoded.
     pub fn tensor(&self, name: &str) -> Result<Option<Tensor>, String> {
-        self.get(name, T::TENSOR)?
-            .map(|a| crate::tensor::decode(&a.t, &mut ExternalData::new(None)))
-            .transpose()
+        self.get(name, T::TENSOR)?.map(|a| crate::tensor::decode(&a.t, &mut ExternalData::new(None))).transpose()
     }
 
     /// A dtype given as an INT attribute holding an ONNX type code.
     pub fn dtype(&self, name: &str) -> Result<Option<DType>, String> {
         self.int(name)?
             .map(|c| {
-                i32::try_from(c)
-                    .ok()
-                    .and_then(crate::dtype::from_onnx)
-                    .ok_or_else(|| format!("attribute {name:?}: element type {} is not supported", crate::dtype::code_name(c as i32)))
+                i32::try_from(c).ok().and_then(crate::dtype::from_onnx).ok_or_else(|| {
+                    format!("attribute {name:?}: element type {} is not supported", crate::dtype::code_name(c as i32))
+                })
             })
             .transpose()
     }
@@ -270,7 +267,9 @@ impl AttrOut {
             Attr::Foreign { format, bytes } if format == FOREIGN_FORMAT => {
                 AttributeProto::parse_from_bytes(bytes).map_err(|e| format!("attribute {name:?}: {e}"))?
             }
-            Attr::Foreign { format, .. } => return Err(format!("attribute {name:?} is in {format} form, which ONNX cannot hold")),
+            Attr::Foreign { format, .. } => {
+                return Err(format!("attribute {name:?} is in {format} form, which ONNX cannot hold"));
+            }
         };
         self.0.push(a);
         Ok(self)

@@ -22,7 +22,7 @@ pub enum OnnxError {
     #[error("{file}: value {value:?}: {msg}")]
     Value { file: String, value: String, msg: String },
     #[error("{file}: {source}")]
-    Graph { file: String, source: IrError },
+    Graph { file: String, source: Box<IrError> },
     #[error("{file}: cannot export node {node:?} ({op}) at opset {opset}: {msg}")]
     Export { file: String, node: String, op: String, opset: i64, msg: String },
 }

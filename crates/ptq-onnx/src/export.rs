@@ -87,7 +87,8 @@ fn parse_all<M: Message>(items: &[Vec<u8>], file: &str) -> Result<Vec<M>, OnnxEr
 /// `file` names the destination in errors. Tensor data is inline.
 pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProto, OnnxError> {
     let opset = info.opset();
-    let order = ptq_ir::topo::topo_order(g).map_err(|source| OnnxError::Graph { file: file.into(), source })?;
+    let order = ptq_ir::topo::topo_order(g)
+        .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
     let mut nodes = Vec::with_capacity(order.len());
     let mut used: HashSet<ValueId> = g.outputs.iter().copied().collect();
     for id in order {
@@ -209,7 +210,8 @@ fn externalize(gp: &mut GraphProto, location: &str, threshold: usize) -> Vec<u8>
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
     let file = path.display().to_string();
     let io = |source| OnnxError::Io { file: file.clone(), source };
-    let name = path.file_name().ok_or_else(|| OnnxError::Model { file: file.clone(), msg: "not a file path".into() })?;
+    let name =
+        path.file_name().ok_or_else(|| OnnxError::Model { file: file.clone(), msg: "not a file path".into() })?;
     let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -239,4 +241,3 @@ pub fn save_with(g: &Graph, info: &ModelInfo, path: impl AsRef<Path>, opts: &Exp
     let bytes = mp.write_to_bytes().map_err(|e| OnnxError::Model { file: file.clone(), msg: e.to_string() })?;
     write_atomic(path, &bytes)
 }
-

@@ -26,7 +26,9 @@ impl ExternalData {
         let base = self.base.as_ref().ok_or("external data needs the model's folder; load the model from a file")?;
         let rel = Path::new(location);
         if location.is_empty() || rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(format!("external data location {location:?} must be a relative path inside the model's folder"));
+            return Err(format!(
+                "external data location {location:?} must be a relative path inside the model's folder"
+            ));
         }
         if !self.files.contains_key(location) {
             let path = base.join(rel);
@@ -38,7 +40,9 @@ impl ExternalData {
         let length = length.unwrap_or(len.saturating_sub(offset));
         let end = offset.checked_add(length).ok_or("external data range overflows")?;
         if end > *len {
-            return Err(format!("external data range {offset}..{end} lies beyond the end of {location:?} ({len} bytes)"));
+            return Err(format!(
+                "external data range {offset}..{end} lies beyond the end of {location:?} ({len} bytes)"
+            ));
         }
         let mut buf = vec![0u8; usize::try_from(length).map_err(|_| "external data too large")?];
         file.seek(SeekFrom::Start(offset)).map_err(|e| format!("{location}: {e}"))?;

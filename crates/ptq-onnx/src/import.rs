@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use onnx_protobuf::tensor_shape_proto::dimension::Value as DimValue;
 use onnx_protobuf::type_proto::Value as TypeValue;
 use onnx_protobuf::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
-use onnx_protobuf::tensor_shape_proto::dimension::Value as DimValue;
 use protobuf::Message;
 use ptq_ir::ops::opaque::Opaque;
 use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
@@ -30,13 +30,14 @@ pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel, OnnxError> {
 }
 
 /// Imports a serialized model held in memory; `label` names it in errors.
-/// External data cannot be resolved without a folder and is an error.
-pub fn import_bytes(bytes: &[u8], label: &str) -> Result<OnnxModel, OnnxError> {
-    import(bytes, label, ExternalData::new(None))
+/// External data is read relative to `base`; without one it is an error.
+pub fn import_bytes(bytes: &[u8], label: &str, base: Option<&Path>) -> Result<OnnxModel, OnnxError> {
+    import(bytes, label, ExternalData::new(base.map(Path::to_path_buf)))
 }
 
 fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, OnnxError> {
-    let proto = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Decode { file: file.into(), msg: e.to_string() })?;
+    let proto =
+        ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Decode { file: file.into(), msg: e.to_string() })?;
     let model_err = |msg: String| OnnxError::Model { file: file.into(), msg };
     let opset_import: Vec<(String, i64)> = proto.opset_import.iter().map(|o| (o.domain.clone(), o.version)).collect();
     let info = ModelInfo {
@@ -47,8 +48,18 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         domain: proto.domain.clone(),
         model_version: proto.model_version,
         doc_string: proto.doc_string.clone(),
-        functions: proto.functions.iter().map(|f| f.write_to_bytes()).collect::<Result<_, _>>().map_err(|e| model_err(e.to_string()))?,
-        training_info: proto.training_info.iter().map(|f| f.write_to_bytes()).collect::<Result<_, _>>().map_err(|e| model_err(e.to_string()))?,
+        functions: proto
+            .functions
+            .iter()
+            .map(|f| f.write_to_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| model_err(e.to_string()))?,
+        training_info: proto
+            .training_info
+            .iter()
+            .map(|f| f.write_to_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| model_err(e.to_string()))?,
         quantization_annotation: vec![],
         had_external_data: false,
     };
@@ -64,12 +75,18 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
     im.graph_proto(gp)?;
     let mut info = info;
     info.had_external_data = im.had_external;
-    info.quantization_annotation =
-        gp.quantization_annotation.iter().map(|a| a.write_to_bytes()).collect::<Result<_, _>>().map_err(|e| model_err(e.to_string()))?;
+    info.quantization_annotation = gp
+        .quantization_annotation
+        .iter()
+        .map(|a| a.write_to_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| model_err(e.to_string()))?;
     let mut graph = im.graph;
     graph.meta = proto.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
-    ptq_ir::validate::validate(&graph).map_err(|source| OnnxError::Graph { file: file.into(), source })?;
-    ptq_ir::infer::infer_facts(&mut graph).map_err(|source| OnnxError::Graph { file: file.into(), source })?;
+    ptq_ir::validate::validate(&graph)
+        .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
+    ptq_ir::infer::infer_facts(&mut graph)
+        .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
     Ok(OnnxModel { graph, info })
 }
 
@@ -117,16 +134,23 @@ impl Importer<'_> {
         self.graph.doc = gp.doc_string.clone();
         for vi in &gp.input {
             let fact = fact_of(vi).map_err(|m| self.value_err(&vi.name, m))?;
-            let v = Value { name: vi.name.clone(), fact, doc: vi.doc_string.clone(), declared: true, ..Value::default() };
+            let v =
+                Value { name: vi.name.clone(), fact, doc: vi.doc_string.clone(), declared: true, ..Value::default() };
             let id = self.define(&vi.name, v).ok_or_else(|| self.value_err(&vi.name, "graph input listed twice"))?;
             self.graph.inputs.push(id);
         }
         if !gp.sparse_initializer.is_empty() {
-            return Err(OnnxError::Model { file: self.file.into(), msg: "sparse initializers are not supported".into() });
+            return Err(OnnxError::Model {
+                file: self.file.into(),
+                msg: "sparse initializers are not supported".into(),
+            });
         }
         for t in &gp.initializer {
-            let tensor = crate::tensor::decode(t, &mut self.ext)
-                .map_err(|msg| OnnxError::Tensor { file: self.file.into(), tensor: t.name.clone(), msg })?;
+            let tensor = crate::tensor::decode(t, &mut self.ext).map_err(|msg| OnnxError::Tensor {
+                file: self.file.into(),
+                tensor: t.name.clone(),
+                msg,
+            })?;
             self.had_external |= !t.external_data.is_empty();
             match self.names.get(&t.name) {
                 Some(&id) if self.graph.inputs.contains(&id) && self.graph.values[id.0].constant.is_none() => {
@@ -160,7 +184,10 @@ impl Importer<'_> {
             }
         }
         for vi in &gp.output {
-            let id = *self.names.get(&vi.name).ok_or_else(|| self.value_err(&vi.name, "graph output is not produced by anything"))?;
+            let id = *self
+                .names
+                .get(&vi.name)
+                .ok_or_else(|| self.value_err(&vi.name, "graph output is not produced by anything"))?;
             let fact = fact_of(vi).map_err(|m| self.value_err(&vi.name, m))?;
             let v = &mut self.graph.values[id.0];
             if v.constant.is_none() && !self.graph.inputs.contains(&id) {
@@ -176,26 +203,36 @@ impl Importer<'_> {
     }
 
     /// Lowers a node and defines its outputs; `Constant` nodes become constants.
-    fn node_pass1<'p>(&mut self, np: &'p NodeProto, i: usize, used: &mut HashSet<String>) -> Result<Option<Pending<'p>>, OnnxError> {
+    fn node_pass1<'p>(
+        &mut self,
+        np: &'p NodeProto,
+        i: usize,
+        used: &mut HashSet<String>,
+    ) -> Result<Option<Pending<'p>>, OnnxError> {
         let default_domain = np.domain.is_empty() || np.domain == "ai.onnx";
-        if default_domain && np.op_type == "Constant" {
-            if let Some(t) = constant_value(np).map_err(|m| self.node_err(np, i, m))? {
-                let [out] = np.output.as_slice() else {
-                    return Err(self.node_err(np, i, "Constant must have exactly one output"));
-                };
-                let fact = Fact::new(t.dtype(), ptq_ir::fact::known_shape(t.shape()));
-                let v = Value {
-                    name: out.clone(),
-                    fact,
-                    constant: Some(Arc::new(t)),
-                    const_source: ConstSource::Node { name: np.name.clone() },
-                    ..Value::default()
-                };
-                self.define(out, v).ok_or_else(|| self.node_err(np, i, format!("output {out:?} is already defined")))?;
-                return Ok(None);
-            }
+        if default_domain
+            && np.op_type == "Constant"
+            && let Some(t) = constant_value(np).map_err(|m| self.node_err(np, i, m))?
+        {
+            let [out] = np.output.as_slice() else {
+                return Err(self.node_err(np, i, "Constant must have exactly one output"));
+            };
+            let fact = Fact::new(t.dtype(), ptq_ir::fact::known_shape(t.shape()));
+            let v = Value {
+                name: out.clone(),
+                fact,
+                constant: Some(Arc::new(t)),
+                const_source: ConstSource::Node { name: np.name.clone() },
+                ..Value::default()
+            };
+            self.define(out, v).ok_or_else(|| self.node_err(np, i, format!("output {out:?} is already defined")))?;
+            return Ok(None);
         }
-        let lowered = if default_domain { crate::ops::import(np, self.opset).map_err(|m| self.node_err(np, i, m))? } else { None };
+        let lowered = if default_domain {
+            crate::ops::import(np, self.opset).map_err(|m| self.node_err(np, i, m))?
+        } else {
+            None
+        };
         let (op, moved) = match lowered {
             Some(l) => (l.op, l.moved),
             None => {
@@ -233,12 +270,17 @@ impl Importer<'_> {
                 inputs.push(None);
                 continue;
             }
-            let id = *self.names.get(inp).ok_or_else(|| self.node_err(np, i, format!("input {inp:?} is not defined")))?;
+            let id =
+                *self.names.get(inp).ok_or_else(|| self.node_err(np, i, format!("input {inp:?} is not defined")))?;
             inputs.push(Some(id));
         }
         for (slot, tensor) in p.moved {
             if inputs.get(slot).is_some_and(Option::is_some) {
-                return Err(self.node_err(np, i, format!("input {slot} is given both as an attribute and as an input")));
+                return Err(self.node_err(
+                    np,
+                    i,
+                    format!("input {slot} is given both as an attribute and as an input"),
+                ));
             }
             if inputs.len() <= slot {
                 inputs.resize(slot + 1, None);
@@ -295,7 +337,10 @@ fn fact_of(vi: &ValueInfoProto) -> Result<Fact, String> {
     };
     let dtype = match tt.elem_type {
         0 => None,
-        c => Some(crate::dtype::from_onnx(c).ok_or_else(|| format!("element type {} is not supported", crate::dtype::code_name(c)))?),
+        c => Some(
+            crate::dtype::from_onnx(c)
+                .ok_or_else(|| format!("element type {} is not supported", crate::dtype::code_name(c)))?,
+        ),
     };
     let shape = match tt.shape.as_ref() {
         None => None,
@@ -303,7 +348,9 @@ fn fact_of(vi: &ValueInfoProto) -> Result<Fact, String> {
             s.dim
                 .iter()
                 .map(|d| match &d.value {
-                    Some(DimValue::DimValue(v)) => u64::try_from(*v).map(Dim::Known).map_err(|_| format!("negative dimension {v}")),
+                    Some(DimValue::DimValue(v)) => {
+                        u64::try_from(*v).map(Dim::Known).map_err(|_| format!("negative dimension {v}"))
+                    }
                     Some(DimValue::DimParam(p)) if !p.is_empty() => Ok(Dim::Sym(p.clone())),
                     _ => Ok(Dim::Unknown),
                 })

@@ -26,10 +26,7 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// The default-domain opset.
     pub fn opset(&self) -> i64 {
-        self.opset_import
-            .iter()
-            .find(|(d, _)| d.is_empty() || d == "ai.onnx")
-            .map_or(0, |(_, v)| *v)
+        self.opset_import.iter().find(|(d, _)| d.is_empty() || d == "ai.onnx").map_or(0, |(_, v)| *v)
     }
 }
 

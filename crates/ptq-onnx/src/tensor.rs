@@ -14,18 +14,28 @@ fn dims(t: &TensorProto) -> Result<Vec<usize>, String> {
     t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}"))).collect()
 }
 
-fn typed<T: Clone, U>(shape: &[usize], data: &[T], f: impl Fn(&T) -> Option<U>, field: &str) -> Result<ArrayD<U>, String> {
+fn typed<T: Clone, U>(
+    shape: &[usize],
+    data: &[T],
+    f: impl Fn(&T) -> Option<U>,
+    field: &str,
+) -> Result<ArrayD<U>, String> {
     let n = checked_numel(shape).ok_or("element count overflows")?;
     if data.len() != n {
         return Err(format!("shape {shape:?} needs {n} elements but {field} holds {}", data.len()));
     }
-    let v: Vec<U> = data.iter().map(f).collect::<Option<_>>().ok_or_else(|| format!("{field} holds a value out of range for the type"))?;
+    let v: Vec<U> = data
+        .iter()
+        .map(f)
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{field} holds a value out of range for the type"))?;
     ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| e.to_string())
 }
 
 /// Decodes a tensor, reading external data through `ext` when needed.
 pub fn decode(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, String> {
-    let dtype = from_onnx(t.data_type).ok_or_else(|| format!("element type {} is not supported", code_name(t.data_type)))?;
+    let dtype =
+        from_onnx(t.data_type).ok_or_else(|| format!("element type {} is not supported", code_name(t.data_type)))?;
     let shape = dims(t)?;
     let numel = checked_numel(&shape).ok_or("element count overflows")?;
     let nbytes = numel.checked_mul(dtype.size()).ok_or("tensor too large")?;
@@ -66,7 +76,9 @@ pub fn decode(t: &TensorProto, ext: &mut ExternalData) -> Result<Tensor, String>
         DType::U8 => Tensor::U8(typed(&shape, i32s, |&x| u8::try_from(x).ok(), "int32_data")?),
         DType::Bool => Tensor::Bool(typed(&shape, i32s, |&x| Some(x != 0), "int32_data")?),
         DType::F16 => Tensor::F16(typed(&shape, i32s, |&x| u16::try_from(x).ok().map(f16::from_bits), "int32_data")?),
-        DType::BF16 => Tensor::BF16(typed(&shape, i32s, |&x| u16::try_from(x).ok().map(bf16::from_bits), "int32_data")?),
+        DType::BF16 => {
+            Tensor::BF16(typed(&shape, i32s, |&x| u16::try_from(x).ok().map(bf16::from_bits), "int32_data")?)
+        }
     })
 }
 

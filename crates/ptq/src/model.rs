@@ -55,7 +55,11 @@ impl Model {
     pub fn describe_source(&self) -> String {
         match &self.source {
             Source::Onnx(i) => {
-                let producer = if i.producer_name.is_empty() { String::new() } else { format!(", producer {} {}", i.producer_name, i.producer_version) };
+                let producer = if i.producer_name.is_empty() {
+                    String::new()
+                } else {
+                    format!(", producer {} {}", i.producer_name, i.producer_version)
+                };
                 format!("ONNX, IR version {}, opset {}{}", i.ir_version, i.opset(), producer.trim_end())
             }
         }
@@ -66,10 +70,10 @@ impl Model {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let target = Format::from_path(path)?;
-        if let (Some(src), Ok(dst)) = (&self.loaded_from, std::fs::canonicalize(path)) {
-            if *src == dst {
-                return Err(Error::WouldOverwriteInput { path: path.to_path_buf() });
-            }
+        if let (Some(src), Ok(dst)) = (&self.loaded_from, std::fs::canonicalize(path))
+            && *src == dst
+        {
+            return Err(Error::WouldOverwriteInput { path: path.to_path_buf() });
         }
         match (&self.source, target) {
             (Source::Onnx(info), Format::Onnx) => {

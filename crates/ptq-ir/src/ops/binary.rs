@@ -14,7 +14,9 @@ pub enum BinaryKind {
     Div,
     Pow,
     /// `fmod = 1` when true.
-    Mod { fmod: bool },
+    Mod {
+        fmod: bool,
+    },
     Equal,
     Greater,
     GreaterOrEqual,
@@ -72,10 +74,10 @@ impl OpDef for Binary {
         let a = req(inputs, 0)?;
         let b = req(inputs, 1)?;
         let typed_alike = !matches!(self.kind, BinaryKind::Pow);
-        if let (true, Some(x), Some(y)) = (typed_alike, a.fact.dtype, b.fact.dtype) {
-            if x != y {
-                return Err(format!("operand dtypes differ: {x} and {y}"));
-            }
+        if let (true, Some(x), Some(y)) = (typed_alike, a.fact.dtype, b.fact.dtype)
+            && x != y
+        {
+            return Err(format!("operand dtypes differ: {x} and {y}"));
         }
         let shape = match (&a.fact.shape, &b.fact.shape) {
             (Some(x), Some(y)) => Some(broadcast(x, y)?),

@@ -20,7 +20,11 @@ pub struct Conv {
 /// Kernel sizes from the attribute or from W's shape.
 pub(crate) fn kernel_sizes(attr: &Option<Vec<i64>>, w: Option<&Vec<Dim>>) -> Result<Option<Vec<u64>>, String> {
     if let Some(k) = attr {
-        return k.iter().map(|&x| u64::try_from(x).map_err(|_| format!("negative kernel size {x}"))).collect::<Result<Vec<_>, _>>().map(Some);
+        return k
+            .iter()
+            .map(|&x| u64::try_from(x).map_err(|_| format!("negative kernel size {x}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some);
     }
     Ok(w.filter(|w| w.len() >= 2).and_then(|w| w[2..].iter().map(Dim::known).collect()))
 }
@@ -52,10 +56,10 @@ impl OpDef for Conv {
         for (d, win) in xs[2..].iter().zip(windows(&k, &self.strides, &self.dilations, &self.pads)?) {
             out.push(window_out(d, win, self.auto_pad, false)?);
         }
-        if let (Some(Dim::Known(c)), Some(Dim::Known(cw))) = (xs.get(1), w.and_then(|w| w.get(1))) {
-            if *c != cw * dim_from_i64(self.group)?.known().unwrap_or(1) {
-                return Err(format!("input has {c} channels but W expects {cw} x group {}", self.group));
-            }
+        if let (Some(Dim::Known(c)), Some(Dim::Known(cw))) = (xs.get(1), w.and_then(|w| w.get(1)))
+            && *c != cw * dim_from_i64(self.group)?.known().unwrap_or(1)
+        {
+            return Err(format!("input has {c} channels but W expects {cw} x group {}", self.group));
         }
         Ok(pad_outputs(vec![Fact { dtype: x.fact.dtype, shape: Some(out) }], n))
     }

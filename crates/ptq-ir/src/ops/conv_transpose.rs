@@ -53,7 +53,9 @@ impl OpDef for ConvTranspose {
                     match self.auto_pad {
                         AutoPad::SameUpper | AutoPad::SameLower => Dim::Known(v * s[i]),
                         AutoPad::Valid => Dim::Known(full),
-                        AutoPad::NotSet => Dim::Known(full.checked_sub(p[i] + p[i + r]).ok_or("pads exceed output size")?),
+                        AutoPad::NotSet => {
+                            Dim::Known(full.checked_sub(p[i] + p[i + r]).ok_or("pads exceed output size")?)
+                        }
                     }
                 }
                 _ => Dim::Unknown,

@@ -24,7 +24,9 @@ impl OpDef for DepthToSpace {
             Some(s) if s.len() != 4 => return Err(format!("input rank {} != 4", s.len())),
             Some(s) => {
                 let c = match s[1] {
-                    Dim::Known(c) if c % (b * b) != 0 => return Err(format!("channels {c} not divisible by {}", b * b)),
+                    Dim::Known(c) if c % (b * b) != 0 => {
+                        return Err(format!("channels {c} not divisible by {}", b * b));
+                    }
                     Dim::Known(c) => Dim::Known(c / (b * b)),
                     _ => Dim::Unknown,
                 };

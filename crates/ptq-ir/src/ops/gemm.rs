@@ -38,10 +38,10 @@ impl OpDef for Gemm {
         let ka = pick(shape_of(inputs, 0), self.trans_a, 1)?;
         let kb = pick(shape_of(inputs, 1), self.trans_b, 0)?;
         let nn = pick(shape_of(inputs, 1), self.trans_b, 1)?;
-        if let (Dim::Known(x), Dim::Known(y)) = (&ka, &kb) {
-            if x != y {
-                return Err(format!("inner dimensions differ: {x} vs {y}"));
-            }
+        if let (Dim::Known(x), Dim::Known(y)) = (&ka, &kb)
+            && x != y
+        {
+            return Err(format!("inner dimensions differ: {x} vs {y}"));
         }
         Ok(pad_outputs(vec![Fact { dtype: a.fact.dtype, shape: Some(vec![m, nn]) }], n))
     }

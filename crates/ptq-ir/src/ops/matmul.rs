@@ -17,10 +17,10 @@ pub fn matmul_shape(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
     let a2: Vec<Dim> = if a.len() == 1 { vec![Dim::Known(1), a[0].clone()] } else { a.to_vec() };
     let b2: Vec<Dim> = if b.len() == 1 { vec![b[0].clone(), Dim::Known(1)] } else { b.to_vec() };
     let (ka, kb) = (&a2[a2.len() - 1], &b2[b2.len() - 2]);
-    if let (Dim::Known(x), Dim::Known(y)) = (ka, kb) {
-        if x != y {
-            return Err(format!("inner dimensions differ: {x} vs {y}"));
-        }
+    if let (Dim::Known(x), Dim::Known(y)) = (ka, kb)
+        && x != y
+    {
+        return Err(format!("inner dimensions differ: {x} vs {y}"));
     }
     let mut out = broadcast(&a2[..a2.len() - 2], &b2[..b2.len() - 2])?;
     if a.len() > 1 {

@@ -60,7 +60,10 @@ impl OpDef for Reduce {
             Some(a) if !a.is_empty() => norm_axes(&a, s.len())?,
             Some(_) | None if opt(inputs, 1).is_some_and(|i| i.value.is_none()) => {
                 let rank = if self.keepdims { Some(s.len()) } else { None };
-                return Ok(pad_outputs(vec![Fact { dtype: x.fact.dtype, shape: rank.map(|r| vec![Dim::Unknown; r]) }], n));
+                return Ok(pad_outputs(
+                    vec![Fact { dtype: x.fact.dtype, shape: rank.map(|r| vec![Dim::Unknown; r]) }],
+                    n,
+                ));
             }
             _ if self.noop_with_empty_axes => vec![],
             _ => (0..s.len()).collect(),

@@ -31,13 +31,16 @@ pub fn reshape_dims(input: Option<&Vec<Dim>>, target: &[i64], allowzero: bool) -
             t => dim_from_i64(t)?,
         });
     }
-    if let (Some(at), Some(inp)) = (infer_at, input) {
-        if let (Dim::Known(total), Dim::Known(rest)) = (dim_product(inp), dim_product(&out.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, d)| d.clone()).collect::<Vec<_>>())) {
-            if rest == 0 || total % rest != 0 {
-                return Err(format!("cannot reshape {total} elements into a multiple of {rest}"));
-            }
-            out[at] = Dim::Known(total / rest);
+    if let (Some(at), Some(inp)) = (infer_at, input)
+        && let (Dim::Known(total), Dim::Known(rest)) = (
+            dim_product(inp),
+            dim_product(&out.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, d)| d.clone()).collect::<Vec<_>>()),
+        )
+    {
+        if rest == 0 || total % rest != 0 {
+            return Err(format!("cannot reshape {total} elements into a multiple of {rest}"));
         }
+        out[at] = Dim::Known(total / rest);
     }
     Ok(out)
 }

@@ -40,9 +40,15 @@ impl OpDef for Resize {
                 return Err(format!("{} sizes for {} axes", sizes.len(), axes.len()));
             }
             for (&a, &v) in axes.iter().zip(&sizes) {
-                out[a] = if policy_default { Dim::Known(u64::try_from(v).map_err(|_| "negative size")?) } else { Dim::Unknown };
+                out[a] = if policy_default {
+                    Dim::Known(u64::try_from(v).map_err(|_| "negative size")?)
+                } else {
+                    Dim::Unknown
+                };
             }
-        } else if let Some(scales) = opt(inputs, 2).and_then(|x| x.value).map(|t| t.to_f64_vec()).filter(|v| !v.is_empty()) {
+        } else if let Some(scales) =
+            opt(inputs, 2).and_then(|x| x.value).map(|t| t.to_f64_vec()).filter(|v| !v.is_empty())
+        {
             if scales.len() != axes.len() {
                 return Err(format!("{} scales for {} axes", scales.len(), axes.len()));
             }

@@ -46,7 +46,9 @@ impl OpDef for Slice {
         }
         let axes = match const_ints(inputs, 3) {
             Some(a) => a,
-            None if inputs.get(3).copied().flatten().is_some() => return Ok(pad_outputs(vec![Fact::with_rank(x.fact.dtype, s.len())], n)),
+            None if inputs.get(3).copied().flatten().is_some() => {
+                return Ok(pad_outputs(vec![Fact::with_rank(x.fact.dtype, s.len())], n));
+            }
             None => (0..starts.len() as i64).collect(),
         };
         let steps = const_ints(inputs, 4).unwrap_or_else(|| vec![1; starts.len()]);

@@ -49,10 +49,9 @@ pub struct Window {
 pub fn per_axis(v: &Option<Vec<i64>>, n: usize, default: i64, what: &str) -> Result<Vec<u64>, String> {
     match v {
         None => Ok(vec![default as u64; n]),
-        Some(v) if v.len() == n => v
-            .iter()
-            .map(|&x| u64::try_from(x).map_err(|_| format!("{what} has negative entry {x}")))
-            .collect(),
+        Some(v) if v.len() == n => {
+            v.iter().map(|&x| u64::try_from(x).map_err(|_| format!("{what} has negative entry {x}"))).collect()
+        }
         Some(v) => Err(format!("{what} has {} entries, expected {n}", v.len())),
     }
 }

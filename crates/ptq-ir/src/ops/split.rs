@@ -29,10 +29,10 @@ impl OpDef for Split {
                 if sp.len() != n {
                     return Err(format!("{} split sizes for {n} outputs", sp.len()));
                 }
-                if let Dim::Known(total) = d {
-                    if sp.iter().sum::<i64>() != *total as i64 {
-                        return Err(format!("split sizes {sp:?} do not add up to {total}"));
-                    }
+                if let Dim::Known(total) = d
+                    && sp.iter().sum::<i64>() != *total as i64
+                {
+                    return Err(format!("split sizes {sp:?} do not add up to {total}"));
                 }
                 sp.iter().map(|&v| dim_from_i64(v)).collect::<Result<_, _>>()?
             }

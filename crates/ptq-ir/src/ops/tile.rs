@@ -21,7 +21,12 @@ impl OpDef for Tile {
                 if r.len() != s.len() {
                     return Err(format!("{} repeats for rank {}", r.len(), s.len()));
                 }
-                Some(s.iter().zip(&r).map(|(d, &k)| dim_from_i64(k).map(|k| dim_mul(d, &k))).collect::<Result<_, _>>()?)
+                Some(
+                    s.iter()
+                        .zip(&r)
+                        .map(|(d, &k)| dim_from_i64(k).map(|k| dim_mul(d, &k)))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             (s, _) => s.as_ref().map(|s| vec![crate::fact::Dim::Unknown; s.len()]),
         };

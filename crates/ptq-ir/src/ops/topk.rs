@@ -33,6 +33,9 @@ impl OpDef for TopK {
             }
             None => None,
         };
-        Ok(pad_outputs(vec![Fact { dtype: x.fact.dtype, shape: shape.clone() }, Fact { dtype: Some(DType::I64), shape }], n))
+        Ok(pad_outputs(
+            vec![Fact { dtype: x.fact.dtype, shape: shape.clone() }, Fact { dtype: Some(DType::I64), shape }],
+            n,
+        ))
     }
 }

@@ -15,7 +15,10 @@ impl Transpose {
     pub fn resolved_perm(&self, rank: usize) -> Result<Vec<usize>, String> {
         let perm: Vec<usize> = match &self.perm {
             None => (0..rank).rev().collect(),
-            Some(p) => p.iter().map(|&a| usize::try_from(a).map_err(|_| format!("negative perm entry {a}"))).collect::<Result<_, _>>()?,
+            Some(p) => p
+                .iter()
+                .map(|&a| usize::try_from(a).map_err(|_| format!("negative perm entry {a}")))
+                .collect::<Result<_, _>>()?,
         };
         let mut seen = vec![false; rank];
         if perm.len() != rank {

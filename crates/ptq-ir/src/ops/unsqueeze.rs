@@ -21,7 +21,13 @@ impl OpDef for Unsqueeze {
                 let rank = s.len() + axes.len();
                 let axes = norm_axes(&axes, rank)?;
                 let mut src = s.iter();
-                Some((0..rank).map(|i| if axes.contains(&i) { Dim::Known(1) } else { src.next().cloned().unwrap_or(Dim::Unknown) }).collect())
+                Some(
+                    (0..rank)
+                        .map(|i| {
+                            if axes.contains(&i) { Dim::Known(1) } else { src.next().cloned().unwrap_or(Dim::Unknown) }
+                        })
+                        .collect(),
+                )
             }
             _ => None,
         };

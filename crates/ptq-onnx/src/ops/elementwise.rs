@@ -159,7 +159,9 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
             if legacy != s.coerce_2d {
                 let rank = cx.node.inputs.first().copied().flatten().and_then(|v| cx.graph.value(v).fact.rank());
                 if !rank.is_some_and(|r| s.is_last_axis(r)) {
-                    return Err("softmax semantics changed at opset 13 and the axis is not provably the last one".into());
+                    return Err(
+                        "softmax semantics changed at opset 13 and the axis is not provably the last one".into()
+                    );
                 }
             }
             let mut o = AttrOut::default();

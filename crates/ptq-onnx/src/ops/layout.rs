@@ -50,7 +50,9 @@ pub fn import(t: &str, a: &Attrs, opset: i64) -> Result<Option<Lowered>, String>
             };
             Lowered::op(DepthToSpace { blocksize: a.int("blocksize")?.ok_or("missing attribute blocksize")?, crd })
         }
-        "SpaceToDepth" => Lowered::op(SpaceToDepth { blocksize: a.int("blocksize")?.ok_or("missing attribute blocksize")? }),
+        "SpaceToDepth" => {
+            Lowered::op(SpaceToDepth { blocksize: a.int("blocksize")?.ok_or("missing attribute blocksize")? })
+        }
         _ => Ok(None),
     }
 }

@@ -128,10 +128,28 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         Op::Gemm(o) => Ok(linalg::export_gemm(o)),
         Op::MatMul(_) => Ok(Emitted::new("MatMul", Default::default())),
         Op::Unary(_) | Op::Binary(_) | Op::Variadic(_) | Op::Clip(_) | Op::Softmax(_) => elementwise::export(cx),
-        Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Concat(_)
-        | Op::Split(_) | Op::Expand(_) | Op::Tile(_) | Op::DepthToSpace(_) | Op::SpaceToDepth(_) => layout::export(cx),
-        Op::Slice(_) | Op::Gather(_) | Op::GatherElements(_) | Op::Pad(_) | Op::ShapeOf(_) | Op::Size(_)
-        | Op::ConstantOfShape(_) | Op::Range(_) | Op::Cast(_) | Op::Where(_) | Op::Dropout(_) => tensor_ops::export(cx),
+        Op::Reshape(_)
+        | Op::Flatten(_)
+        | Op::Transpose(_)
+        | Op::Squeeze(_)
+        | Op::Unsqueeze(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Expand(_)
+        | Op::Tile(_)
+        | Op::DepthToSpace(_)
+        | Op::SpaceToDepth(_) => layout::export(cx),
+        Op::Slice(_)
+        | Op::Gather(_)
+        | Op::GatherElements(_)
+        | Op::Pad(_)
+        | Op::ShapeOf(_)
+        | Op::Size(_)
+        | Op::ConstantOfShape(_)
+        | Op::Range(_)
+        | Op::Cast(_)
+        | Op::Where(_)
+        | Op::Dropout(_) => tensor_ops::export(cx),
         Op::Reduce(o) => reduce::export_reduce(o, cx),
         Op::ArgReduce(_) | Op::TopK(_) => Ok(reduce::export_arg(&cx.node.op)),
         Op::Resize(o) => Ok(resize::export(o)),

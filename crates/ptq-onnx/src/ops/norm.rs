@@ -37,7 +37,11 @@ pub fn export_layer_norm(o: &LayerNorm, opset: i64) -> Result<Emitted, String> {
         return Err("LayerNormalization needs opset 17".into());
     }
     let mut out = AttrOut::default();
-    out.int_unless("axis", o.axis, -1).float_unless("epsilon", o.epsilon, 1e-5).int_unless("stash_type", o.stash_type, 1);
+    out.int_unless("axis", o.axis, -1).float_unless("epsilon", o.epsilon, 1e-5).int_unless(
+        "stash_type",
+        o.stash_type,
+        1,
+    );
     Ok(Emitted::new("LayerNormalization", out))
 }
 

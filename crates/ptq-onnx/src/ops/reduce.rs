@@ -38,7 +38,11 @@ pub fn import_reduce(t: &str, a: &Attrs, opset: i64) -> Result<Option<Lowered>, 
         vec![]
     };
     Lowered::with(
-        Reduce { kind: k, keepdims: a.flag("keepdims", true)?, noop_with_empty_axes: a.flag("noop_with_empty_axes", false)? },
+        Reduce {
+            kind: k,
+            keepdims: a.flag("keepdims", true)?,
+            noop_with_empty_axes: a.flag("noop_with_empty_axes", false)?,
+        },
         moved,
     )
 }
@@ -62,7 +66,11 @@ pub fn export_reduce(r: &Reduce, cx: &ExportCtx<'_>) -> Result<Emitted, String> 
 
 pub fn import_arg(t: &str, a: &Attrs) -> Result<Option<Lowered>, String> {
     if t == "TopK" {
-        return Lowered::op(TopK { axis: a.int_or("axis", -1)?, largest: a.flag("largest", true)?, sorted: a.flag("sorted", true)? });
+        return Lowered::op(TopK {
+            axis: a.int_or("axis", -1)?,
+            largest: a.flag("largest", true)?,
+            sorted: a.flag("sorted", true)?,
+        });
     }
     Lowered::op(ArgReduce {
         max: t == "ArgMax",
@@ -76,12 +84,18 @@ pub fn export_arg(op: &Op) -> Emitted {
     let mut o = AttrOut::default();
     match op {
         Op::TopK(t) => {
-            o.int_unless("axis", t.axis, -1).int_unless("largest", i64::from(t.largest), 1).int_unless("sorted", i64::from(t.sorted), 1);
+            o.int_unless("axis", t.axis, -1).int_unless("largest", i64::from(t.largest), 1).int_unless(
+                "sorted",
+                i64::from(t.sorted),
+                1,
+            );
         }
         Op::ArgReduce(r) => {
-            o.int_unless("axis", r.axis, 0)
-                .int_unless("keepdims", i64::from(r.keepdims), 1)
-                .int_unless("select_last_index", i64::from(r.select_last_index), 0);
+            o.int_unless("axis", r.axis, 0).int_unless("keepdims", i64::from(r.keepdims), 1).int_unless(
+                "select_last_index",
+                i64::from(r.select_last_index),
+                0,
+            );
         }
         _ => {}
     }

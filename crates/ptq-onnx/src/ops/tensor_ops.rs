@@ -85,7 +85,11 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
                     return Err("Dropout training_mode input needs opset 12".into());
                 }
                 if cx.has_input(1) {
-                    let r = cx.const_input(1).map(Tensor::to_f64_vec).and_then(|v| v.first().copied()).ok_or("ratio must be a constant before opset 12")?;
+                    let r = cx
+                        .const_input(1)
+                        .map(Tensor::to_f64_vec)
+                        .and_then(|v| v.first().copied())
+                        .ok_or("ratio must be a constant before opset 12")?;
                     o.float("ratio", r as f32);
                     drop_inputs.push(1);
                 }

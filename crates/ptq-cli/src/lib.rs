@@ -1,0 +1,41 @@
+//! The `ptq` command line, as a library so tests and `cargo xtask` run the
+//! same code as the binary.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Post-training 8-bit quantization of neural networks.
+#[derive(Debug, Parser)]
+#[command(name = "ptq", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a model's inputs, outputs, op histogram and parameter count.
+    Inspect(cmd::inspect::Args),
+    /// Read a model and write it in the format the output's extension names.
+    Convert(cmd::convert::Args),
+}
+
+/// Parses `args` (the first item is the program name) and runs the command.
+pub fn run<I, T>(args: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    execute(Cli::try_parse_from(args)?)
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(&a),
+        Command::Convert(a) => cmd::convert::run(&a),
+    }
+}

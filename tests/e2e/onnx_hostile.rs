@@ -1,0 +1,251 @@
+//! Malformed and hostile models give typed errors that name the file and,
+//! where there is one, the node or tensor.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
+use onnx_protobuf::attribute_proto::AttributeType;
+use onnx_protobuf::tensor_proto::{DataLocation, DataType};
+use onnx_protobuf::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
+    TypeProto, ValueInfoProto,
+};
+use protobuf::Message;
+use ptq_onnx::OnnxError;
+use ptq_tests::fixtures_dir;
+
+fn vi(name: &str, dims: &[i64]) -> ValueInfoProto {
+    use onnx_protobuf::tensor_shape_proto::{Dimension, dimension::Value};
+    let mut tt = onnx_protobuf::type_proto::Tensor::new();
+    tt.elem_type = DataType::FLOAT as i32;
+    let mut s = onnx_protobuf::TensorShapeProto::new();
+    s.dim = dims
+        .iter()
+        .map(|&d| {
+            let mut x = Dimension::new();
+            x.value = Some(Value::DimValue(d));
+            x
+        })
+        .collect();
+    tt.shape = Some(s).into();
+    let mut tp = TypeProto::new();
+    tp.value = Some(onnx_protobuf::type_proto::Value::TensorType(tt));
+    let mut v = ValueInfoProto::new();
+    v.name = name.into();
+    v.type_ = Some(tp).into();
+    v
+}
+
+fn node(name: &str, op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+    let mut n = NodeProto::new();
+    n.name = name.into();
+    n.op_type = op.into();
+    n.input = inputs.iter().map(|s| s.to_string()).collect();
+    n.output = outputs.iter().map(|s| s.to_string()).collect();
+    n
+}
+
+fn model(opset: i64, nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> ModelProto {
+    let mut g = GraphProto::new();
+    g.name = "g".into();
+    g.node = nodes;
+    g.initializer = inits;
+    g.input = vec![vi("x", &[1, 4])];
+    g.output = vec![vi("y", &[1, 4])];
+    let mut m = ModelProto::new();
+    m.ir_version = 8;
+    let mut o = OperatorSetIdProto::new();
+    o.version = opset;
+    m.opset_import = vec![o];
+    m.graph = Some(g).into();
+    m
+}
+
+fn load(m: &ModelProto) -> Result<ptq_onnx::OnnxModel, OnnxError> {
+    ptq_onnx::import_bytes(&m.write_to_bytes().unwrap(), "hostile.onnx", None)
+}
+
+fn load_in(dir: &std::path::Path, m: &ModelProto) -> Result<ptq_onnx::OnnxModel, OnnxError> {
+    let p = dir.join("hostile.onnx");
+    std::fs::write(&p, m.write_to_bytes().unwrap()).unwrap();
+    ptq_onnx::load(&p)
+}
+
+fn f32_tensor(name: &str, dims: &[i64], raw: Vec<u8>) -> TensorProto {
+    let mut t = TensorProto::new();
+    t.name = name.into();
+    t.data_type = DataType::FLOAT as i32;
+    t.dims = dims.to_vec();
+    t.raw_data = raw;
+    t
+}
+
+fn relu_model() -> ModelProto {
+    model(13, vec![node("relu0", "Relu", &["x"], &["y"])], vec![])
+}
+
+#[test]
+fn a_valid_hand_built_model_loads() {
+    load(&relu_model()).unwrap();
+}
+
+#[test]
+fn garbage_is_a_decode_error_naming_the_file() {
+    let e = ptq_onnx::import_bytes(b"\x0a\xff\xff\xff\xff\x0fgarbage", "bad.onnx", None).unwrap_err();
+    assert!(matches!(e, OnnxError::Decode { .. }), "{e}");
+    assert!(e.to_string().contains("bad.onnx"));
+}
+
+#[test]
+fn truncated_file_is_an_error() {
+    let bytes = std::fs::read(fixtures_dir().join("digits_cnn/model.onnx")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("cut.onnx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let e = ptq_onnx::load(&p).unwrap_err();
+    assert!(e.to_string().contains("cut.onnx"), "{e}");
+}
+
+#[test]
+fn missing_external_data_file_names_the_tensor() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures_dir().join("external_data/model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    let e = ptq_onnx::load(tmp.path().join("model.onnx")).unwrap_err();
+    assert!(matches!(e, OnnxError::Tensor { .. }), "{e}");
+    assert!(e.to_string().contains("model.onnx.data"), "{e}");
+}
+
+#[test]
+fn external_data_outside_the_model_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for location in ["../secret.bin", "/etc/hostname", "a/../../b"] {
+        let mut t = f32_tensor("w", &[4], vec![]);
+        t.data_location = DataLocation::EXTERNAL.into();
+        let mut kv = StringStringEntryProto::new();
+        kv.key = "location".into();
+        kv.value = location.into();
+        t.external_data = vec![kv];
+        let m = model(13, vec![node("add0", "Add", &["x", "w"], &["y"])], vec![t]);
+        let e = load_in(tmp.path(), &m).unwrap_err();
+        assert!(e.to_string().contains("relative path inside"), "{location}: {e}");
+    }
+}
+
+#[test]
+fn external_range_past_the_end_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("w.bin"), [0u8; 8]).unwrap();
+    let mut t = f32_tensor("w", &[4], vec![]);
+    t.data_location = DataLocation::EXTERNAL.into();
+    let entry = |k: &str, v: &str| {
+        let mut kv = StringStringEntryProto::new();
+        kv.key = k.into();
+        kv.value = v.into();
+        kv
+    };
+    t.external_data = vec![entry("location", "w.bin"), entry("offset", "4")];
+    let m = model(13, vec![node("add0", "Add", &["x", "w"], &["y"])], vec![t]);
+    let e = load_in(tmp.path(), &m).unwrap_err();
+    assert!(matches!(e, OnnxError::Tensor { ref tensor, .. } if tensor == "w"), "{e}");
+}
+
+#[test]
+fn short_tensor_data_names_the_tensor() {
+    let m = model(13, vec![node("add0", "Add", &["x", "w"], &["y"])], vec![f32_tensor("w", &[1, 4], vec![0; 12])]);
+    let e = load(&m).unwrap_err();
+    assert!(matches!(e, OnnxError::Tensor { ref tensor, .. } if tensor == "w"), "{e}");
+    assert!(e.to_string().contains("hostile.onnx"));
+}
+
+#[test]
+fn negative_and_huge_dims_are_errors_without_allocating() {
+    for dims in [vec![-1, 4], vec![1 << 40, 1 << 40], vec![i64::MAX, 2]] {
+        let m = model(13, vec![node("add0", "Add", &["x", "w"], &["y"])], vec![f32_tensor("w", &dims, vec![])]);
+        let e = load(&m).unwrap_err();
+        assert!(matches!(e, OnnxError::Tensor { .. }), "{dims:?}: {e}");
+    }
+    let mut m = relu_model();
+    m.graph.as_mut().unwrap().input = vec![vi("x", &[-3, 4])];
+    assert!(matches!(load(&m).unwrap_err(), OnnxError::Value { .. }));
+}
+
+#[test]
+fn huge_declared_shapes_are_only_facts() {
+    let mut m = relu_model();
+    m.graph.as_mut().unwrap().input = vec![vi("x", &[1 << 40, 1 << 40])];
+    m.graph.as_mut().unwrap().output = vec![vi("y", &[1 << 40, 1 << 40])];
+    load(&m).unwrap();
+}
+
+#[test]
+fn cycles_name_a_node() {
+    let m = model(
+        13,
+        vec![
+            node("a", "Add", &["x", "c"], &["b"]),
+            node("b_node", "Relu", &["b"], &["c"]),
+            node("out", "Relu", &["c"], &["y"]),
+        ],
+        vec![],
+    );
+    let e = load(&m).unwrap_err();
+    assert!(
+        matches!(e, OnnxError::Graph { ref source, .. } if matches!(**source, ptq_ir::IrError::Cycle { .. })),
+        "{e}"
+    );
+    assert!(e.to_string().contains("hostile.onnx"));
+}
+
+#[test]
+fn unsupported_opsets_are_refused() {
+    for v in [7, 22, 1000] {
+        let mut m = relu_model();
+        m.opset_import[0].version = v;
+        assert!(matches!(load(&m).unwrap_err(), OnnxError::UnsupportedOpset { version, .. } if version == v));
+    }
+}
+
+#[test]
+fn undefined_input_names_the_node() {
+    let m = model(13, vec![node("add0", "Add", &["x", "nowhere"], &["y"])], vec![]);
+    let e = load(&m).unwrap_err();
+    assert!(matches!(e, OnnxError::Node { ref node, .. } if node == "add0"), "{e}");
+}
+
+#[test]
+fn doubly_defined_value_names_the_node() {
+    let m = model(13, vec![node("r1", "Relu", &["x"], &["y"]), node("r2", "Relu", &["x"], &["y"])], vec![]);
+    let e = load(&m).unwrap_err();
+    assert!(matches!(e, OnnxError::Node { ref node, .. } if node == "r2"), "{e}");
+}
+
+#[test]
+fn wrongly_typed_attribute_names_the_node() {
+    let mut n = node("conv0", "Conv", &["x", "w"], &["y"]);
+    let mut a = AttributeProto::new();
+    a.name = "group".into();
+    a.type_ = AttributeType::FLOAT.into();
+    a.f = 2.0;
+    n.attribute.push(a);
+    let m = model(13, vec![n], vec![f32_tensor("w", &[4, 4], vec![0; 64])]);
+    let e = load(&m).unwrap_err();
+    assert!(matches!(e, OnnxError::Node { ref node, .. } if node == "conv0"), "{e}");
+}
+
+#[test]
+fn shape_contradictions_name_the_node() {
+    let mut m = model(13, vec![node("mm", "MatMul", &["x", "w"], &["y"])], vec![f32_tensor("w", &[4, 3], vec![0; 48])]);
+    m.graph.as_mut().unwrap().output = vec![vi("y", &[1, 4])];
+    let e = load(&m).unwrap_err();
+    assert!(e.to_string().contains("mm"), "{e}");
+}
+
+#[test]
+fn saving_never_leaves_a_partial_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = load(&relu_model()).unwrap();
+    let out = tmp.path().join("out.onnx");
+    ptq_onnx::save(&m, &out).unwrap();
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("out.onnx")], "no temporary files remain");
+}

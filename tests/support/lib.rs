@@ -1,0 +1,79 @@
+//! Helpers for the end-to-end tests: fixture discovery and the Python runtimes.
+//!
+//! Runtime checks call the scripts in `tests/tools/` with the interpreter named
+//! by `PTQ_PYTHON` (default `python3`), which needs the packages pinned in
+//! `tests/requirements.txt`. A missing runtime fails the test with the install
+//! command, so a green run always means the runtime really ran.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folder holding this crate: `tests/`.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/fixtures/`.
+pub fn fixtures_dir() -> PathBuf {
+    tests_dir().join("fixtures")
+}
+
+/// Names of all fixtures (folders of `tests/fixtures/` with a `model.onnx`), sorted.
+pub fn onnx_fixtures() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("tests/fixtures exists")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("model.onnx").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no fixtures found");
+    v
+}
+
+fn python() -> Command {
+    Command::new(std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()))
+}
+
+/// Fails unless the Python runtime packages are importable.
+pub fn require_python_runtimes() {
+    let out = python().args(["-c", "import onnx, onnxruntime, numpy"]).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "the ONNX runtime checks need Python packages: run `python3 -m pip install -r tests/requirements.txt`\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            panic!("cannot start python3 ({e}); set PTQ_PYTHON to an interpreter with tests/requirements.txt installed")
+        }
+    }
+}
+
+/// The result of running a helper script.
+#[derive(Debug)]
+pub struct ScriptResult {
+    pub ok: bool,
+    pub output: String,
+}
+
+fn run_script(script: &str, args: &[&Path], extra: &[&str]) -> ScriptResult {
+    let out =
+        python().arg(tests_dir().join("tools").join(script)).args(args).args(extra).output().expect("python starts");
+    ScriptResult {
+        ok: out.status.success(),
+        output: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// Runs `model` in onnxruntime on `inputs` and compares with `expected`
+/// (`mode` is `bitwise` or `close`).
+pub fn ort_compare(model: &Path, inputs: &Path, expected: &Path, mode: &str) -> ScriptResult {
+    run_script("ort_run.py", &[model, inputs, expected], &["--mode", mode])
+}
+
+/// Runs `onnx.checker` (full check) on `model`.
+pub fn onnx_check(model: &Path) -> ScriptResult {
+    run_script("onnx_check.py", &[model], &[])
+}

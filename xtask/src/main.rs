@@ -1,0 +1,83 @@
+//! Project tasks: `cargo xtask <task>`.
+//!
+//! - `layering`: checks the crate dependency rules of docs/ARCHITECTURE.md and
+//!   that every crate but ptq-kernels forbids `unsafe`.
+//! - `test`: installs the Python runtimes the tests check against
+//!   (tests/requirements.txt; skipped with `PTQ_SKIP_PIP=1`), then runs
+//!   `cargo test --workspace` with any further arguments.
+//! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
+
+#![forbid(unsafe_code)]
+
+mod layering;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn fixtures() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    pip_install("tests/fixtures/requirements.txt")?;
+    let status =
+        Command::new(&py).arg(root.join("tests/fixtures/generate.py")).status().context("running the generator")?;
+    if !status.success() {
+        bail!("the fixture generator failed");
+    }
+    Ok(())
+}
+
+fn pip_install(requirements: &str) -> anyhow::Result<()> {
+    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = Command::new(&py)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r"])
+        .arg(workspace_root().join(requirements))
+        .status()
+        .with_context(|| format!("running {py} -m pip"))?;
+    if !status.success() {
+        bail!("pip install -r {requirements} failed");
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    if std::env::var_os("PTQ_SKIP_PIP").is_none() {
+        pip_install("tests/requirements.txt")?;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["test", "--workspace"])
+        .args(extra)
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("cargo test failed");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "layering" => layering::check(&workspace_root()),
+        "fixtures" => fixtures(),
+        "test" => test(&args),
+        _ => {
+            eprintln!("usage: cargo xtask <test|layering|fixtures>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
