@@ -77,3 +77,8 @@ pub fn ort_compare(model: &Path, inputs: &Path, expected: &Path, mode: &str) -> 
 pub fn onnx_check(model: &Path) -> ScriptResult {
     run_script("onnx_check.py", &[model], &[])
 }
+
+/// Runs ONNX's reference shape inference on `model`, writing the result to `out`.
+pub fn onnx_infer(model: &Path, out: &Path) -> ScriptResult {
+    run_script("onnx_infer.py", &[model, out], &[])
+}
