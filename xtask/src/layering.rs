@@ -11,10 +11,12 @@ use anyhow::{Context, bail};
 /// so adding a crate means deciding its place in the layering.
 const RULES: &[(&str, &[&str])] = &[
     ("ptq-ir", &[]),
+    ("ptq-kernels", &[]),
     ("ptq-onnx", &["ptq-ir"]),
-    ("ptq", &["ptq-ir", "ptq-onnx"]),
+    ("ptq-exec", &["ptq-ir", "ptq-kernels"]),
+    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
     ("ptq-cli", &["ptq"]),
-    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx"]),
+    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-exec"]),
     ("xtask", &[]),
 ];
 

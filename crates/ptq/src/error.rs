@@ -11,6 +11,10 @@ pub enum Error {
     WouldOverwriteInput { path: PathBuf },
     #[error("cannot write a {from} model as {to}")]
     Conversion { from: &'static str, to: &'static str },
+    #[error("{path}: {msg}")]
+    Npz { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Exec(#[from] ptq_exec::ExecError),
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Onnx(#[from] ptq_onnx::OnnxError),

@@ -15,10 +15,12 @@
 mod error;
 mod format;
 mod model;
+pub mod npz;
 
 pub use error::Error;
 pub use format::Format;
 pub use model::{Model, load};
+pub use ptq_exec as exec;
 pub use ptq_ir as ir;
 
 /// The types most programs need.

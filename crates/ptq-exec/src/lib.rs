@@ -1,0 +1,18 @@
+//! Runs a [`ptq_ir::Graph`] on the CPU.
+//!
+//! [`Plan::new`] checks once that every op is supported (listing all that are
+//! not), fixes the schedule and computes when each value dies; [`Plan::run`]
+//! executes it, dropping intermediates after their last use and reusing dying
+//! buffers in place where an op allows. [`Plan::run_with_probe`] shows chosen
+//! intermediate tensors to a closure without copying them, which is how
+//! calibration statistics are collected.
+#![forbid(unsafe_code)]
+
+mod error;
+mod inputs;
+mod ops;
+mod plan;
+mod util;
+
+pub use error::ExecError;
+pub use plan::{ExecOptions, Plan, Probe};

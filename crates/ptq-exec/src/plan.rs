@@ -1,0 +1,260 @@
+//! Planning (schedule, liveness, kernel preparation) and running.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ptq_ir::{Dim, Graph, Tensor, ValueId};
+
+use crate::error::ExecError;
+use crate::inputs::{Inputs, Slot};
+use crate::ops::{Kernel, prepare};
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    /// Worker threads; 0 uses rayon's global pool (one per core).
+    pub threads: usize,
+}
+
+/// Which values a probe sees.
+#[derive(Clone, Debug, Default)]
+pub enum Probe {
+    /// None: plain inference.
+    #[default]
+    Nothing,
+    /// Every graph input and node output.
+    All,
+    /// Only these values.
+    Values(HashSet<ValueId>),
+}
+
+impl Probe {
+    fn wants(&self, v: ValueId) -> bool {
+        match self {
+            Probe::Nothing => false,
+            Probe::All => true,
+            Probe::Values(s) => s.contains(&v),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Step {
+    label: String,
+    op: String,
+    kernel: Box<dyn Kernel>,
+    inputs: Vec<Option<ValueId>>,
+    /// Per input slot: this step is the value's last use and it is an intermediate.
+    reusable: Vec<bool>,
+    outputs: Vec<Option<ValueId>>,
+    /// Values whose last reader is this step.
+    frees: Vec<ValueId>,
+}
+
+/// A graph prepared for repeated execution.
+#[derive(Debug)]
+pub struct Plan {
+    graph: Graph,
+    steps: Vec<Step>,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Plan {
+    /// Prepares `graph`: validates it, orders the nodes, prepares every op's
+    /// kernel (failing with every unsupported op type and one node of each),
+    /// and computes each value's last use.
+    pub fn new(graph: &Graph, options: &ExecOptions) -> Result<Plan, ExecError> {
+        ptq_ir::validate::validate(graph)?;
+        let order = ptq_ir::topo::topo_order(graph)?;
+        let mut unsupported: Vec<(String, String)> = vec![];
+        let mut kernels = Vec::with_capacity(order.len());
+        for &id in &order {
+            let node = graph.node(id).unwrap_or_else(|| unreachable!("topo order lists live nodes"));
+            match prepare(node, graph) {
+                Ok(k) => kernels.push(k),
+                Err(why) => {
+                    let name = why.unwrap_or_else(|| node.op.name().to_string());
+                    if !unsupported.iter().any(|(op, _)| *op == name) {
+                        unsupported.push((name, graph.node_label(id)));
+                    }
+                }
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(ExecError::Unsupported(unsupported));
+        }
+        let mut last_use: HashMap<ValueId, usize> = HashMap::new();
+        for (i, &id) in order.iter().enumerate() {
+            for v in graph.node(id).into_iter().flat_map(|n| n.input_ids()) {
+                last_use.insert(v, i);
+            }
+        }
+        let keep: HashSet<ValueId> = graph.outputs.iter().copied().collect();
+        let is_intermediate =
+            |v: ValueId| !keep.contains(&v) && graph.values[v.0].constant.is_none() && !graph.inputs.contains(&v);
+        let mut frees: Vec<Vec<ValueId>> = vec![vec![]; order.len()];
+        for (&v, &i) in &last_use {
+            if is_intermediate(v) {
+                frees[i].push(v);
+            }
+        }
+        let steps = order
+            .iter()
+            .zip(kernels)
+            .zip(frees)
+            .enumerate()
+            .map(|(i, ((&id, kernel), frees))| {
+                let node = graph.node(id).unwrap_or_else(|| unreachable!("live node"));
+                let reusable = node
+                    .inputs
+                    .iter()
+                    .map(|v| {
+                        v.is_some_and(|v| {
+                            last_use.get(&v) == Some(&i)
+                                && is_intermediate(v)
+                                && node.inputs.iter().filter(|x| **x == Some(v)).count() == 1
+                        })
+                    })
+                    .collect();
+                Step {
+                    label: graph.node_label(id),
+                    op: node.op.name().to_string(),
+                    kernel,
+                    inputs: node.inputs.clone(),
+                    reusable,
+                    outputs: node.outputs.clone(),
+                    frees,
+                }
+            })
+            .collect();
+        let pool = match options.threads {
+            0 => None,
+            n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| ExecError::Input {
+                name: String::new(),
+                msg: format!("cannot start {n} threads: {e}"),
+            })?),
+        };
+        Ok(Plan { graph: graph.clone(), steps, pool })
+    }
+
+    /// The graph this plan runs.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Runs the graph on named inputs and returns the graph outputs in order.
+    pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>, ExecError> {
+        self.run_with_probe(inputs, &Probe::Nothing, &mut |_, _| {})
+    }
+
+    /// Runs the graph, calling `probe(value, tensor)` for every graph input and
+    /// node output that `which` selects, as soon as it is computed.
+    pub fn run_with_probe(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        which: &Probe,
+        probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+    ) -> Result<Vec<(String, Tensor)>, ExecError> {
+        match &self.pool {
+            Some(p) => p.install(|| self.execute(inputs, which, probe)),
+            None => self.execute(inputs, which, probe),
+        }
+    }
+
+    fn bind_inputs(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
+        let g = &self.graph;
+        let mut values: Vec<Option<Arc<Tensor>>> = g.values.iter().map(|v| v.constant.clone()).collect();
+        let mut given = HashSet::new();
+        for (name, t) in inputs {
+            let id =
+                g.inputs.iter().copied().find(|&i| g.value(i).name == name).ok_or_else(|| ExecError::Input {
+                    name: name.clone(),
+                    msg: "the graph has no such input".into(),
+                })?;
+            check_input(&g.value(id).fact, &t).map_err(|msg| ExecError::Input { name: name.clone(), msg })?;
+            values[id.0] = Some(Arc::new(t));
+            given.insert(id);
+        }
+        for &i in &g.inputs {
+            if !given.contains(&i) && g.value(i).constant.is_none() {
+                return Err(ExecError::Input { name: g.value(i).name.clone(), msg: "not supplied".into() });
+            }
+        }
+        Ok(values)
+    }
+
+    fn execute(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        which: &Probe,
+        probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+    ) -> Result<Vec<(String, Tensor)>, ExecError> {
+        let g = &self.graph;
+        let mut values = self.bind_inputs(inputs)?;
+        for &i in &g.inputs {
+            if let (true, Some(t)) = (which.wants(i), &values[i.0]) {
+                probe(i, t);
+            }
+        }
+        for step in &self.steps {
+            let mut slots = Vec::with_capacity(step.inputs.len());
+            for (v, &reusable) in step.inputs.iter().zip(&step.reusable) {
+                let Some(v) = v else {
+                    slots.push(None);
+                    continue;
+                };
+                let tensor = if reusable { values[v.0].take() } else { values[v.0].clone() };
+                let tensor = tensor.ok_or_else(|| self.node_err(step, "an input was not computed".into()))?;
+                slots.push(Some(Slot { tensor, reusable }));
+            }
+            let mut ins = Inputs { slots };
+            let mut outs = step.kernel.run(&mut ins, step.outputs.len()).map_err(|m| self.node_err(step, m))?;
+            drop(ins);
+            for (slot, out) in step.outputs.iter().enumerate() {
+                let Some(v) = out else { continue };
+                let t = outs
+                    .get_mut(slot)
+                    .and_then(Option::take)
+                    .ok_or_else(|| self.node_err(step, format!("output {slot} was not produced")))?;
+                if which.wants(*v) {
+                    probe(*v, &t);
+                }
+                values[v.0] = Some(Arc::new(t));
+            }
+            for v in &step.frees {
+                values[v.0] = None;
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|&o| {
+                let t = values[o.0].clone().ok_or_else(|| ExecError::Input {
+                    name: g.value(o).name.clone(),
+                    msg: "output was not computed".into(),
+                })?;
+                Ok((g.value(o).name.clone(), Arc::try_unwrap(t).unwrap_or_else(|a| (*a).clone())))
+            })
+            .collect()
+    }
+
+    fn node_err(&self, step: &Step, msg: String) -> ExecError {
+        ExecError::Node { node: step.label.clone(), op: step.op.clone(), msg }
+    }
+}
+
+/// Checks a supplied input against the declared dtype and static dims.
+fn check_input(fact: &ptq_ir::Fact, t: &Tensor) -> Result<(), String> {
+    if let Some(d) = fact.dtype {
+        if d != t.dtype() {
+            return Err(format!("expected dtype {d}, got {}", t.dtype()));
+        }
+    }
+    if let Some(shape) = &fact.shape {
+        let ok = shape.len() == t.shape().len()
+            && shape.iter().zip(t.shape()).all(|(d, &n)| !matches!(d, Dim::Known(k) if *k != n as u64));
+        if !ok {
+            return Err(format!("expected shape {}, got {:?}", ptq_ir::fact::shape_string(shape), t.shape()));
+        }
+    }
+    Ok(())
+}

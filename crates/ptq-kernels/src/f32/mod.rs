@@ -1,0 +1,20 @@
+//! Single-precision kernels.
+
+mod conv;
+mod conv_transpose;
+mod depthwise;
+mod elementwise;
+mod gemm;
+mod im2col;
+mod softmax;
+mod tasks;
+mod window;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use conv::{Conv2d, conv2d};
+pub use conv_transpose::{ConvTranspose2d, conv_transpose2d};
+pub use elementwise::{add_channel_bias, relu};
+pub use gemm::{Gemm, sgemm};
+pub use softmax::softmax_rows;

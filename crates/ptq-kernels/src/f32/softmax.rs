@@ -1,0 +1,111 @@
+//! Numerically stable softmax over contiguous rows.
+
+/// Lanes of the reductions: independent partial results the compiler can keep
+/// in one vector register (a single running value would force scalar code,
+/// since float addition is not reassociated).
+const LANES: usize = 8;
+
+/// Replaces every row of `row` contiguous elements with its softmax,
+/// exp(x − max) / Σ exp(x − max).
+///
+/// A row holding a NaN becomes all NaN, and so does a row of all −∞. Panics
+/// unless `row > 0` and `x.len()` is a multiple of it (an empty `x` is always
+/// accepted).
+pub fn softmax_rows(x: &mut [f32], row: usize) {
+    if x.is_empty() {
+        return;
+    }
+    assert!(row > 0 && x.len() % row == 0, "softmax_rows: {} elements are not rows of {row}", x.len());
+    for r in x.chunks_exact_mut(row) {
+        let max = max(r);
+        for v in r.iter_mut() {
+            *v = (*v - max).exp();
+        }
+        let sum = sum(r);
+        for v in r.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// Largest element (NaN elements are skipped; −∞ for an empty slice).
+fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = a.max(v);
+        }
+    }
+    tail.iter().chain(&acc).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// Sum of the elements, in `LANES` interleaved partial sums.
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    tail.iter().chain(&acc).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::f32::testutil::values;
+
+    /// Softmax in f64, with each element's distance below the row maximum.
+    fn reference(x: &[f32]) -> Vec<(f64, f64)> {
+        let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let e: Vec<f64> = x.iter().map(|&v| (v as f64 - max).exp()).collect();
+        let s: f64 = e.iter().sum();
+        e.iter().zip(x).map(|(v, &xv)| (v / s, max - xv as f64)).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(rows in 0usize..4, row in 1usize..70, scale in prop::sample::select(vec![1.0f32, 30.0, 1000.0]), seed: u64) {
+            let mut x: Vec<f32> = values(rows * row, seed).iter().map(|v| v * scale).collect();
+            let want: Vec<(f64, f64)> = x.chunks(row).flat_map(reference).collect();
+            softmax_rows(&mut x, row);
+            for (i, (&got, &(want, below))) in x.iter().zip(&want).enumerate() {
+                // x − max is rounded to f32 first: half an ulp of `below`
+                // becomes a relative error of the exponential.
+                let tol = want * (2e-6 + 6e-8 * below) + 1e-37;
+                prop_assert!((got as f64 - want).abs() <= tol, "element {i}: got {got}, want {want}");
+            }
+            for r in x.chunks(row) {
+                let total: f64 = r.iter().map(|&v| v as f64).sum();
+                prop_assert!((total - 1.0).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn large_inputs_do_not_overflow() {
+        let mut x = [1000.0, 1000.0, f32::MAX, -f32::MAX];
+        softmax_rows(&mut x, 2);
+        assert_eq!(x, [0.5, 0.5, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn nan_and_all_minus_infinity_rows_become_nan() {
+        let mut x = [1.0, f32::NAN, 2.0, f32::NEG_INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        softmax_rows(&mut x, 3);
+        assert!(x.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn minus_infinity_entries_get_zero() {
+        let mut x = [f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY, 0.0];
+        softmax_rows(&mut x, 4);
+        assert_eq!(x, [0.0, 0.5, 0.0, 0.5]);
+    }
+}

@@ -1,0 +1,109 @@
+//! Named tensors in NumPy `.npz` archives (inputs, outputs, datasets).
+
+use std::fs::File;
+use std::path::Path;
+
+use ndarray::{IxDyn, OwnedRepr};
+use ndarray_npy::{NpzReader, NpzWriter};
+use ptq_ir::Tensor;
+
+use crate::error::Error;
+
+fn err(path: &Path, msg: impl ToString) -> Error {
+    Error::Npz { path: path.to_path_buf(), msg: msg.to_string() }
+}
+
+/// Reads every array of an `.npz` file, in archive order. Array names lose a
+/// trailing `.npy`. Supported dtypes: f32, f64, f16 (stored as u16 is not
+/// recognised), i8, u8, i16, u16, i32, u32, i64, u64, bool.
+pub fn read(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>, Error> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| err(path, e))?;
+    let mut npz = NpzReader::new(file).map_err(|e| err(path, e))?;
+    let names = npz.names().map_err(|e| err(path, e))?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let t = read_one(&mut npz, &name)
+            .ok_or_else(|| err(path, format!("array {name:?} has an unsupported dtype or is corrupt")))?;
+        out.push((name.trim_end_matches(".npy").to_string(), t));
+    }
+    Ok(out)
+}
+
+fn read_one(npz: &mut NpzReader<File>, name: &str) -> Option<Tensor> {
+    macro_rules! attempt {
+        ($t:ty, $v:ident) => {
+            if let Ok(a) = npz.by_name::<OwnedRepr<$t>, IxDyn>(name) {
+                return Some(Tensor::$v(a));
+            }
+        };
+    }
+    attempt!(f32, F32);
+    attempt!(i64, I64);
+    attempt!(i32, I32);
+    attempt!(f64, F64);
+    attempt!(bool, Bool);
+    attempt!(u8, U8);
+    attempt!(i8, I8);
+    attempt!(i16, I16);
+    attempt!(u16, U16);
+    attempt!(u32, U32);
+    attempt!(u64, U64);
+    None
+}
+
+/// Writes named tensors to an uncompressed `.npz` file atomically. f16 and
+/// bf16 tensors are widened to f32 (NumPy has no bf16).
+pub fn write(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<(), Error> {
+    let path = path.as_ref();
+    let name = path.file_name().ok_or_else(|| err(path, "not a file path"))?.to_string_lossy().into_owned();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| -> Result<(), Error> {
+        let mut w = NpzWriter::new(File::create(&tmp).map_err(|e| err(path, e))?);
+        for (k, t) in tensors {
+            let r = match t {
+                Tensor::F32(a) => w.add_array(k.as_str(), a),
+                Tensor::F64(a) => w.add_array(k.as_str(), a),
+                Tensor::F16(a) => w.add_array(k.as_str(), &a.mapv(half::f16::to_f32)),
+                Tensor::BF16(a) => w.add_array(k.as_str(), &a.mapv(half::bf16::to_f32)),
+                Tensor::I8(a) => w.add_array(k.as_str(), a),
+                Tensor::U8(a) => w.add_array(k.as_str(), a),
+                Tensor::I16(a) => w.add_array(k.as_str(), a),
+                Tensor::U16(a) => w.add_array(k.as_str(), a),
+                Tensor::I32(a) => w.add_array(k.as_str(), a),
+                Tensor::U32(a) => w.add_array(k.as_str(), a),
+                Tensor::I64(a) => w.add_array(k.as_str(), a),
+                Tensor::U64(a) => w.add_array(k.as_str(), a),
+                Tensor::Bool(a) => w.add_array(k.as_str(), a),
+            };
+            r.map_err(|e| err(path, e))?;
+        }
+        w.finish().map_err(|e| err(path, e))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| err(path, e)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_names_dtypes_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.npz");
+        let items = vec![
+            ("a".to_string(), Tensor::from_f32s(&[1.0, -2.5])),
+            ("ids".to_string(), Tensor::from_i64s(&[3, 4, 5])),
+            ("m".to_string(), Tensor::Bool(ndarray::arr1(&[true, false]).into_dyn())),
+        ];
+        write(&p, &items).unwrap();
+        assert_eq!(read(&p).unwrap(), items);
+    }
+}
