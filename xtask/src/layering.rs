@@ -17,7 +17,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
     ("ptq-cli", &["ptq"]),
     ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-exec"]),
-    ("xtask", &[]),
+    ("xtask", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
 ];
 
 /// Crates allowed to contain `unsafe`.

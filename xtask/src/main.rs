@@ -6,9 +6,14 @@
 //!   (tests/requirements.txt; skipped with `PTQ_SKIP_PIP=1`), then runs
 //!   `cargo test --workspace` with any further arguments.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
+//! - `conformance [--update]`: runs the ONNX backend node tests through the
+//!   importer and executor, writes docs/CONFORMANCE.md and fails when a test
+//!   listed in tests/conformance/expected_passes.txt no longer passes
+//!   (`--update` rewrites that list instead).
 
 #![forbid(unsafe_code)]
 
+mod conformance;
 mod layering;
 
 use std::process::{Command, ExitCode};
@@ -68,8 +73,9 @@ fn main() -> ExitCode {
         "layering" => layering::check(&workspace_root()),
         "fixtures" => fixtures(),
         "test" => test(&args),
+        "conformance" => conformance::run(&workspace_root(), &args),
         _ => {
-            eprintln!("usage: cargo xtask <test|layering|fixtures>");
+            eprintln!("usage: cargo xtask <test|layering|fixtures|conformance [--update]>");
             return ExitCode::from(2);
         }
     };

@@ -21,6 +21,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Read a model and write it in the format the output's extension names.
     Convert(cmd::convert::Args),
+    /// Run a model on inputs from an .npz file and print (or save) its outputs.
+    Run(cmd::run::Args),
 }
 
 /// Parses `args` (the first item is the program name) and runs the command.
@@ -37,5 +39,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => cmd::inspect::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),
+        Command::Run(a) => cmd::run::run(&a),
     }
 }

@@ -65,6 +65,11 @@ impl<'a> Attrs<'a> {
         Ok(self.get(name, T::FLOATS)?.map(|a| a.floats.clone()))
     }
 
+    /// A STRINGS attribute as raw bytes.
+    pub fn get_strings(&self, name: &str) -> Result<Option<Vec<Vec<u8>>>, String> {
+        Ok(self.get(name, T::STRINGS)?.map(|a| a.strings.clone()))
+    }
+
     /// A STRING attribute as UTF-8.
     pub fn string(&self, name: &str) -> Result<Option<String>, String> {
         self.get(name, T::STRING)?
@@ -210,6 +215,22 @@ impl AttrOut {
         if let Some(v) = v {
             self.string(name, v);
         }
+        self
+    }
+
+    /// Adds FLOATS.
+    pub fn floats(&mut self, name: &str, v: Vec<f32>) -> &mut Self {
+        let mut a = base(name, T::FLOATS);
+        a.floats = v;
+        self.0.push(a);
+        self
+    }
+
+    /// Adds STRINGS.
+    pub fn strings(&mut self, name: &str, v: &[String]) -> &mut Self {
+        let mut a = base(name, T::STRINGS);
+        a.strings = v.iter().map(|s| s.as_bytes().to_vec()).collect();
+        self.0.push(a);
         self
     }
 

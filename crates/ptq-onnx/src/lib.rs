@@ -23,7 +23,21 @@ pub use export::{ExportOptions, export_model, save, save_with};
 pub use import::{import_bytes, load};
 pub use model::{ModelInfo, OnnxModel};
 
+/// Decodes a serialized `TensorProto` (such as the `input_0.pb` files of the
+/// ONNX backend tests) into its name and value. `label` names it in errors.
+pub fn decode_tensor(bytes: &[u8], label: &str) -> Result<(String, ptq_ir::Tensor), OnnxError> {
+    use protobuf::Message;
+    let t = onnx_protobuf::TensorProto::parse_from_bytes(bytes)
+        .map_err(|e| OnnxError::Decode { file: label.into(), msg: e.to_string() })?;
+    let v = tensor::decode(&t, &mut external::ExternalData::new(None)).map_err(|msg| OnnxError::Tensor {
+        file: label.into(),
+        tensor: t.name.clone(),
+        msg,
+    })?;
+    Ok((t.name, v))
+}
+
 /// Lowest default-domain opset the importer accepts.
 pub const MIN_OPSET: i64 = 11;
 /// Highest default-domain opset the importer accepts.
-pub const MAX_OPSET: i64 = 21;
+pub const MAX_OPSET: i64 = 22;

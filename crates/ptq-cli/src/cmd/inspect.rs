@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use ptq::ir::ValueId;
 use ptq::ir::fact::shape_string;
 use ptq::ir::summary::Summary;
@@ -35,7 +34,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
-    let model = ptq::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let model = ptq::load(&a.model)?;
     let g = model.graph();
     println!("model: {} ({})", a.model.display(), model.describe_source());
     let width = g.inputs.iter().chain(&g.outputs).map(|&i| g.value(i).name.len()).max().unwrap_or(0);

@@ -28,6 +28,7 @@ mod range;
 mod reduce;
 mod reshape;
 mod resize;
+mod rnn;
 mod shape;
 mod slice;
 mod softmax;
@@ -125,6 +126,7 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::Cast(o) => k(o, cast::run),
         Op::Where(o) => k(o, where_::run),
         Op::Dropout(o) => k(o, dropout::run),
+        Op::Rnn(o) => k(o, rnn::run),
         Op::QuantizeLinear(o) => k(o, quantize::run),
         Op::DequantizeLinear(o) => k(o, dequantize::run),
         Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CumSum" => {

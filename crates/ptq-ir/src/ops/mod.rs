@@ -37,6 +37,7 @@ pub mod range;
 pub mod reduce;
 pub mod reshape;
 pub mod resize;
+pub mod rnn;
 pub mod shape_of;
 pub mod size;
 pub mod slice;
@@ -143,6 +144,7 @@ define_ops! {
     Cast(cast::Cast),
     Where(where_::Where),
     Dropout(dropout::Dropout),
+    Rnn(rnn::Rnn),
     QuantizeLinear(quantize::QuantizeLinear),
     DequantizeLinear(dequantize::DequantizeLinear),
     Opaque(opaque::Opaque),

@@ -83,9 +83,24 @@ const MIN_TILE: usize = 64;
 /// Panics if a slice length does not match the geometry, if `group` is 0 or
 /// does not divide both C and M, or if a stride or dilation is 0.
 pub fn conv2d(p: &Conv2d, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], threads: Threads) {
+    conv2d_tiled(p, x, w, bias, y, threads, None);
+}
+
+/// [`conv2d`] with the im2col tile width (output positions) forced to
+/// `tile` instead of derived from the cache budget (tests use it to cover
+/// tile boundaries on small shapes).
+pub(crate) fn conv2d_tiled(
+    p: &Conv2d,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+    tile: Option<usize>,
+) {
     assert!(p.group > 0, "conv2d: group is 0");
     assert!(
-        p.c % p.group == 0 && p.m % p.group == 0,
+        p.c.is_multiple_of(p.group) && p.m.is_multiple_of(p.group),
         "conv2d: group {} does not divide C {} and M {}",
         p.group,
         p.c,
@@ -122,7 +137,9 @@ pub fn conv2d(p: &Conv2d, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f
     } else if p.kh == 1 && p.kw == 1 && p.stride == [1, 1] && p.pads == [0; 4] {
         pointwise(p, cg, mg, x, w, bias, y, threads);
     } else {
-        im2col_gemm(p, &plane, cg, mg, x, w, bias, y, threads);
+        let kg = cg * p.kh * p.kw;
+        let tile = tile.unwrap_or((TILE_BYTES / 4 / kg.max(1)).max(MIN_TILE)).clamp(1, oh * ow);
+        im2col_gemm(p, &plane, cg, mg, x, w, bias, y, threads, tile);
     }
 }
 
@@ -162,9 +179,9 @@ fn pointwise(
     );
 }
 
-/// General case: per (batch, group, tile of output positions), im2col the
-/// tile into a scratch [cg·KH·KW, width] matrix, multiply by W_g into a
-/// scratch [mg, width] result, and copy it out with the bias.
+/// General case: per (batch, group, tile of up to `tile` output positions),
+/// im2col the tile into a scratch [cg·KH·KW, width] matrix, multiply by W_g
+/// into a scratch [mg, width] result, and copy it out with the bias.
 #[allow(clippy::too_many_arguments)]
 fn im2col_gemm(
     p: &Conv2d,
@@ -176,10 +193,10 @@ fn im2col_gemm(
     bias: Option<&[f32]>,
     y: &mut [f32],
     threads: Threads,
+    tile: usize,
 ) {
     let (hw, ohw) = (p.h * p.w, plane.oh * plane.ow);
     let kg = cg * p.kh * p.kw;
-    let tile = (TILE_BYTES / 4 / kg.max(1)).max(MIN_TILE).min(ohw);
     let tiles = tasks::tiles(y, mg, ohw, tile);
     let (outer, inner) = tasks::split(tiles.len(), threads);
     tasks::for_each(
@@ -202,4 +219,187 @@ fn im2col_gemm(
             }
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::f32::testutil::{close, values};
+
+    /// Direct convolution in f64: (value, Σ|term|) per output element.
+    fn reference(p: &Conv2d, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<(f64, f64)> {
+        let [oh, ow] = p.out_hw();
+        let (cg, mg) = (p.c / p.group, p.m / p.group);
+        let mut out = Vec::with_capacity(p.n * p.m * oh * ow);
+        for b in 0..p.n {
+            for mo in 0..p.m {
+                let g = mo / mg;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let bias = bias.map_or(0.0, |bias| bias[mo] as f64);
+                        let (mut acc, mut mag) = (bias, bias.abs());
+                        for ci in 0..cg {
+                            for ky in 0..p.kh {
+                                for kx in 0..p.kw {
+                                    let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pads[0] as isize;
+                                    let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pads[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= p.h as isize || ix >= p.w as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * p.c + g * cg + ci) * p.h + iy as usize) * p.w + ix as usize];
+                                    let wv = w[((mo * cg + ci) * p.kh + ky) * p.kw + kx];
+                                    let t = xv as f64 * wv as f64;
+                                    acc += t;
+                                    mag += t.abs();
+                                }
+                            }
+                        }
+                        out.push((acc, mag));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Grouping {
+        Dense,
+        Two,
+        Depthwise,
+        Multiplier2,
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct Case {
+        p: Conv2d,
+        bias: bool,
+        threads: Threads,
+        tile: Option<usize>,
+        seed: u64,
+    }
+
+    prop_compose! {
+        fn case()(
+            grouping in prop::sample::select(vec![Grouping::Dense, Grouping::Two, Grouping::Depthwise, Grouping::Multiplier2]),
+            n in 1usize..4,
+            per_group_c in 1usize..4,
+            per_group_m in 1usize..4,
+            [kh, kw] in prop::sample::select(vec![[1usize, 1], [3, 3], [5, 3]]),
+            stride in [1usize..4, 1usize..4],
+            dilation in [1usize..3, 1usize..3],
+            pads in [0usize..3, 0usize..3, 0usize..3, 0usize..3],
+            [h, w] in [1usize..12, 1usize..12],
+            bias: bool,
+            threads in prop::sample::select(vec![Threads::Single, Threads::Rayon]),
+            tile in prop::option::of(1usize..20),
+            seed: u64,
+        ) -> Case {
+            let (group, c, m) = match grouping {
+                Grouping::Dense => (1, per_group_c, per_group_m),
+                Grouping::Two => (2, 2 * per_group_c, 2 * per_group_m),
+                Grouping::Depthwise => (per_group_c + 1, per_group_c + 1, per_group_c + 1),
+                Grouping::Multiplier2 => (per_group_c, per_group_c, 2 * per_group_c),
+            };
+            Case { p: Conv2d { n, c, h, w, m, kh, kw, stride, dilation, pads, group }, bias, threads, tile, seed }
+        }
+    }
+
+    fn run(case: &Case) -> Result<(), TestCaseError> {
+        let p = &case.p;
+        let [oh, ow] = p.out_hw();
+        let x = values(p.n * p.c * p.h * p.w, case.seed);
+        let w = values(p.m * (p.c / p.group) * p.kh * p.kw, case.seed ^ 1);
+        let bias = case.bias.then(|| values(p.m, case.seed ^ 2));
+        let mut y = vec![f32::NAN; p.n * p.m * oh * ow];
+        conv2d_tiled(p, &x, &w, bias.as_deref(), &mut y, case.threads, case.tile);
+        let k = p.c / p.group * p.kh * p.kw;
+        for (i, (&got, &(want, mag))) in y.iter().zip(&reference(p, &x, &w, bias.as_deref())).enumerate() {
+            close(got, want, mag, k).map_err(|e| TestCaseError::fail(format!("y[{i}]: {e}")))?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn matches_reference(case in case()) {
+            run(&case)?;
+        }
+
+        #[test]
+        fn pointwise_matches_reference(mut case in case()) {
+            case.p.kh = 1;
+            case.p.kw = 1;
+            case.p.stride = [1, 1];
+            case.p.pads = [0; 4];
+            run(&case)?;
+        }
+    }
+
+    #[test]
+    fn resnet_and_mobilenet_layers_match_reference() {
+        let dense = Conv2d {
+            n: 1,
+            c: 16,
+            h: 20,
+            w: 20,
+            m: 8,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [1; 4],
+            group: 1,
+        };
+        let strided = Conv2d { stride: [2, 2], pads: [0, 0, 1, 1], ..dense };
+        let depthwise = Conv2d { m: 16, group: 16, ..dense };
+        let pointwise = Conv2d { kh: 1, kw: 1, pads: [0; 4], ..dense };
+        for p in [dense, strided, depthwise, pointwise] {
+            for threads in [Threads::Single, Threads::Rayon] {
+                run(&Case { p, bias: true, threads, tile: None, seed: 3 }).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn out_hw_handles_kernels_larger_than_the_input() {
+        let p = Conv2d {
+            n: 1,
+            c: 1,
+            h: 2,
+            w: 3,
+            m: 1,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [0; 4],
+            group: 1,
+        };
+        assert_eq!(p.out_hw(), [0, 1]);
+        conv2d(&p, &[0.0; 6], &[0.0; 9], None, &mut [], Threads::Single);
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: w length")]
+    fn wrong_weight_length_panics() {
+        let p = Conv2d {
+            n: 1,
+            c: 2,
+            h: 3,
+            w: 3,
+            m: 2,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [1; 4],
+            group: 1,
+        };
+        conv2d(&p, &[0.0; 18], &[0.0; 17], None, &mut [0.0; 18], Threads::Single);
+    }
 }

@@ -56,9 +56,23 @@ pub fn conv_transpose2d(
     y: &mut [f32],
     threads: Threads,
 ) {
+    conv_transpose2d_tiled(p, x, w, bias, y, threads, None);
+}
+
+/// [`conv_transpose2d`] with the column tile width (input positions) forced
+/// to `tile` instead of derived from the cache budget.
+pub(crate) fn conv_transpose2d_tiled(
+    p: &ConvTranspose2d,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+    tile: Option<usize>,
+) {
     assert!(p.group > 0, "conv_transpose2d: group is 0");
     assert!(
-        p.c % p.group == 0 && p.m % p.group == 0,
+        p.c.is_multiple_of(p.group) && p.m.is_multiple_of(p.group),
         "conv_transpose2d: group {} does not divide C {} and M {}",
         p.group,
         p.c,
@@ -78,7 +92,7 @@ pub fn conv_transpose2d(
     }
     let (hw, ohw, taps) = (p.h * p.w, p.out_h * p.out_w, p.kh * p.kw);
     let rows = mg * taps;
-    let tile = (TILE_BYTES / 4 / rows.max(1)).max(MIN_TILE).min(hw).max(1);
+    let tile = tile.unwrap_or((TILE_BYTES / 4 / rows.max(1)).max(MIN_TILE)).clamp(1, hw.max(1));
     let blocks: Vec<(usize, &mut [f32])> = y.chunks_mut(mg * ohw).enumerate().collect();
     let (outer, inner) = tasks::split(blocks.len(), threads);
     tasks::for_each(
@@ -162,5 +176,161 @@ fn col2im(p: &ConvTranspose2d, mg: usize, col: &[f32], p0: usize, width: usize, 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::f32::testutil::{close, values};
+
+    /// Scatter reference in f64: (value, Σ|term|) per output element.
+    fn reference(p: &ConvTranspose2d, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<(f64, f64)> {
+        let (cg, mg) = (p.c / p.group, p.m / p.group);
+        let ohw = p.out_h * p.out_w;
+        let mut out = vec![(0.0f64, 0.0f64); p.n * p.m * ohw];
+        for b in 0..p.n {
+            for mo in 0..p.m {
+                let v = bias.map_or(0.0, |bias| bias[mo] as f64);
+                for o in &mut out[(b * p.m + mo) * ohw..][..ohw] {
+                    *o = (v, v.abs());
+                }
+            }
+            for ci in 0..p.c {
+                let g = ci / cg;
+                for iy in 0..p.h {
+                    for ix in 0..p.w {
+                        let xv = x[((b * p.c + ci) * p.h + iy) * p.w + ix] as f64;
+                        for j in 0..mg {
+                            let mo = g * mg + j;
+                            for ky in 0..p.kh {
+                                for kx in 0..p.kw {
+                                    let oy = (iy * p.stride[0] + ky * p.dilation[0]) as isize - p.pads[0] as isize;
+                                    let ox = (ix * p.stride[1] + kx * p.dilation[1]) as isize - p.pads[1] as isize;
+                                    if oy < 0 || ox < 0 || oy >= p.out_h as isize || ox >= p.out_w as isize {
+                                        continue;
+                                    }
+                                    let t = xv * w[((ci * mg + j) * p.kh + ky) * p.kw + kx] as f64;
+                                    let o = &mut out[((b * p.m + mo) * p.out_h + oy as usize) * p.out_w + ox as usize];
+                                    o.0 += t;
+                                    o.1 += t.abs();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct Case {
+        p: ConvTranspose2d,
+        bias: bool,
+        threads: Threads,
+        tile: Option<usize>,
+        seed: u64,
+    }
+
+    /// ONNX's full output length plus `extra` (output padding), which
+    /// large pads may also cut short.
+    fn full_len(len: usize, stride: usize, kernel: usize, dilation: usize, pads: usize, extra: usize) -> usize {
+        ((len - 1) * stride + (kernel - 1) * dilation + 1 + extra).saturating_sub(pads)
+    }
+
+    prop_compose! {
+        fn case()(
+            group in prop::sample::select(vec![1usize, 2, 3]),
+            n in 1usize..4,
+            cg in 1usize..4,
+            mg in 1usize..4,
+            [kh, kw] in prop::sample::select(vec![[1usize, 1], [3, 3], [5, 3], [2, 2]]),
+            stride in [1usize..4, 1usize..4],
+            dilation in [1usize..3, 1usize..3],
+            pads in [0usize..3, 0usize..3, 0usize..3, 0usize..3],
+            [h, w] in [1usize..8, 1usize..8],
+            extra in [0usize..3, 0usize..3],
+            bias: bool,
+            threads in prop::sample::select(vec![Threads::Single, Threads::Rayon]),
+            tile in prop::option::of(1usize..20),
+            seed: u64,
+        ) -> Case {
+            let out_h = full_len(h, stride[0], kh, dilation[0], pads[0] + pads[2], extra[0]);
+            let out_w = full_len(w, stride[1], kw, dilation[1], pads[1] + pads[3], extra[1]);
+            let (c, m) = (group * cg, group * mg);
+            let p = ConvTranspose2d { n, c, h, w, m, kh, kw, stride, dilation, pads, group, out_h, out_w };
+            Case { p, bias, threads, tile, seed }
+        }
+    }
+
+    fn run(case: &Case) -> Result<(), TestCaseError> {
+        let p = &case.p;
+        let x = values(p.n * p.c * p.h * p.w, case.seed);
+        let w = values(p.c * (p.m / p.group) * p.kh * p.kw, case.seed ^ 1);
+        let bias = case.bias.then(|| values(p.m, case.seed ^ 2));
+        let mut y = vec![f32::NAN; p.n * p.m * p.out_h * p.out_w];
+        conv_transpose2d_tiled(p, &x, &w, bias.as_deref(), &mut y, case.threads, case.tile);
+        // Each output gathers at most C/group·KH·KW terms.
+        let k = p.c / p.group * p.kh * p.kw;
+        for (i, (&got, &(want, mag))) in y.iter().zip(&reference(p, &x, &w, bias.as_deref())).enumerate() {
+            close(got, want, mag, k).map_err(|e| TestCaseError::fail(format!("y[{i}]: {e}")))?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn matches_reference(case in case()) {
+            run(&case)?;
+        }
+    }
+
+    #[test]
+    fn upsampling_layer_matches_reference() {
+        let p = ConvTranspose2d {
+            n: 2,
+            c: 16,
+            h: 9,
+            w: 11,
+            m: 8,
+            kh: 4,
+            kw: 4,
+            stride: [2, 2],
+            dilation: [1, 1],
+            pads: [1; 4],
+            group: 1,
+            out_h: 18,
+            out_w: 22,
+        };
+        for threads in [Threads::Single, Threads::Rayon] {
+            run(&Case { p, bias: true, threads, tile: None, seed: 5 }).unwrap();
+            run(&Case { p: ConvTranspose2d { n: 1, ..p }, bias: false, threads, tile: Some(7), seed: 6 }).unwrap();
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "conv_transpose2d: y length")]
+    fn wrong_output_length_panics() {
+        let p = ConvTranspose2d {
+            n: 1,
+            c: 1,
+            h: 2,
+            w: 2,
+            m: 1,
+            kh: 2,
+            kw: 2,
+            stride: [2, 2],
+            dilation: [1, 1],
+            pads: [0; 4],
+            group: 1,
+            out_h: 4,
+            out_w: 4,
+        };
+        conv_transpose2d(&p, &[0.0; 4], &[0.0; 4], None, &mut [0.0; 15], Threads::Single);
     }
 }

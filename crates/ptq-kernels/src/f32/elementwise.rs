@@ -11,7 +11,7 @@ pub fn add_channel_bias(y: &mut [f32], bias: &[f32], spatial: usize) {
     }
     let block = bias.len().checked_mul(spatial).unwrap_or(0);
     assert!(
-        block > 0 && y.len() % block == 0,
+        block > 0 && y.len().is_multiple_of(block),
         "add_channel_bias: y has {} elements, not a multiple of {} channels x {spatial}",
         y.len(),
         bias.len()

@@ -15,7 +15,7 @@ pub fn softmax_rows(x: &mut [f32], row: usize) {
     if x.is_empty() {
         return;
     }
-    assert!(row > 0 && x.len() % row == 0, "softmax_rows: {} elements are not rows of {row}", x.len());
+    assert!(row > 0 && x.len().is_multiple_of(row), "softmax_rows: {} elements are not rows of {row}", x.len());
     for r in x.chunks_exact_mut(row) {
         let max = max(r);
         for v in r.iter_mut() {

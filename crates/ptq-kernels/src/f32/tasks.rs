@@ -57,7 +57,7 @@ pub(crate) struct Tile<'a> {
 /// at most `tile` columns each. `y.len()` must be a multiple of `rows·cols`
 /// and all three must be non-zero.
 pub(crate) fn tiles(y: &mut [f32], rows: usize, cols: usize, tile: usize) -> Vec<Tile<'_>> {
-    assert!(rows > 0 && cols > 0 && tile > 0 && y.len() % (rows * cols) == 0);
+    assert!(rows > 0 && cols > 0 && tile > 0 && y.len().is_multiple_of(rows * cols));
     let per_block = cols.div_ceil(tile);
     let mut out = Vec::with_capacity(y.len() / (rows * cols) * per_block);
     for (block, y_block) in y.chunks_mut(rows * cols).enumerate() {

@@ -14,6 +14,7 @@ mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod rnn;
 mod tensor_ops;
 
 use onnx_protobuf::{AttributeProto, NodeProto};
@@ -62,6 +63,7 @@ pub fn import(node: &NodeProto, opset: i64) -> Result<Option<Lowered>, String> {
         "ArgMax" | "ArgMin" | "TopK" => reduce::import_arg(t, &a),
         t if t.starts_with("Reduce") => reduce::import_reduce(t, &a, opset),
         "Resize" => resize::import(&a),
+        "LSTM" | "GRU" => rnn::import(t, &a),
         "QuantizeLinear" | "DequantizeLinear" => quant::import(t, &a),
         _ => Ok(None),
     }
@@ -153,6 +155,7 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         Op::Reduce(o) => reduce::export_reduce(o, cx),
         Op::ArgReduce(_) | Op::TopK(_) => Ok(reduce::export_arg(&cx.node.op)),
         Op::Resize(o) => Ok(resize::export(o)),
+        Op::Rnn(o) => Ok(rnn::export(o)),
         Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => quant::export(cx),
         Op::Opaque(o) => {
             let mut out = crate::attrs::AttrOut::default();
