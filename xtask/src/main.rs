@@ -6,10 +6,12 @@
 //!   (tests/requirements.txt; skipped with `PTQ_SKIP_PIP=1`), then runs
 //!   `cargo test --workspace` with any further arguments.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
-//! - `conformance [--update]`: runs the ONNX backend node tests through the
-//!   importer and executor, writes docs/CONFORMANCE.md and fails when a test
-//!   listed in tests/conformance/expected_passes.txt no longer passes
-//!   (`--update` rewrites that list instead).
+//! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
+//!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
+//!   the importer and executor, writes docs/CONFORMANCE.md and fails when a
+//!   test listed in tests/conformance/expected_passes.txt no longer passes
+//!   (`--update` rewrites that list instead; `--verbose` prints every test
+//!   that does not pass).
 
 #![forbid(unsafe_code)]
 
@@ -75,7 +77,7 @@ fn main() -> ExitCode {
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
         _ => {
-            eprintln!("usage: cargo xtask <test|layering|fixtures|conformance [--update]>");
+            eprintln!("usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]>");
             return ExitCode::from(2);
         }
     };

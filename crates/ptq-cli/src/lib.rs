@@ -23,6 +23,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Run a model on inputs from an .npz file and print (or save) its outputs.
     Run(cmd::run::Args),
+    /// Time a model on synthetic inputs and print median latency and throughput.
+    Bench(cmd::bench::Args),
 }
 
 /// Parses `args` (the first item is the program name) and runs the command.
@@ -40,5 +42,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => cmd::inspect::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Run(a) => cmd::run::run(&a),
+        Command::Bench(a) => cmd::bench::run(&a),
     }
 }

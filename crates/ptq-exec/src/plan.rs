@@ -244,10 +244,10 @@ impl Plan {
 
 /// Checks a supplied input against the declared dtype and static dims.
 fn check_input(fact: &ptq_ir::Fact, t: &Tensor) -> Result<(), String> {
-    if let Some(d) = fact.dtype {
-        if d != t.dtype() {
-            return Err(format!("expected dtype {d}, got {}", t.dtype()));
-        }
+    if let Some(d) = fact.dtype
+        && d != t.dtype()
+    {
+        return Err(format!("expected dtype {d}, got {}", t.dtype()));
     }
     if let Some(shape) = &fact.shape {
         let ok = shape.len() == t.shape().len()

@@ -91,11 +91,11 @@ pub fn zip_map<A: Clone, B: Clone, C>(
     b: &ArrayD<B>,
     f: impl Fn(A, B) -> C,
 ) -> Result<ArrayD<C>, String> {
-    if a.shape() == b.shape() {
-        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            let v: Vec<C> = x.iter().zip(y).map(|(p, q)| f(p.clone(), q.clone())).collect();
-            return ArrayD::from_shape_vec(IxDyn(a.shape()), v).map_err(|e| e.to_string());
-        }
+    if a.shape() == b.shape()
+        && let (Some(x), Some(y)) = (a.as_slice(), b.as_slice())
+    {
+        let v: Vec<C> = x.iter().zip(y).map(|(p, q)| f(p.clone(), q.clone())).collect();
+        return ArrayD::from_shape_vec(IxDyn(a.shape()), v).map_err(|e| e.to_string());
     }
     let shape = broadcast_shape(a.shape(), b.shape())?;
     let av = a.broadcast(IxDyn(&shape)).ok_or("broadcast failed")?;
@@ -113,11 +113,11 @@ pub fn zip_inplace<A: Clone, B: Clone>(
     if shape != a.shape() {
         return zip_map(&a, b, f);
     }
-    if a.shape() == b.shape() {
-        if let (Some(x), Some(y)) = (a.as_slice_mut(), b.as_slice()) {
-            x.iter_mut().zip(y).for_each(|(p, q)| *p = f(p.clone(), q.clone()));
-            return Ok(a);
-        }
+    if a.shape() == b.shape()
+        && let (Some(x), Some(y)) = (a.as_slice_mut(), b.as_slice())
+    {
+        x.iter_mut().zip(y).for_each(|(p, q)| *p = f(p.clone(), q.clone()));
+        return Ok(a);
     }
     Zip::from(&mut a).and_broadcast(b).for_each(|p, q| *p = f(p.clone(), q.clone()));
     Ok(a)
@@ -139,4 +139,44 @@ pub fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
 /// Converts a non-negative i64 to usize.
 pub fn to_usize(v: i64, what: &str) -> Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("{what} must be non-negative, got {v}"))
+}
+
+/// Element types that numeric kernels handle through `f64`, so that one
+/// generic kernel serves every dtype an op admits. Conversions from `f64`
+/// round floats to nearest and truncate integers toward zero, saturating.
+pub trait Elem: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static {
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! elem_prim {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    )*};
+}
+elem_prim!(f32, f64, i8, u8, i16, u16, i32, u32, i64, u64);
+
+impl Elem for half::f16 {
+    fn to_f64(self) -> f64 {
+        half::f16::to_f64(self)
+    }
+    fn from_f64(v: f64) -> Self {
+        half::f16::from_f64(v)
+    }
+}
+
+impl Elem for half::bf16 {
+    fn to_f64(self) -> f64 {
+        half::bf16::to_f64(self)
+    }
+    fn from_f64(v: f64) -> Self {
+        half::bf16::from_f64(v)
+    }
 }

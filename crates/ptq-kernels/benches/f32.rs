@@ -1,14 +1,14 @@
 //! f32 kernel benchmarks: `sgemm` against the `gemm` and `matrixmultiply`
 //! crates called directly on the same shapes (one thread each), and `conv2d`
 //! on two real layers. Throughput is in FLOP (2 per multiply-add), so
-//! criterion's "Gelem/s" reads as GFLOP/s.
+//! criterion's "Gelem/s" reads as GFLOP/s; the slice kernels count elements.
 //!
 //! Quick run: `cargo bench -p ptq-kernels -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ptq_kernels::{Conv2d, Gemm, Threads, conv2d, sgemm};
+use ptq_kernels::{Conv2d, Gemm, Threads, add_channel_bias, conv2d, exp, relu, sgemm, softmax_rows};
 
 /// Deterministic data in [-1, 1).
 fn data(len: usize, seed: u32) -> Vec<f32> {
@@ -134,5 +134,46 @@ fn conv_benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, gemm_benches, conv_benches);
+fn slice_benches(c: &mut Criterion) {
+    // A ResNet activation (64×56×56) and BERT-base attention scores (12 heads
+    // × 128 × 128, softmax over rows of 128).
+    let act = data(64 * 56 * 56, 6);
+    let bias = data(64, 7);
+    let scores: Vec<f32> = data(12 * 128 * 128, 8).iter().map(|v| v * 8.0).collect();
+    let mut group = c.benchmark_group("slice");
+    let mut y = act.clone();
+    group.throughput(Throughput::Elements(act.len() as u64));
+    group.bench_function("relu_64x56x56", |bench| {
+        bench.iter(|| {
+            y.copy_from_slice(&act);
+            relu(&mut y)
+        })
+    });
+    group.bench_function("add_channel_bias_64x56x56", |bench| bench.iter(|| add_channel_bias(&mut y, &bias, 56 * 56)));
+    let mut s = scores.clone();
+    group.throughput(Throughput::Elements(scores.len() as u64));
+    group.bench_function("softmax_rows_12x128x128", |bench| {
+        bench.iter(|| {
+            s.copy_from_slice(&scores);
+            softmax_rows(&mut s, 128)
+        })
+    });
+    group.bench_function("exp_196608", |bench| {
+        bench.iter(|| {
+            s.copy_from_slice(&scores);
+            exp(&mut s)
+        })
+    });
+    group.bench_function("f32_exp_loop_196608", |bench| {
+        bench.iter(|| {
+            s.copy_from_slice(&scores);
+            for v in s.iter_mut() {
+                *v = v.exp();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, gemm_benches, conv_benches, slice_benches);
 criterion_main!(benches);

@@ -2,8 +2,8 @@
 //!
 //! [`f32`] holds the single-precision kernels: [`sgemm`] over strided views,
 //! [`conv2d`] (im2col + GEMM, a direct depthwise path, 1x1 as a plain GEMM),
-//! [`conv_transpose2d`] (GEMM + col2im) and small slice kernels
-//! ([`add_channel_bias`], [`relu`], [`softmax_rows`]).
+//! [`conv_transpose2d`] (GEMM + col2im) and slice kernels
+//! ([`add_channel_bias`], [`relu`], [`softmax_rows`], [`exp`]).
 //!
 //! Every public function is safe: it checks slice lengths against the shape it
 //! is given and panics on a mismatch. This is the only workspace crate allowed
@@ -13,5 +13,7 @@
 pub mod f32;
 mod threads;
 
-pub use f32::{Conv2d, ConvTranspose2d, Gemm, add_channel_bias, conv_transpose2d, conv2d, relu, sgemm, softmax_rows};
+pub use f32::{
+    Conv2d, ConvTranspose2d, Gemm, add_channel_bias, conv_transpose2d, conv2d, exp, relu, sgemm, softmax_rows,
+};
 pub use threads::Threads;

@@ -1,11 +1,13 @@
 //! Elementwise functions of two broadcast inputs.
 
+use half::{bf16, f16};
+use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 
 use super::Out;
 use crate::inputs::Inputs;
-use crate::util::{zip_inplace, zip_map};
+use crate::util::{Elem, array, into_f32s, zip_inplace, zip_map};
 
 macro_rules! arith_float {
     ($a:expr, $b:expr, $kind:expr, $v:ident, $t:ty) => {{
@@ -34,7 +36,20 @@ macro_rules! arith_int {
             BinaryKind::Sub => |x: $t, y: $t| x.wrapping_sub(y),
             BinaryKind::Mul => |x: $t, y: $t| x.wrapping_mul(y),
             BinaryKind::Div => |x: $t, y: $t| x.checked_div(y).unwrap_or(0),
-            BinaryKind::Pow => |x: $t, y: $t| (x as f64).powf(y as f64) as $t,
+            BinaryKind::Pow => |x: $t, y: $t| {
+                #[allow(unused_comparisons)]
+                let negative = y < (0 as $t);
+                if !negative {
+                    x.wrapping_pow(u32::try_from(y).unwrap_or(u32::MAX))
+                } else if x == (1 as $t) {
+                    1 as $t
+                } else {
+                    // x = -1 alternates; every other base truncates to zero.
+                    #[allow(unused_comparisons)]
+                    let minus_one = x < (0 as $t) && x.wrapping_add(1 as $t) == (0 as $t);
+                    if minus_one { if y % (2 as $t) == (0 as $t) { 1 as $t } else { x } } else { 0 as $t }
+                }
+            },
             BinaryKind::PRelu => |x: $t, s: $t| if x < (0 as $t) { s.wrapping_mul(x) } else { x },
             BinaryKind::Mod { fmod: true } => |x: $t, y: $t| x.checked_rem(y).unwrap_or(0),
             BinaryKind::Mod { fmod: false } => |x: $t, y: $t| {
@@ -67,6 +82,8 @@ fn compare(kind: BinaryKind, a: Tensor, b: &Tensor) -> Out {
     Ok(vec![Some(match (&a, b) {
         (Tensor::F32(x), Tensor::F32(y)) => cmp_all!(x, y, kind),
         (Tensor::F64(x), Tensor::F64(y)) => cmp_all!(x, y, kind),
+        (Tensor::F16(x), Tensor::F16(y)) => cmp_all!(x, y, kind),
+        (Tensor::BF16(x), Tensor::BF16(y)) => cmp_all!(x, y, kind),
         (Tensor::I8(x), Tensor::I8(y)) => cmp_all!(x, y, kind),
         (Tensor::U8(x), Tensor::U8(y)) => cmp_all!(x, y, kind),
         (Tensor::I16(x), Tensor::I16(y)) => cmp_all!(x, y, kind),
@@ -89,7 +106,34 @@ fn compare(kind: BinaryKind, a: Tensor, b: &Tensor) -> Out {
     })])
 }
 
+/// `x ** y` for an exponent whose dtype differs from the base's (or an
+/// integer base with a float exponent): computed in f64 and converted to the
+/// base's dtype, truncating toward zero for integers as numpy's `astype` does.
+fn pow_mixed(a: &Tensor, b: &Tensor) -> Result<Tensor, String> {
+    fn go<T: Elem>(x: &ArrayD<T>, y: &ArrayD<f64>) -> Result<ArrayD<T>, String> {
+        zip_map(x, y, |p: T, q: f64| T::from_f64(p.to_f64().powf(q)))
+    }
+    let y = array(b.shape(), b.to_f64_vec())?;
+    Ok(match a {
+        Tensor::F32(x) => Tensor::F32(go(x, &y)?),
+        Tensor::F64(x) => Tensor::F64(go(x, &y)?),
+        Tensor::F16(x) => Tensor::F16(go(x, &y)?),
+        Tensor::BF16(x) => Tensor::BF16(go(x, &y)?),
+        Tensor::I8(x) => Tensor::I8(go(x, &y)?),
+        Tensor::U8(x) => Tensor::U8(go(x, &y)?),
+        Tensor::I16(x) => Tensor::I16(go(x, &y)?),
+        Tensor::U16(x) => Tensor::U16(go(x, &y)?),
+        Tensor::I32(x) => Tensor::I32(go(x, &y)?),
+        Tensor::U32(x) => Tensor::U32(go(x, &y)?),
+        Tensor::I64(x) => Tensor::I64(go(x, &y)?),
+        Tensor::U64(x) => Tensor::U64(go(x, &y)?),
+        Tensor::Bool(_) => return Err("Pow of bool is not supported".into()),
+    })
+}
+
 /// Runs a binary op; the first input's buffer is reused when possible.
+/// Both inputs share a dtype except for Pow, whose exponent may have any
+/// numeric dtype. f16 and bf16 arithmetic is computed in f32 and rounded back.
 pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
     let b_shared = ins.shared(1)?;
     let a = ins.take(0)?;
@@ -97,18 +141,21 @@ pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
     if k.is_predicate() {
         return compare(k, a, &b_shared);
     }
-    let converted;
-    let b: &Tensor = match (&a, &*b_shared) {
-        (Tensor::F32(_), other) if k == BinaryKind::Pow && other.dtype() != ptq_ir::DType::F32 => {
-            let v = other.to_f64_vec().iter().map(|&v| v as f32).collect();
-            converted = Tensor::F32(crate::util::array(other.shape(), v)?);
-            &converted
-        }
-        (_, b) => b,
-    };
+    if k == BinaryKind::Pow && a.dtype() != b_shared.dtype() {
+        return Ok(vec![Some(pow_mixed(&a, &b_shared)?)]);
+    }
+    let b: &Tensor = &b_shared;
     Ok(vec![Some(match (a, b) {
         (Tensor::F32(x), Tensor::F32(y)) => arith_float!(x, y, k, F32, f32),
         (Tensor::F64(x), Tensor::F64(y)) => arith_float!(x, y, k, F64, f64),
+        (Tensor::F16(x), Tensor::F16(y)) => {
+            let r = arith_float!(x.mapv(f16::to_f32), &y.mapv(f16::to_f32), k, F32, f32);
+            Tensor::F16(into_f32s(r)?.mapv(f16::from_f32))
+        }
+        (Tensor::BF16(x), Tensor::BF16(y)) => {
+            let r = arith_float!(x.mapv(bf16::to_f32), &y.mapv(bf16::to_f32), k, F32, f32);
+            Tensor::BF16(into_f32s(r)?.mapv(bf16::from_f32))
+        }
         (Tensor::I8(x), Tensor::I8(y)) => arith_int!(x, y, k, I8, i8),
         (Tensor::U8(x), Tensor::U8(y)) => arith_int!(x, y, k, U8, u8),
         (Tensor::I16(x), Tensor::I16(y)) => arith_int!(x, y, k, I16, i16),
@@ -119,4 +166,39 @@ pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
         (Tensor::U64(x), Tensor::U64(y)) => arith_int!(x, y, k, U64, u64),
         (x, y) => return Err(format!("{} of {} and {} is not supported", k.name(), x.dtype(), y.dtype())),
     })])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::Slot;
+
+    fn run2(kind: BinaryKind, a: Tensor, b: Tensor) -> Tensor {
+        let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
+        let mut ins = Inputs { slots: vec![slot(a), slot(b)] };
+        run(&Binary { kind }, &mut ins, 1).unwrap().remove(0).unwrap()
+    }
+
+    #[test]
+    fn pow_of_an_integer_base_and_a_float_exponent_truncates() {
+        let x = Tensor::I32(array(&[3], vec![2, 3, -2]).unwrap());
+        let y = Tensor::F32(array(&[3], vec![0.5, 2.0, 3.0]).unwrap());
+        assert_eq!(run2(BinaryKind::Pow, x, y), Tensor::I32(array(&[3], vec![1, 9, -8]).unwrap()));
+    }
+
+    #[test]
+    fn integer_pow_is_exact_beyond_f64_precision() {
+        let x = Tensor::I64(array(&[4], vec![3, 2, -1, 5]).unwrap());
+        let y = Tensor::I64(array(&[4], vec![39, -1, -3, 0]).unwrap());
+        let want = Tensor::I64(array(&[4], vec![4_052_555_153_018_976_267, 0, -1, 1]).unwrap());
+        assert_eq!(run2(BinaryKind::Pow, x, y), want);
+    }
+
+    #[test]
+    fn half_precision_arithmetic_rounds_back() {
+        let x = Tensor::F16(array(&[2], vec![f16::from_f32(1.5), f16::from_f32(-2.0)]).unwrap());
+        let y = Tensor::F16(array(&[1], vec![f16::from_f32(0.25)]).unwrap());
+        let want = Tensor::F16(array(&[2], vec![f16::from_f32(1.75), f16::from_f32(-1.75)]).unwrap());
+        assert_eq!(run2(BinaryKind::Add, x, y), want);
+    }
 }

@@ -28,23 +28,28 @@ macro_rules! from_f64 {
     }};
 }
 
-/// Runs Cast. Integer-to-integer casts wrap (two's complement); float to
-/// integer truncates toward zero and saturates; f32 to f16/bf16 rounds to nearest even.
+/// Runs Cast; see [`cast_to`].
 pub fn run(op: &Cast, ins: &mut Inputs, _n: usize) -> Out {
-    let x = ins.take(0)?;
-    if x.dtype() == op.to {
-        return one(x);
+    one(cast_to(ins.take(0)?, op.to)?)
+}
+
+/// Converts `x` to dtype `to`. Integer-to-integer casts wrap (two's
+/// complement); float to integer truncates toward zero and saturates (NaN
+/// becomes 0); floats to f16/bf16 round to nearest even; to bool is `x != 0`.
+pub fn cast_to(x: Tensor, to: DType) -> Result<Tensor, String> {
+    if x.dtype() == to {
+        return Ok(x);
     }
     let shape = x.shape().to_vec();
-    let out = match (&x, op.to) {
+    let out = match (&x, to) {
         (Tensor::F32(a), DType::F16) => Tensor::F16(a.mapv(f16::from_f32)),
         (Tensor::F32(a), DType::BF16) => Tensor::BF16(a.mapv(bf16::from_f32)),
         (Tensor::F16(a), DType::F32) => Tensor::F32(a.mapv(f16::to_f32)),
         (Tensor::BF16(a), DType::F32) => Tensor::F32(a.mapv(bf16::to_f32)),
-        _ if x.dtype().is_int() && op.to.is_int() => {
+        _ if x.dtype().is_int() && to.is_int() => {
             let v = x.to_i64_vec().ok_or("u64 value beyond i64")?;
             let a = crate::util::array(&shape, v)?;
-            match op.to {
+            match to {
                 DType::I8 => Tensor::I8(a.mapv(|x| x as i8)),
                 DType::U8 => Tensor::U8(a.mapv(|x| x as u8)),
                 DType::I16 => Tensor::I16(a.mapv(|x| x as i16)),
@@ -57,8 +62,8 @@ pub fn run(op: &Cast, ins: &mut Inputs, _n: usize) -> Out {
         }
         _ => {
             let a = crate::util::array(&shape, x.to_f64_vec())?;
-            from_f64!(a, op.to)
+            from_f64!(a, to)
         }
     };
-    one(out)
+    Ok(out)
 }

@@ -40,11 +40,17 @@ pub fn resolve_pads(
     }
 }
 
-/// Reads an optional per-axis attribute with default 1.
+/// Reads an optional per-axis attribute with default 1; every entry must be positive.
 pub fn per_axis(v: &Option<Vec<i64>>, n: usize, what: &str) -> Result<Vec<usize>, String> {
     match v {
         None => Ok(vec![1; n]),
-        Some(v) if v.len() == n => v.iter().map(|&x| to_usize(x, what)).collect(),
+        Some(v) if v.len() == n => v
+            .iter()
+            .map(|&x| match to_usize(x, what)? {
+                0 => Err(format!("{what} must be positive, got 0")),
+                x => Ok(x),
+            })
+            .collect(),
         Some(v) => Err(format!("{what} has {} entries for {n} spatial axes", v.len())),
     }
 }
@@ -74,6 +80,9 @@ pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
         return Err(format!("input channels {c}, weight {ws:?} and group {group} do not fit"));
     }
     let kernel = &ws[2..];
+    if kernel.contains(&0) {
+        return Err(format!("weight {ws:?} has an empty kernel"));
+    }
     let stride = per_axis(&op.strides, sp, "strides")?;
     let dil = per_axis(&op.dilations, sp, "dilations")?;
     let pads = resolve_pads(op.auto_pad, &op.pads, &xs[2..], kernel, &stride, &dil)?;

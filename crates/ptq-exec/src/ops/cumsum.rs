@@ -26,7 +26,8 @@ impl CumSum {
 }
 
 macro_rules! scan {
-    ($a:expr, $ax:expr, $op:expr, $zero:expr) => {{
+    ($a:expr, $ax:expr, $op:expr, $zero:expr, $add:expr) => {{
+        let add = $add;
         let mut a = $a;
         for mut lane in a.lanes_mut(Axis($ax)) {
             let n = lane.len();
@@ -36,9 +37,9 @@ macro_rules! scan {
                 let v = lane[i];
                 if $op.exclusive {
                     lane[i] = acc;
-                    acc = acc + v;
+                    acc = add(acc, v);
                 } else {
-                    acc = acc + v;
+                    acc = add(acc, v);
                     lane[i] = acc;
                 }
             }
@@ -47,16 +48,18 @@ macro_rules! scan {
     }};
 }
 
-/// Runs CumSum.
+/// Runs CumSum on f32, f64, i32, i64, u32 and u64 (integer sums wrap).
 pub fn run(op: &CumSum, ins: &mut Inputs, _n: usize) -> Out {
     let axis = ins.ints(1)?;
     let x = ins.take(0)?;
     let ax = crate::util::axis(*axis.first().ok_or("axis must have one element")?, x.shape().len())?;
     one(match x {
-        Tensor::F32(a) => Tensor::F32(scan!(a, ax, op, 0.0f32)),
-        Tensor::F64(a) => Tensor::F64(scan!(a, ax, op, 0.0f64)),
-        Tensor::I32(a) => Tensor::I32(scan!(a, ax, op, 0i32)),
-        Tensor::I64(a) => Tensor::I64(scan!(a, ax, op, 0i64)),
+        Tensor::F32(a) => Tensor::F32(scan!(a, ax, op, 0.0f32, |p: f32, q: f32| p + q)),
+        Tensor::F64(a) => Tensor::F64(scan!(a, ax, op, 0.0f64, |p: f64, q: f64| p + q)),
+        Tensor::I32(a) => Tensor::I32(scan!(a, ax, op, 0i32, i32::wrapping_add)),
+        Tensor::I64(a) => Tensor::I64(scan!(a, ax, op, 0i64, i64::wrapping_add)),
+        Tensor::U32(a) => Tensor::U32(scan!(a, ax, op, 0u32, u32::wrapping_add)),
+        Tensor::U64(a) => Tensor::U64(scan!(a, ax, op, 0u64, u64::wrapping_add)),
         t => return Err(format!("CumSum of {} is not supported", t.dtype())),
     })
 }

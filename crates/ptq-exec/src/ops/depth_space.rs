@@ -22,10 +22,11 @@ pub fn run_d2s(op: &DepthToSpace, ins: &mut Inputs, _n: usize) -> Out {
     let b = to_usize(op.blocksize, "blocksize")?.max(1);
     let x = ins.take(0)?;
     let [n, c, h, w] = nchw(&x)?;
-    if c % (b * b) != 0 {
-        return Err(format!("channels {c} not divisible by {}", b * b));
+    let bb = b.checked_mul(b).ok_or("blocksize is too large")?;
+    if c % bb != 0 {
+        return Err(format!("channels {c} not divisible by {bb}"));
     }
-    let c2 = c / (b * b);
+    let c2 = c / bb;
     let (shape, perm) = if op.crd {
         (vec![n, c2, b, b, h, w], [0, 1, 4, 2, 5, 3])
     } else {
@@ -45,5 +46,6 @@ pub fn run_s2d(op: &SpaceToDepth, ins: &mut Inputs, _n: usize) -> Out {
     }
     let t = reshape_tensor(x, &[n, c, h / b, b, w / b, b])?;
     let t = permute(t, &[0, 3, 5, 1, 2, 4]);
+    // h % b == 0 and w % b == 0, so c * b * b elements per (h / b, w / b) fit the input.
     one(reshape_tensor(t, &[n, c * b * b, h / b, w / b])?)
 }

@@ -1,4 +1,4 @@
-//! DequantizeLinear (per tensor or per axis).
+//! DequantizeLinear (per tensor, per axis or blocked).
 
 use ptq_ir::Tensor;
 use ptq_ir::ops::dequantize::DequantizeLinear;
@@ -6,18 +6,17 @@ use ptq_ir::ops::dequantize::DequantizeLinear;
 use super::quantize::param_index;
 use super::{Out, one};
 use crate::inputs::Inputs;
-use crate::util::{array, f32s};
+use crate::util::array;
 
-/// Runs DequantizeLinear: `(x - zero_point) * scale` in f32.
+/// Runs DequantizeLinear: `(x - zero_point) * scale` for integer `x`,
+/// computed in f32 and returned in the scale's dtype (f32, f16 or bf16).
 pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
-    if op.block_size.is_some_and(|b| b != 0) {
-        return Err("blocked quantization is not supported".into());
-    }
     let x = ins.get(0)?;
     if !x.dtype().is_int() {
         return Err(format!("input must be integer, is {}", x.dtype()));
     }
-    let scale: Vec<f32> = f32s(ins.get(1)?)?.iter().copied().collect();
+    let scale_t = ins.get(1)?;
+    let scale: Vec<f32> = scale_t.to_f64_vec().iter().map(|&v| v as f32).collect();
     let zp: Vec<i64> = match ins.opt(2) {
         Some(t) => t.to_i64_vec().ok_or("zero point must be integer")?,
         None => vec![0; scale.len()],
@@ -25,7 +24,7 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     if zp.len() != scale.len() {
         return Err("scale and zero point differ in length".into());
     }
-    let idx = param_index(x.shape(), op.axis, scale.len())?;
+    let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = x
         .to_i64_vec()
         .ok_or("input beyond i64")?
@@ -36,5 +35,11 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
             (q - zp[c]) as f32 * scale[c]
         })
         .collect();
-    one(Tensor::F32(array(x.shape(), v)?))
+    let y = array(x.shape(), v)?;
+    one(match scale_t {
+        Tensor::F32(_) => Tensor::F32(y),
+        Tensor::F16(_) => Tensor::F16(y.mapv(half::f16::from_f32)),
+        Tensor::BF16(_) => Tensor::BF16(y.mapv(half::bf16::from_f32)),
+        t => return Err(format!("scale must be f32, f16 or bf16, is {}", t.dtype())),
+    })
 }

@@ -132,6 +132,12 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CumSum" => {
             k(&cumsum::CumSum::from_attrs(&o.attrs).map_err(Some)?, cumsum::run)
         }
+        Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CastLike" => {
+            k(o, |_, ins, _| {
+                let to = ins.get(1)?.dtype();
+                one(cast::cast_to(ins.take(0)?, to)?)
+            })
+        }
         Op::Opaque(_) => Err(None),
     }
 }

@@ -6,6 +6,7 @@ use ptq_ir::ops::pad::{Pad, PadMode};
 
 use super::{Out, one};
 use crate::inputs::Inputs;
+use crate::util::Elem;
 
 fn source(o: i64, begin: i64, d: i64, mode: PadMode) -> Option<usize> {
     let c = o - begin;
@@ -34,8 +35,15 @@ fn source(o: i64, begin: i64, d: i64, mode: PadMode) -> Option<usize> {
 fn pad<T: Clone>(a: &ArrayD<T>, begins: &[i64], ends: &[i64], mode: PadMode, fill: T) -> Result<ArrayD<T>, String> {
     let src: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
     let shape: Vec<usize> = (0..src.len())
-        .map(|i| usize::try_from(src[i] + begins[i] + ends[i]).map_err(|_| format!("pads make axis {i} negative")))
+        .map(|i| {
+            let n = src[i].checked_add(begins[i]).and_then(|v| v.checked_add(ends[i]));
+            let n = n.ok_or_else(|| format!("pads of axis {i} are too large"))?;
+            usize::try_from(n).map_err(|_| format!("pads make axis {i} negative"))
+        })
         .collect::<Result<_, _>>()?;
+    if ptq_ir::tensor::checked_numel(&shape).is_none() {
+        return Err(format!("padded shape {shape:?} is too large"));
+    }
     let mut p = vec![0usize; src.len()];
     Ok(ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
         for i in 0..src.len() {
@@ -48,7 +56,7 @@ fn pad<T: Clone>(a: &ArrayD<T>, begins: &[i64], ends: &[i64], mode: PadMode, fil
     }))
 }
 
-/// Runs Pad.
+/// Runs Pad on any dtype; the constant value converts to the input's dtype.
 pub fn run(op: &Pad, ins: &mut Inputs, _n: usize) -> Out {
     let pads = ins.ints(1)?;
     let value = ins.opt(2).filter(|t| t.len() == 1).cloned();
@@ -71,11 +79,21 @@ pub fn run(op: &Pad, ins: &mut Inputs, _n: usize) -> Out {
     one(match &*x {
         Tensor::F32(a) => Tensor::F32(pad(a, &b, &e, op.mode, v as f32)?),
         Tensor::F64(a) => Tensor::F64(pad(a, &b, &e, op.mode, v)?),
-        Tensor::I32(a) => Tensor::I32(pad(a, &b, &e, op.mode, v as i32)?),
-        Tensor::I64(a) => Tensor::I64(pad(a, &b, &e, op.mode, v as i64)?),
-        Tensor::U8(a) => Tensor::U8(pad(a, &b, &e, op.mode, v as u8)?),
+        Tensor::F16(a) => Tensor::F16(pad(a, &b, &e, op.mode, Elem::from_f64(v))?),
+        Tensor::BF16(a) => Tensor::BF16(pad(a, &b, &e, op.mode, Elem::from_f64(v))?),
         Tensor::I8(a) => Tensor::I8(pad(a, &b, &e, op.mode, v as i8)?),
+        Tensor::U8(a) => Tensor::U8(pad(a, &b, &e, op.mode, v as u8)?),
+        Tensor::I16(a) => Tensor::I16(pad(a, &b, &e, op.mode, v as i16)?),
+        Tensor::U16(a) => Tensor::U16(pad(a, &b, &e, op.mode, v as u16)?),
+        Tensor::I32(a) => Tensor::I32(pad(a, &b, &e, op.mode, v as i32)?),
+        Tensor::U32(a) => Tensor::U32(pad(a, &b, &e, op.mode, v as u32)?),
+        Tensor::I64(a) => Tensor::I64(pad(a, &b, &e, op.mode, integer_value(value.as_ref(), v))?),
+        Tensor::U64(a) => Tensor::U64(pad(a, &b, &e, op.mode, integer_value(value.as_ref(), v) as u64)?),
         Tensor::Bool(a) => Tensor::Bool(pad(a, &b, &e, op.mode, v != 0.0)?),
-        t => return Err(format!("Pad of {} is not supported", t.dtype())),
     })
+}
+
+/// The pad value as an exact i64 when it is an integer tensor (f64 loses bits beyond 2^53).
+fn integer_value(t: Option<&Tensor>, v: f64) -> i64 {
+    t.and_then(Tensor::to_i64_vec).and_then(|x| x.first().copied()).unwrap_or(v as i64)
 }

@@ -1,16 +1,19 @@
-//! MaxPool and AveragePool (1-D and 2-D).
+//! MaxPool and AveragePool over any number of spatial axes.
 
+use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::pool::{Pool, PoolKind};
 use ptq_ir::ops::spatial::AutoPad;
 use rayon::prelude::*;
 
 use super::Out;
-use super::conv::{as_2d, per_axis, resolve_pads};
+use super::conv::{per_axis, resolve_pads};
 use crate::inputs::Inputs;
-use crate::util::{array, contiguous, f32s};
+use crate::util::{Elem, array, contiguous};
 
-fn out_len(i: usize, k: usize, s: usize, d: usize, pb: usize, pe: usize, ceil: bool, auto: AutoPad) -> usize {
+/// Output length of one axis; with `ceil_mode` a last window that would start
+/// in the end padding is dropped (as PyTorch and onnxruntime do).
+fn out_len(i: usize, k: usize, s: usize, d: usize, (pb, pe): (usize, usize), ceil: bool, auto: AutoPad) -> usize {
     let eff = (k - 1) * d + 1;
     match auto {
         AutoPad::SameUpper | AutoPad::SameLower => i.div_ceil(s),
@@ -25,88 +28,357 @@ fn out_len(i: usize, k: usize, s: usize, d: usize, pb: usize, pe: usize, ceil: b
     }
 }
 
-/// Runs the pooling op; MaxPool's optional second output holds flat row-major indices.
-pub fn run(op: &Pool, ins: &mut Inputs, n_out: usize) -> Out {
-    let x = f32s(ins.get(0)?)?;
+/// The window geometry of one pooling node, spatial axes only.
+#[derive(Debug)]
+struct Geometry {
+    input: Vec<usize>,
+    out: Vec<usize>,
+    kernel: Vec<usize>,
+    dil: Vec<usize>,
+    stride: Vec<usize>,
+    pads: Vec<(usize, usize)>,
+    /// Every kernel tap as per-axis offsets (dilation applied).
+    taps: Vec<Vec<usize>>,
+}
+
+impl Geometry {
+    fn new(op: &Pool, input: &[usize]) -> Result<Geometry, String> {
+        let sp = input.len();
+        let kernel: Vec<usize> =
+            op.kernel_shape.iter().map(|&v| crate::util::to_usize(v, "kernel")).collect::<Result<_, _>>()?;
+        if kernel.len() != sp {
+            return Err("kernel rank does not match the input".into());
+        }
+        let stride = per_axis(&op.strides, sp, "strides")?;
+        let dil = per_axis(&op.dilations, sp, "dilations")?;
+        if kernel.iter().chain(&stride).chain(&dil).any(|&v| v == 0) {
+            return Err("kernel sizes, strides and dilations must be positive".into());
+        }
+        let pads = resolve_pads(op.auto_pad, &op.pads, input, &kernel, &stride, &dil)?;
+        let out: Vec<usize> = (0..sp)
+            .map(|a| out_len(input[a], kernel[a], stride[a], dil[a], pads[a], op.ceil_mode, op.auto_pad))
+            .collect();
+        let mut taps = vec![vec![]];
+        for a in 0..sp {
+            let (k, d) = (kernel[a], dil[a]);
+            taps = taps
+                .into_iter()
+                .flat_map(|t: Vec<usize>| {
+                    (0..k).map(move |i| {
+                        let mut t = t.clone();
+                        t.push(i * d);
+                        t
+                    })
+                })
+                .collect();
+        }
+        Ok(Geometry { input: input.to_vec(), out, kernel, dil, stride, pads, taps })
+    }
+}
+
+/// Calls `f(flat, coords)` for every position of a row-major grid of `dims`.
+fn for_each_position(dims: &[usize], mut f: impl FnMut(usize, &[usize])) {
+    if dims.contains(&0) {
+        return;
+    }
+    let mut pos = vec![0usize; dims.len()];
+    let total: usize = dims.iter().product();
+    for flat in 0..total {
+        f(flat, &pos);
+        for a in (0..dims.len()).rev() {
+            pos[a] += 1;
+            if pos[a] < dims[a] {
+                break;
+            }
+            pos[a] = 0;
+        }
+    }
+}
+
+/// Pools one (n, c) plane. `idx` receives the arg-max as a flat index into
+/// the whole input (`plane_base` + offset), row- or column-major.
+#[allow(clippy::too_many_arguments)]
+fn pool_plane<T: Elem>(
+    op: &Pool,
+    g: &Geometry,
+    src: &[T],
+    y: &mut [T],
+    mut idx: Option<&mut [i64]>,
+    plane_base: usize,
+    row_strides: &[usize],
+    index_strides: &[usize],
+) {
+    let sp = g.input.len();
+    let mut coord = vec![0usize; sp];
+    for_each_position(&g.out, |o, pos| {
+        let (mut best, mut best_i) = (None::<T>, -1i64);
+        let (mut sum, mut cnt) = (0f64, 0usize);
+        for tap in &g.taps {
+            let mut inside = true;
+            for a in 0..sp {
+                let c = (pos[a] * g.stride[a] + tap[a]) as isize - g.pads[a].0 as isize;
+                inside &= c >= 0 && (c as usize) < g.input[a];
+                coord[a] = c.max(0) as usize;
+            }
+            if inside {
+                let off: usize = coord.iter().zip(row_strides).map(|(c, s)| c * s).sum();
+                let v = src[off];
+                match op.kind {
+                    PoolKind::Max => {
+                        if best.is_none_or(|b| v > b) {
+                            best = Some(v);
+                            best_i = (plane_base + coord.iter().zip(index_strides).map(|(c, s)| c * s).sum::<usize>())
+                                as i64;
+                        }
+                    }
+                    PoolKind::Avg => {
+                        sum += v.to_f64();
+                        cnt += 1;
+                    }
+                }
+            }
+        }
+        if op.count_include_pad {
+            cnt = g.taps.len();
+        }
+        y[o] = match op.kind {
+            PoolKind::Max => best.unwrap_or_else(|| T::from_f64(f64::NEG_INFINITY)),
+            PoolKind::Avg => T::from_f64(if cnt == 0 { 0.0 } else { sum / cnt as f64 }),
+        };
+        if let Some(ip) = idx.as_deref_mut() {
+            ip[o] = best_i;
+        }
+    });
+}
+
+/// The kernel taps `k` (spacing `dil`) of a window starting at `start` that
+/// fall inside `0..len`, as a range of tap indices.
+fn valid_taps(start: isize, k: usize, dil: usize, len: usize) -> std::ops::Range<usize> {
+    let lo = if start < 0 { ((-start) as usize).div_ceil(dil) } else { 0 };
+    let hi = if start >= len as isize { 0 } else { ((len as isize - 1 - start) as usize / dil + 1).min(k) };
+    lo..hi.max(lo)
+}
+
+/// [`pool_plane`] for one or two spatial axes (one axis is a height of 1),
+/// with the in-bounds taps of each window computed up front.
+#[allow(clippy::too_many_arguments)]
+fn pool_plane_2d<T: Elem>(
+    op: &Pool,
+    g: &Geometry,
+    src: &[T],
+    y: &mut [T],
+    mut idx: Option<&mut [i64]>,
+    plane_base: usize,
+    kernel: [usize; 2],
+    dil: [usize; 2],
+) {
+    let two = g.input.len() == 2;
+    let pick = |v: &[usize], fill: usize| if two { [v[0], v[1]] } else { [fill, v[0]] };
+    let [h, w] = pick(&g.input, 1);
+    let [oh, ow] = pick(&g.out, 1);
+    let [sh, sw] = pick(&g.stride, 1);
+    let (pt, pl) = if two { (g.pads[0].0, g.pads[1].0) } else { (0, g.pads[0].0) };
+    let column_major = op.storage_order == 1;
+    for oy in 0..oh {
+        let y0 = (oy * sh) as isize - pt as isize;
+        let ky = valid_taps(y0, kernel[0], dil[0], h);
+        for ox in 0..ow {
+            let x0 = (ox * sw) as isize - pl as isize;
+            let kx = valid_taps(x0, kernel[1], dil[1], w);
+            let o = oy * ow + ox;
+            match op.kind {
+                PoolKind::Max => {
+                    let (mut best, mut best_i) = (None::<T>, -1i64);
+                    for a in ky.clone() {
+                        let iy = (y0 + (a * dil[0]) as isize) as usize;
+                        let row = &src[iy * w..(iy + 1) * w];
+                        for b in kx.clone() {
+                            let ix = (x0 + (b * dil[1]) as isize) as usize;
+                            let v = row[ix];
+                            if best.is_none_or(|m| v > m) {
+                                best = Some(v);
+                                best_i = (plane_base + if column_major { iy + ix * h } else { iy * w + ix }) as i64;
+                            }
+                        }
+                    }
+                    y[o] = best.unwrap_or_else(|| T::from_f64(f64::NEG_INFINITY));
+                    if let Some(ip) = idx.as_deref_mut() {
+                        ip[o] = best_i;
+                    }
+                }
+                PoolKind::Avg => {
+                    let mut sum = 0f64;
+                    for a in ky.clone() {
+                        let iy = (y0 + (a * dil[0]) as isize) as usize;
+                        let row = &src[iy * w..(iy + 1) * w];
+                        for b in kx.clone() {
+                            sum += row[(x0 + (b * dil[1]) as isize) as usize].to_f64();
+                        }
+                    }
+                    let cnt = if op.count_include_pad { kernel[0] * kernel[1] } else { ky.len() * kx.len() };
+                    y[o] = T::from_f64(if cnt == 0 { 0.0 } else { sum / cnt as f64 });
+                }
+            }
+        }
+    }
+}
+
+fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>, Option<Tensor>), String> {
     let xs = x.shape();
     if xs.len() < 3 {
         return Err(format!("input rank {} < 3", xs.len()));
     }
-    let sp = xs.len() - 2;
-    let kernel: Vec<usize> =
-        op.kernel_shape.iter().map(|&v| crate::util::to_usize(v, "kernel")).collect::<Result<_, _>>()?;
-    if kernel.len() != sp {
-        return Err("kernel rank does not match the input".into());
-    }
-    let stride = per_axis(&op.strides, sp, "strides")?;
-    let dil = per_axis(&op.dilations, sp, "dilations")?;
-    let pads = resolve_pads(op.auto_pad, &op.pads, &xs[2..], &kernel, &stride, &dil)?;
-    let [h, w] = as_2d(&xs[2..], 1)?;
-    let [kh, kw] = as_2d(&kernel, 1)?;
-    let [sh, sw] = as_2d(&stride, 1)?;
-    let [dh, dw] = as_2d(&dil, 1)?;
-    let ((pt, pb), (pl, pr)) = if sp == 1 { ((0, 0), pads[0]) } else { (pads[0], pads[1]) };
-    let oh = out_len(h, kh, sh, dh, pt, pb, op.ceil_mode, op.auto_pad);
-    let ow = out_len(w, kw, sw, dw, pl, pr, op.ceil_mode, op.auto_pad);
+    let g = Geometry::new(op, &xs[2..])?;
+    let sp = g.input.len();
+    let plane_in: usize = g.input.iter().product();
+    let plane_out: usize = g.out.iter().product();
     let planes = xs[0] * xs[1];
-    let data = contiguous(x);
-    let mut y = vec![0f32; planes * oh * ow];
-    let mut idx = vec![0i64; if op.kind == PoolKind::Max && n_out > 1 { planes * oh * ow } else { 0 }];
-    let want_idx = !idx.is_empty();
-    let work = |(p, (yp, ip)): (usize, (&mut [f32], &mut [i64]))| {
-        let src = &data[p * h * w..(p + 1) * h * w];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let (mut best, mut best_i, mut sum, mut cnt) = (f32::NEG_INFINITY, -1i64, 0f32, 0usize);
-                for ky in 0..kh {
-                    let iy = (oy * sh + ky * dh) as isize - pt as isize;
-                    for kx in 0..kw {
-                        let ix = (ox * sw + kx * dw) as isize - pl as isize;
-                        let inside = iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w;
-                        if inside {
-                            let v = src[iy as usize * w + ix as usize];
-                            if v > best || best_i < 0 {
-                                best = v;
-                                best_i = (p * h * w) as i64 + iy as i64 * w as i64 + ix as i64;
-                            }
-                            sum += v;
-                            cnt += 1;
-                        } else if op.count_include_pad && iy < (h + pb) as isize && ix < (w + pr) as isize {
-                            cnt += 1;
-                        }
-                    }
-                }
-                let o = oy * ow + ox;
-                yp[o] = match op.kind {
-                    PoolKind::Max => best,
-                    PoolKind::Avg => {
-                        if cnt == 0 {
-                            0.0
-                        } else {
-                            sum / cnt as f32
-                        }
-                    }
-                };
-                if want_idx {
-                    ip[o] = best_i;
-                }
-            }
+    let mut row_strides = vec![1usize; sp];
+    for a in (0..sp.saturating_sub(1)).rev() {
+        row_strides[a] = row_strides[a + 1] * g.input[a + 1];
+    }
+    // storage_order 1: the arg-max index counts the first spatial axis fastest.
+    let index_strides = if op.storage_order == 1 {
+        let mut s = vec![1usize; sp];
+        for a in 1..sp {
+            s[a] = s[a - 1] * g.input[a - 1];
         }
+        s
+    } else {
+        row_strides.clone()
     };
-    let plane = oh * ow;
-    if plane > 0 {
+    let data = contiguous(x);
+    let mut y = vec![T::from_f64(0.0); planes * plane_out];
+    let mut idx = vec![0i64; if want_idx { planes * plane_out } else { 0 }];
+    if plane_out > 0 && plane_in > 0 {
+        let work = |p: usize, yp: &mut [T], ip: Option<&mut [i64]>| {
+            let src = &data[p * plane_in..(p + 1) * plane_in];
+            match (&g.kernel[..], &g.dil[..]) {
+                (&[kh, kw], &[dh, dw]) => pool_plane_2d(op, &g, src, yp, ip, p * plane_in, [kh, kw], [dh, dw]),
+                (&[k], &[d]) => pool_plane_2d(op, &g, src, yp, ip, p * plane_in, [1, k], [1, d]),
+                _ => pool_plane(op, &g, src, yp, ip, p * plane_in, &row_strides, &index_strides),
+            }
+        };
         if want_idx {
-            y.par_chunks_mut(plane).zip(idx.par_chunks_mut(plane)).enumerate().for_each(work);
+            y.par_chunks_mut(plane_out)
+                .zip(idx.par_chunks_mut(plane_out))
+                .enumerate()
+                .for_each(|(p, (yp, ip))| work(p, yp, Some(ip)));
         } else {
-            y.par_chunks_mut(plane).enumerate().for_each(|(p, yp)| work((p, (yp, &mut []))));
+            y.par_chunks_mut(plane_out).enumerate().for_each(|(p, yp)| work(p, yp, None));
         }
+    } else if plane_out > 0 {
+        return Err("cannot pool an empty spatial input".into());
     }
     let mut shape = vec![xs[0], xs[1]];
-    if sp == 1 {
-        shape.push(ow);
-    } else {
-        shape.extend([oh, ow]);
-    }
+    shape.extend(&g.out);
     let indices = if want_idx { Some(Tensor::I64(array(&shape, idx)?)) } else { None };
-    Ok(vec![Some(Tensor::F32(array(&shape, y)?)), indices])
+    Ok((array(&shape, y)?, indices))
+}
+
+/// Runs the pooling op on f32, f64, f16, bf16, and for MaxPool also i8 and u8.
+/// MaxPool's optional second output holds flat indices into the input
+/// (row-major, or column-major over the spatial axes with `storage_order` 1).
+/// Average pooling accumulates in f64; with `count_include_pad` the divisor is
+/// the kernel volume, so padding (including the overhang that `ceil_mode`
+/// adds) counts as zeros, as in the ONNX reference and onnxruntime.
+pub fn run(op: &Pool, ins: &mut Inputs, n_out: usize) -> Out {
+    let x = ins.get(0)?;
+    let want_idx = op.kind == PoolKind::Max && n_out > 1;
+    let (y, idx) = match x {
+        Tensor::F32(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F32(y), i))?,
+        Tensor::F64(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F64(y), i))?,
+        Tensor::F16(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F16(y), i))?,
+        Tensor::BF16(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::BF16(y), i))?,
+        Tensor::I8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx).map(|(y, i)| (Tensor::I8(y), i))?,
+        Tensor::U8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx).map(|(y, i)| (Tensor::U8(y), i))?,
+        t => return Err(format!("{} of {} is not supported", if want_idx { "MaxPool" } else { "pooling" }, t.dtype())),
+    };
+    Ok(vec![Some(y), idx])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::Slot;
+
+    fn pool_op(kind: PoolKind, kernel: &[i64]) -> Pool {
+        Pool {
+            kind,
+            auto_pad: AutoPad::NotSet,
+            ceil_mode: false,
+            count_include_pad: false,
+            dilations: None,
+            kernel_shape: kernel.to_vec(),
+            pads: None,
+            storage_order: 0,
+            strides: None,
+        }
+    }
+
+    fn run_on(op: &Pool, x: Tensor, n_out: usize) -> Vec<Option<Tensor>> {
+        let mut ins = Inputs { slots: vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })] };
+        run(op, &mut ins, n_out).unwrap()
+    }
+
+    #[test]
+    fn three_d_average_matches_a_direct_sum() {
+        let x = ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 1, 3, 3, 3]), |i| (i[2] * 9 + i[3] * 3 + i[4]) as f32);
+        let op = pool_op(PoolKind::Avg, &[2, 2, 2]);
+        let y = run_on(&op, Tensor::F32(x.clone()), 1);
+        let Some(Tensor::F32(y)) = &y[0] else { panic!("f32 output") };
+        assert_eq!(y.shape(), &[1, 1, 2, 2, 2]);
+        let mut want = 0.0;
+        for (d, h, w) in [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)] {
+            want += x[[0, 0, 1 + d, h, w]];
+        }
+        assert_eq!(y[[0, 0, 1, 0, 0]], want / 8.0);
+    }
+
+    #[test]
+    fn max_keeps_the_integer_dtype_and_column_major_indices() {
+        let x = ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 1, 2, 3]), vec![1u8, 9, 3, 4, 5, 6]).unwrap();
+        let mut op = pool_op(PoolKind::Max, &[2, 2]);
+        op.storage_order = 1;
+        let y = run_on(&op, Tensor::U8(x), 2);
+        assert_eq!(y[0], Some(Tensor::U8(ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 1, 1, 2]), vec![9, 9]).unwrap())));
+        // 9 sits at (h 0, w 1): column-major index 0 + 1 * 2.
+        assert_eq!(y[1], Some(Tensor::I64(ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 1, 1, 2]), vec![2, 2]).unwrap())));
+    }
+
+    #[test]
+    fn the_two_axis_fast_path_matches_the_general_one() {
+        let x: Vec<f32> = (0..5 * 7).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
+        for (kind, ceil, include, order, pads, dil, stride) in [
+            (PoolKind::Max, false, false, 0, [0, 0, 0, 0], [1, 1], [1, 1]),
+            (PoolKind::Max, true, false, 1, [1, 2, 0, 1], [2, 1], [2, 3]),
+            (PoolKind::Avg, true, true, 0, [2, 1, 2, 1], [1, 2], [2, 2]),
+            (PoolKind::Avg, false, false, 0, [1, 1, 1, 1], [2, 2], [1, 2]),
+        ] {
+            let mut op = pool_op(kind, &[3, 2]);
+            (op.ceil_mode, op.count_include_pad, op.storage_order) = (ceil, include, order);
+            op.pads = Some(pads.to_vec());
+            op.dilations = Some(dil.to_vec());
+            op.strides = Some(stride.to_vec());
+            let g = Geometry::new(&op, &[5, 7]).unwrap();
+            let n: usize = g.out.iter().product();
+            let (mut y1, mut y2, mut i1, mut i2) = (vec![0f32; n], vec![0f32; n], vec![0i64; n], vec![0i64; n]);
+            let idx_strides = if order == 1 { [1, 5] } else { [7, 1] };
+            pool_plane(&op, &g, &x, &mut y1, Some(&mut i1), 0, &[7, 1], &idx_strides);
+            pool_plane_2d(&op, &g, &x, &mut y2, Some(&mut i2), 0, [3, 2], [dil[0] as usize, dil[1] as usize]);
+            assert_eq!(y1, y2, "{op:?}");
+            if kind == PoolKind::Max {
+                assert_eq!(i1, i2, "{op:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_strides_are_an_error() {
+        let mut op = pool_op(PoolKind::Max, &[1]);
+        op.strides = Some(vec![0]);
+        let x = Tensor::F32(ArrayD::zeros(ndarray::IxDyn(&[1, 1, 4])));
+        let mut ins = Inputs { slots: vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })] };
+        assert!(run(&op, &mut ins, 1).is_err());
+    }
 }

@@ -1,11 +1,12 @@
 //! Reduce* over axes.
 
 use ndarray::{ArrayD, Axis};
-use ptq_ir::Tensor;
 use ptq_ir::ops::reduce::{Reduce, ReduceKind};
+use ptq_ir::{DType, Tensor};
 
 use super::{Out, one};
 use crate::inputs::Inputs;
+use crate::util::{Elem, array};
 
 fn reduce_f64(a: &ArrayD<f64>, axes: &[usize], kind: ReduceKind, keepdims: bool) -> ArrayD<f64> {
     let mut sorted = axes.to_vec();
@@ -37,7 +38,8 @@ fn reduce_f64(a: &ArrayD<f64>, axes: &[usize], kind: ReduceKind, keepdims: bool)
     r
 }
 
-/// Runs a reduction (several axes of L1/L2/SumSquare/LogSumExp transform first, then sum). Values are accumulated in f64 and converted back.
+/// Runs a reduction (several axes of L1/L2/SumSquare/LogSumExp transform first, then sum). Values are
+/// accumulated in f64 and converted back to the input's dtype.
 pub fn run(op: &Reduce, ins: &mut Inputs, _n: usize) -> Out {
     let axes = ins.opt_ints(1)?;
     let x = ins.shared(0)?;
@@ -68,13 +70,52 @@ pub fn run(op: &Reduce, ins: &mut Inputs, _n: usize) -> Out {
     };
     let shape = r.shape().to_vec();
     let v = r.into_raw_vec_and_offset().0;
-    one(match x.dtype() {
-        ptq_ir::DType::F32 => Tensor::F32(crate::util::array(&shape, v.iter().map(|&x| x as f32).collect())?),
-        ptq_ir::DType::F64 => Tensor::F64(crate::util::array(&shape, v)?),
-        ptq_ir::DType::I64 => Tensor::I64(crate::util::array(&shape, v.iter().map(|&x| x as i64).collect())?),
-        ptq_ir::DType::I32 => Tensor::I32(crate::util::array(&shape, v.iter().map(|&x| x as i32).collect())?),
-        ptq_ir::DType::U8 => Tensor::U8(crate::util::array(&shape, v.iter().map(|&x| x as u8).collect())?),
-        ptq_ir::DType::I8 => Tensor::I8(crate::util::array(&shape, v.iter().map(|&x| x as i8).collect())?),
-        d => return Err(format!("reduction of {d} is not supported")),
+    one(from_f64s(x.dtype(), &shape, v, op.kind)?)
+}
+
+/// Converts reduced values back to the input's dtype: floats round to nearest,
+/// integers truncate toward zero and saturate (so the max of an empty set is
+/// the type's minimum); bool admits only Max (any) and Min (all).
+fn from_f64s(dtype: DType, shape: &[usize], v: Vec<f64>, kind: ReduceKind) -> Result<Tensor, String> {
+    fn conv<T: Elem>(shape: &[usize], v: &[f64]) -> Result<ArrayD<T>, String> {
+        array(shape, v.iter().map(|&x| T::from_f64(x)).collect())
+    }
+    Ok(match dtype {
+        DType::F32 => Tensor::F32(conv(shape, &v)?),
+        DType::F64 => Tensor::F64(array(shape, v)?),
+        DType::F16 => Tensor::F16(conv(shape, &v)?),
+        DType::BF16 => Tensor::BF16(conv(shape, &v)?),
+        DType::I8 => Tensor::I8(conv(shape, &v)?),
+        DType::U8 => Tensor::U8(conv(shape, &v)?),
+        DType::I16 => Tensor::I16(conv(shape, &v)?),
+        DType::U16 => Tensor::U16(conv(shape, &v)?),
+        DType::I32 => Tensor::I32(conv(shape, &v)?),
+        DType::U32 => Tensor::U32(conv(shape, &v)?),
+        DType::I64 => Tensor::I64(conv(shape, &v)?),
+        DType::U64 => Tensor::U64(conv(shape, &v)?),
+        DType::Bool if matches!(kind, ReduceKind::Max | ReduceKind::Min) => {
+            Tensor::Bool(array(shape, v.iter().map(|&x| x > 0.5).collect())?)
+        }
+        DType::Bool => return Err(format!("{} of bool is not supported", kind.name())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bool_max_is_any_and_min_is_all_even_when_empty() {
+        let any = from_f64s(DType::Bool, &[3], vec![1.0, 0.0, f64::NEG_INFINITY], ReduceKind::Max).unwrap();
+        assert_eq!(any, Tensor::Bool(array(&[3], vec![true, false, false]).unwrap()));
+        let all = from_f64s(DType::Bool, &[2], vec![0.0, f64::INFINITY], ReduceKind::Min).unwrap();
+        assert_eq!(all, Tensor::Bool(array(&[2], vec![false, true]).unwrap()));
+        assert!(from_f64s(DType::Bool, &[1], vec![1.0], ReduceKind::Sum).is_err());
+    }
+
+    #[test]
+    fn integer_max_of_an_empty_set_is_the_type_minimum() {
+        let t = from_f64s(DType::I32, &[1], vec![f64::NEG_INFINITY], ReduceKind::Max).unwrap();
+        assert_eq!(t, Tensor::I32(array(&[1], vec![i32::MIN]).unwrap()));
+    }
 }

@@ -38,14 +38,15 @@ pub fn resolve_target(input: &[usize], target: &[i64], allowzero: bool) -> Resul
         });
     }
     let total: usize = input.iter().product();
+    let too_large = || format!("target shape {target:?} is too large");
     if let Some(i) = infer {
-        let rest: usize = out.iter().product();
-        if rest == 0 || total % rest != 0 {
+        let rest = ptq_ir::tensor::checked_numel(&out).ok_or_else(too_large)?;
+        if rest == 0 || !total.is_multiple_of(rest) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }
         out[i] = total / rest;
     }
-    if out.iter().product::<usize>() != total {
+    if ptq_ir::tensor::checked_numel(&out).ok_or_else(too_large)? != total {
         return Err(format!("cannot reshape {input:?} to {target:?}"));
     }
     Ok(out)

@@ -27,5 +27,9 @@ pub fn run(_op: &Tile, ins: &mut Inputs, _n: usize) -> Out {
     if reps.len() != x.shape().len() {
         return Err(format!("{} repeats for rank {}", reps.len(), x.shape().len()));
     }
+    let shape: Option<Vec<usize>> = x.shape().iter().zip(&reps).map(|(d, r)| d.checked_mul(*r)).collect();
+    if shape.and_then(|s| ptq_ir::tensor::checked_numel(&s)).is_none() {
+        return Err(format!("repeats {reps:?} of {:?} are too large", x.shape()));
+    }
     one(map_tensor!(&*x, |a| tile(a, &reps)))
 }

@@ -88,7 +88,31 @@ macro_rules! int_unary {
     };
 }
 
-/// Runs a unary op; the input buffer is reused when it dies here.
+macro_rules! uint_unary {
+    ($a:ident, $kind:expr, $variant:ident) => {
+        match $kind {
+            UnaryKind::Identity | UnaryKind::Abs | UnaryKind::Relu => Tensor::$variant($a),
+            UnaryKind::Neg => Tensor::$variant($a.mapv(|x| x.wrapping_neg())),
+            UnaryKind::Sign => Tensor::$variant($a.mapv(|x| x.min(1))),
+            k => return Err(format!("{} is not defined on {}", k.name(), stringify!($variant))),
+        }
+    };
+}
+
+/// A 16-bit float unary op computed in f32 and rounded back.
+macro_rules! half_unary {
+    ($a:ident, $kind:expr, $variant:ident, $t:ty) => {
+        if $kind == UnaryKind::IsNaN {
+            Tensor::Bool($a.mapv(|x| x.is_nan()))
+        } else {
+            let f = float_fn!(f32, $kind, libm::erff);
+            Tensor::$variant($a.mapv(|x| <$t>::from_f32(f(x.to_f32()))))
+        }
+    };
+}
+
+/// Runs a unary op; the input buffer is reused when it dies here. f16 and
+/// bf16 are computed in f32; integers support the ops that are exact on them.
 pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.take(0)?;
     let k = op.kind;
@@ -117,7 +141,11 @@ pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::I16(a) => int_unary!(a, k, I16),
         Tensor::I32(a) => int_unary!(a, k, I32),
         Tensor::I64(a) => int_unary!(a, k, I64),
-        t if k == UnaryKind::Identity => t,
-        t => return Err(format!("{} is not supported on {}", k.name(), t.dtype())),
+        Tensor::U8(a) => uint_unary!(a, k, U8),
+        Tensor::U16(a) => uint_unary!(a, k, U16),
+        Tensor::U32(a) => uint_unary!(a, k, U32),
+        Tensor::U64(a) => uint_unary!(a, k, U64),
+        Tensor::F16(a) => half_unary!(a, k, F16, half::f16),
+        Tensor::BF16(a) => half_unary!(a, k, BF16, half::bf16),
     })])
 }

@@ -36,7 +36,7 @@ impl OpDef for Split {
                 }
                 sp.iter().map(|&v| dim_from_i64(v)).collect::<Result<_, _>>()?
             }
-            (None, Dim::Known(total)) if n > 0 => {
+            (None, Dim::Known(total)) if n > 0 && inputs.get(1).is_none_or(Option::is_none) => {
                 let part = total.div_ceil(n as u64);
                 (0..n as u64).map(|i| Dim::Known(part.min(total.saturating_sub(i * part)))).collect()
             }

@@ -32,7 +32,7 @@ pub struct ConvTranspose2d {
 
 /// Target size in bytes of one column tile (rows = M/group·KH·KW, columns =
 /// input positions).
-const TILE_BYTES: usize = 256 * 1024;
+const TILE_BYTES: usize = 1 << 20;
 
 /// Fewest input positions per column tile.
 const MIN_TILE: usize = 64;

@@ -1,5 +1,7 @@
 //! Element-wise slice kernels: per-channel bias and ReLU.
 
+use super::isa::{Isa, multiversion};
+
 /// Adds `bias[c]` to every element of channel c of `y`, laid out
 /// [.., C, spatial] with C = `bias.len()` (any number of leading blocks).
 ///
@@ -35,10 +37,19 @@ pub fn add_channel_bias(y: &mut [f32], bias: &[f32], spatial: usize) {
 
 /// y = max(y, 0) in place; NaN stays NaN.
 pub fn relu(y: &mut [f32]) {
+    relu_on(Isa::detect(), y);
+}
+
+multiversion! {
+    fn relu_on(y: &mut [f32]) => relu_body;
+}
+
+#[inline(always)]
+fn relu_body(y: &mut [f32]) {
+    // An unconditional store of a select vectorises even without masked
+    // stores (SSE2); `if *v < 0.0 { *v = 0.0 }` stays scalar there.
     for v in y {
-        if *v < 0.0 {
-            *v = 0.0;
-        }
+        *v = if *v < 0.0 { 0.0 } else { *v };
     }
 }
 

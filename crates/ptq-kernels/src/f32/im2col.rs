@@ -2,13 +2,22 @@
 //! B operand of the convolution GEMM.
 
 use super::conv::Plane;
+use super::gather::gather;
+use super::isa::multiversion;
 use super::window::inside;
+
+multiversion! {
+    /// Writes columns `p0 .. p0 + width` of the im2col matrix of `x` into
+    /// `col`; see [`im2col_body`].
+    pub(crate) fn im2col(g: &Plane, channels: usize, x: &[f32], p0: usize, width: usize, col: &mut [f32]) => im2col_body;
+}
 
 /// Writes columns `p0 .. p0 + width` of the im2col matrix of `x` (`channels`
 /// planes of H×W) into `col`, row-major [channels·KH·KW, width]: row
 /// (c, ky, kx), column p = oy·OW + ox holds x\[c, oy·sh + ky·dh − pt,
 /// ox·sw + kx·dw − pl\], or 0 where that falls in the padding.
-pub(crate) fn im2col(g: &Plane, channels: usize, x: &[f32], p0: usize, width: usize, col: &mut [f32]) {
+#[inline(always)]
+fn im2col_body(g: &Plane, channels: usize, x: &[f32], p0: usize, width: usize, col: &mut [f32]) {
     assert!(x.len() == channels * g.h * g.w && col.len() == channels * g.kh * g.kw * width);
     assert!(p0 + width <= g.oh * g.ow);
     let mut rows = col.chunks_exact_mut(width.max(1));
@@ -25,6 +34,7 @@ pub(crate) fn im2col(g: &Plane, channels: usize, x: &[f32], p0: usize, width: us
 
 /// One im2col row (kernel tap ky, kx of one channel) over the output
 /// positions `p0 .. p0 + row.len()`, one output row segment at a time.
+#[inline(always)]
 fn fill_row(g: &Plane, x_c: &[f32], ky: usize, kx: usize, p0: usize, row: &mut [f32]) {
     let (off_y, off_x) = (ky * g.dh, kx * g.dw);
     let mut p = p0;
@@ -44,14 +54,7 @@ fn fill_row(g: &Plane, x_c: &[f32], ky: usize, kx: usize, p0: usize, row: &mut [
             before.fill(0.0);
             after.fill(0.0);
             if a < b {
-                let start = a * g.sw + off_x - g.pl;
-                if g.sw == 1 {
-                    mid.copy_from_slice(&x_row[start..start + mid.len()]);
-                } else {
-                    for (d, &s) in mid.iter_mut().zip(x_row[start..].iter().step_by(g.sw)) {
-                        *d = s;
-                    }
-                }
+                gather(mid, &x_row[a * g.sw + off_x - g.pl..], g.sw);
             }
         }
         done += ox1 - ox0;

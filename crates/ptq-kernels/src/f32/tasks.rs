@@ -7,12 +7,12 @@ use crate::Threads;
 
 /// How to spend `threads` on `tasks` independent tasks that each call a GEMM:
 /// (threads across tasks, threads inside each task's GEMM). Tasks go in
-/// parallel when there are enough of them to keep every worker busy;
-/// otherwise they run in turn and each GEMM may split itself.
+/// parallel when there are at least as many as rayon workers; otherwise they
+/// run in turn and each GEMM may split itself.
 pub(crate) fn split(tasks: usize, threads: Threads) -> (Threads, Threads) {
     match threads {
         Threads::Single => (Threads::Single, Threads::Single),
-        Threads::Rayon if tasks >= 2 * rayon::current_num_threads() => (Threads::Rayon, Threads::Single),
+        Threads::Rayon if tasks >= rayon::current_num_threads() => (Threads::Rayon, Threads::Single),
         Threads::Rayon => (Threads::Single, Threads::Rayon),
     }
 }

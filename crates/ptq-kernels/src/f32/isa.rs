@@ -1,0 +1,66 @@
+//! Run-time choice of instruction set for the kernels written as plain
+//! loops (the compiler vectorises them for whichever features are enabled).
+
+/// Instruction sets the hand-dispatched kernels have a build for. Each such
+/// kernel has one body, `#[inline(always)]`, compiled once per variant inside
+/// a `#[target_feature]` wrapper; the bodies avoid fused multiply-add, so
+/// every build gives bit-identical results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Isa {
+    /// The widest variant this CPU supports (cached by the standard library).
+    pub(crate) fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+}
+
+/// Defines `fn $name(isa: Isa, args…)` that runs `$body(args…)` compiled for
+/// the instruction set `isa` names. `$body` must be `#[inline(always)]` (and
+/// so must everything it calls in its hot loops), or it is compiled only
+/// once, for the baseline.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path;) => {
+        $(#[$meta])*
+        $vis fn $name(isa: $crate::f32::isa::Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            fn avx2($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            fn avx512($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            match isa {
+                $crate::f32::isa::Isa::Baseline => $body($($arg),*),
+                // SAFETY: `Isa::detect` returns Avx2 only after checking that
+                // the CPU supports AVX2.
+                #[cfg(target_arch = "x86_64")]
+                $crate::f32::isa::Isa::Avx2 => unsafe { avx2($($arg),*) },
+                // SAFETY: `Isa::detect` returns Avx512 only after checking
+                // that the CPU supports AVX-512F.
+                #[cfg(target_arch = "x86_64")]
+                $crate::f32::isa::Isa::Avx512 => unsafe { avx512($($arg),*) },
+            }
+        }
+    };
+}
+
+pub(crate) use multiversion;

@@ -1,0 +1,85 @@
+//! `cargo xtask bench`: ptq-exec and onnxruntime side by side on the fixtures.
+//!
+//! Builds the release `ptq` binary, then for each model alternates
+//! `ptq bench --json` and `tests/tools/ort_bench.py` (same synthetic inputs,
+//! batch and thread count) for a few rounds, keeps each tool's best median,
+//! prints the latency ratios and rewrites the FP32 section of
+//! docs/PERFORMANCE.md.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// (fixture, batch, extra --dim arguments)
+const MODELS: &[(&str, usize, &[&str])] = &[
+    ("digits_cnn", 32, &[]),
+    ("transformer_encoder", 32, &["seq=16"]),
+    ("mobilenet_block", 1, &[]),
+    ("residual_block", 2, &[]),
+];
+const ROUNDS: usize = 3;
+const START: &str = "<!-- fp32-bench:start -->";
+const END: &str = "<!-- fp32-bench:end -->";
+
+fn median_ms(out: &std::process::Output, what: &str) -> anyhow::Result<f64> {
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).with_context(|| format!("{what} printed {line}"))?;
+    v["median_ms"].as_f64().with_context(|| format!("{what}: no median_ms"))
+}
+
+/// Runs the comparison with `threads` worker threads.
+pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo).args(["build", "--release", "-p", "ptq-cli"]).current_dir(root).status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ptq = root.join("target/release/ptq");
+    let mut rows = vec![];
+    for &(name, batch, dims) in MODELS {
+        let model = root.join("tests/fixtures").join(name).join("model.onnx");
+        let mut args: Vec<String> = vec![
+            "--batch".into(),
+            batch.to_string(),
+            "--threads".into(),
+            threads.to_string(),
+            "--iters".into(),
+            "50".into(),
+        ];
+        for d in dims {
+            args.extend(["--dim".into(), d.to_string()]);
+        }
+        let (mut ours, mut theirs) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..ROUNDS {
+            let o = Command::new(&ptq).arg("bench").arg("--model").arg(&model).args(&args).arg("--json").output()?;
+            ours = ours.min(median_ms(&o, "ptq bench")?);
+            let o = Command::new(&py).arg(root.join("tests/tools/ort_bench.py")).arg(&model).args(&args).output()?;
+            theirs = theirs.min(median_ms(&o, "ort_bench.py")?);
+        }
+        let shape = if dims.is_empty() { format!("batch {batch}") } else { format!("batch {batch}, {}", dims.join(", ")) };
+        println!("{name:22} {shape:20} ptq {ours:8.3} ms  onnxruntime {theirs:8.3} ms  ratio {:.2}x", ours / theirs);
+        rows.push(format!("| {name} | {shape} | {ours:.3} | {theirs:.3} | {:.2}x |", ours / theirs));
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let section = format!(
+        "{START}\nCommand: `cargo xtask bench --threads {threads}` (FP32, {threads} threads, best median of {ROUNDS} interleaved rounds of 50 runs; {cpu}).\n\n| model | input | ptq-exec (ms) | onnxruntime (ms) | ptq / ort |\n|---|---|---|---|---|\n{}\n{END}",
+        rows.join("\n")
+    );
+    let path = root.join("docs/PERFORMANCE.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = match (text.find(START), text.find(END)) {
+        (Some(a), Some(b)) => format!("{}{}{}", &text[..a], section, &text[b + END.len()..]),
+        _ => format!("{}\n## FP32 executor vs onnxruntime\n\n{section}\n", text.trim_end()),
+    };
+    std::fs::write(&path, text)?;
+    println!("updated {}", path.display());
+    Ok(())
+}
