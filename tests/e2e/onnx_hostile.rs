@@ -198,7 +198,7 @@ fn cycles_name_a_node() {
 
 #[test]
 fn unsupported_opsets_are_refused() {
-    for v in [7, 23, 1000] {
+    for v in [0, 23, 1000] {
         let mut m = relu_model();
         m.opset_import[0].version = v;
         assert!(matches!(load(&m).unwrap_err(), OnnxError::UnsupportedOpset { version, .. } if version == v));

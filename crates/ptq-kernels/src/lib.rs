@@ -1,6 +1,6 @@
 //! CPU compute kernels for the ptq executor.
 //!
-//! [`f32`] holds the single-precision kernels: [`sgemm`] over strided views,
+//! [`mod@f32`] holds the single-precision kernels: [`sgemm`] over strided views,
 //! [`conv2d`] (im2col + GEMM, a direct depthwise path, 1x1 as a plain GEMM),
 //! [`conv_transpose2d`] (GEMM + col2im) and slice kernels
 //! ([`add_channel_bias`], [`relu`], [`softmax_rows`], [`exp`]).

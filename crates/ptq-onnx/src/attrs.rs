@@ -8,6 +8,7 @@ use ptq_ir::{Attr, DType, Tensor};
 use crate::external::ExternalData;
 
 /// A node's attributes, looked up by name with type checks.
+#[derive(Clone, Copy)]
 pub struct Attrs<'a> {
     node: &'a NodeProto,
 }

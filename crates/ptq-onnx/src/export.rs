@@ -108,8 +108,15 @@ pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProt
         np.attribute = e.attrs;
         np.doc_string = node.doc.clone();
         np.metadata_props = kv(&node.meta);
-        let mut inputs: Vec<Option<ValueId>> =
-            node.inputs.iter().enumerate().map(|(i, v)| if e.drop_inputs.contains(&i) { None } else { *v }).collect();
+        let mut inputs: Vec<Option<ValueId>> = match &e.input_order {
+            Some(order) => order.iter().map(|&i| node.inputs.get(i).copied().flatten()).collect(),
+            None => node
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if e.drop_inputs.contains(&i) { None } else { *v })
+                .collect(),
+        };
         while inputs.last() == Some(&None) {
             inputs.pop();
         }

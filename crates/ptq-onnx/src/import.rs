@@ -104,6 +104,7 @@ struct Pending<'p> {
     name: String,
     op: Op,
     moved: Vec<(usize, Tensor)>,
+    slots: Option<Vec<usize>>,
     outputs: Vec<Option<ValueId>>,
 }
 
@@ -233,11 +234,11 @@ impl Importer<'_> {
         } else {
             None
         };
-        let (op, moved) = match lowered {
-            Some(l) => (l.op, l.moved),
+        let (op, moved, slots) = match lowered {
+            Some(l) => (l.op, l.moved, l.slots),
             None => {
                 let attrs = Attrs::new(np).all_generic().map_err(|m| self.node_err(np, i, m))?;
-                (Op::Opaque(Opaque { op_type: np.op_type.clone(), domain: np.domain.clone(), attrs }), vec![])
+                (Op::Opaque(Opaque { op_type: np.op_type.clone(), domain: np.domain.clone(), attrs }), vec![], None)
             }
         };
         let mut outputs = Vec::with_capacity(np.output.len());
@@ -259,20 +260,26 @@ impl Importer<'_> {
                 name = format!("{}__{k}", np.name);
             }
         }
-        Ok(Some(Pending { proto: np, name, op, moved, outputs }))
+        Ok(Some(Pending { proto: np, name, op, moved, slots, outputs }))
     }
 
     fn node_pass2(&mut self, p: Pending<'_>, i: usize) -> Result<(), OnnxError> {
         let np = p.proto;
         let mut inputs = Vec::with_capacity(np.input.len());
-        for inp in &np.input {
+        for (k, inp) in np.input.iter().enumerate() {
+            let slot = match &p.slots {
+                Some(s) => *s.get(k).ok_or_else(|| self.node_err(np, i, "too many inputs for this opset"))?,
+                None => k,
+            };
+            if inputs.len() <= slot {
+                inputs.resize(slot + 1, None);
+            }
             if inp.is_empty() {
-                inputs.push(None);
                 continue;
             }
             let id =
                 *self.names.get(inp).ok_or_else(|| self.node_err(np, i, format!("input {inp:?} is not defined")))?;
-            inputs.push(Some(id));
+            inputs[slot] = Some(id);
         }
         for (slot, tensor) in p.moved {
             if inputs.get(slot).is_some_and(Option::is_some) {

@@ -37,7 +37,8 @@ pub fn decode_tensor(bytes: &[u8], label: &str) -> Result<(String, ptq_ir::Tenso
     Ok((t.name, v))
 }
 
-/// Lowest default-domain opset the importer accepts.
-pub const MIN_OPSET: i64 = 11;
+/// Lowest default-domain opset the importer accepts; individual ops may need
+/// more (an older op form is an error naming the node).
+pub const MIN_OPSET: i64 = 1;
 /// Highest default-domain opset the importer accepts.
 pub const MAX_OPSET: i64 = 22;

@@ -95,7 +95,7 @@ fn tile_width(kg: usize, positions: usize, blocks: usize, threads: Threads) -> u
 
 /// y\[n, m, oh, ow\] = bias\[m\] + Σ x·w over the window (zero padding).
 ///
-/// `x` is [N, C, H, W], `w` is [M, C/group, KH, KW], `bias` (if any) is [M]
+/// `x` is \[N, C, H, W\], `w` is \[M, C/group, KH, KW\], `bias` (if any) is \[M\]
 /// and `y` is [N, M, OH, OW] with [OH, OW] = [`Conv2d::out_hw`]; prior
 /// contents of `y` are ignored. With [`Threads::Rayon`] work is split over
 /// batch × group × tiles of output positions (or inside the GEMM when there

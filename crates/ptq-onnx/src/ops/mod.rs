@@ -8,6 +8,7 @@
 mod conv;
 mod elementwise;
 mod layout;
+mod legacy;
 mod linalg;
 mod norm;
 mod pool;
@@ -25,17 +26,19 @@ use crate::attrs::Attrs;
 /// The IR form of one ONNX node.
 pub struct Lowered {
     pub op: Op,
+    /// The IR slot of each source input, when they differ (older opsets).
+    pub slots: Option<Vec<usize>>,
     /// Constant inputs to insert at these slots (attributes of older opsets).
     pub moved: Vec<(usize, Tensor)>,
 }
 
 impl Lowered {
     fn op(op: impl Into<Op>) -> Result<Option<Lowered>, String> {
-        Ok(Some(Lowered { op: op.into(), moved: vec![] }))
+        Ok(Some(Lowered { op: op.into(), slots: None, moved: vec![] }))
     }
 
     fn with(op: impl Into<Op>, moved: Vec<(usize, Tensor)>) -> Result<Option<Lowered>, String> {
-        Ok(Some(Lowered { op: op.into(), moved }))
+        Ok(Some(Lowered { op: op.into(), slots: None, moved }))
     }
 }
 
@@ -43,6 +46,21 @@ impl Lowered {
 pub fn import(node: &NodeProto, opset: i64) -> Result<Option<Lowered>, String> {
     let a = Attrs::new(node);
     let t = node.op_type.as_str();
+    let since = legacy::min_opset(t);
+    if opset < since {
+        return Err(format!(
+            "{t} at opset {opset} is not supported (its current form starts at opset {since}); upgrade the model with onnx.version_converter"
+        ));
+    }
+    let lowered = lower(t, &a, opset)?;
+    let Some(mut l) = lowered else { return Ok(None) };
+    l.moved.extend(legacy::moved_inputs(t, &a, opset)?);
+    l.slots = legacy::input_slots(t, opset);
+    Ok(Some(l))
+}
+
+fn lower(t: &str, a: &Attrs, opset: i64) -> Result<Option<Lowered>, String> {
+    let a = *a;
     if let Some(l) = elementwise::import(t, &a, opset)? {
         return Ok(Some(l));
     }
@@ -109,16 +127,36 @@ pub struct Emitted {
     pub attrs: Vec<AttributeProto>,
     /// Input slots that this opset takes as attributes instead.
     pub drop_inputs: Vec<usize>,
+    /// The IR slots to write, in order, when this opset places inputs differently.
+    pub input_order: Option<Vec<usize>>,
 }
 
 impl Emitted {
     fn new(op_type: &str, attrs: crate::attrs::AttrOut) -> Emitted {
-        Emitted { op_type: op_type.to_string(), domain: String::new(), attrs: attrs.0, drop_inputs: vec![] }
+        Emitted {
+            op_type: op_type.to_string(),
+            domain: String::new(),
+            attrs: attrs.0,
+            drop_inputs: vec![],
+            input_order: None,
+        }
     }
 }
 
 /// Writes an IR node as an ONNX op of the context's opset.
 pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    let mut e = export_current(cx)?;
+    if e.domain.is_empty() {
+        let since = legacy::min_opset(&e.op_type);
+        if cx.opset < since {
+            return Err(format!("{} needs opset {since}", e.op_type));
+        }
+        legacy::export_moved(&e.op_type.clone(), cx, &mut e)?;
+    }
+    Ok(e)
+}
+
+fn export_current(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
     match &cx.node.op {
         Op::Conv(o) => Ok(conv::export_conv(o)),
         Op::ConvTranspose(o) => Ok(conv::export_conv_transpose(o)),
@@ -162,7 +200,13 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
             for (k, v) in &o.attrs {
                 out.generic(k, v)?;
             }
-            Ok(Emitted { op_type: o.op_type.clone(), domain: o.domain.clone(), attrs: out.0, drop_inputs: vec![] })
+            Ok(Emitted {
+                op_type: o.op_type.clone(),
+                domain: o.domain.clone(),
+                attrs: out.0,
+                drop_inputs: vec![],
+                input_order: None,
+            })
         }
     }
 }
