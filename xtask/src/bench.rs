@@ -61,13 +61,18 @@ pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
             let o = Command::new(&py).arg(root.join("tests/tools/ort_bench.py")).arg(&model).args(&args).output()?;
             theirs = theirs.min(median_ms(&o, "ort_bench.py")?);
         }
-        let shape = if dims.is_empty() { format!("batch {batch}") } else { format!("batch {batch}, {}", dims.join(", ")) };
+        let shape =
+            if dims.is_empty() { format!("batch {batch}") } else { format!("batch {batch}, {}", dims.join(", ")) };
         println!("{name:22} {shape:20} ptq {ours:8.3} ms  onnxruntime {theirs:8.3} ms  ratio {:.2}x", ours / theirs);
         rows.push(format!("| {name} | {shape} | {ours:.3} | {theirs:.3} | {:.2}x |", ours / theirs));
     }
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let section = format!(
         "{START}\nCommand: `cargo xtask bench --threads {threads}` (FP32, {threads} threads, best median of {ROUNDS} interleaved rounds of 50 runs; {cpu}).\n\n| model | input | ptq-exec (ms) | onnxruntime (ms) | ptq / ort |\n|---|---|---|---|---|\n{}\n{END}",

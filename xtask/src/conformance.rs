@@ -424,19 +424,25 @@ fn compare(got: &Tensor, want: &Tensor) -> Result<(), String> {
         let bad: Vec<usize> = (0..g.len()).filter(|&i| !close(g[i], w[i])).collect();
         (bad.len(), bad.first().map(|&i| (i, g[i].to_string(), w[i].to_string())))
     } else {
-        // Integers and bools compare exactly; u64 beyond i64 compares through its bytes.
-        let (g, w) = (got.to_le_bytes(), want.to_le_bytes());
-        let size = got.dtype().size();
-        let n = got.len();
-        let bad: Vec<usize> = (0..n).filter(|&i| g[i * size..(i + 1) * size] != w[i * size..(i + 1) * size]).collect();
-        let show = |t: &Tensor, i: usize| t.to_i64_vec().and_then(|v| v.get(i).map(i64::to_string)).unwrap_or_default();
-        (bad.len(), bad.first().map(|&i| (i, show(got, i), show(want, i))))
+        // Integers, bools and strings compare exactly.
+        let (g, w) = (exact_values(got), exact_values(want));
+        let bad: Vec<usize> = (0..g.len()).filter(|&i| g[i] != w[i]).collect();
+        (bad.len(), bad.first().map(|&i| (i, g[i].clone(), w[i].clone())))
     };
     match first {
         None => Ok(()),
         Some((i, g, w)) => {
             Err(format!("{bad} of {} values differ; first at flat index {i}: {g}, expected {w}", got.len()))
         }
+    }
+}
+
+/// The elements of a non-float tensor as text that is equal exactly when the values are.
+fn exact_values(t: &Tensor) -> Vec<String> {
+    match t {
+        Tensor::String(a) => a.iter().map(|s| format!("{s:?}")).collect(),
+        Tensor::U64(a) => a.iter().map(u64::to_string).collect(),
+        t => t.to_i64_vec().unwrap_or_default().iter().map(i64::to_string).collect(),
     }
 }
 
@@ -568,5 +574,21 @@ mod tests {
         assert!(compare(&Tensor::from_i64s(&[1]), &f32s(&[1.0])).unwrap_err().contains("dtype"));
         assert!(compare(&f32s(&[1.0, 2.0]), &f32s(&[1.0])).unwrap_err().contains("shape"));
         assert!(compare(&Tensor::from_i64s(&[1, 2]), &Tensor::from_i64s(&[1, 3])).unwrap_err().contains("1 of 2"));
+    }
+
+    #[test]
+    fn strings_and_u64_compare_exactly() {
+        let s = |v: &[&str]| {
+            let mut t = Tensor::zeros(ptq_ir::DType::String, &[v.len()]);
+            if let Tensor::String(a) = &mut t {
+                a.iter_mut().zip(v).for_each(|(e, x)| *e = x.to_string());
+            }
+            t
+        };
+        assert!(compare(&s(&["a", "b"]), &s(&["a", "b"])).is_ok());
+        assert!(compare(&s(&["a", "b"]), &s(&["a", "c"])).unwrap_err().contains("\"c\""));
+        let u = |v: u64| Tensor::from_le_bytes(ptq_ir::DType::U64, &[1], &v.to_le_bytes()).unwrap();
+        assert!(compare(&u(u64::MAX), &u(u64::MAX)).is_ok());
+        assert!(compare(&u(u64::MAX), &u(u64::MAX - 1)).is_err());
     }
 }

@@ -5,6 +5,8 @@
 //! - `test`: installs the Python runtimes the tests check against
 //!   (tests/requirements.txt; skipped with `PTQ_SKIP_PIP=1`), then runs
 //!   `cargo test --workspace` with any further arguments.
+//! - `bench`: ptq-exec against onnxruntime on the fixtures, FP32, same inputs
+//!   and threads; rewrites docs/PERFORMANCE.md.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -15,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod conformance;
 mod layering;
 
@@ -68,6 +71,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn bench_args(args: &[String]) -> anyhow::Result<usize> {
+    match args {
+        [] => Ok(2),
+        [flag, n] if flag == "--threads" => n.parse().context("--threads takes a number"),
+        _ => bail!("usage: cargo xtask bench [--threads N]"),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(2).collect();
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -76,8 +87,11 @@ fn main() -> ExitCode {
         "fixtures" => fixtures(),
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
+        "bench" => bench_args(&args).and_then(|t| bench::run(&workspace_root(), t)),
         _ => {
-            eprintln!("usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]>");
+            eprintln!(
+                "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -156,9 +156,25 @@ impl Plan {
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
         match &self.pool {
-            Some(p) => p.install(|| self.execute(inputs, which, probe)),
-            None => self.execute(inputs, which, probe),
+            Some(p) => p.install(|| self.execute(inputs, which, probe, None)),
+            None => self.execute(inputs, which, probe, None),
         }
+    }
+
+    /// Runs the graph and returns, with the outputs, each node's wall time in
+    /// schedule order as `(node name, op, seconds)`.
+    #[allow(clippy::type_complexity)]
+    pub fn run_profiled(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+    ) -> Result<(Vec<(String, Tensor)>, Vec<(String, String, f64)>), ExecError> {
+        let mut times = vec![0.0; self.steps.len()];
+        let out = match &self.pool {
+            Some(p) => p.install(|| self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times))),
+            None => self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times)),
+        }?;
+        let named = self.steps.iter().zip(times).map(|(s, t)| (s.label.clone(), s.op.clone(), t)).collect();
+        Ok((out, named))
     }
 
     fn bind_inputs(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
@@ -188,6 +204,7 @@ impl Plan {
         inputs: Vec<(String, Tensor)>,
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+        mut times: Option<&mut Vec<f64>>,
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
         let g = &self.graph;
         let mut values = self.bind_inputs(inputs)?;
@@ -196,7 +213,8 @@ impl Plan {
                 probe(i, t);
             }
         }
-        for step in &self.steps {
+        for (si, step) in self.steps.iter().enumerate() {
+            let started = times.is_some().then(std::time::Instant::now);
             let mut slots = Vec::with_capacity(step.inputs.len());
             for (v, &reusable) in step.inputs.iter().zip(&step.reusable) {
                 let Some(v) = v else {
@@ -223,6 +241,9 @@ impl Plan {
             }
             for v in &step.frees {
                 values[v.0] = None;
+            }
+            if let (Some(t), Some(s)) = (times.as_deref_mut(), started) {
+                t[si] += s.elapsed().as_secs_f64();
             }
         }
         g.outputs

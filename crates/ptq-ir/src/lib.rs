@@ -12,6 +12,7 @@ pub mod attr;
 pub mod dtype;
 pub mod error;
 pub mod fact;
+pub mod float8;
 pub mod graph;
 pub mod infer;
 pub mod ops;

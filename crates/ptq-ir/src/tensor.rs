@@ -4,8 +4,14 @@ use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::dtype::DType;
+use crate::float8::{F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ};
 
 /// A dense constant tensor of any supported element type.
+///
+/// Float8 elements are their raw byte ([`crate::float8`]); int4 and uint4
+/// are held unpacked, one element per `i8` / `u8`, and must lie in [-8, 7] /
+/// [0, 15] (packing keeps the low four bits); strings are UTF-8 `String`s.
+/// Equality is elementwise `==` (float8 compares bytes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tensor {
     F32(ArrayD<f32>),
@@ -21,6 +27,15 @@ pub enum Tensor {
     I64(ArrayD<i64>),
     U64(ArrayD<u64>),
     Bool(ArrayD<bool>),
+    F8E4M3FN(ArrayD<F8E4M3FN>),
+    F8E4M3FNUZ(ArrayD<F8E4M3FNUZ>),
+    F8E5M2(ArrayD<F8E5M2>),
+    F8E5M2FNUZ(ArrayD<F8E5M2FNUZ>),
+    /// int4, one element per `i8`, each in [-8, 7].
+    I4(ArrayD<i8>),
+    /// uint4, one element per `u8`, each in [0, 15].
+    U4(ArrayD<u8>),
+    String(ArrayD<String>),
 }
 
 /// Applies `$body` to the array inside any variant, binding it to `$a`.
@@ -41,6 +56,13 @@ macro_rules! tensor_map {
             $crate::Tensor::I64($a) => $body,
             $crate::Tensor::U64($a) => $body,
             $crate::Tensor::Bool($a) => $body,
+            $crate::Tensor::F8E4M3FN($a) => $body,
+            $crate::Tensor::F8E4M3FNUZ($a) => $body,
+            $crate::Tensor::F8E5M2($a) => $body,
+            $crate::Tensor::F8E5M2FNUZ($a) => $body,
+            $crate::Tensor::I4($a) => $body,
+            $crate::Tensor::U4($a) => $body,
+            $crate::Tensor::String($a) => $body,
         }
     };
 }
@@ -54,6 +76,9 @@ pub enum TensorDataError {
     /// The data length does not match the shape.
     #[error("shape {shape:?} of {dtype} needs {expected} bytes but {actual} are present")]
     Length { dtype: DType, shape: Vec<usize>, expected: usize, actual: usize },
+    /// The element type has no fixed-width byte form (strings).
+    #[error("{dtype} tensors have no raw byte form")]
+    NotFixedWidth { dtype: DType },
 }
 
 macro_rules! from_le {
@@ -74,6 +99,29 @@ macro_rules! from_le {
 fn vec_to_array<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
     // The caller checked that v.len() equals the product of the shape.
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| unreachable!("length checked"))
+}
+
+/// The first `numel` 4-bit values of `bytes`, low nibble first, sign-extended when `signed`.
+fn unpack_nibbles(bytes: &[u8], numel: usize, signed: bool) -> impl Iterator<Item = u8> + '_ {
+    bytes
+        .iter()
+        .flat_map(|&b| [b & 0x0F, b >> 4])
+        .take(numel)
+        .map(move |n| if signed && n & 0x08 != 0 { n | 0xF0 } else { n })
+}
+
+/// 4-bit values (their low nibbles) packed two per byte, low nibble first; an odd count pads with zero.
+fn pack_nibbles(v: impl ExactSizeIterator<Item = u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len().div_ceil(2));
+    let mut pending: Option<u8> = None;
+    for x in v {
+        match pending.take() {
+            None => pending = Some(x & 0x0F),
+            Some(lo) => out.push(lo | (x & 0x0F) << 4),
+        }
+    }
+    out.extend(pending);
+    out
 }
 
 /// Number of elements of `shape`, or `None` on overflow.
@@ -98,6 +146,13 @@ impl Tensor {
             Tensor::I64(_) => DType::I64,
             Tensor::U64(_) => DType::U64,
             Tensor::Bool(_) => DType::Bool,
+            Tensor::F8E4M3FN(_) => DType::F8E4M3FN,
+            Tensor::F8E4M3FNUZ(_) => DType::F8E4M3FNUZ,
+            Tensor::F8E5M2(_) => DType::F8E5M2,
+            Tensor::F8E5M2FNUZ(_) => DType::F8E5M2FNUZ,
+            Tensor::I4(_) => DType::I4,
+            Tensor::U4(_) => DType::U4,
+            Tensor::String(_) => DType::String,
         }
     }
 
@@ -116,12 +171,17 @@ impl Tensor {
         self.len() == 0
     }
 
-    /// Size of the data in bytes.
+    /// Size of the data in bytes: the packed little-endian form for
+    /// fixed-width types (int4/uint4 two per byte), the total UTF-8 length
+    /// for strings.
     pub fn byte_size(&self) -> usize {
-        self.len() * self.dtype().size()
+        match self {
+            Tensor::String(a) => a.iter().map(String::len).sum(),
+            t => t.dtype().packed_len(t.len()).unwrap_or(usize::MAX),
+        }
     }
 
-    /// A zero-filled tensor (false for bool).
+    /// A zero-filled tensor (false for bool, +0 for float8, empty strings).
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
         let s = IxDyn(shape);
         match dtype {
@@ -138,14 +198,26 @@ impl Tensor {
             DType::I64 => Tensor::I64(ArrayD::zeros(s)),
             DType::U64 => Tensor::U64(ArrayD::zeros(s)),
             DType::Bool => Tensor::Bool(ArrayD::from_elem(s, false)),
+            DType::F8E4M3FN => Tensor::F8E4M3FN(ArrayD::from_elem(s, F8E4M3FN::ZERO)),
+            DType::F8E4M3FNUZ => Tensor::F8E4M3FNUZ(ArrayD::from_elem(s, F8E4M3FNUZ::ZERO)),
+            DType::F8E5M2 => Tensor::F8E5M2(ArrayD::from_elem(s, F8E5M2::ZERO)),
+            DType::F8E5M2FNUZ => Tensor::F8E5M2FNUZ(ArrayD::from_elem(s, F8E5M2FNUZ::ZERO)),
+            DType::I4 => Tensor::I4(ArrayD::zeros(s)),
+            DType::U4 => Tensor::U4(ArrayD::zeros(s)),
+            DType::String => Tensor::String(ArrayD::from_elem(s, String::new())),
         }
     }
 
     /// Builds a tensor from little-endian bytes, checking the length against
-    /// the shape before allocating anything.
+    /// the shape before allocating anything. int4/uint4 come packed two per
+    /// byte, low nibble first; with an odd count the last byte's high nibble
+    /// is padding and ignored. Strings have no byte form (an error).
     pub fn from_le_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Tensor, TensorDataError> {
         let numel = checked_numel(shape).ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
-        let expected = numel.checked_mul(dtype.size()).ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
+        if dtype == DType::String {
+            return Err(TensorDataError::NotFixedWidth { dtype });
+        }
+        let expected = dtype.packed_len(numel).ok_or(TensorDataError::TooLarge { shape: shape.to_vec() })?;
         if expected != bytes.len() {
             return Err(TensorDataError::Length { dtype, shape: shape.to_vec(), expected, actual: bytes.len() });
         }
@@ -169,11 +241,24 @@ impl Tensor {
             DType::I64 => from_le!(bytes, shape, i64, I64),
             DType::U64 => from_le!(bytes, shape, u64, U64),
             DType::Bool => Tensor::Bool(vec_to_array(shape, bytes.iter().map(|&b| b != 0).collect())),
+            DType::F8E4M3FN => Tensor::F8E4M3FN(vec_to_array(shape, bytes.iter().map(|&b| F8E4M3FN(b)).collect())),
+            DType::F8E4M3FNUZ => {
+                Tensor::F8E4M3FNUZ(vec_to_array(shape, bytes.iter().map(|&b| F8E4M3FNUZ(b)).collect()))
+            }
+            DType::F8E5M2 => Tensor::F8E5M2(vec_to_array(shape, bytes.iter().map(|&b| F8E5M2(b)).collect())),
+            DType::F8E5M2FNUZ => {
+                Tensor::F8E5M2FNUZ(vec_to_array(shape, bytes.iter().map(|&b| F8E5M2FNUZ(b)).collect()))
+            }
+            DType::I4 => Tensor::I4(vec_to_array(shape, unpack_nibbles(bytes, numel, true).map(|x| x as i8).collect())),
+            DType::U4 => Tensor::U4(vec_to_array(shape, unpack_nibbles(bytes, numel, false).collect())),
+            DType::String => return Err(TensorDataError::NotFixedWidth { dtype }),
         })
     }
 
-    /// The data as little-endian bytes in row-major order.
-    pub fn to_le_bytes(&self) -> Vec<u8> {
+    /// The data as little-endian bytes in row-major order (int4/uint4 packed
+    /// two per byte, low nibble first, an odd count padded with a zero
+    /// nibble); `None` for strings.
+    pub fn to_le_bytes(&self) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(self.byte_size());
         match self {
             Tensor::F16(a) => a.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
@@ -189,12 +274,19 @@ impl Tensor {
             Tensor::U32(a) => a.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Tensor::I64(a) => a.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Tensor::U64(a) => a.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Tensor::F8E4M3FN(a) => out.extend(a.iter().map(|x| x.0)),
+            Tensor::F8E4M3FNUZ(a) => out.extend(a.iter().map(|x| x.0)),
+            Tensor::F8E5M2(a) => out.extend(a.iter().map(|x| x.0)),
+            Tensor::F8E5M2FNUZ(a) => out.extend(a.iter().map(|x| x.0)),
+            Tensor::I4(a) => out = pack_nibbles(a.iter().map(|&x| x as u8)),
+            Tensor::U4(a) => out = pack_nibbles(a.iter().copied()),
+            Tensor::String(_) => return None,
         }
-        out
+        Some(out)
     }
 
-    /// Integer or bool elements as `i64` (shape arithmetic); `None` for floats
-    /// and for `u64` values above `i64::MAX`.
+    /// Integer or bool elements as `i64` (shape arithmetic); `None` for floats,
+    /// strings and `u64` values above `i64::MAX`.
     pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
         Some(match self {
             Tensor::I8(a) => a.iter().map(|&x| x.into()).collect(),
@@ -206,11 +298,15 @@ impl Tensor {
             Tensor::I64(a) => a.iter().copied().collect(),
             Tensor::U64(a) => a.iter().map(|&x| i64::try_from(x).ok()).collect::<Option<_>>()?,
             Tensor::Bool(a) => a.iter().map(|&x| i64::from(x)).collect(),
+            Tensor::I4(a) => a.iter().map(|&x| x.into()).collect(),
+            Tensor::U4(a) => a.iter().map(|&x| x.into()).collect(),
             _ => return None,
         })
     }
 
-    /// Elements converted to `f64` (lossless for every type but u64/i64 beyond 2^53).
+    /// Elements converted to `f64` (lossless for every type but u64/i64 beyond
+    /// 2^53). Strings have no numeric value: every string element gives NaN
+    /// (parsing strings is `Cast`'s business).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match self {
             Tensor::F32(a) => a.iter().map(|&x| x.into()).collect(),
@@ -226,6 +322,13 @@ impl Tensor {
             Tensor::I64(a) => a.iter().map(|&x| x as f64).collect(),
             Tensor::U64(a) => a.iter().map(|&x| x as f64).collect(),
             Tensor::Bool(a) => a.iter().map(|&x| f64::from(u8::from(x))).collect(),
+            Tensor::F8E4M3FN(a) => a.iter().map(|x| x.to_f64()).collect(),
+            Tensor::F8E4M3FNUZ(a) => a.iter().map(|x| x.to_f64()).collect(),
+            Tensor::F8E5M2(a) => a.iter().map(|x| x.to_f64()).collect(),
+            Tensor::F8E5M2FNUZ(a) => a.iter().map(|x| x.to_f64()).collect(),
+            Tensor::I4(a) => a.iter().map(|&x| x.into()).collect(),
+            Tensor::U4(a) => a.iter().map(|&x| x.into()).collect(),
+            Tensor::String(a) => a.iter().map(|_| f64::NAN).collect(),
         }
     }
 
@@ -250,7 +353,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [DType; 13] = [
+    /// The fixed-width types (everything but strings).
+    const FIXED: [DType; 19] = [
         DType::F32,
         DType::F64,
         DType::F16,
@@ -264,20 +368,34 @@ mod tests {
         DType::I64,
         DType::U64,
         DType::Bool,
+        DType::F8E4M3FN,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2,
+        DType::F8E5M2FNUZ,
+        DType::I4,
+        DType::U4,
     ];
 
     proptest! {
         #[test]
-        fn le_bytes_round_trip(d in 0usize..13, shape in proptest::collection::vec(0usize..4, 0..4), seed in any::<u64>()) {
-            let dtype = ALL[d];
-            let n = checked_numel(&shape).unwrap_or(0) * dtype.size();
+        fn le_bytes_round_trip(d in 0usize..FIXED.len(), shape in proptest::collection::vec(0usize..4, 0..4), seed in any::<u64>()) {
+            let dtype = FIXED[d];
+            let numel = checked_numel(&shape).unwrap_or(0);
+            let n = dtype.packed_len(numel).unwrap();
             let mut x = seed;
-            let bytes: Vec<u8> = (0..n).map(|_| { x = x.wrapping_mul(6364136223846793005).wrapping_add(1); (x >> 56) as u8 }).collect();
-            let bytes = if dtype == DType::Bool { bytes.iter().map(|b| b & 1).collect() } else { bytes };
+            let mut bytes: Vec<u8> = (0..n).map(|_| { x = x.wrapping_mul(6364136223846793005).wrapping_add(1); (x >> 56) as u8 }).collect();
+            if dtype == DType::Bool {
+                bytes.iter_mut().for_each(|b| *b &= 1);
+            }
+            // An odd int4 count pads the last byte with a zero nibble.
+            if matches!(dtype, DType::I4 | DType::U4) && numel % 2 == 1 && let Some(b) = bytes.last_mut() {
+                *b &= 0x0F;
+            }
             let t = Tensor::from_le_bytes(dtype, &shape, &bytes).unwrap();
             prop_assert_eq!(t.dtype(), dtype);
             prop_assert_eq!(t.shape(), &shape[..]);
-            prop_assert_eq!(t.to_le_bytes(), bytes);
+            prop_assert_eq!(t.byte_size(), n);
+            prop_assert_eq!(t.to_le_bytes(), Some(bytes));
         }
     }
 
@@ -285,11 +403,46 @@ mod tests {
     fn short_data_is_an_error_not_a_panic() {
         let e = Tensor::from_le_bytes(DType::F32, &[2, 3], &[0u8; 20]).unwrap_err();
         assert!(matches!(e, TensorDataError::Length { expected: 24, actual: 20, .. }));
+        let e = Tensor::from_le_bytes(DType::I4, &[5], &[0u8; 2]).unwrap_err();
+        assert!(matches!(e, TensorDataError::Length { expected: 3, actual: 2, .. }));
+        let e = Tensor::from_le_bytes(DType::String, &[1], &[0u8; 8]).unwrap_err();
+        assert!(matches!(e, TensorDataError::NotFixedWidth { .. }));
     }
 
     #[test]
     fn overflowing_shape_is_an_error() {
         let e = Tensor::from_le_bytes(DType::F32, &[usize::MAX, 2], &[]).unwrap_err();
         assert!(matches!(e, TensorDataError::TooLarge { .. }));
+        let e = Tensor::from_le_bytes(DType::U4, &[usize::MAX, 1], &[]).unwrap_err();
+        assert!(matches!(e, TensorDataError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn int4_packs_low_nibble_first_with_odd_lengths() {
+        let t = Tensor::I4(ArrayD::from_shape_vec(IxDyn(&[5]), vec![-8, 7, -1, 0, 3]).unwrap());
+        let bytes = t.to_le_bytes().unwrap();
+        assert_eq!(bytes, vec![0x78, 0x0F, 0x03]);
+        assert_eq!(Tensor::from_le_bytes(DType::I4, &[5], &bytes).unwrap(), t);
+        // A non-zero padding nibble is ignored.
+        assert_eq!(Tensor::from_le_bytes(DType::I4, &[5], &[0x78, 0x0F, 0xF3]).unwrap(), t);
+        let u = Tensor::from_le_bytes(DType::U4, &[3], &[0x21, 0xFF]).unwrap();
+        assert_eq!(u, Tensor::U4(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1, 2, 15]).unwrap()));
+        assert_eq!(u.to_le_bytes().unwrap(), vec![0x21, 0x0F]);
+        assert_eq!(u.to_i64_vec(), Some(vec![1, 2, 15]));
+        assert_eq!(Tensor::zeros(DType::U4, &[0]).to_le_bytes(), Some(vec![]));
+    }
+
+    #[test]
+    fn float8_and_string_values() {
+        let t = Tensor::from_le_bytes(DType::F8E4M3FN, &[3], &[0x38, 0xFE, 0x7F]).unwrap();
+        let v = t.to_f64_vec();
+        assert_eq!(&v[..2], &[1.0, -448.0]);
+        assert!(v[2].is_nan());
+        assert_eq!(t.to_i64_vec(), None);
+        let s = Tensor::String(ArrayD::from_shape_vec(IxDyn(&[2]), vec!["ab".into(), "€".into()]).unwrap());
+        assert_eq!(s.byte_size(), 5);
+        assert_eq!(s.to_le_bytes(), None);
+        assert!(s.to_f64_vec().iter().all(|x| x.is_nan()));
+        assert_eq!(Tensor::zeros(DType::String, &[2]).shape(), &[2]);
     }
 }

@@ -52,8 +52,10 @@ fn read_one(npz: &mut NpzReader<File>, name: &str) -> Option<Tensor> {
     None
 }
 
-/// Writes named tensors to an uncompressed `.npz` file atomically. f16 and
-/// bf16 tensors are widened to f32 (NumPy has no bf16).
+/// Writes named tensors to an uncompressed `.npz` file atomically. f16,
+/// bf16 and float8 tensors are widened to f32 (NumPy has no bf16 or float8),
+/// int4 and uint4 to i8 and u8. String tensors cannot be written (an error
+/// naming the array; nothing is left behind).
 pub fn write(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<(), Error> {
     let path = path.as_ref();
     let name = path.file_name().ok_or_else(|| err(path, "not a file path"))?.to_string_lossy().into_owned();
@@ -75,6 +77,15 @@ pub fn write(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<(),
                 Tensor::I64(a) => w.add_array(k.as_str(), a),
                 Tensor::U64(a) => w.add_array(k.as_str(), a),
                 Tensor::Bool(a) => w.add_array(k.as_str(), a),
+                Tensor::F8E4M3FN(a) => w.add_array(k.as_str(), &a.mapv(|x| x.to_f32())),
+                Tensor::F8E4M3FNUZ(a) => w.add_array(k.as_str(), &a.mapv(|x| x.to_f32())),
+                Tensor::F8E5M2(a) => w.add_array(k.as_str(), &a.mapv(|x| x.to_f32())),
+                Tensor::F8E5M2FNUZ(a) => w.add_array(k.as_str(), &a.mapv(|x| x.to_f32())),
+                Tensor::I4(a) => w.add_array(k.as_str(), a),
+                Tensor::U4(a) => w.add_array(k.as_str(), a),
+                Tensor::String(_) => {
+                    return Err(err(path, format!("array {k:?}: string tensors cannot be stored in .npz")));
+                }
             };
             r.map_err(|e| err(path, e))?;
         }
@@ -105,5 +116,25 @@ mod tests {
         ];
         write(&p, &items).unwrap();
         assert_eq!(read(&p).unwrap(), items);
+    }
+
+    #[test]
+    fn narrow_types_widen_and_strings_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("y.npz");
+        let f8 = ptq_ir::float8::F8E4M3FN::from_f32(-1.5, true);
+        let items = vec![
+            ("f8".to_string(), Tensor::F8E4M3FN(ndarray::arr1(&[f8]).into_dyn())),
+            ("i4".to_string(), Tensor::I4(ndarray::arr1(&[-8i8, 7]).into_dyn())),
+        ];
+        write(&p, &items).unwrap();
+        let back = read(&p).unwrap();
+        assert_eq!(back[0].1, Tensor::from_f32s(&[-1.5]));
+        assert_eq!(back[1].1, Tensor::I8(ndarray::arr1(&[-8i8, 7]).into_dyn()));
+        let s = vec![("s".to_string(), Tensor::String(ndarray::arr1(&["x".to_string()]).into_dyn()))];
+        let q = dir.path().join("s.npz");
+        assert!(write(&q, &s).unwrap_err().to_string().contains("string tensors"));
+        assert!(!q.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -31,6 +31,9 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also print the time per op type (summed over the timed runs).
+    #[arg(long)]
+    profile: bool,
 }
 
 fn parse_dim(s: &str) -> Result<(String, usize), String> {
@@ -95,6 +98,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
+    if a.profile {
+        print_profile(&plan, &inputs, a.iters.max(1))?;
+    }
     let median = times[times.len() / 2];
     let threads = if a.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { a.threads };
     let throughput = a.batch as f64 / (median / 1e3);
@@ -117,6 +123,39 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             a.batch,
             times.len()
         );
+    }
+    Ok(())
+}
+
+fn print_profile(plan: &Plan, inputs: &[(String, Tensor)], iters: usize) -> anyhow::Result<()> {
+    let mut by_op: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    let mut by_node: Vec<(String, String, f64)> = vec![];
+    let mut total = 0.0;
+    for _ in 0..iters {
+        let (_, steps) = plan.run_profiled(inputs.to_vec())?;
+        if by_node.is_empty() {
+            by_node = steps.iter().map(|(n, o, _)| (n.clone(), o.clone(), 0.0)).collect();
+        }
+        for (slot, (_, _, t)) in by_node.iter_mut().zip(&steps) {
+            slot.2 += t;
+        }
+        for (_, op, t) in steps {
+            let e = by_op.entry(op).or_default();
+            e.0 += t;
+            e.1 += 1;
+            total += t;
+        }
+    }
+    by_node.sort_by(|a, b| b.2.total_cmp(&a.2));
+    eprintln!("slowest nodes:");
+    for (n, o, t) in by_node.iter().take(8) {
+        eprintln!("  {n:40} {o:20} {:>8.4} ms/run", t * 1e3 / iters as f64);
+    }
+    let mut rows: Vec<_> = by_op.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    eprintln!("{:24} {:>10} {:>8} {:>7}", "op", "ms/run", "nodes", "share");
+    for (op, (t, n)) in rows {
+        eprintln!("{op:24} {:>10.4} {:>8} {:>6.1}%", t * 1e3 / iters as f64, n / iters, 100.0 * t / total.max(1e-12));
     }
     Ok(())
 }

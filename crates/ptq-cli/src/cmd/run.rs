@@ -24,6 +24,12 @@ pub struct Args {
 }
 
 fn summary(t: &Tensor) -> String {
+    if let Tensor::String(a) = t {
+        const SHOWN: usize = 4;
+        let first: Vec<String> = a.iter().take(SHOWN).map(|s| format!("{s:?}")).collect();
+        let more = if a.len() > SHOWN { ", …" } else { "" };
+        return format!("[{}{more}]", first.join(", "));
+    }
     let v = t.to_f64_vec();
     if v.is_empty() {
         return "empty".into();

@@ -10,6 +10,9 @@ use crate::inputs::Inputs;
 /// Runs ArgMax/ArgMin; ties go to the first index unless `select_last_index`.
 pub fn run(op: &ArgReduce, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.shared(0)?;
+    if x.dtype() == ptq_ir::DType::String {
+        return Err("ArgMax/ArgMin of strings is not supported".into());
+    }
     let a = ArrayD::from_shape_vec(x.shape(), x.to_f64_vec()).map_err(|e| e.to_string())?;
     let ax = crate::util::axis(op.axis, a.ndim())?;
     if a.shape()[ax] == 0 {

@@ -11,21 +11,21 @@ use crate::util::{Elem, array, into_f32s, zip_inplace, zip_map};
 
 macro_rules! arith_float {
     ($a:expr, $b:expr, $kind:expr, $v:ident, $t:ty) => {{
-        let f: fn($t, $t) -> $t = match $kind {
-            BinaryKind::Add => |x, y| x + y,
-            BinaryKind::Sub => |x, y| x - y,
-            BinaryKind::Mul => |x, y| x * y,
-            BinaryKind::Div => |x, y| x / y,
-            BinaryKind::Pow => |x: $t, y: $t| x.powf(y),
-            BinaryKind::PRelu => |x: $t, s: $t| if x < 0.0 { s * x } else { x },
-            BinaryKind::Mod { fmod: true } => |x: $t, y: $t| x % y,
-            BinaryKind::Mod { fmod: false } => |x: $t, y: $t| {
+        // Each arm passes its own closure so the loop is monomorphised and vectorised.
+        Tensor::$v(match $kind {
+            BinaryKind::Add => zip_inplace($a, $b, |x: $t, y: $t| x + y)?,
+            BinaryKind::Sub => zip_inplace($a, $b, |x: $t, y: $t| x - y)?,
+            BinaryKind::Mul => zip_inplace($a, $b, |x: $t, y: $t| x * y)?,
+            BinaryKind::Div => zip_inplace($a, $b, |x: $t, y: $t| x / y)?,
+            BinaryKind::Pow => zip_inplace($a, $b, |x: $t, y: $t| x.powf(y))?,
+            BinaryKind::PRelu => zip_inplace($a, $b, |x: $t, s: $t| if x < 0.0 { s * x } else { x })?,
+            BinaryKind::Mod { fmod: true } => zip_inplace($a, $b, |x: $t, y: $t| x % y)?,
+            BinaryKind::Mod { fmod: false } => zip_inplace($a, $b, |x: $t, y: $t| {
                 let r = x % y;
                 if r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r }
-            },
+            })?,
             k => return Err(format!("{} is not arithmetic", k.name())),
-        };
-        Tensor::$v(zip_inplace($a, $b, f)?)
+        })
     }};
 }
 
@@ -128,6 +128,7 @@ fn pow_mixed(a: &Tensor, b: &Tensor) -> Result<Tensor, String> {
         Tensor::I64(x) => Tensor::I64(go(x, &y)?),
         Tensor::U64(x) => Tensor::U64(go(x, &y)?),
         Tensor::Bool(_) => return Err("Pow of bool is not supported".into()),
+        t => return Err(format!("Pow of {} is not supported", t.dtype())),
     })
 }
 

@@ -40,5 +40,12 @@ pub fn run(op: &Concat, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::I64(_) => cat!(ts, ax, I64),
         Tensor::U64(_) => cat!(ts, ax, U64),
         Tensor::Bool(_) => cat!(ts, ax, Bool),
+        Tensor::F8E4M3FN(_) => cat!(ts, ax, F8E4M3FN),
+        Tensor::F8E4M3FNUZ(_) => cat!(ts, ax, F8E4M3FNUZ),
+        Tensor::F8E5M2(_) => cat!(ts, ax, F8E5M2),
+        Tensor::F8E5M2FNUZ(_) => cat!(ts, ax, F8E5M2FNUZ),
+        Tensor::I4(_) => cat!(ts, ax, I4),
+        Tensor::U4(_) => cat!(ts, ax, U4),
+        Tensor::String(_) => cat!(ts, ax, String),
     })
 }

@@ -8,33 +8,60 @@ use super::{Out, one};
 use crate::inputs::Inputs;
 use crate::util::array;
 
-/// Runs DequantizeLinear: `(x - zero_point) * scale` for integer `x`,
-/// computed in f32 and returned in the scale's dtype (f32, f16 or bf16).
+/// Runs DequantizeLinear: `(x - zero_point) * scale` for integer x (int4 and
+/// uint4 included) or float8 x (the zero point, usually zero, is subtracted as
+/// a value), computed in f32 and returned in the scale's dtype (f32, f16 or
+/// bf16). A zero point must have x's dtype.
 pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.get(0)?;
-    if !x.dtype().is_int() {
-        return Err(format!("input must be integer, is {}", x.dtype()));
+    let float8 = x.dtype().is_float8();
+    if !x.dtype().is_int() && !float8 {
+        return Err(format!("input must be integer or float8, is {}", x.dtype()));
     }
     let scale_t = ins.get(1)?;
     let scale: Vec<f32> = scale_t.to_f64_vec().iter().map(|&v| v as f32).collect();
-    let zp: Vec<i64> = match ins.opt(2) {
-        Some(t) => t.to_i64_vec().ok_or("zero point must be integer")?,
-        None => vec![0; scale.len()],
-    };
-    if zp.len() != scale.len() {
-        return Err("scale and zero point differ in length".into());
+    if let Some(z) = ins.opt(2)
+        && z.dtype() != x.dtype()
+    {
+        return Err(format!("zero point is {} but the input is {}", z.dtype(), x.dtype()));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
-    let v: Vec<f32> = x
-        .to_i64_vec()
-        .ok_or("input beyond i64")?
-        .iter()
-        .enumerate()
-        .map(|(i, &q)| {
-            let c = idx(i);
-            (q - zp[c]) as f32 * scale[c]
-        })
-        .collect();
+    let v: Vec<f32> = if float8 {
+        let zp: Vec<f32> = match ins.opt(2) {
+            Some(t) => t.to_f64_vec().iter().map(|&v| v as f32).collect(),
+            None => vec![0.0; scale.len()],
+        };
+        if zp.len() != scale.len() {
+            return Err("scale and zero point differ in length".into());
+        }
+        x.to_f64_vec()
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let c = idx(i);
+                // Subtracting a zero zero point would turn -0 into +0.
+                let d = if zp[c] == 0.0 { q as f32 } else { q as f32 - zp[c] };
+                d * scale[c]
+            })
+            .collect()
+    } else {
+        let zp: Vec<i64> = match ins.opt(2) {
+            Some(t) => t.to_i64_vec().ok_or("zero point must be integer")?,
+            None => vec![0; scale.len()],
+        };
+        if zp.len() != scale.len() {
+            return Err("scale and zero point differ in length".into());
+        }
+        x.to_i64_vec()
+            .ok_or("input beyond i64")?
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let c = idx(i);
+                (q - zp[c]) as f32 * scale[c]
+            })
+            .collect()
+    };
     let y = array(x.shape(), v)?;
     one(match scale_t {
         Tensor::F32(_) => Tensor::F32(y),
@@ -42,4 +69,38 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::BF16(_) => Tensor::BF16(y.mapv(half::bf16::from_f32)),
         t => return Err(format!("scale must be f32, f16 or bf16, is {}", t.dtype())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::Slot;
+    use ptq_ir::DType;
+    use ptq_ir::float8::F8E5M2;
+
+    fn dequantize(op: &DequantizeLinear, x: Tensor, scale: Tensor, zp: Option<Tensor>) -> Result<Tensor, String> {
+        let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
+        let mut ins = Inputs { slots: vec![slot(x), slot(scale), zp.and_then(slot)] };
+        run(op, &mut ins, 1).map(|mut v| v.remove(0).unwrap_or_else(|| Tensor::zeros(DType::F32, &[0])))
+    }
+
+    #[test]
+    fn int4_and_float8_inputs() {
+        let x = Tensor::I4(array(&[2, 2], vec![-8, 7, 1, 0]).unwrap());
+        let zp = Tensor::I4(array(&[2], vec![1, -1]).unwrap());
+        let op = DequantizeLinear { axis: Some(0), block_size: None };
+        let y = dequantize(&op, x, Tensor::from_f32s(&[2.0, 0.5]), Some(zp)).unwrap();
+        assert_eq!(y.to_f64_vec(), vec![-18.0, 12.0, 1.0, 0.5]);
+        let x = Tensor::F8E5M2(array(&[3], vec![F8E5M2::from_f32(1.5, true), F8E5M2(0x7C), F8E5M2(0x80)]).unwrap());
+        let y = dequantize(&DequantizeLinear::default(), x, Tensor::scalar_f32(2.0), None).unwrap().to_f64_vec();
+        assert_eq!(y, vec![3.0, f64::INFINITY, -0.0]);
+        assert!(y[2].is_sign_negative());
+    }
+
+    #[test]
+    fn zero_point_must_match_the_input_dtype() {
+        let x = Tensor::U4(array(&[1], vec![3]).unwrap());
+        let zp = Tensor::U8(array(&[], vec![1]).unwrap());
+        assert!(dequantize(&DequantizeLinear::default(), x, Tensor::scalar_f32(1.0), Some(zp)).is_err());
+    }
 }

@@ -52,26 +52,25 @@ pub fn run(_op: &MatMul, ins: &mut Inputs, _n: usize) -> Out {
     } else {
         let (sa, sb) = (batch_strides(ab, &batch), batch_strides(bb, &batch));
         let g = ptq_kernels::Gemm::row_major(m, n, k, false, false);
-        let mut idx = vec![0usize; batch.len()];
-        for t in 0..count {
-            let (mut ia, mut ib) = (0, 0);
-            for d in 0..batch.len() {
-                ia += idx[d] * sa[d];
-                ib += idx[d] * sb[d];
-            }
-            sgemm(
-                &g,
-                &ad[ia * m * k..(ia + 1) * m * k],
-                &bd[ib * k * n..(ib + 1) * k * n],
-                &mut y[t * m * n..(t + 1) * m * n],
-                Threads::Rayon,
-            );
+        // Offsets of each batch item's A and B matrices.
+        let offsets = |t: usize| {
+            let (mut ia, mut ib, mut rest) = (0, 0, t);
             for d in (0..batch.len()).rev() {
-                idx[d] += 1;
-                if idx[d] < batch[d] {
-                    break;
-                }
-                idx[d] = 0;
+                let i = rest % batch[d];
+                rest /= batch[d];
+                ia += i * sa[d];
+                ib += i * sb[d];
+            }
+            (ia, ib)
+        };
+        let run = |t: usize, out: &mut [f32], threads: Threads| {
+            let (ia, ib) = offsets(t);
+            sgemm(&g, &ad[ia * m * k..(ia + 1) * m * k], &bd[ib * k * n..(ib + 1) * k * n], out, threads);
+        };
+        if m * n > 0 {
+            // Small products stay on this thread (see ptq_kernels::SMALL_GEMM_MACS).
+            for (t, out) in y.chunks_mut(m * n).enumerate() {
+                run(t, out, Threads::Rayon);
             }
         }
     }

@@ -40,6 +40,8 @@ mod unary;
 mod variadic;
 mod where_;
 
+use ptq_ir::ops::binary::{Binary, BinaryKind};
+use ptq_ir::ops::unary::UnaryKind;
 use ptq_ir::{Graph, Node, Op, Tensor};
 
 use crate::inputs::Inputs;
@@ -93,8 +95,10 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::GlobalPool(o) => k(o, global_pool::run),
         Op::Gemm(o) => k(o, gemm::run),
         Op::MatMul(o) => k(o, matmul::run),
+        // Identity moves any dtype, strings and float8 included.
+        Op::Unary(o) if o.kind == UnaryKind::Identity => k(o, |_, ins, _| one(ins.take(0)?)),
         Op::Unary(o) => k(o, unary::run),
-        Op::Binary(o) => k(o, binary::run),
+        Op::Binary(o) => k(o, run_binary),
         Op::Variadic(o) => k(o, variadic::run),
         Op::Clip(o) => k(o, clip::run),
         Op::Softmax(o) => k(o, softmax::run),
@@ -133,11 +137,117 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
             k(&cumsum::CumSum::from_attrs(&o.attrs).map_err(Some)?, cumsum::run)
         }
         Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CastLike" => {
-            k(o, |_, ins, _| {
-                let to = ins.get(1)?.dtype();
-                one(cast::cast_to(ins.take(0)?, to)?)
-            })
+            k(o, |o, ins, _| cast::run_like(&o.attrs, ins))
         }
         Op::Opaque(_) => Err(None),
+    }
+}
+
+/// Binary ops: Equal on two string tensors here, numbers in [`binary::run`];
+/// any other use of strings is an error.
+fn run_binary(op: &Binary, ins: &mut Inputs, n: usize) -> Out {
+    match (ins.get(0)?, ins.get(1)?) {
+        (Tensor::String(a), Tensor::String(b)) if op.kind == BinaryKind::Equal => {
+            one(Tensor::Bool(crate::util::zip_map(a, b, |x, y| x == y)?))
+        }
+        (a, b) if a.dtype() == ptq_ir::DType::String || b.dtype() == ptq_ir::DType::String => {
+            Err(format!("{} of {} and {} is not supported", op.kind.name(), a.dtype(), b.dtype()))
+        }
+        _ => binary::run(op, ins, n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, IxDyn};
+    use ptq_ir::float8::F8E4M3FN;
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    use ptq_ir::ops::concat::Concat;
+    use ptq_ir::ops::gather::Gather;
+    use ptq_ir::ops::reshape::Reshape;
+    use ptq_ir::ops::slice::Slice;
+    use ptq_ir::ops::transpose::Transpose;
+    use ptq_ir::ops::unary::{Unary, UnaryKind};
+    use ptq_ir::ops::where_::Where;
+    use ptq_ir::{ConstSource, Graph, Node, Op, Tensor, Value};
+
+    use crate::{ExecOptions, Plan};
+
+    fn arr<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
+        ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+    }
+
+    /// Runs `op` on constant inputs and returns its only output.
+    fn run_op(op: Op, inputs: Vec<Tensor>) -> Result<Tensor, String> {
+        let mut g = Graph::default();
+        let ins = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Some(g.add_constant(format!("in{i}"), t, ConstSource::Stored)))
+            .collect();
+        let out = g.add_value(Value { name: "out".into(), ..Value::default() });
+        g.add_node(Node {
+            name: "n".into(),
+            op,
+            inputs: ins,
+            outputs: vec![Some(out)],
+            doc: String::new(),
+            meta: vec![],
+        });
+        g.outputs.push(out);
+        let plan = Plan::new(&g, &ExecOptions::default()).map_err(|e| e.to_string())?;
+        let mut outs = plan.run(vec![]).map_err(|e| e.to_string())?;
+        Ok(outs.remove(0).1)
+    }
+
+    fn strings(shape: &[usize], v: &[&str]) -> Tensor {
+        Tensor::String(arr(shape, v.iter().map(|s| s.to_string()).collect()))
+    }
+
+    #[test]
+    fn data_movement_ops_carry_strings_float8_and_int4() {
+        let s = strings(&[2, 3], &["a", "b", "c", "d", "e", "f"]);
+        let t = run_op(Op::Transpose(Transpose { perm: None }), vec![s.clone()]).unwrap();
+        assert_eq!(t, strings(&[3, 2], &["a", "d", "b", "e", "c", "f"]));
+        let r = run_op(Op::Reshape(Reshape { allowzero: false }), vec![s.clone(), Tensor::from_i64s(&[3, 2])]).unwrap();
+        assert_eq!(r, strings(&[3, 2], &["a", "b", "c", "d", "e", "f"]));
+        let c = run_op(Op::Concat(Concat { axis: 0 }), vec![s.clone(), s.clone()]).unwrap();
+        assert_eq!(c.shape(), &[4, 3]);
+        let gathered = run_op(Op::Gather(Gather { axis: 1 }), vec![s.clone(), Tensor::from_i64s(&[2, 0])]).unwrap();
+        assert_eq!(gathered, strings(&[2, 2], &["c", "a", "f", "d"]));
+        let sl = run_op(
+            Op::Slice(Slice),
+            vec![s.clone(), Tensor::from_i64s(&[1]), Tensor::from_i64s(&[3]), Tensor::from_i64s(&[1])],
+        )
+        .unwrap();
+        assert_eq!(sl, strings(&[2, 2], &["b", "c", "e", "f"]));
+        let id = run_op(Op::Unary(Unary { kind: UnaryKind::Identity }), vec![s.clone()]).unwrap();
+        assert_eq!(id, s);
+        let cond = Tensor::Bool(arr(&[3], vec![true, false, true]));
+        let w = run_op(Op::Where(Where), vec![cond, s.clone(), strings(&[1], &["z"])]).unwrap();
+        assert_eq!(w, strings(&[2, 3], &["a", "z", "c", "d", "z", "f"]));
+
+        let f8 = Tensor::F8E4M3FN(arr(&[2], vec![F8E4M3FN::from_f32(1.5, true), F8E4M3FN(0x80)]));
+        let c = run_op(Op::Concat(Concat { axis: 0 }), vec![f8.clone(), f8.clone()]).unwrap();
+        assert_eq!(c.to_le_bytes(), Some(vec![0x3C, 0x80, 0x3C, 0x80]));
+        let q = Tensor::I4(arr(&[3], vec![-8, 7, 1]));
+        let g = run_op(Op::Gather(Gather { axis: 0 }), vec![q, Tensor::from_i64s(&[2, 0])]).unwrap();
+        assert_eq!(g, Tensor::I4(arr(&[2], vec![1, -8])));
+    }
+
+    #[test]
+    fn equal_compares_strings_and_arithmetic_on_strings_is_an_error() {
+        let a = strings(&[2], &["string1", "string2"]);
+        let b = strings(&[1], &["string1"]);
+        let eq = run_op(Op::Binary(Binary { kind: BinaryKind::Equal }), vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(eq, Tensor::Bool(arr(&[2], vec![true, false])));
+        for kind in [BinaryKind::Add, BinaryKind::Less, BinaryKind::Pow] {
+            let e = run_op(Op::Binary(Binary { kind }), vec![a.clone(), b.clone()]).unwrap_err();
+            assert!(e.contains("string"), "{e}");
+        }
+        let e = run_op(Op::Binary(Binary { kind: BinaryKind::Pow }), vec![Tensor::from_f32s(&[2.0]), b]).unwrap_err();
+        assert!(e.contains("string"), "{e}");
+        let e = run_op(Op::Unary(Unary { kind: UnaryKind::Neg }), vec![a]).unwrap_err();
+        assert!(e.contains("string"), "{e}");
     }
 }

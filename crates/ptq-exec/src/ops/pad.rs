@@ -2,6 +2,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use ptq_ir::Tensor;
+use ptq_ir::float8::{F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ};
 use ptq_ir::ops::pad::{Pad, PadMode};
 
 use super::{Out, one};
@@ -56,7 +57,9 @@ fn pad<T: Clone>(a: &ArrayD<T>, begins: &[i64], ends: &[i64], mode: PadMode, fil
     }))
 }
 
-/// Runs Pad on any dtype; the constant value converts to the input's dtype.
+/// Runs Pad on any dtype; the constant value converts to the input's dtype
+/// (float8 saturating, int4/uint4 clamped); strings pad with the string value
+/// (empty when absent).
 pub fn run(op: &Pad, ins: &mut Inputs, _n: usize) -> Out {
     let pads = ins.ints(1)?;
     let value = ins.opt(2).filter(|t| t.len() == 1).cloned();
@@ -90,6 +93,20 @@ pub fn run(op: &Pad, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::I64(a) => Tensor::I64(pad(a, &b, &e, op.mode, integer_value(value.as_ref(), v))?),
         Tensor::U64(a) => Tensor::U64(pad(a, &b, &e, op.mode, integer_value(value.as_ref(), v) as u64)?),
         Tensor::Bool(a) => Tensor::Bool(pad(a, &b, &e, op.mode, v != 0.0)?),
+        Tensor::F8E4M3FN(a) => Tensor::F8E4M3FN(pad(a, &b, &e, op.mode, F8E4M3FN::from_f64(v, true))?),
+        Tensor::F8E4M3FNUZ(a) => Tensor::F8E4M3FNUZ(pad(a, &b, &e, op.mode, F8E4M3FNUZ::from_f64(v, true))?),
+        Tensor::F8E5M2(a) => Tensor::F8E5M2(pad(a, &b, &e, op.mode, F8E5M2::from_f64(v, true))?),
+        Tensor::F8E5M2FNUZ(a) => Tensor::F8E5M2FNUZ(pad(a, &b, &e, op.mode, F8E5M2FNUZ::from_f64(v, true))?),
+        Tensor::I4(a) => Tensor::I4(pad(a, &b, &e, op.mode, v.clamp(-8.0, 7.0) as i8)?),
+        Tensor::U4(a) => Tensor::U4(pad(a, &b, &e, op.mode, v.clamp(0.0, 15.0) as u8)?),
+        Tensor::String(a) => {
+            let fill = match &value {
+                Some(Tensor::String(s)) => s.iter().next().cloned().unwrap_or_default(),
+                Some(t) => return Err(format!("pad value of {} for string data", t.dtype())),
+                None => String::new(),
+            };
+            Tensor::String(pad(a, &b, &e, op.mode, fill)?)
+        }
     })
 }
 

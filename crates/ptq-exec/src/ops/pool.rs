@@ -179,6 +179,10 @@ fn pool_plane_2d<T: Elem>(
     let [sh, sw] = pick(&g.stride, 1);
     let (pt, pl) = if two { (g.pads[0].0, g.pads[1].0) } else { (0, g.pads[0].0) };
     let column_major = op.storage_order == 1;
+    if idx.is_none() && dil == [1, 1] {
+        pool_plane_fast(op, src, y, [h, w], [oh, ow], [sh, sw], [pt, pl], kernel);
+        return;
+    }
     for oy in 0..oh {
         let y0 = (oy * sh) as isize - pt as isize;
         let ky = valid_taps(y0, kernel[0], dil[0], h);
@@ -223,6 +227,63 @@ fn pool_plane_2d<T: Elem>(
     }
 }
 
+/// Undilated 2-D pooling without indices: whole-window rows are read as slices.
+#[allow(clippy::too_many_arguments)]
+fn pool_plane_fast<T: Elem>(
+    op: &Pool,
+    src: &[T],
+    y: &mut [T],
+    [h, w]: [usize; 2],
+    [oh, ow]: [usize; 2],
+    [sh, sw]: [usize; 2],
+    [pt, pl]: [usize; 2],
+    [kh, kw]: [usize; 2],
+) {
+    let max = op.kind == PoolKind::Max;
+    let volume = (kh * kw) as f64;
+    if max && [kh, kw, sh, sw, pt, pl] == [2, 2, 2, 2, 0, 0] && 2 * oh <= h && 2 * ow <= w {
+        // The classic 2x2/2 max pool: every window lies inside the input.
+        let pick = |a: T, b: T| if b > a || b.partial_cmp(&b).is_none() { b } else { a };
+        for oy in 0..oh {
+            let (r0, r1) = (&src[2 * oy * w..][..w], &src[(2 * oy + 1) * w..][..w]);
+            for (ox, out) in y[oy * ow..(oy + 1) * ow].iter_mut().enumerate() {
+                *out = pick(pick(r0[2 * ox], r0[2 * ox + 1]), pick(r1[2 * ox], r1[2 * ox + 1]));
+            }
+        }
+        return;
+    }
+    for oy in 0..oh {
+        let y0 = (oy * sh) as isize - pt as isize;
+        let (r0, r1) = (y0.max(0) as usize, ((y0 + kh as isize).min(h as isize)).max(0) as usize);
+        let out_row = &mut y[oy * ow..(oy + 1) * ow];
+        for (ox, out) in out_row.iter_mut().enumerate() {
+            let x0 = (ox * sw) as isize - pl as isize;
+            let (c0, c1) = (x0.max(0) as usize, ((x0 + kw as isize).min(w as isize)).max(0) as usize);
+            if max {
+                let mut best: Option<T> = None;
+                for r in r0..r1.max(r0) {
+                    for &v in &src[r * w + c0..r * w + c1.max(c0)] {
+                        if best.is_none_or(|m| v > m) {
+                            best = Some(v);
+                        }
+                    }
+                }
+                *out = best.unwrap_or_else(|| T::from_f64(f64::NEG_INFINITY));
+            } else {
+                let mut sum = 0f64;
+                for r in r0..r1.max(r0) {
+                    for &v in &src[r * w + c0..r * w + c1.max(c0)] {
+                        sum += v.to_f64();
+                    }
+                }
+                let cnt =
+                    if op.count_include_pad { volume } else { (r1.saturating_sub(r0) * c1.saturating_sub(c0)) as f64 };
+                *out = T::from_f64(if cnt == 0.0 { 0.0 } else { sum / cnt });
+            }
+        }
+    }
+}
+
 fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>, Option<Tensor>), String> {
     let xs = x.shape();
     if xs.len() < 3 {
@@ -259,7 +320,18 @@ fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>,
                 _ => pool_plane(op, &g, src, yp, ip, p * plane_in, &row_strides, &index_strides),
             }
         };
-        if want_idx {
+        let taps: usize = g.kernel.iter().product();
+        if planes * plane_out * taps < 1 << 18 {
+            // Small layers: thread hand-off costs more than the work.
+            if want_idx {
+                y.chunks_mut(plane_out)
+                    .zip(idx.chunks_mut(plane_out))
+                    .enumerate()
+                    .for_each(|(p, (yp, ip))| work(p, yp, Some(ip)));
+            } else {
+                y.chunks_mut(plane_out).enumerate().for_each(|(p, yp)| work(p, yp, None));
+            }
+        } else if want_idx {
             y.par_chunks_mut(plane_out)
                 .zip(idx.par_chunks_mut(plane_out))
                 .enumerate()

@@ -1,5 +1,7 @@
-//! QuantizeLinear (per tensor, per axis or blocked; u8, i8, u16, i16 outputs).
+//! QuantizeLinear (per tensor, per axis or blocked; u8, i8, u16, i16, u4, i4
+//! and float8 outputs).
 
+use ptq_ir::float8::{F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ};
 use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::{DType, Tensor};
 
@@ -54,8 +56,12 @@ pub fn param_index(
 }
 
 /// Runs QuantizeLinear on f32, f16, bf16 or i32 input: `x / scale` is computed
-/// in f32 (as onnxruntime does), rounded half to even, offset by the zero
-/// point and saturated to the output type.
+/// in f32 (as onnxruntime does). Integer outputs (u8, i8, u16, i16, u4, i4)
+/// round it half to even, add the zero point and clamp to the output type;
+/// float8 outputs add the zero point's value (usually zero) and convert with
+/// round to nearest even and the `saturate` rules (default 1). The output
+/// dtype is the zero point's, else `output_dtype`, else u8; a zero point
+/// and `output_dtype` that disagree are an error.
 pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.shared(0)?;
     if !matches!(x.dtype(), DType::F32 | DType::F16 | DType::BF16 | DType::I32) {
@@ -64,43 +70,115 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     let scale_t = ins.get(1)?;
     let scale: Vec<f32> = scale_t.to_f64_vec().iter().map(|&v| v as f32).collect();
     let zp_t = ins.opt(2);
+    if let (Some(z), Some(d)) = (zp_t, op.output_dtype)
+        && z.dtype() != d
+    {
+        return Err(format!("zero point is {} but output_dtype is {d}", z.dtype()));
+    }
     let dtype = zp_t.map(Tensor::dtype).or(op.output_dtype).unwrap_or(DType::U8);
     let zp: Vec<f64> = zp_t.map(Tensor::to_f64_vec).unwrap_or_else(|| vec![0.0; scale.len()]);
     if zp.len() != scale.len() {
         return Err("scale and zero point differ in length".into());
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
+    let xs: std::borrow::Cow<'_, [f32]> = match &*x {
+        Tensor::F32(a) => contiguous(a),
+        t => t.to_f64_vec().iter().map(|&v| v as f32).collect::<Vec<_>>().into(),
+    };
+    let shape = x.shape();
+    // x / scale for element i, and its parameter index.
+    let scaled = |i: usize, v: f32| {
+        let c = idx(i);
+        (v / scale[c], c)
+    };
+    if dtype.is_float8() {
+        let saturate = op.saturate.unwrap_or(1) != 0;
+        let y: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let (q, c) = scaled(i, v);
+                // Adding a zero zero point would turn -0 into +0.
+                if zp[c] == 0.0 { f64::from(q) } else { f64::from(q) + zp[c] }
+            })
+            .collect();
+        return one(match dtype {
+            DType::F8E4M3FN => {
+                Tensor::F8E4M3FN(array(shape, y.iter().map(|&v| F8E4M3FN::from_f64(v, saturate)).collect())?)
+            }
+            DType::F8E4M3FNUZ => {
+                Tensor::F8E4M3FNUZ(array(shape, y.iter().map(|&v| F8E4M3FNUZ::from_f64(v, saturate)).collect())?)
+            }
+            DType::F8E5M2 => Tensor::F8E5M2(array(shape, y.iter().map(|&v| F8E5M2::from_f64(v, saturate)).collect())?),
+            _ => Tensor::F8E5M2FNUZ(array(shape, y.iter().map(|&v| F8E5M2FNUZ::from_f64(v, saturate)).collect())?),
+        });
+    }
     let (lo, hi) = match dtype {
         DType::U8 => (0.0, 255.0),
         DType::I8 => (-128.0, 127.0),
         DType::U16 => (0.0, 65535.0),
         DType::I16 => (-32768.0, 32767.0),
+        DType::U4 => (0.0, 15.0),
+        DType::I4 => (-8.0, 7.0),
         d => return Err(format!("quantization to {d} is not supported")),
-    };
-    let xs: std::borrow::Cow<'_, [f32]> = match &*x {
-        Tensor::F32(a) => contiguous(a),
-        t => t.to_f64_vec().iter().map(|&v| v as f32).collect::<Vec<_>>().into(),
     };
     let q: Vec<f64> = xs
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            let c = idx(i);
-            (f64::from(v / scale[c]).round_ties_even() + zp[c]).clamp(lo, hi)
+            let (q, c) = scaled(i, v);
+            (f64::from(q).round_ties_even() + zp[c]).clamp(lo, hi)
         })
         .collect();
-    let shape = x.shape();
     one(match dtype {
         DType::U8 => Tensor::U8(array(shape, q.iter().map(|&v| v as u8).collect())?),
         DType::I8 => Tensor::I8(array(shape, q.iter().map(|&v| v as i8).collect())?),
         DType::U16 => Tensor::U16(array(shape, q.iter().map(|&v| v as u16).collect())?),
+        DType::U4 => Tensor::U4(array(shape, q.iter().map(|&v| v as u8).collect())?),
+        DType::I4 => Tensor::I4(array(shape, q.iter().map(|&v| v as i8).collect())?),
         _ => Tensor::I16(array(shape, q.iter().map(|&v| v as i16).collect())?),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::param_index;
+    use super::*;
+    use crate::inputs::Slot;
+
+    fn quantize(op: &QuantizeLinear, x: &[f32], scale: Tensor, zp: Option<Tensor>) -> Result<Tensor, String> {
+        let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
+        let mut ins = Inputs { slots: vec![slot(Tensor::from_f32s(x)), slot(scale), zp.and_then(slot)] };
+        run(op, &mut ins, 1).map(|mut v| v.remove(0).unwrap_or_else(|| Tensor::zeros(DType::U8, &[0])))
+    }
+
+    #[test]
+    fn four_bit_outputs_round_and_clamp() {
+        let zp = Tensor::I4(array(&[], vec![1]).unwrap());
+        let y = quantize(&QuantizeLinear::default(), &[0.0, 3.0, 5.0, -40.0, 100.0], Tensor::scalar_f32(2.0), Some(zp));
+        assert_eq!(y.unwrap().to_i64_vec(), Some(vec![1, 3, 3, -8, 7]));
+        let op = QuantizeLinear { output_dtype: Some(DType::U4), ..Default::default() };
+        let y = quantize(&op, &[7.0, -1.0, 40.0], Tensor::scalar_f32(1.0), None).unwrap();
+        assert_eq!((y.dtype(), y.to_i64_vec()), (DType::U4, Some(vec![7, 0, 15])));
+    }
+
+    #[test]
+    fn float8_outputs_saturate_unless_told_not_to() {
+        let zp = Tensor::F8E4M3FN(array(&[], vec![F8E4M3FN::ZERO]).unwrap());
+        let y = quantize(&QuantizeLinear::default(), &[0.5, 1e4, -0.0], Tensor::scalar_f32(0.5), Some(zp.clone()));
+        let y = y.unwrap();
+        assert_eq!(y.to_f64_vec(), vec![1.0, 448.0, -0.0]);
+        assert_eq!(y.to_le_bytes(), Some(vec![0x38, 0x7E, 0x80]));
+        let op = QuantizeLinear { saturate: Some(0), ..Default::default() };
+        let y = quantize(&op, &[1e4], Tensor::scalar_f32(1.0), Some(zp)).unwrap();
+        assert!(y.to_f64_vec()[0].is_nan());
+    }
+
+    #[test]
+    fn zero_point_and_output_dtype_must_agree() {
+        let op = QuantizeLinear { output_dtype: Some(DType::I8), ..Default::default() };
+        let zp = Tensor::U8(array(&[], vec![0]).unwrap());
+        assert!(quantize(&op, &[1.0], Tensor::scalar_f32(1.0), Some(zp)).is_err());
+    }
 
     #[test]
     fn blocked_parameters_follow_the_axis_coordinate() {

@@ -97,6 +97,7 @@ fn from_f64s(dtype: DType, shape: &[usize], v: Vec<f64>, kind: ReduceKind) -> Re
             Tensor::Bool(array(shape, v.iter().map(|&x| x > 0.5).collect())?)
         }
         DType::Bool => return Err(format!("{} of bool is not supported", kind.name())),
+        d => return Err(format!("{} of {d} is not supported", kind.name())),
     })
 }
 

@@ -9,8 +9,8 @@
 //! separable, so the result is the composition of 1-D resizes.
 
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
-use ptq_ir::Tensor;
 use ptq_ir::ops::resize::Resize;
+use ptq_ir::{DType, Tensor};
 
 use super::{Out, one};
 use crate::inputs::Inputs;
@@ -33,6 +33,7 @@ macro_rules! map_numeric {
             Tensor::I64($a) => Tensor::I64($e),
             Tensor::U64($a) => Tensor::U64($e),
             Tensor::Bool(_) => unreachable!("bool is handled by the caller"),
+            t => return Err(format!("resizing {} is not supported", t.dtype())),
         }
     };
 }
@@ -318,6 +319,10 @@ pub fn run(op: &Resize, ins: &mut Inputs, _n: usize) -> Out {
     };
     let extrapolation = f64::from(op.extrapolation_value.unwrap_or(0.0));
     let x = ins.shared(0)?;
+    let d = x.dtype();
+    if d.is_float8() || matches!(d, DType::I4 | DType::U4 | DType::String) {
+        return Err(format!("resizing {d} is not supported"));
+    }
     let rank = x.shape().len();
     let axes: Vec<usize> = match &op.axes {
         Some(a) => a.iter().map(|&v| crate::util::axis(v, rank)).collect::<Result<_, _>>()?,

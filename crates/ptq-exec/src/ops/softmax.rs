@@ -12,6 +12,10 @@ fn normalise_rows(data: &mut [f32], row: usize, kind: SoftmaxKind) {
     if row == 0 {
         return;
     }
+    if kind == SoftmaxKind::Softmax && data.len().is_multiple_of(row) {
+        ptq_kernels::softmax_rows(data, row);
+        return;
+    }
     for r in data.chunks_mut(row) {
         match kind {
             SoftmaxKind::Softmax | SoftmaxKind::LogSoftmax => {

@@ -58,7 +58,7 @@ pub fn run(op: &TopK, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::U32(a) => go!(a, U32),
         Tensor::I64(a) => go!(a, I64),
         Tensor::U64(a) => go!(a, U64),
-        Tensor::Bool(_) => return Err("TopK of bool is not supported".into()),
+        t => return Err(format!("TopK of {} is not supported", t.dtype())),
     };
     Ok(vec![Some(vals), Some(Tensor::I64(idxs))])
 }

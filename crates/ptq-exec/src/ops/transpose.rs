@@ -7,9 +7,81 @@ use super::{Out, one};
 use crate::inputs::Inputs;
 use crate::util::map_tensor;
 
+/// Copies `src` (row-major, shape `shape`) into `dst` permuted by `perm`,
+/// walking the output in order with the innermost axis as a strided gather.
+pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &mut Vec<T>) {
+    let rank = shape.len();
+    let mut strides = vec![1usize; rank];
+    for a in (0..rank.saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let out_strides: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
+    let total: usize = out_shape.iter().product();
+    dst.clear();
+    dst.reserve(total);
+    if total == 0 {
+        return;
+    }
+    if rank == 0 {
+        dst.push(src[0]);
+        return;
+    }
+    let (inner, inner_stride) = (out_shape[rank - 1], out_strides[rank - 1]);
+    let mut idx = vec![0usize; rank - 1];
+    let mut base = 0usize;
+    loop {
+        if inner_stride == 1 {
+            dst.extend_from_slice(&src[base..base + inner]);
+        } else {
+            dst.extend((0..inner).map(|i| src[base + i * inner_stride]));
+        }
+        let mut a = rank - 1;
+        loop {
+            if a == 0 {
+                return;
+            }
+            a -= 1;
+            idx[a] += 1;
+            base += out_strides[a];
+            if idx[a] < out_shape[a] {
+                break;
+            }
+            base -= out_strides[a] * out_shape[a];
+            idx[a] = 0;
+        }
+    }
+}
+
 /// Permutes axes and materialises the result in standard layout.
 pub fn run(op: &Transpose, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.take(0)?;
     let perm = op.resolved_perm(x.shape().len())?;
+    if let Tensor::F32(a) = &x
+        && let Some(src) = a.as_slice()
+    {
+        let mut out = Vec::new();
+        permute_into(src, a.shape(), &perm, &mut out);
+        let shape: Vec<usize> = perm.iter().map(|&p| a.shape()[p]).collect();
+        return one(Tensor::F32(crate::util::array(&shape, out)?));
+    }
     one(map_tensor!(x, |a| a.permuted_axes(perm.clone()).as_standard_layout().into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute_into;
+
+    #[test]
+    fn matches_ndarray_permutation() {
+        let shape = [2, 3, 4, 5];
+        let src: Vec<f32> = (0..120).map(|i| i as f32).collect();
+        let a = ndarray::ArrayD::from_shape_vec(shape.to_vec(), src.clone()).unwrap();
+        for perm in [[0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0], [1, 3, 0, 2], [0, 1, 3, 2]] {
+            let mut out = vec![];
+            permute_into(&src, &shape, &perm, &mut out);
+            let want: Vec<f32> = a.clone().permuted_axes(perm.to_vec()).iter().copied().collect();
+            assert_eq!(out, want, "{perm:?}");
+        }
+    }
 }

@@ -111,6 +111,42 @@ macro_rules! half_unary {
     };
 }
 
+/// Elements per parallel chunk; smaller tensors run on the calling thread.
+const CHUNK: usize = 1 << 15;
+
+/// Applies `f` to every element, in parallel chunks for large slices.
+fn each(s: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
+    if s.len() >= 2 * CHUNK {
+        use rayon::prelude::*;
+        s.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
+    } else {
+        s.iter_mut().for_each(|v| *v = f(*v));
+    }
+}
+
+/// Statically dispatched loops for the common f32 activations; false when `k` is not one of them.
+fn fast_f32(k: UnaryKind, s: &mut [f32]) -> bool {
+    use UnaryKind::*;
+    match k {
+        Identity => {}
+        Relu => ptq_kernels::relu(s),
+        Exp => ptq_kernels::exp(s),
+        Sigmoid => each(s, |x| 1.0 / (1.0 + (-x).exp())),
+        Tanh => each(s, f32::tanh),
+        Sqrt => each(s, f32::sqrt),
+        Neg => each(s, |x| -x),
+        Abs => each(s, f32::abs),
+        Reciprocal => each(s, |x| 1.0 / x),
+        Erf => each(s, libm::erff),
+        HardSwish => each(s, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        LeakyRelu { alpha } => each(s, move |x| if x >= 0.0 { x } else { alpha * x }),
+        HardSigmoid { alpha, beta } => each(s, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
+        Gelu { tanh: false } => each(s, |x| 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))),
+        _ => return false,
+    }
+    true
+}
+
 /// Runs a unary op; the input buffer is reused when it dies here. f16 and
 /// bf16 are computed in f32; integers support the ops that are exact on them.
 pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
@@ -118,10 +154,13 @@ pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
     let k = op.kind;
     Ok(vec![Some(match x {
         Tensor::F32(mut a) if k != UnaryKind::IsNaN => {
-            let f = float_fn!(f32, k, libm::erff);
-            match a.as_slice_mut() {
-                Some(s) => s.iter_mut().for_each(|v| *v = f(*v)),
-                None => a.mapv_inplace(f),
+            if !a.is_standard_layout() {
+                a = a.as_standard_layout().into_owned();
+            }
+            let done = a.as_slice_mut().is_some_and(|s| fast_f32(k, s));
+            if !done {
+                let f = float_fn!(f32, k, libm::erff);
+                a.mapv_inplace(f);
             }
             Tensor::F32(a)
         }
@@ -147,5 +186,6 @@ pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
         Tensor::U64(a) => uint_unary!(a, k, U64),
         Tensor::F16(a) => half_unary!(a, k, F16, half::f16),
         Tensor::BF16(a) => half_unary!(a, k, BF16, half::bf16),
+        t => return Err(format!("{} is not defined on {}", k.name(), t.dtype())),
     })])
 }

@@ -157,6 +157,8 @@ pub(crate) fn conv2d_tiled(
         depthwise::depthwise(&plane, p.c, mg, x, w, bias, y, threads);
     } else if p.kh == 1 && p.kw == 1 && p.stride == [1, 1] && p.pads == [0; 4] {
         pointwise(p, cg, mg, x, w, bias, y, threads);
+    } else if tile.is_none() && p.n > 1 && oh * ow * p.n * cg * p.kh * p.kw <= BATCHED_COL_LIMIT && oh * ow < 256 {
+        im2col_gemm_batched(p, &plane, cg, mg, x, w, bias, y, threads);
     } else {
         let kg = cg * p.kh * p.kw;
         let tile = tile.unwrap_or_else(|| tile_width(kg, oh * ow, p.n * p.group, threads)).clamp(1, oh * ow);
@@ -203,6 +205,72 @@ fn pointwise(
 /// General case: per (batch, group, tile of up to `tile` output positions),
 /// im2col the tile into a scratch [cg·KH·KW, width] matrix, multiply by W_g
 /// into a scratch [mg, width] result, and copy it out with the bias.
+/// Largest column matrix (in elements) the batched path builds: 4 MiB.
+const BATCHED_COL_LIMIT: usize = 1 << 20;
+
+/// Small feature maps: one GEMM per group over the columns of every image,
+/// instead of one tiny GEMM per image.
+#[allow(clippy::too_many_arguments)]
+fn im2col_gemm_batched(
+    p: &Conv2d,
+    plane: &Plane,
+    cg: usize,
+    mg: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+) {
+    let (hw, ohw) = (p.h * p.w, plane.oh * plane.ow);
+    let kg = cg * p.kh * p.kw;
+    let cols = p.n * ohw;
+    // Each image is copied once into a zero-padded buffer, so every column
+    // entry is a plain strided read with no bounds logic.
+    let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
+    let mut padded = vec![0.0f32; cg * ph * pw];
+    let mut col = vec![0.0f32; kg * cols];
+    let mut out = vec![0.0f32; mg * cols];
+    for grp in 0..p.group {
+        for b in 0..p.n {
+            let x_group = &x[(b * p.c + grp * cg) * hw..][..cg * hw];
+            for c in 0..cg {
+                for iy in 0..p.h {
+                    let dst = &mut padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w];
+                    dst.copy_from_slice(&x_group[(c * p.h + iy) * p.w..][..p.w]);
+                }
+            }
+            let mut k = 0;
+            for c in 0..cg {
+                for ky in 0..p.kh {
+                    for kx in 0..p.kw {
+                        let dst = &mut col[k * cols + b * ohw..][..ohw];
+                        for oy in 0..plane.oh {
+                            let src = &padded[(c * ph + oy * plane.sh + ky * plane.dh) * pw + kx * plane.dw..];
+                            let d = &mut dst[oy * plane.ow..][..plane.ow];
+                            for (ox, v) in d.iter_mut().enumerate() {
+                                *v = src[ox * plane.sw];
+                            }
+                        }
+                        k += 1;
+                    }
+                }
+            }
+        }
+        let w_group = &w[grp * mg * kg..][..mg * kg];
+        sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, &col, &mut out, threads);
+        for r in 0..mg {
+            let bv = bias.map_or(0.0, |bias| bias[grp * mg + r]);
+            for b in 0..p.n {
+                let dst = &mut y[(b * p.m + grp * mg + r) * ohw..][..ohw];
+                for (d, &s) in dst.iter_mut().zip(&out[r * cols + b * ohw..][..ohw]) {
+                    *d = s + bv;
+                }
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn im2col_gemm(
     p: &Conv2d,

@@ -40,6 +40,9 @@ fn stride(n: usize) -> isize {
     isize::try_from(n).unwrap_or_else(|_| panic!("dimension {n} does not fit a stride"))
 }
 
+/// GEMMs with fewer multiply-adds than this run on the calling thread.
+pub const SMALL_GEMM_MACS: usize = 1 << 20;
+
 /// Runs the GEMM described by `g`: C = alpha·A·B + beta·C.
 ///
 /// Panics if a slice is too short for the shape and strides, if a stride is
@@ -48,7 +51,8 @@ fn stride(n: usize) -> isize {
 ///
 /// beta == 0 ignores prior C contents (NaN in C does not leak); alpha == 0
 /// ignores A and B (C = beta·C, or zeros). k == 0 gives beta·C, or zeros.
-/// With [`Threads::Rayon`] large products are split across the rayon pool.
+/// With [`Threads::Rayon`] large products are split across the rayon pool;
+/// products below [`SMALL_GEMM_MACS`] multiply-adds stay on the calling thread.
 pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32], threads: Threads) {
     let a_len = extent("A", g.m, g.k, g.a_rs, g.a_cs);
     let b_len = extent("B", g.k, g.n, g.b_rs, g.b_cs);
@@ -71,9 +75,11 @@ pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32], threads: Threads) {
         scale_c(g, c);
         return;
     }
+    // Below about a million multiply-adds, waking workers costs more than it saves.
+    let small = g.m.saturating_mul(g.n).saturating_mul(g.k) < SMALL_GEMM_MACS;
     let parallelism = match threads {
-        Threads::Single => gemm::Parallelism::None,
-        Threads::Rayon => gemm::Parallelism::Rayon(0),
+        Threads::Rayon if !small => gemm::Parallelism::Rayon(0),
+        _ => gemm::Parallelism::None,
     };
     // The `gemm` crate computes dst = alpha·dst + beta·lhs·rhs (its alpha and
     // beta are swapped with respect to BLAS) and reads dst only if `read_dst`.

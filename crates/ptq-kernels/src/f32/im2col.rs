@@ -37,6 +37,25 @@ fn im2col_body(g: &Plane, channels: usize, x: &[f32], p0: usize, width: usize, c
 #[inline(always)]
 fn fill_row(g: &Plane, x_c: &[f32], ky: usize, kx: usize, p0: usize, row: &mut [f32]) {
     let (off_y, off_x) = (ky * g.dh, kx * g.dw);
+    if g.ow > 0 && p0.is_multiple_of(g.ow) && row.len().is_multiple_of(g.ow) {
+        // Whole output rows: the in-bounds column range is the same for every row.
+        let (a, b) = inside(0, g.ow, g.sw, off_x, g.pl, g.w);
+        let oy0 = p0 / g.ow;
+        for (r, seg) in row.chunks_exact_mut(g.ow).enumerate() {
+            let iy = (oy0 + r) * g.sh + off_y;
+            if iy < g.pt || iy - g.pt >= g.h {
+                seg.fill(0.0);
+                continue;
+            }
+            let x_row = &x_c[(iy - g.pt) * g.w..][..g.w];
+            seg[..a].fill(0.0);
+            seg[b..].fill(0.0);
+            if a < b {
+                gather(&mut seg[a..b], &x_row[a * g.sw + off_x - g.pl..], g.sw);
+            }
+        }
+        return;
+    }
     let mut p = p0;
     let mut done = 0;
     while done < row.len() {
