@@ -13,6 +13,7 @@ mod cumsum;
 mod depth_space;
 mod dequantize;
 mod dropout;
+mod erf;
 mod expand;
 mod gather;
 mod gather_elements;

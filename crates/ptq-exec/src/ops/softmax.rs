@@ -57,7 +57,7 @@ pub fn run(op: &Softmax, ins: &mut Inputs, _n: usize) -> Out {
     let shape = a.shape().to_vec();
     let out = if op.coerce_2d || ax + 1 == rank {
         let row: usize = shape[ax..].iter().product::<usize>();
-        let mut a = a.as_standard_layout().into_owned();
+        let mut a = if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() };
         let row = if op.coerce_2d { row } else { shape[ax] };
         normalise_rows(a.as_slice_mut().ok_or("layout")?, row, op.kind);
         a

@@ -137,11 +137,11 @@ fn fast_f32(k: UnaryKind, s: &mut [f32]) -> bool {
         Neg => each(s, |x| -x),
         Abs => each(s, f32::abs),
         Reciprocal => each(s, |x| 1.0 / x),
-        Erf => each(s, libm::erff),
+        Erf => each(s, super::erf::erf),
         HardSwish => each(s, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
         LeakyRelu { alpha } => each(s, move |x| if x >= 0.0 { x } else { alpha * x }),
         HardSigmoid { alpha, beta } => each(s, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
-        Gelu { tanh: false } => each(s, |x| 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))),
+        Gelu { tanh: false } => each(s, |x| 0.5 * x * (1.0 + super::erf::erf(x * std::f32::consts::FRAC_1_SQRT_2))),
         _ => return false,
     }
     true
