@@ -8,42 +8,17 @@ use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::tensor_proto::{DataLocation, DataType};
 use onnx_protobuf::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-    TypeProto, ValueInfoProto,
+    ValueInfoProto,
 };
 use protobuf::Message;
 use ptq_onnx::OnnxError;
 use ptq_tests::fixtures_dir;
 
 fn vi(name: &str, dims: &[i64]) -> ValueInfoProto {
-    use onnx_protobuf::tensor_shape_proto::{Dimension, dimension::Value};
-    let mut tt = onnx_protobuf::type_proto::Tensor::new();
-    tt.elem_type = DataType::FLOAT as i32;
-    let mut s = onnx_protobuf::TensorShapeProto::new();
-    s.dim = dims
-        .iter()
-        .map(|&d| {
-            let mut x = Dimension::new();
-            x.value = Some(Value::DimValue(d));
-            x
-        })
-        .collect();
-    tt.shape = Some(s).into();
-    let mut tp = TypeProto::new();
-    tp.value = Some(onnx_protobuf::type_proto::Value::TensorType(tt));
-    let mut v = ValueInfoProto::new();
-    v.name = name.into();
-    v.type_ = Some(tp).into();
-    v
+    ptq_tests::onnx_build::value_info(name, dims, DataType::FLOAT)
 }
 
-fn node(name: &str, op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.name = name.into();
-    n.op_type = op.into();
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = outputs.iter().map(|s| s.to_string()).collect();
-    n
-}
+use ptq_tests::onnx_build::node;
 
 fn model(opset: i64, nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> ModelProto {
     let mut g = GraphProto::new();

@@ -8,34 +8,12 @@
 
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::tensor_proto::DataType;
-use onnx_protobuf::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, ValueInfoProto,
-};
+use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use protobuf::Message;
 use ptq_ir::Tensor;
 use ptq_tests::{ort_compare, require_python_runtimes};
 
-fn vi(name: &str, dims: &[i64], elem: DataType) -> ValueInfoProto {
-    use onnx_protobuf::tensor_shape_proto::{Dimension, dimension::Value};
-    let mut tt = onnx_protobuf::type_proto::Tensor::new();
-    tt.elem_type = elem as i32;
-    let mut s = onnx_protobuf::TensorShapeProto::new();
-    s.dim = dims
-        .iter()
-        .map(|&d| {
-            let mut x = Dimension::new();
-            x.value = Some(Value::DimValue(d));
-            x
-        })
-        .collect();
-    tt.shape = Some(s).into();
-    let mut tp = TypeProto::new();
-    tp.value = Some(onnx_protobuf::type_proto::Value::TensorType(tt));
-    let mut v = ValueInfoProto::new();
-    v.name = name.into();
-    v.type_ = Some(tp).into();
-    v
-}
+use ptq_tests::onnx_build::value_info as vi;
 
 fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
     let mut a = AttributeProto::new();
@@ -70,11 +48,7 @@ fn attr_str(name: &str, v: &str) -> AttributeProto {
 }
 
 fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.name = format!("/{op}");
-    n.op_type = op.into();
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = outputs.iter().map(|s| s.to_string()).collect();
+    let mut n = ptq_tests::onnx_build::node(&format!("/{op}"), op, inputs, outputs);
     n.attribute = attrs;
     n
 }

@@ -6,6 +6,8 @@
 //! command, so a green run always means the runtime really ran.
 #![forbid(unsafe_code)]
 
+pub mod onnx_build;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
