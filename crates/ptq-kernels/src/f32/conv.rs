@@ -246,10 +246,18 @@ fn im2col_gemm_batched(
                     for kx in 0..p.kw {
                         let dst = &mut col[k * cols + b * ohw..][..ohw];
                         for oy in 0..plane.oh {
-                            let src = &padded[(c * ph + oy * plane.sh + ky * plane.dh) * pw + kx * plane.dw..];
+                            let start = (c * ph + oy * plane.sh + ky * plane.dh) * pw + kx * plane.dw;
                             let d = &mut dst[oy * plane.ow..][..plane.ow];
-                            for (ox, v) in d.iter_mut().enumerate() {
-                                *v = src[ox * plane.sw];
+                            if plane.sw == 1 {
+                                let src = &padded[start..start + plane.ow];
+                                for (v, &s) in d.iter_mut().zip(src) {
+                                    *v = s;
+                                }
+                            } else {
+                                let src = &padded[start..start + (plane.ow - 1) * plane.sw + 1];
+                                for (v, s) in d.iter_mut().zip(src.iter().step_by(plane.sw)) {
+                                    *v = *s;
+                                }
                             }
                         }
                         k += 1;
