@@ -1,5 +1,6 @@
 //! Conv (1-D and 2-D) through the kernels crate.
 
+use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::ops::spatial::AutoPad;
@@ -64,8 +65,12 @@ pub fn as_2d(v: &[usize], fill: usize) -> Result<[usize; 2], String> {
     }
 }
 
-/// Runs Conv.
-pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
+/// The f32 X, W and optional B of a (transposed) convolution, with the
+/// number of spatial axes and the group count, checked for matching ranks.
+pub type ConvOperands<'a> = (&'a ArrayD<f32>, &'a ArrayD<f32>, Option<&'a ArrayD<f32>>, usize, usize);
+
+/// Reads and checks the operands shared by Conv and ConvTranspose.
+pub fn operands<'a>(ins: &'a Inputs, group: i64) -> Result<ConvOperands<'a>, String> {
     let x = f32s(ins.get(0)?)?;
     let w = f32s(ins.get(1)?)?;
     let b = ins.opt(2).map(f32s).transpose()?;
@@ -73,8 +78,13 @@ pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
     if xs.len() < 3 || ws.len() != xs.len() {
         return Err(format!("input {xs:?} and weight {ws:?} ranks do not fit"));
     }
-    let sp = xs.len() - 2;
-    let group = to_usize(op.group, "group")?.max(1);
+    Ok((x, w, b, xs.len() - 2, to_usize(group, "group")?.max(1)))
+}
+
+/// Runs Conv.
+pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
+    let (x, w, b, sp, group) = operands(ins, op.group)?;
+    let (xs, ws) = (x.shape(), w.shape());
     let (n, c, m) = (xs[0], xs[1], ws[0]);
     if c != ws[1] * group || m % group != 0 {
         return Err(format!("input channels {c}, weight {ws:?} and group {group} do not fit"));

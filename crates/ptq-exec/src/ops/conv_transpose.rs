@@ -10,19 +10,12 @@ use rayon::prelude::*;
 use super::conv::{as_2d, per_axis};
 use super::{Out, one};
 use crate::inputs::Inputs;
-use crate::util::{array, contiguous, f32s, to_usize};
+use crate::util::{array, contiguous, to_usize};
 
 /// Runs ConvTranspose, honouring output_padding, output_shape and auto_pad.
 pub fn run(op: &ConvTranspose, ins: &mut Inputs, _n: usize) -> Out {
-    let x = f32s(ins.get(0)?)?;
-    let w = f32s(ins.get(1)?)?;
-    let b = ins.opt(2).map(f32s).transpose()?;
+    let (x, w, b, sp, group) = super::conv::operands(ins, op.group)?;
     let (xs, ws) = (x.shape(), w.shape());
-    if xs.len() < 3 || ws.len() != xs.len() {
-        return Err(format!("input {xs:?} and weight {ws:?} ranks do not fit"));
-    }
-    let sp = xs.len() - 2;
-    let group = to_usize(op.group, "group")?.max(1);
     let (n, c) = (xs[0], xs[1]);
     if ws[0] != c || c % group != 0 {
         return Err(format!("input channels {c}, weight {ws:?} and group {group} do not fit"));
