@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ptq_ir::Tensor;
+use ptq_kernels::Threads;
 
 /// One present input of a node.
 #[derive(Debug)]
@@ -17,9 +18,17 @@ pub struct Slot {
 #[derive(Debug)]
 pub struct Inputs {
     pub slots: Vec<Option<Slot>>,
+    /// Whether the op may split its work across the rayon pool it runs on.
+    pub threads: Threads,
 }
 
 impl Inputs {
+    /// Inputs that may use the current rayon pool.
+    #[cfg(test)]
+    pub fn new(slots: Vec<Option<Slot>>) -> Inputs {
+        Inputs { slots, threads: Threads::Rayon }
+    }
+
     /// Input `i`, required.
     pub fn get(&self, i: usize) -> Result<&Tensor, String> {
         self.opt(i).ok_or_else(|| format!("missing required input {i}"))

@@ -13,6 +13,7 @@ mod inputs;
 mod ops;
 mod plan;
 mod util;
+mod work;
 
 pub use error::ExecError;
 pub use plan::{ExecOptions, Plan, Probe};

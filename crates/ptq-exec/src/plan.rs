@@ -8,11 +8,14 @@ use ptq_ir::{Dim, Graph, Tensor, ValueId};
 use crate::error::ExecError;
 use crate::inputs::{Inputs, Slot};
 use crate::ops::{Kernel, prepare};
+use crate::work;
+use ptq_kernels::Threads;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
-    /// Worker threads; 0 uses rayon's global pool (one per core).
+    /// Worker threads; 0 uses rayon's global pool (one per core). With 1 the
+    /// plan runs on the calling thread and never touches a pool.
     pub threads: usize,
 }
 
@@ -43,6 +46,8 @@ struct Step {
     label: String,
     op: String,
     kernel: Box<dyn Kernel>,
+    /// The node's op, for [`work::estimate`].
+    node_op: ptq_ir::Op,
     inputs: Vec<Option<ValueId>>,
     /// Per input slot: this step is the value's last use and it is an intermediate.
     reusable: Vec<bool>,
@@ -57,6 +62,8 @@ pub struct Plan {
     graph: Graph,
     steps: Vec<Step>,
     pool: Option<rayon::ThreadPool>,
+    /// What the ops may use: `Single` for a one-thread plan.
+    threads: Threads,
 }
 
 impl Plan {
@@ -120,6 +127,7 @@ impl Plan {
                     label: graph.node_label(id),
                     op: node.op.name().to_string(),
                     kernel,
+                    node_op: node.op.clone(),
                     inputs: node.inputs.clone(),
                     reusable,
                     outputs: node.outputs.clone(),
@@ -128,13 +136,14 @@ impl Plan {
             })
             .collect();
         let pool = match options.threads {
-            0 => None,
+            0 | 1 => None,
             n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| ExecError::Input {
                 name: String::new(),
                 msg: format!("cannot start {n} threads: {e}"),
             })?),
         };
-        Ok(Plan { graph: graph.clone(), steps, pool })
+        let threads = if options.threads == 1 { Threads::Single } else { Threads::Rayon };
+        Ok(Plan { graph: graph.clone(), steps, pool, threads })
     }
 
     /// The graph this plan runs.
@@ -155,10 +164,7 @@ impl Plan {
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
-        match &self.pool {
-            Some(p) => p.install(|| self.execute(inputs, which, probe, None)),
-            None => self.execute(inputs, which, probe, None),
-        }
+        self.execute(inputs, which, probe, None)
     }
 
     /// Runs the graph and returns, with the outputs, each node's wall time in
@@ -169,10 +175,7 @@ impl Plan {
         inputs: Vec<(String, Tensor)>,
     ) -> Result<(Vec<(String, Tensor)>, Vec<(String, String, f64)>), ExecError> {
         let mut times = vec![0.0; self.steps.len()];
-        let out = match &self.pool {
-            Some(p) => p.install(|| self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times))),
-            None => self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times)),
-        }?;
+        let out = self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times))?;
         let named = self.steps.iter().zip(times).map(|(s, t)| (s.label.clone(), s.op.clone(), t)).collect();
         Ok((out, named))
     }
@@ -225,8 +228,20 @@ impl Plan {
                 let tensor = tensor.ok_or_else(|| self.node_err(step, "an input was not computed".into()))?;
                 slots.push(Some(Slot { tensor, reusable }));
             }
-            let mut ins = Inputs { slots };
-            let mut outs = step.kernel.run(&mut ins, step.outputs.len()).map_err(|m| self.node_err(step, m))?;
+            let mut ins = Inputs { slots, threads: Threads::Single };
+            let heavy = self.threads == Threads::Rayon && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
+            let mut outs = match (&self.pool, heavy) {
+                (_, false) => step.kernel.run(&mut ins, step.outputs.len()),
+                (None, true) => {
+                    ins.threads = Threads::Rayon;
+                    step.kernel.run(&mut ins, step.outputs.len())
+                }
+                (Some(pool), true) => {
+                    ins.threads = Threads::Rayon;
+                    pool.install(|| step.kernel.run(&mut ins, step.outputs.len()))
+                }
+            }
+            .map_err(|m| self.node_err(step, m))?;
             drop(ins);
             for (slot, out) in step.outputs.iter().enumerate() {
                 let Some(v) = out else { continue };

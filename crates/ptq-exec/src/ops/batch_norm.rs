@@ -128,15 +128,13 @@ mod tests {
             Some(Slot { tensor: std::sync::Arc::new(Tensor::F32(array(shape, v).unwrap())), reusable: false })
         };
         // Two channels over a batch of two, one value each: channel 0 holds 1 and 3, channel 1 holds 2 and 6.
-        let mut ins = Inputs {
-            slots: vec![
-                slot(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]),
-                slot(vec![1.0, 2.0], &[2]),
-                slot(vec![0.0, 1.0], &[2]),
-                slot(vec![10.0, 10.0], &[2]),
-                slot(vec![1.0, 1.0], &[2]),
-            ],
-        };
+        let mut ins = Inputs::new(vec![
+            slot(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]),
+            slot(vec![1.0, 2.0], &[2]),
+            slot(vec![0.0, 1.0], &[2]),
+            slot(vec![10.0, 10.0], &[2]),
+            slot(vec![1.0, 1.0], &[2]),
+        ]);
         let op = BatchNorm { epsilon: 0.0, momentum: 0.5, training_mode: true };
         let out = run(&op, &mut ins, 3).unwrap();
         let y = vec![-1.0, -1.0, 1.0, 3.0];

@@ -176,7 +176,7 @@ mod tests {
 
     fn run2(kind: BinaryKind, a: Tensor, b: Tensor) -> Tensor {
         let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
-        let mut ins = Inputs { slots: vec![slot(a), slot(b)] };
+        let mut ins = Inputs::new(vec![slot(a), slot(b)]);
         run(&Binary { kind }, &mut ins, 1).unwrap().remove(0).unwrap()
     }
 

@@ -4,7 +4,7 @@ use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::ops::spatial::AutoPad;
-use ptq_kernels::{Conv2d, Threads, conv2d};
+use ptq_kernels::{Conv2d, conv2d};
 
 use super::{Out, one};
 use crate::inputs::Inputs;
@@ -112,7 +112,7 @@ pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
     if bias.as_ref().is_some_and(|b| b.len() != m) {
         return Err(format!("bias must have {m} entries"));
     }
-    conv2d(&p, &contiguous(x), &contiguous(w), bias.as_deref(), &mut y, Threads::Rayon);
+    conv2d(&p, &contiguous(x), &contiguous(w), bias.as_deref(), &mut y, ins.threads);
     let mut shape = vec![n, m];
     if sp == 1 {
         shape.push(ow);

@@ -66,7 +66,7 @@ pub fn run(op: &ConvTranspose, ins: &mut Inputs, _n: usize) -> Out {
     }
     if sp > 2 {
         let g = Geometry { xs, kernel, stride: &stride, dil: &dil, pads: &pads, out: &out, group, m };
-        let y = conv_transpose_nd(&g, &contiguous(x), &contiguous(w), bias.as_deref());
+        let y = conv_transpose_nd(&g, &contiguous(x), &contiguous(w), bias.as_deref(), ins.threads);
         let mut shape = vec![n, m];
         shape.extend_from_slice(&out);
         return one(Tensor::F32(array(&shape, y)?));
@@ -94,7 +94,7 @@ pub fn run(op: &ConvTranspose, ins: &mut Inputs, _n: usize) -> Out {
         out_w,
     };
     let mut y = vec![0f32; n * m * out_h * out_w];
-    conv_transpose2d(&p, &contiguous(x), &contiguous(w), bias.as_deref(), &mut y, Threads::Rayon);
+    conv_transpose2d(&p, &contiguous(x), &contiguous(w), bias.as_deref(), &mut y, ins.threads);
     let mut shape = vec![n, m];
     shape.extend_from_slice(&out);
     one(Tensor::F32(array(&shape, y)?))
@@ -124,7 +124,7 @@ fn strides(dims: &[usize]) -> Vec<usize> {
 /// Scatters every input element times every kernel tap into the output
 /// (`out = in * stride + tap * dilation - pad_begin` per axis), then adds the
 /// bias. Used for 3 or more spatial axes; one (batch, output channel) block per task.
-fn conv_transpose_nd(g: &Geometry<'_>, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+fn conv_transpose_nd(g: &Geometry<'_>, x: &[f32], w: &[f32], bias: Option<&[f32]>, threads: Threads) -> Vec<f32> {
     let (n, c) = (g.xs[0], g.xs[1]);
     let input = &g.xs[2..];
     let sp = input.len();
@@ -137,7 +137,7 @@ fn conv_transpose_nd(g: &Geometry<'_>, x: &[f32], w: &[f32], bias: Option<&[f32]
     if plane_out == 0 {
         return y;
     }
-    y.par_chunks_mut(plane_out).enumerate().for_each(|(block, yp)| {
+    let block = |(block, yp): (usize, &mut [f32])| {
         let (b, oc) = (block / g.m, block % g.m);
         let (grp, mo) = (oc / mg, oc % mg);
         yp.fill(bias.map_or(0.0, |bv| bv[oc]));
@@ -163,7 +163,11 @@ fn conv_transpose_nd(g: &Geometry<'_>, x: &[f32], w: &[f32], bias: Option<&[f32]
                 }
             }
         }
-    });
+    };
+    match threads {
+        Threads::Rayon => y.par_chunks_mut(plane_out).enumerate().for_each(block),
+        Threads::Single => y.chunks_mut(plane_out).enumerate().for_each(block),
+    }
     y
 }
 
@@ -182,7 +186,7 @@ mod tests {
         let out = [1usize, 3 * 2 - 2 + 2 - 1, 2 + 2 - 1];
         let g =
             Geometry { xs: &xs, kernel: &ks[2..], stride: &stride, dil: &dil, pads: &pads, out: &out, group: 1, m: 2 };
-        let y = conv_transpose_nd(&g, &x, &w, Some(&[0.5, -1.0]));
+        let y = conv_transpose_nd(&g, &x, &w, Some(&[0.5, -1.0]), Threads::Rayon);
         let p = ConvTranspose2d {
             n: 1,
             c: 2,

@@ -3,7 +3,7 @@
 use ndarray::IxDyn;
 use ptq_ir::Tensor;
 use ptq_ir::ops::gemm::Gemm;
-use ptq_kernels::{Threads, sgemm};
+use ptq_kernels::sgemm;
 
 use super::{Out, one};
 use crate::inputs::Inputs;
@@ -34,6 +34,6 @@ pub fn run(op: &Gemm, ins: &mut Inputs, _n: usize) -> Out {
     let mut g = ptq_kernels::Gemm::row_major(m, n, k, op.trans_a, op.trans_b);
     g.alpha = op.alpha;
     g.beta = if ins.opt(2).is_some() { op.beta } else { 0.0 };
-    sgemm(&g, &contiguous(a), &contiguous(b), &mut y, Threads::Rayon);
+    sgemm(&g, &contiguous(a), &contiguous(b), &mut y, ins.threads);
     one(Tensor::F32(array(&[m, n], y)?))
 }

@@ -3,6 +3,7 @@
 use ptq_ir::Tensor;
 use ptq_ir::ops::matmul::MatMul;
 use ptq_kernels::{Threads, sgemm};
+use rayon::prelude::*;
 
 use super::{Out, one};
 use crate::inputs::Inputs;
@@ -19,6 +20,10 @@ fn batch_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     }
     strides
 }
+
+/// Multiply-adds of a batched product above which its matrices are split
+/// across the pool, one product per task.
+const PARALLEL_BATCH_MACS: usize = 1 << 17;
 
 /// Runs MatMul in f32.
 pub fn run(_op: &MatMul, ins: &mut Inputs, _n: usize) -> Out {
@@ -48,7 +53,7 @@ pub fn run(_op: &MatMul, ins: &mut Inputs, _n: usize) -> Out {
     if bb.iter().product::<usize>() == 1 && !ab.is_empty() && ab.len() >= bb.len() {
         // B is one matrix: fold A's batch into its rows, one large GEMM.
         let g = ptq_kernels::Gemm::row_major(count * m, n, k, false, false);
-        sgemm(&g, &ad, &bd, &mut y, Threads::Rayon);
+        sgemm(&g, &ad, &bd, &mut y, ins.threads);
     } else {
         let (sa, sb) = (batch_strides(ab, &batch), batch_strides(bb, &batch));
         let g = ptq_kernels::Gemm::row_major(m, n, k, false, false);
@@ -68,9 +73,13 @@ pub fn run(_op: &MatMul, ins: &mut Inputs, _n: usize) -> Out {
             sgemm(&g, &ad[ia * m * k..(ia + 1) * m * k], &bd[ib * k * n..(ib + 1) * k * n], out, threads);
         };
         if m * n > 0 {
-            // Small products stay on this thread (see ptq_kernels::SMALL_GEMM_MACS).
-            for (t, out) in y.chunks_mut(m * n).enumerate() {
-                run(t, out, Threads::Rayon);
+            if ins.threads == Threads::Rayon && count > 1 && count * m * n * k >= PARALLEL_BATCH_MACS {
+                // Many small products (attention heads): one per task.
+                y.par_chunks_mut(m * n).enumerate().for_each(|(t, out)| run(t, out, Threads::Single));
+            } else {
+                for (t, out) in y.chunks_mut(m * n).enumerate() {
+                    run(t, out, ins.threads);
+                }
             }
         }
     }

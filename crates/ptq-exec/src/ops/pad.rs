@@ -42,19 +42,41 @@ fn pad<T: Clone>(a: &ArrayD<T>, begins: &[i64], ends: &[i64], mode: PadMode, fil
             usize::try_from(n).map_err(|_| format!("pads make axis {i} negative"))
         })
         .collect::<Result<_, _>>()?;
-    if ptq_ir::tensor::checked_numel(&shape).is_none() {
-        return Err(format!("padded shape {shape:?} is too large"));
+    let total = ptq_ir::tensor::checked_numel(&shape).ok_or_else(|| format!("padded shape {shape:?} is too large"))?;
+    if shape.is_empty() {
+        return Ok(a.clone());
     }
-    let mut p = vec![0usize; src.len()];
-    Ok(ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
-        for i in 0..src.len() {
-            match source(ix[i] as i64, begins[i], src[i], mode) {
-                Some(c) => p[i] = c,
-                None => return fill.clone(),
+    // Per axis, the source index of every output index (None: padding).
+    let maps: Vec<Vec<Option<usize>>> =
+        (0..src.len()).map(|i| (0..shape[i]).map(|o| source(o as i64, begins[i], src[i], mode)).collect()).collect();
+    let data = a.as_standard_layout();
+    let data = data.as_slice().ok_or("input is not contiguous")?;
+    let mut in_strides = vec![1usize; src.len()];
+    for i in (0..src.len().saturating_sub(1)).rev() {
+        in_strides[i] = in_strides[i + 1] * src[i + 1] as usize;
+    }
+    let last = src.len() - 1;
+    let row = shape[last];
+    let mut out = Vec::with_capacity(total);
+    let mut ix = vec![0usize; last];
+    for _ in 0..total.checked_div(row).unwrap_or(0) {
+        // The source offset of this output row, unless a leading axis pads it.
+        let base = ix.iter().enumerate().try_fold(0usize, |acc, (i, &o)| maps[i][o].map(|c| acc + c * in_strides[i]));
+        match base {
+            None => out.extend(std::iter::repeat_n(fill.clone(), row)),
+            Some(base) => {
+                out.extend(maps[last].iter().map(|m| m.map_or_else(|| fill.clone(), |c| data[base + c].clone())))
             }
         }
-        a[IxDyn(&p)].clone()
-    }))
+        for i in (0..last).rev() {
+            ix[i] += 1;
+            if ix[i] < shape[i] {
+                break;
+            }
+            ix[i] = 0;
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), out).map_err(|e| e.to_string())
 }
 
 /// Runs Pad on any dtype; the constant value converts to the input's dtype

@@ -4,6 +4,7 @@ use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::pool::{Pool, PoolKind};
 use ptq_ir::ops::spatial::AutoPad;
+use ptq_kernels::Threads;
 use rayon::prelude::*;
 
 use super::Out;
@@ -241,17 +242,6 @@ fn pool_plane_fast<T: Elem>(
 ) {
     let max = op.kind == PoolKind::Max;
     let volume = (kh * kw) as f64;
-    if max && [kh, kw, sh, sw, pt, pl] == [2, 2, 2, 2, 0, 0] && 2 * oh <= h && 2 * ow <= w {
-        // The classic 2x2/2 max pool: every window lies inside the input.
-        let pick = |a: T, b: T| if b > a || b.partial_cmp(&b).is_none() { b } else { a };
-        for oy in 0..oh {
-            let (r0, r1) = (&src[2 * oy * w..][..w], &src[(2 * oy + 1) * w..][..w]);
-            for (ox, out) in y[oy * ow..(oy + 1) * ow].iter_mut().enumerate() {
-                *out = pick(pick(r0[2 * ox], r0[2 * ox + 1]), pick(r1[2 * ox], r1[2 * ox + 1]));
-            }
-        }
-        return;
-    }
     for oy in 0..oh {
         let y0 = (oy * sh) as isize - pt as isize;
         let (r0, r1) = (y0.max(0) as usize, ((y0 + kh as isize).min(h as isize)).max(0) as usize);
@@ -284,7 +274,40 @@ fn pool_plane_fast<T: Elem>(
     }
 }
 
-fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>, Option<Tensor>), String> {
+/// Whether `op` is the classic 2x2, stride 2, unpadded, undilated max pool
+/// over a 2-D plane with every window inside the input.
+fn is_max_2x2(op: &Pool, g: &Geometry) -> bool {
+    op.kind == PoolKind::Max
+        && g.kernel == [2, 2]
+        && g.stride == [2, 2]
+        && g.dil == [1, 1]
+        && g.pads.iter().all(|&(b, e)| b == 0 && e == 0)
+        && g.input.len() == 2
+        && 2 * g.out[0] <= g.input[0]
+        && 2 * g.out[1] <= g.input[1]
+}
+
+/// 2x2/2 max pool over `rows` output rows of `ow` at once: output row r
+/// (plane r / oh, row r % oh) reads input rows 2·(r % oh) and 2·(r % oh) + 1
+/// of its plane (`plane_len` elements, rows of `w`). A NaN in a window
+/// is the window's maximum.
+fn max_2x2_rows<T: Elem>(src: &[T], y: &mut [T], rows: usize, w: usize, ow: usize, plane_len: usize, oh: usize) {
+    let pick = |a: T, b: T| if b > a || b.partial_cmp(&b).is_none() { b } else { a };
+    for (r, out) in y.chunks_exact_mut(ow).take(rows).enumerate() {
+        let top = (r / oh) * plane_len + 2 * (r % oh) * w;
+        let (r0, r1) = (&src[top..][..2 * ow], &src[top + w..][..2 * ow]);
+        for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+            *o = pick(pick(a[0], a[1]), pick(b[0], b[1]));
+        }
+    }
+}
+
+fn pool<T: Elem>(
+    op: &Pool,
+    x: &ArrayD<T>,
+    want_idx: bool,
+    threads: Threads,
+) -> Result<(ArrayD<T>, Option<Tensor>), String> {
     let xs = x.shape();
     if xs.len() < 3 {
         return Err(format!("input rank {} < 3", xs.len()));
@@ -310,6 +333,13 @@ fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>,
     };
     let data = contiguous(x);
     let mut y = vec![T::from_f64(0.0); planes * plane_out];
+    if !want_idx && is_max_2x2(op, &g) {
+        let (w, ow) = (g.input[1], g.out[1]);
+        max_2x2_rows(&data, &mut y, planes * g.out[0], w, ow, g.input[0] * w, g.out[0]);
+        let mut shape = vec![xs[0], xs[1]];
+        shape.extend_from_slice(&g.out);
+        return Ok((array(&shape, y)?, None));
+    }
     let mut idx = vec![0i64; if want_idx { planes * plane_out } else { 0 }];
     if plane_out > 0 && plane_in > 0 {
         let work = |p: usize, yp: &mut [T], ip: Option<&mut [i64]>| {
@@ -321,7 +351,7 @@ fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>,
             }
         };
         let taps: usize = g.kernel.iter().product();
-        if planes * plane_out * taps < 1 << 18 {
+        if threads == Threads::Single || planes * plane_out * taps < 1 << 18 {
             // Small layers: thread hand-off costs more than the work.
             if want_idx {
                 y.chunks_mut(plane_out)
@@ -355,15 +385,16 @@ fn pool<T: Elem>(op: &Pool, x: &ArrayD<T>, want_idx: bool) -> Result<(ArrayD<T>,
 /// the kernel volume, so padding (including the overhang that `ceil_mode`
 /// adds) counts as zeros, as in the ONNX reference and onnxruntime.
 pub fn run(op: &Pool, ins: &mut Inputs, n_out: usize) -> Out {
+    let threads = ins.threads;
     let x = ins.get(0)?;
     let want_idx = op.kind == PoolKind::Max && n_out > 1;
     let (y, idx) = match x {
-        Tensor::F32(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F32(y), i))?,
-        Tensor::F64(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F64(y), i))?,
-        Tensor::F16(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::F16(y), i))?,
-        Tensor::BF16(a) => pool(op, a, want_idx).map(|(y, i)| (Tensor::BF16(y), i))?,
-        Tensor::I8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx).map(|(y, i)| (Tensor::I8(y), i))?,
-        Tensor::U8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx).map(|(y, i)| (Tensor::U8(y), i))?,
+        Tensor::F32(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::F32(y), i))?,
+        Tensor::F64(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::F64(y), i))?,
+        Tensor::F16(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::F16(y), i))?,
+        Tensor::BF16(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::BF16(y), i))?,
+        Tensor::I8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::I8(y), i))?,
+        Tensor::U8(a) if op.kind == PoolKind::Max => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::U8(y), i))?,
         t => return Err(format!("{} of {} is not supported", if want_idx { "MaxPool" } else { "pooling" }, t.dtype())),
     };
     Ok(vec![Some(y), idx])
@@ -389,7 +420,7 @@ mod tests {
     }
 
     fn run_on(op: &Pool, x: Tensor, n_out: usize) -> Vec<Option<Tensor>> {
-        let mut ins = Inputs { slots: vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })] };
+        let mut ins = Inputs::new(vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })]);
         run(op, &mut ins, n_out).unwrap()
     }
 
@@ -450,7 +481,7 @@ mod tests {
         let mut op = pool_op(PoolKind::Max, &[1]);
         op.strides = Some(vec![0]);
         let x = Tensor::F32(ArrayD::zeros(ndarray::IxDyn(&[1, 1, 4])));
-        let mut ins = Inputs { slots: vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })] };
+        let mut ins = Inputs::new(vec![Some(Slot { tensor: std::sync::Arc::new(x), reusable: false })]);
         assert!(run(&op, &mut ins, 1).is_err());
     }
 }

@@ -147,7 +147,7 @@ mod tests {
 
     fn quantize(op: &QuantizeLinear, x: &[f32], scale: Tensor, zp: Option<Tensor>) -> Result<Tensor, String> {
         let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
-        let mut ins = Inputs { slots: vec![slot(Tensor::from_f32s(x)), slot(scale), zp.and_then(slot)] };
+        let mut ins = Inputs::new(vec![slot(Tensor::from_f32s(x)), slot(scale), zp.and_then(slot)]);
         run(op, &mut ins, 1).map(|mut v| v.remove(0).unwrap_or_else(|| Tensor::zeros(DType::U8, &[0])))
     }
 

@@ -38,6 +38,48 @@ fn reduce_f64(a: &ArrayD<f64>, axes: &[usize], kind: ReduceKind, keepdims: bool)
     r
 }
 
+/// When `axes` are exactly the trailing axes k..rank, the length of each
+/// reduced row (non-zero).
+fn trailing_rows(shape: &[usize], axes: &[usize]) -> Option<usize> {
+    let k = shape.len().checked_sub(axes.len())?;
+    let mut sorted = axes.to_vec();
+    sorted.sort_unstable();
+    let row: usize = shape[k..].iter().product();
+    (sorted.iter().copied().eq(k..shape.len()) && row > 0).then_some(row)
+}
+
+/// Sum/Mean/Max/Min of f32 rows of `row` contiguous elements (f64
+/// accumulation, like the general path); `None` for other kinds.
+fn reduce_rows_f32(
+    a: &ArrayD<f32>,
+    row: usize,
+    kind: ReduceKind,
+    keepdims: bool,
+    axes: &[usize],
+) -> Option<Result<ArrayD<f32>, String>> {
+    let data = a.as_standard_layout();
+    let data = data.as_slice()?;
+    let per_row: fn(&[f32]) -> f64 = match kind {
+        ReduceKind::Sum => |r| r.iter().map(|&v| v as f64).sum(),
+        ReduceKind::Mean => |r| r.iter().map(|&v| v as f64).sum::<f64>() / r.len() as f64,
+        ReduceKind::Max => {
+            |r| r.iter().fold(f64::NEG_INFINITY, |m, &v| if v as f64 > m || v.is_nan() { v as f64 } else { m })
+        }
+        ReduceKind::Min => {
+            |r| r.iter().fold(f64::INFINITY, |m, &v| if (v as f64) < m || v.is_nan() { v as f64 } else { m })
+        }
+        _ => return None,
+    };
+    let out: Vec<f32> = data.chunks_exact(row).map(|r| per_row(r) as f32).collect();
+    let rank = a.ndim();
+    let kept = rank - axes.len();
+    let mut shape = a.shape()[..kept].to_vec();
+    if keepdims {
+        shape.resize(rank, 1);
+    }
+    Some(array(&shape, out))
+}
+
 /// Runs a reduction (several axes of L1/L2/SumSquare/LogSumExp transform first, then sum). Values are
 /// accumulated in f64 and converted back to the input's dtype.
 pub fn run(op: &Reduce, ins: &mut Inputs, _n: usize) -> Out {
@@ -49,6 +91,11 @@ pub fn run(op: &Reduce, ins: &mut Inputs, _n: usize) -> Out {
         _ if op.noop_with_empty_axes => return one((*x).clone()),
         _ => (0..rank).collect(),
     };
+    if let (Tensor::F32(a), Some(r)) = (&*x, trailing_rows(x.shape(), &axes))
+        && let Some(t) = reduce_rows_f32(a, r, op.kind, op.keepdims, &axes)
+    {
+        return one(Tensor::F32(t?));
+    }
     let a = ArrayD::from_shape_vec(x.shape(), x.to_f64_vec()).map_err(|e| e.to_string())?;
     let multi = axes.len() > 1;
     let r = if multi

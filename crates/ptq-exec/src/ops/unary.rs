@@ -2,6 +2,7 @@
 
 use ptq_ir::Tensor;
 use ptq_ir::ops::unary::{Unary, UnaryKind};
+use ptq_kernels::Threads;
 
 use super::Out;
 use crate::inputs::Inputs;
@@ -114,9 +115,10 @@ macro_rules! half_unary {
 /// Elements per parallel chunk; smaller tensors run on the calling thread.
 const CHUNK: usize = 1 << 15;
 
-/// Applies `f` to every element, in parallel chunks for large slices.
-fn each(s: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
-    if s.len() >= 2 * CHUNK {
+/// Applies `f` to every element, in parallel chunks for large slices when
+/// `threads` allows.
+fn each(s: &mut [f32], threads: Threads, f: impl Fn(f32) -> f32 + Sync) {
+    if threads == Threads::Rayon && s.len() >= 2 * CHUNK {
         use rayon::prelude::*;
         s.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
     } else {
@@ -125,23 +127,23 @@ fn each(s: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
 }
 
 /// Statically dispatched loops for the common f32 activations; false when `k` is not one of them.
-fn fast_f32(k: UnaryKind, s: &mut [f32]) -> bool {
+fn fast_f32(k: UnaryKind, s: &mut [f32], t: Threads) -> bool {
     use UnaryKind::*;
     match k {
         Identity => {}
         Relu => ptq_kernels::relu(s),
         Exp => ptq_kernels::exp(s),
-        Sigmoid => each(s, |x| 1.0 / (1.0 + (-x).exp())),
-        Tanh => each(s, f32::tanh),
-        Sqrt => each(s, f32::sqrt),
-        Neg => each(s, |x| -x),
-        Abs => each(s, f32::abs),
-        Reciprocal => each(s, |x| 1.0 / x),
-        Erf => each(s, super::erf::erf),
-        HardSwish => each(s, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
-        LeakyRelu { alpha } => each(s, move |x| if x >= 0.0 { x } else { alpha * x }),
-        HardSigmoid { alpha, beta } => each(s, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
-        Gelu { tanh: false } => each(s, |x| 0.5 * x * (1.0 + super::erf::erf(x * std::f32::consts::FRAC_1_SQRT_2))),
+        Sigmoid => each(s, t, |x| 1.0 / (1.0 + (-x).exp())),
+        Tanh => each(s, t, f32::tanh),
+        Sqrt => each(s, t, f32::sqrt),
+        Neg => each(s, t, |x| -x),
+        Abs => each(s, t, f32::abs),
+        Reciprocal => each(s, t, |x| 1.0 / x),
+        Erf => each(s, t, super::erf::erf),
+        HardSwish => each(s, t, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        LeakyRelu { alpha } => each(s, t, move |x| if x >= 0.0 { x } else { alpha * x }),
+        HardSigmoid { alpha, beta } => each(s, t, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
+        Gelu { tanh: false } => each(s, t, |x| 0.5 * x * (1.0 + super::erf::erf(x * std::f32::consts::FRAC_1_SQRT_2))),
         _ => return false,
     }
     true
@@ -150,6 +152,7 @@ fn fast_f32(k: UnaryKind, s: &mut [f32]) -> bool {
 /// Runs a unary op; the input buffer is reused when it dies here. f16 and
 /// bf16 are computed in f32; integers support the ops that are exact on them.
 pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
+    let threads = ins.threads;
     let x = ins.take(0)?;
     let k = op.kind;
     Ok(vec![Some(match x {
@@ -157,7 +160,7 @@ pub fn run(op: &Unary, ins: &mut Inputs, _n: usize) -> Out {
             if !a.is_standard_layout() {
                 a = a.as_standard_layout().into_owned();
             }
-            let done = a.as_slice_mut().is_some_and(|s| fast_f32(k, s));
+            let done = a.as_slice_mut().is_some_and(|s| fast_f32(k, s, threads));
             if !done {
                 let f = float_fn!(f32, k, libm::erff);
                 a.mapv_inplace(f);

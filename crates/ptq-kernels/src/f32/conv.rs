@@ -8,6 +8,7 @@
 //!   (batch, group, tile), so the column buffer stays in cache and batch-1
 //!   layers still have tasks to run in parallel.
 
+use super::batched;
 use super::depthwise;
 use super::gemm::{Gemm, sgemm};
 use super::im2col::im2col;
@@ -44,6 +45,27 @@ impl Conv2d {
             out_len(self.h, self.pads[0], self.pads[2], self.kh, self.stride[0], self.dilation[0]),
             out_len(self.w, self.pads[1], self.pads[3], self.kw, self.stride[1], self.dilation[1]),
         ]
+    }
+}
+
+impl Conv2d {
+    /// The per-plane geometry (output size from [`Conv2d::out_hw`]).
+    pub(crate) fn plane(&self) -> Plane {
+        let [oh, ow] = self.out_hw();
+        Plane {
+            h: self.h,
+            w: self.w,
+            kh: self.kh,
+            kw: self.kw,
+            sh: self.stride[0],
+            sw: self.stride[1],
+            dh: self.dilation[0],
+            dw: self.dilation[1],
+            pt: self.pads[0],
+            pl: self.pads[1],
+            oh,
+            ow,
+        }
     }
 }
 
@@ -139,26 +161,16 @@ pub(crate) fn conv2d_tiled(
     if y.is_empty() {
         return;
     }
-    let plane = Plane {
-        h: p.h,
-        w: p.w,
-        kh: p.kh,
-        kw: p.kw,
-        sh: p.stride[0],
-        sw: p.stride[1],
-        dh: p.dilation[0],
-        dw: p.dilation[1],
-        pt: p.pads[0],
-        pl: p.pads[1],
-        oh,
-        ow,
-    };
-    if p.group == p.c && cg == 1 {
+    let plane = p.plane();
+    let batched = tile.is_none() && batched::suits(p, &plane, cg);
+    // A single-channel input (group 1, C 1) is "depthwise" too, but its
+    // small planes go faster as one GEMM with K = KH·KW.
+    if p.group == p.c && cg == 1 && !(p.group == 1 && batched) {
         depthwise::depthwise(&plane, p.c, mg, x, w, bias, y, threads);
     } else if p.kh == 1 && p.kw == 1 && p.stride == [1, 1] && p.pads == [0; 4] {
         pointwise(p, cg, mg, x, w, bias, y, threads);
-    } else if tile.is_none() && p.n > 1 && oh * ow * p.n * cg * p.kh * p.kw <= BATCHED_COL_LIMIT && oh * ow < 256 {
-        im2col_gemm_batched(p, &plane, cg, mg, x, w, bias, y, threads);
+    } else if batched {
+        batched::conv(p, &plane, cg, mg, x, w, bias, y, threads);
     } else {
         let kg = cg * p.kh * p.kw;
         let tile = tile.unwrap_or_else(|| tile_width(kg, oh * ow, p.n * p.group, threads)).clamp(1, oh * ow);
@@ -205,80 +217,6 @@ fn pointwise(
 /// General case: per (batch, group, tile of up to `tile` output positions),
 /// im2col the tile into a scratch [cg·KH·KW, width] matrix, multiply by W_g
 /// into a scratch [mg, width] result, and copy it out with the bias.
-/// Largest column matrix (in elements) the batched path builds: 4 MiB.
-const BATCHED_COL_LIMIT: usize = 1 << 20;
-
-/// Small feature maps: one GEMM per group over the columns of every image,
-/// instead of one tiny GEMM per image.
-#[allow(clippy::too_many_arguments)]
-fn im2col_gemm_batched(
-    p: &Conv2d,
-    plane: &Plane,
-    cg: usize,
-    mg: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-) {
-    let (hw, ohw) = (p.h * p.w, plane.oh * plane.ow);
-    let kg = cg * p.kh * p.kw;
-    let cols = p.n * ohw;
-    // Each image is copied once into a zero-padded buffer, so every column
-    // entry is a plain strided read with no bounds logic.
-    let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
-    let mut padded = vec![0.0f32; cg * ph * pw];
-    let mut col = vec![0.0f32; kg * cols];
-    let mut out = vec![0.0f32; mg * cols];
-    for grp in 0..p.group {
-        for b in 0..p.n {
-            let x_group = &x[(b * p.c + grp * cg) * hw..][..cg * hw];
-            for c in 0..cg {
-                for iy in 0..p.h {
-                    let dst = &mut padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w];
-                    dst.copy_from_slice(&x_group[(c * p.h + iy) * p.w..][..p.w]);
-                }
-            }
-            let mut k = 0;
-            for c in 0..cg {
-                for ky in 0..p.kh {
-                    for kx in 0..p.kw {
-                        let dst = &mut col[k * cols + b * ohw..][..ohw];
-                        for oy in 0..plane.oh {
-                            let start = (c * ph + oy * plane.sh + ky * plane.dh) * pw + kx * plane.dw;
-                            let d = &mut dst[oy * plane.ow..][..plane.ow];
-                            if plane.sw == 1 {
-                                let src = &padded[start..start + plane.ow];
-                                for (v, &s) in d.iter_mut().zip(src) {
-                                    *v = s;
-                                }
-                            } else {
-                                let src = &padded[start..start + (plane.ow - 1) * plane.sw + 1];
-                                for (v, s) in d.iter_mut().zip(src.iter().step_by(plane.sw)) {
-                                    *v = *s;
-                                }
-                            }
-                        }
-                        k += 1;
-                    }
-                }
-            }
-        }
-        let w_group = &w[grp * mg * kg..][..mg * kg];
-        sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, &col, &mut out, threads);
-        for r in 0..mg {
-            let bv = bias.map_or(0.0, |bias| bias[grp * mg + r]);
-            for b in 0..p.n {
-                let dst = &mut y[(b * p.m + grp * mg + r) * ohw..][..ohw];
-                for (d, &s) in dst.iter_mut().zip(&out[r * cols + b * ohw..][..ohw]) {
-                    *d = s + bv;
-                }
-            }
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn im2col_gemm(
     p: &Conv2d,
@@ -472,6 +410,35 @@ mod tests {
         for p in [dense, strided, depthwise, pointwise] {
             for threads in [Threads::Single, Threads::Rayon] {
                 run(&Case { p, bias: true, threads, tile: None, seed: 3 }).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn batched_small_planes_match_reference() {
+        // digits-CNN-like layers: many small images, so the batched path runs,
+        // split into tasks under Rayon (the first is large enough to split).
+        let dense = Conv2d {
+            n: 33,
+            c: 16,
+            h: 4,
+            w: 5,
+            m: 32,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [1; 4],
+            group: 1,
+        };
+        let single_channel = Conv2d { c: 1, m: 16, h: 8, w: 8, ..dense };
+        let strided = Conv2d { stride: [2, 3], dilation: [1, 2], pads: [0, 2, 1, 1], ..dense };
+        let grouped = Conv2d { group: 4, ..dense };
+        for p in [dense, single_channel, strided, grouped] {
+            assert!(batched::suits(&p, &p.plane(), p.c / p.group), "{p:?}");
+            for threads in [Threads::Single, Threads::Rayon] {
+                run(&Case { p, bias: true, threads, tile: None, seed: 5 }).unwrap();
+                run(&Case { p, bias: false, threads, tile: None, seed: 6 }).unwrap();
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Single-precision kernels.
 
+mod batched;
 mod conv;
 mod conv_transpose;
 mod depthwise;

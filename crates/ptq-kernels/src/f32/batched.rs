@@ -1,0 +1,174 @@
+//! Convolution over small feature maps: the im2col columns of several images
+//! side by side, so one GEMM covers them all instead of one tiny GEMM per
+//! image.
+//!
+//! Images are split into contiguous runs, one task each (as many tasks as
+//! rayon workers when the work pays for the hand-off); a task builds the
+//! columns of its images per group into a scratch matrix
+//! [cg·KH·KW, images·OH·OW], multiplies by W_g and scatters the result, plus
+//! bias, into its part of y.
+
+use super::conv::{Conv2d, Plane};
+use super::gemm::{Gemm, sgemm};
+use super::tasks;
+use crate::Threads;
+
+/// Largest column matrix (elements) a task builds: 4 MiB.
+pub(crate) const COL_LIMIT: usize = 1 << 20;
+
+/// Multiply-adds per task below which a second task costs more than it saves.
+const MIN_TASK_MACS: usize = 1 << 19;
+
+/// Whether [`conv`] should handle this layer: more than one image, small
+/// output planes, and all columns of one group within [`COL_LIMIT`].
+pub(crate) fn suits(p: &Conv2d, plane: &Plane, cg: usize) -> bool {
+    let ohw = plane.oh * plane.ow;
+    p.n > 1 && ohw < 256 && ohw.saturating_mul(p.n).saturating_mul(cg * p.kh * p.kw) <= COL_LIMIT
+}
+
+/// y\[n, m\] = bias\[m\] + conv(x\[n\], w\[m\]) for small planes; the caller
+/// checked every length against the geometry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv(
+    p: &Conv2d,
+    plane: &Plane,
+    cg: usize,
+    mg: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+) {
+    let ohw = plane.oh * plane.ow;
+    let macs = p.n * p.m * ohw * cg * p.kh * p.kw;
+    let tasks = match threads {
+        Threads::Single => 1,
+        Threads::Rayon => rayon::current_num_threads().min(macs / MIN_TASK_MACS).clamp(1, p.n),
+    };
+    let per = p.n.div_ceil(tasks);
+    let (chw, mohw) = (p.c * p.h * p.w, p.m * ohw);
+    let jobs: Vec<(usize, &mut [f32])> = y.chunks_mut(per * mohw).enumerate().collect();
+    let inner = if jobs.len() > 1 { Threads::Single } else { threads };
+    let outer = if jobs.len() > 1 { Threads::Rayon } else { Threads::Single };
+    tasks::for_each(
+        jobs,
+        outer,
+        || (),
+        |(), (job, y_run)| {
+            let images = y_run.len() / mohw;
+            let x_run = &x[job * per * chw..][..images * chw];
+            run_images(p, plane, cg, mg, images, x_run, w, bias, y_run, inner);
+        },
+    );
+}
+
+/// [`conv`] for `images` consecutive images on one task.
+#[allow(clippy::too_many_arguments)]
+fn run_images(
+    p: &Conv2d,
+    plane: &Plane,
+    cg: usize,
+    mg: usize,
+    images: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+) {
+    let ohw = plane.oh * plane.ow;
+    let kg = cg * p.kh * p.kw;
+    let cols = images * ohw;
+    let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
+    // Borders stay zero: only the interior is rewritten per image.
+    let mut padded = vec![0.0f32; cg * ph * pw];
+    let mut col = vec![0.0f32; kg * cols];
+    let mut out = vec![0.0f32; mg * cols];
+    let hw = p.h * p.w;
+    for grp in 0..p.group {
+        for b in 0..images {
+            let x_group = &x[(b * p.c + grp * cg) * hw..][..cg * hw];
+            for (c, src) in x_group.chunks_exact(hw).enumerate() {
+                for (iy, row) in src.chunks_exact(p.w).enumerate() {
+                    padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w].copy_from_slice(row);
+                }
+            }
+            columns(plane, cg, [ph, pw], &padded, b * ohw, cols, &mut col);
+        }
+        let w_group = &w[grp * mg * kg..][..mg * kg];
+        sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, &col, &mut out, threads);
+        for r in 0..mg {
+            let bv = bias.map_or(0.0, |bias| bias[grp * mg + r]);
+            let src_row = &out[r * cols..][..cols];
+            for (b, src) in src_row.chunks_exact(ohw).enumerate() {
+                let dst = &mut y[(b * p.m + grp * mg + r) * ohw..][..ohw];
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s + bv;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the im2col columns of one zero-padded image (`cg` planes of
+/// `ph`×`pw`) into columns `first .. first + OH·OW` of `col`, a row-major
+/// [cg·KH·KW, `cols`] matrix.
+fn columns(g: &Plane, cg: usize, [ph, pw]: [usize; 2], padded: &[f32], first: usize, cols: usize, col: &mut [f32]) {
+    let (oh, ow) = (g.oh, g.ow);
+    let taps = g.kh * g.kw;
+    assert!(padded.len() >= cg * ph * pw && first + oh * ow <= cols && col.len() >= cg * taps * cols);
+    if oh == 0 || ow == 0 {
+        return;
+    }
+    // The last tap of the last output reads row (oh-1)·sh + (kh-1)·dh and
+    // column (ow-1)·sw + (kw-1)·dw of the padded plane.
+    assert!((oh - 1) * g.sh + (g.kh - 1) * g.dh < ph && (ow - 1) * g.sw + (g.kw - 1) * g.dw < pw);
+    let src = padded.as_ptr();
+    let dst = col.as_mut_ptr();
+    for c in 0..cg {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let k = (c * g.kh + ky) * g.kw + kx;
+                for oy in 0..oh {
+                    let s = (c * ph + oy * g.sh + ky * g.dh) * pw + kx * g.dw;
+                    let d = k * cols + first + oy * ow;
+                    // SAFETY: by the asserts above, s + (ow-1)·sw < cg·ph·pw
+                    // ≤ padded.len() (row index < ph, column index < pw) and
+                    // d + ow ≤ k·cols + cols ≤ col.len(); `col` is a unique
+                    // borrow distinct from `padded`.
+                    unsafe {
+                        if g.sw == 1 {
+                            copy_short(src.add(s), dst.add(d), ow);
+                        } else {
+                            for ox in 0..ow {
+                                *dst.add(d + ox) = *src.add(s + ox * g.sw);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies `len` floats from `src` to `dst` in 4-wide pieces, without the
+/// call a `memcpy` of a few elements would cost.
+///
+/// # Safety
+/// `src..src+len` must be readable, `dst..dst+len` writable, not overlapping.
+#[inline(always)]
+unsafe fn copy_short(src: *const f32, dst: *mut f32, len: usize) {
+    let mut i = 0;
+    // SAFETY: every access is below `len`, inside the ranges the caller vouched for.
+    unsafe {
+        while i + 4 <= len {
+            dst.add(i).cast::<[f32; 4]>().write_unaligned(src.add(i).cast::<[f32; 4]>().read_unaligned());
+            i += 4;
+        }
+        while i < len {
+            *dst.add(i) = *src.add(i);
+            i += 1;
+        }
+    }
+}
