@@ -84,3 +84,9 @@ pub fn onnx_check(model: &Path) -> ScriptResult {
 pub fn onnx_infer(model: &Path, out: &Path) -> ScriptResult {
     run_script("onnx_infer.py", &[model, out], &[])
 }
+
+/// Runs `model` in onnxruntime on `inputs` and writes every output to `out`
+/// (an .npz keyed by output name).
+pub fn ort_outputs(model: &Path, inputs: &Path, out: &Path) -> ScriptResult {
+    run_script("ort_run.py", &[model, inputs], &["--write", out.to_str().expect("utf-8 path")])
+}

@@ -14,9 +14,11 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq-kernels", &[]),
     ("ptq-onnx", &["ptq-ir"]),
     ("ptq-exec", &["ptq-ir", "ptq-kernels"]),
-    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
+    ("ptq-stats", &[]),
+    ("ptq-algos", &["ptq-ir", "ptq-exec", "ptq-stats"]),
+    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-exec", "ptq-stats", "ptq-algos"]),
     ("ptq-cli", &["ptq"]),
-    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-exec"]),
+    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-exec", "ptq-stats", "ptq-algos"]),
     ("xtask", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
 ];
 

@@ -7,6 +7,13 @@
 //!   `cargo test --workspace` with any further arguments.
 //! - `bench`: ptq-exec against onnxruntime on the fixtures, FP32, same inputs
 //!   and threads; rewrites docs/PERFORMANCE.md.
+//! - `quantize [ARGS]`: `ptq quantize ARGS` from a release build; with no
+//!   arguments, the bundled digits CNN on its calibration set, printing FP32
+//!   and INT8 top-1 on its validation set.
+//! - `bench-quantize [--skip-nncf]`: `ptq quantize` against NNCF and
+//!   onnxruntime's quantizer on the fixtures with calib.npz/valid.npz
+//!   (installs tests/tools/requirements-bench.txt unless `PTQ_SKIP_PIP=1`);
+//!   rewrites the INT8 section of docs/PERFORMANCE.md.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -18,8 +25,10 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_quantize;
 mod conformance;
 mod layering;
+mod quantize;
 
 use std::process::{Command, ExitCode};
 
@@ -88,9 +97,12 @@ fn main() -> ExitCode {
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
         "bench" => bench_args(&args).and_then(|t| bench::run(&workspace_root(), t)),
+        "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
+        "quantize" => quantize::run(&workspace_root(), &args),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]>"
+                "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
+                 bench-quantize [--skip-nncf]|quantize [ARGS]>"
             );
             return ExitCode::from(2);
         }

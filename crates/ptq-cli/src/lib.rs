@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-mod cmd;
+pub mod cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +25,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Time a model on synthetic inputs and print median latency and throughput.
     Bench(cmd::bench::Args),
+    /// Quantize a model to INT8 with calibration data (NNCF defaults).
+    Quantize(cmd::quantize::Args),
 }
 
 /// Parses `args` (the first item is the program name) and runs the command.
@@ -43,5 +45,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Run(a) => cmd::run::run(&a),
         Command::Bench(a) => cmd::bench::run(&a),
+        Command::Quantize(a) => cmd::quantize::run(&a),
     }
 }

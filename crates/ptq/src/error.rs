@@ -15,6 +15,10 @@ pub enum Error {
     Npz { path: PathBuf, msg: String },
     #[error(transparent)]
     Exec(#[from] ptq_exec::ExecError),
+    #[error("item {item}: {msg}")]
+    Item { item: usize, msg: String },
+    #[error(transparent)]
+    Quantize(#[from] ptq_algos::AlgoError),
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Onnx(#[from] ptq_onnx::OnnxError),

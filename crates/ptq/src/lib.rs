@@ -12,19 +12,28 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod dataset;
 mod error;
+pub mod eval;
 mod format;
 mod model;
 pub mod npz;
+mod quantize;
 
+pub use dataset::{Dataset, Item, ItemResult};
 pub use error::Error;
 pub use format::Format;
 pub use model::{Model, load};
+pub use ptq_algos as algos;
 pub use ptq_exec as exec;
 pub use ptq_ir as ir;
+pub use quantize::{
+    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, Report, Subgraph, quantize,
+    quantize_with_events,
+};
 
 /// The types most programs need.
 pub mod prelude {
-    pub use crate::{Error, Format, Model, load};
+    pub use crate::{Dataset, Error, Format, Model, QuantizeOptions, load, quantize};
     pub use ptq_ir::prelude::*;
 }

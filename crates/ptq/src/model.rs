@@ -44,6 +44,25 @@ impl Model {
         &mut self.graph
     }
 
+    /// The same model with a quantized graph: written in the input's format,
+    /// at the first version that has per-channel quantization (ONNX opset 13)
+    /// when the input is older. Like its source, it refuses to be saved over
+    /// the file the source was loaded from.
+    pub(crate) fn quantized(&self, graph: Graph) -> Model {
+        let source = match &self.source {
+            Source::Onnx(info) => {
+                let mut info = info.clone();
+                for (domain, version) in &mut info.opset_import {
+                    if domain.is_empty() || domain == "ai.onnx" {
+                        *version = (*version).max(13);
+                    }
+                }
+                Source::Onnx(info)
+            }
+        };
+        Model { graph, source, loaded_from: self.loaded_from.clone() }
+    }
+
     /// The format the model was read from.
     pub fn format(&self) -> Format {
         match self.source {

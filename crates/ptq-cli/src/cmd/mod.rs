@@ -3,4 +3,6 @@
 pub mod bench;
 pub mod convert;
 pub mod inspect;
+pub mod quantize;
 pub mod run;
+pub mod validate;

@@ -1,0 +1,29 @@
+//! Post-training quantization algorithms over ptq-ir graphs, with NNCF's
+//! defaults: batch-norm folding, quantizer placement from a hardware table
+//! ([`hw`]) with propagation through quantization-agnostic ops, ranges from
+//! calibration statistics ([`spec`]), FastBiasCorrection ([`bias`]), and
+//! Q/DQ insertion ([`qdq`]). [`quantize_graph`] runs them in order.
+
+#![forbid(unsafe_code)]
+
+pub mod bias;
+pub mod calibrate;
+mod error;
+pub mod fold;
+pub mod hw;
+pub mod options;
+pub mod pipeline;
+pub mod placement;
+pub mod qdq;
+pub mod report;
+pub mod scope;
+pub mod spec;
+pub mod structure;
+
+pub use calibrate::Item;
+pub use error::AlgoError;
+pub use options::{ModelType, OverflowFix, Preset, QuantizeOptions};
+pub use pipeline::{Event, Quantized, quantize_graph};
+pub use report::Report;
+pub use scope::{IgnoredScope, Subgraph};
+pub use spec::QuantSpec;

@@ -1,0 +1,72 @@
+//! Quantization settings, with NNCF's defaults.
+
+use crate::scope::IgnoredScope;
+
+/// Activation scheme preset (NNCF `QuantizationPreset`). Weights are always
+/// symmetric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Symmetric activations.
+    Performance,
+    /// Asymmetric activations.
+    Mixed,
+}
+
+/// Model family with its own defaults (NNCF `ModelType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelType {
+    /// Attention models: `mixed` preset, only MatMul/Gemm/Conv inputs
+    /// quantized, the attention-output MatMul left in float, symmetric
+    /// activation×activation MatMul inputs.
+    Transformer,
+}
+
+/// Which weights use 7 of the 8 bits, avoiding the 16-bit accumulator
+/// overflow of non-VNNI x86 int8 kernels (NNCF `OverflowFix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowFix {
+    /// Every Conv/MatMul/Gemm weight.
+    Enable,
+    /// The first convolutions reached from each model input (NNCF default).
+    FirstLayer,
+    /// None.
+    Disable,
+}
+
+/// Settings of one quantization run. `Default` gives NNCF's defaults.
+#[derive(Clone, Debug)]
+pub struct QuantizeOptions {
+    /// `None`: `Mixed` for transformers, else `Performance`.
+    pub preset: Option<Preset>,
+    /// `None`: detect attention structure and, when found, use `Transformer`.
+    pub model_type: Option<ModelType>,
+    /// Turn off the transformer detection that applies when `model_type` is
+    /// `None`.
+    pub detect_model_type: bool,
+    /// Dataset items used for statistics (default 300).
+    pub subset_size: usize,
+    /// FastBiasCorrection (default on).
+    pub fast_bias_correction: bool,
+    pub ignored_scope: IgnoredScope,
+    pub overflow_fix: OverflowFix,
+    /// Worker threads for calibration (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for QuantizeOptions {
+    fn default() -> Self {
+        QuantizeOptions {
+            preset: None,
+            model_type: None,
+            detect_model_type: true,
+            subset_size: 300,
+            fast_bias_correction: true,
+            ignored_scope: IgnoredScope::default(),
+            overflow_fix: OverflowFix::FirstLayer,
+            threads: 0,
+        }
+    }
+}

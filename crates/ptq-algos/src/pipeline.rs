@@ -1,0 +1,192 @@
+//! One quantization run: prepare, place, calibrate, compute ranges, correct
+//! biases, insert Q/DQ.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ptq_ir::{Graph, NodeId, ValueId};
+use ptq_stats::Granularity;
+
+use crate::bias;
+use crate::calibrate::{self, Item, Watch};
+use crate::error::AlgoError;
+use crate::fold;
+use crate::options::QuantizeOptions;
+use crate::placement::{self, ActQuantizer, Scheme, WeightQuantizer};
+use crate::qdq;
+use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
+use crate::spec::{self, QuantSpec};
+use crate::structure::Links;
+
+/// The quantized graph and what was done.
+#[derive(Debug)]
+pub struct Quantized {
+    pub graph: Graph,
+    pub report: Report,
+}
+
+/// Progress events for a caller's display.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// Calibration starts over at most this many items.
+    CalibrationStart { subset: usize },
+    /// Items processed so far.
+    Calibrated { items: usize },
+    /// Calibration finished.
+    CalibrationDone,
+}
+
+/// Quantizes `g` with statistics from `items` (NNCF `quantize` semantics).
+pub fn quantize_graph(
+    g: &Graph,
+    items: &mut dyn Iterator<Item = Result<Item, String>>,
+    opts: &QuantizeOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<Quantized, AlgoError> {
+    if opts.subset_size == 0 {
+        return Err(AlgoError::Option("subset size must be at least 1".into()));
+    }
+    let mut t = Timings::default();
+    let start = Instant::now();
+    let mut g = g.clone();
+    ptq_ir::infer::infer_facts(&mut g)?;
+    let folded = fold::fold_batch_norms(&mut g);
+    let placed = placement::place(&g, opts)?;
+    t.prepare = start.elapsed().as_secs_f64();
+
+    // One calibration pass: activation ranges and bias-correction means.
+    let l = Links::new(&g);
+    let weighted: Vec<NodeId> = placed.weights.iter().flat_map(|w| w.readers.iter().map(|&(n, _)| n)).collect();
+    let cands = if opts.fast_bias_correction { bias::candidates(&g, &l, &weighted) } else { vec![] };
+    let mut watch: Vec<Watch> =
+        placed.acts.iter().map(|q| Watch { value: q.value, granularity: Granularity::PerTensor }).collect();
+    watch.sort_by_key(|w| w.value);
+    watch.dedup_by_key(|w| w.value);
+    watch.extend(bias::watches(&cands));
+    let s0 = Instant::now();
+    events(Event::CalibrationStart { subset: opts.subset_size });
+    let collected = calibrate::calibrate(&g, items, opts.subset_size, &watch, opts.threads, &mut |n| {
+        events(Event::Calibrated { items: n })
+    })?;
+    events(Event::CalibrationDone);
+    t.calibration = s0.elapsed().as_secs_f64();
+
+    // Ranges.
+    let s1 = Instant::now();
+    let mut acts: Vec<(ActQuantizer, QuantSpec)> = vec![];
+    let mut rows = vec![];
+    let mut group_range: HashMap<usize, (f32, f32, f32, bool)> = HashMap::new();
+    for q in &placed.acts {
+        if let (Some(gid), Some(s)) = (q.unified, collected.per_tensor(q.value)) {
+            let e = group_range.entry(gid).or_insert((f32::INFINITY, f32::NEG_INFINITY, 0.0, false));
+            let (mn, mx, am) = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
+            *e = (e.0.min(mn), e.1.max(mx), e.2.max(am), e.3 || mn < 0.0);
+        }
+    }
+    for q in &placed.acts {
+        let Some(s) = collected.per_tensor(q.value) else { continue };
+        if s.samples() == 0 {
+            continue;
+        }
+        let (mut mn, mut mx, mut am) = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
+        if !(mn.is_finite() && mx.is_finite() && am.is_finite()) {
+            // Never saw a finite value: leave the tensor in float.
+            continue;
+        }
+        let mut signed = mn < 0.0;
+        if let Some(&(gmn, gmx, gam, gs)) = q.unified.and_then(|gid| group_range.get(&gid)) {
+            (mn, mx, am, signed) = (gmn, gmx, gam, gs);
+        }
+        let spec = match q.scheme {
+            Scheme::Symmetric => spec::symmetric_activation(am, signed),
+            Scheme::Asymmetric => spec::asymmetric_activation(mn, mx),
+        };
+        rows.push(QuantizerRow {
+            kind: "activation",
+            tensor: g.value(q.value).name.clone(),
+            readers: q.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
+            scheme: q.scheme,
+            unified: q.unified,
+            spec: spec.clone(),
+            mean_min: Some(s.mean_min()[0]),
+            mean_max: Some(s.mean_max()[0]),
+            min: s.min().first().copied(),
+            max: s.max().first().copied(),
+        });
+        acts.push((q.clone(), spec));
+    }
+    let mut weights: Vec<(WeightQuantizer, QuantSpec)> = vec![];
+    for w in &placed.weights {
+        let Some(ptq_ir::Tensor::F32(a)) = g.constant(w.value) else { continue };
+        let amax: Vec<f32> = match w.axis {
+            Some(ax) if ax < a.ndim() => {
+                a.axis_iter(ndarray::Axis(ax)).map(|lane| lane.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect()
+            }
+            _ => vec![a.iter().fold(0.0f32, |m, v| m.max(v.abs()))],
+        };
+        let axis = if amax.len() > 1 { w.axis } else { None };
+        let spec = spec::symmetric_weight(&amax, axis, w.half_range);
+        rows.push(QuantizerRow {
+            kind: "weight",
+            tensor: g.value(w.value).name.clone(),
+            readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
+            scheme: Scheme::Symmetric,
+            unified: None,
+            spec: spec.clone(),
+            mean_min: None,
+            mean_max: None,
+            min: None,
+            max: None,
+        });
+        weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
+    }
+    t.ranges = s1.elapsed().as_secs_f64();
+
+    // FastBiasCorrection.
+    let s2 = Instant::now();
+    let w_by_value: HashMap<ValueId, QuantSpec> = weights.iter().map(|(w, s)| (w.value, s.clone())).collect();
+    let (biases, corrections) = bias::correct(&g, &cands, &collected, &w_by_value)?;
+    t.bias_correction = s2.elapsed().as_secs_f64();
+
+    // Insertion.
+    let s3 = Instant::now();
+    let ignored = placed
+        .ignored
+        .iter()
+        .map(|(&id, why)| IgnoredRow {
+            node: g.node_label(id),
+            op: g.node(id).map_or_else(String::new, |n| n.op.name().to_string()),
+            reason: why.clone(),
+        })
+        .collect();
+    let mut out = g.clone();
+    qdq::apply(&mut out, &qdq::Plan { acts: &acts, weights: &weights, biases: &biases })?;
+    drop_unused_constants(&mut out);
+    ptq_ir::validate::validate(&out)?;
+    t.insertion = s3.elapsed().as_secs_f64();
+    let report = Report {
+        preset: placed.preset.unwrap_or(crate::options::Preset::Performance),
+        model_type: placed.model_type,
+        model_type_reason: placed.model_type_reason.clone(),
+        subset_items: collected.items,
+        folded_batch_norms: folded.iter().map(|f| format!("{} into {}", f.batch_norm, f.conv)).collect(),
+        quantizers: rows,
+        ignored,
+        bias_corrections: corrections,
+        timings: t,
+    };
+    Ok(Quantized { graph: out, report })
+}
+
+/// Marks constants no node reads any more (weights replaced by their int8
+/// form, folded batch-norm parameters) as derived, so export leaves them out.
+fn drop_unused_constants(g: &mut Graph) {
+    let used: std::collections::HashSet<ValueId> = g.iter_nodes().flat_map(|(_, n)| n.input_ids()).collect();
+    for i in 0..g.values.len() {
+        let id = ValueId(i);
+        if g.values[i].constant.is_some() && !used.contains(&id) && !g.inputs.contains(&id) && !g.outputs.contains(&id)
+        {
+            g.values[i].const_source = ptq_ir::ConstSource::Derived;
+        }
+    }
+}

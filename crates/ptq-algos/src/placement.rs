@@ -1,0 +1,298 @@
+//! Quantizer placement: which tensors get an activation quantizer, which
+//! weights get a per-channel one, and which nodes stay in float and why.
+//!
+//! A simplified form of NNCF's propagation solver (`quantizer_propagation/
+//! solver.py`) with its default `MERGE_ALL_IN_ONE` rule:
+//! 1. every quantizable input of every quantizable op (hardware table,
+//!    [`crate::hw`]) requests a quantizer, except elementwise ops with a
+//!    single activation input (bias adds, scalings), ignored nodes and the
+//!    insides of decomposed activations/normalizations;
+//! 2. requests move up, from the outputs toward the inputs, through
+//!    agnostic ops (MaxPool, Reshape, Transpose...) when every reader of the
+//!    tensor requests one, merging into a single quantizer there; through a
+//!    Concat they are cloned onto each input and share one scale;
+//! 3. where they stop, one quantizer covers the requesting readers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use ptq_ir::{Graph, NodeId, Op, ValueId};
+
+use crate::error::AlgoError;
+use crate::hw::{self, Role, role};
+use crate::options::{ModelType, OverflowFix, Preset, QuantizeOptions};
+use crate::structure::{self, Links};
+
+/// Activation range scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    Symmetric,
+    Asymmetric,
+}
+
+/// One activation quantizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActQuantizer {
+    /// The quantized tensor.
+    pub value: ValueId,
+    /// The readers that read the quantized tensor, as (node, input slot).
+    /// When this lists every reader of `value` the quantizer sits on the
+    /// tensor itself.
+    pub readers: Vec<(NodeId, usize)>,
+    pub scheme: Scheme,
+    /// Quantizers with the same group share one scale (Concat inputs).
+    pub unified: Option<usize>,
+}
+
+/// One weight quantizer (symmetric, signed, narrow range).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightQuantizer {
+    /// The constant weight.
+    pub value: ValueId,
+    /// The nodes reading it, as (node, slot).
+    pub readers: Vec<(NodeId, usize)>,
+    /// Per-channel axis, or per-tensor.
+    pub axis: Option<usize>,
+    /// Only 7 bits used (overflow fix).
+    pub half_range: bool,
+}
+
+/// The outcome of placement.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    pub acts: Vec<ActQuantizer>,
+    pub weights: Vec<WeightQuantizer>,
+    /// Nodes kept in float, with the reason.
+    pub ignored: BTreeMap<NodeId, String>,
+    pub preset: Option<Preset>,
+    pub model_type: Option<ModelType>,
+    /// How the model type was decided.
+    pub model_type_reason: String,
+}
+
+/// A pending request for a quantizer on `value` by `reader`.
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    reader: (NodeId, usize),
+    scheme: Scheme,
+    group: Option<usize>,
+}
+
+/// Places quantizers on `g` (facts inferred, batch norms folded).
+pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> {
+    let l = Links::new(g);
+    let mut out = Placement::default();
+    let (model_type, reason) = match (opts.model_type, opts.detect_model_type) {
+        (Some(t), _) => (Some(t), "set by the caller".to_string()),
+        (None, true) => match structure::transformer_evidence(&l) {
+            Some(why) => (Some(ModelType::Transformer), format!("detected: {why}")),
+            None => (None, "no attention block or layer norm found".to_string()),
+        },
+        (None, false) => (None, "detection turned off".to_string()),
+    };
+    let transformer = model_type == Some(ModelType::Transformer);
+    let preset = opts.preset.unwrap_or(if transformer { Preset::Mixed } else { Preset::Performance });
+    out.model_type = model_type;
+    out.model_type_reason = reason;
+    out.preset = Some(preset);
+    let act_scheme = match preset {
+        Preset::Performance => Scheme::Symmetric,
+        Preset::Mixed => Scheme::Asymmetric,
+    };
+
+    // Ignored nodes: user scope first (its reason wins), then model type.
+    for (id, rule) in opts.ignored_scope.resolve(g)? {
+        out.ignored.insert(id, format!("ignored scope: {rule}"));
+    }
+    if transformer {
+        for (id, n) in g.iter_nodes() {
+            if hw::TRANSFORMER_FLOAT.contains(&n.op.name()) {
+                out.ignored.entry(id).or_insert_with(|| "transformer model type: kept in float".into());
+            }
+        }
+        for a in structure::attention_blocks(&l) {
+            out.ignored
+                .entry(a.output)
+                .or_insert_with(|| "transformer: attention-output MatMul (Softmax -> MatMul)".into());
+        }
+    }
+    let fused = structure::decompositions(&l);
+
+    // 1. Initial requests.
+    let order = ptq_ir::topo::topo_order(g)?;
+    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut pending: HashMap<ValueId, Vec<Request>> = HashMap::new();
+    for &id in &order {
+        let Some(n) = g.node(id) else { continue };
+        let Role::Quantizable { inputs, weight } = role(&n.op) else { continue };
+        if out.ignored.contains_key(&id) || fused.contains(&id) {
+            continue;
+        }
+        let acts: Vec<(usize, ValueId)> = inputs
+            .iter()
+            .filter_map(|&s| n.inputs.get(s).copied().flatten().map(|v| (s, v)))
+            .filter(|&(_, v)| l.is_activation(v))
+            .collect();
+        let elementwise = matches!(n.op, Op::Binary(_) | Op::Variadic(_));
+        if elementwise && acts.len() < 2 {
+            continue; // bias add, constant scaling: fused into the producer
+        }
+        let act_x_act = matches!(n.op, Op::MatMul(_) | Op::Gemm(_)) && acts.len() == 2;
+        let scheme = if transformer && act_x_act { Scheme::Symmetric } else { act_scheme };
+        for (slot, v) in acts {
+            if weight == Some(slot) && g.value(v).constant.is_some() {
+                continue;
+            }
+            pending.entry(v).or_default().push(Request { reader: (id, slot), scheme, group: None });
+        }
+    }
+
+    // 2. Move requests up, latest producers first.
+    let mut groups = UnionFind::default();
+    loop {
+        let next = pending.keys().copied().max_by_key(|&v| (l.producer(v).and_then(|p| pos.get(&p).copied()), v.0));
+        let Some(v) = next else { break };
+        let reqs = pending.remove(&v).unwrap_or_default();
+        let mut group = None;
+        for r in &reqs {
+            if let Some(gid) = r.group {
+                group = Some(group.map_or(gid, |g0| groups.union(g0, gid)));
+            }
+        }
+        let scheme =
+            if reqs.iter().any(|r| r.scheme == Scheme::Symmetric) { Scheme::Symmetric } else { Scheme::Asymmetric };
+        let requested: HashSet<(NodeId, usize)> = reqs.iter().map(|r| r.reader).collect();
+        let all = !g.outputs.contains(&v) && l.readers(v).iter().all(|r| requested.contains(r));
+        let producer = l.producer(v).filter(|p| !out.ignored.contains_key(p));
+        let moved = match (all, producer.and_then(|p| g.node(p).map(|n| (p, n)))) {
+            (true, Some((p, pn))) if pn.output_ids().count() == 1 => match role(&pn.op) {
+                Role::Agnostic => match pn.inputs.first().copied().flatten() {
+                    Some(u) if l.is_activation(u) => {
+                        pending.entry(u).or_default().push(Request { reader: (p, 0), scheme, group });
+                        true
+                    }
+                    _ => false,
+                },
+                Role::Concat if pn.input_ids().all(|u| l.is_activation(u)) => {
+                    let gid = group.unwrap_or_else(|| groups.fresh());
+                    for (slot, u) in pn.inputs.iter().enumerate() {
+                        if let Some(u) = *u {
+                            pending.entry(u).or_default().push(Request { reader: (p, slot), scheme, group: Some(gid) });
+                        }
+                    }
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !moved {
+            let mut readers: Vec<(NodeId, usize)> = requested.into_iter().collect();
+            readers.sort();
+            out.acts.push(ActQuantizer { value: v, readers, scheme, unified: group });
+        }
+    }
+    for q in &mut out.acts {
+        q.unified = q.unified.map(|gid| groups.find(gid));
+    }
+    out.acts.sort_by_key(|q| (l.producer(q.value).and_then(|p| pos.get(&p).copied()), q.value.0));
+
+    // 3. Weights.
+    let mut by_value: BTreeMap<ValueId, Vec<(NodeId, usize)>> = BTreeMap::new();
+    for &id in &order {
+        let Some(n) = g.node(id) else { continue };
+        let Role::Quantizable { weight: Some(slot), .. } = role(&n.op) else { continue };
+        if out.ignored.contains_key(&id) {
+            continue;
+        }
+        let Some(w) = n.inputs.get(slot).copied().flatten() else { continue };
+        if matches!(g.constant(w), Some(ptq_ir::Tensor::F32(_))) {
+            by_value.entry(w).or_default().push((id, slot));
+        }
+    }
+    let half = half_range_weights(g, &l, &by_value, opts.overflow_fix);
+    for (w, readers) in by_value {
+        let rank = g.constant(w).map_or(0, |t| t.shape().len());
+        // A weight shared by ops that disagree on the channel axis is quantized per tensor.
+        let axes: BTreeSet<Option<usize>> =
+            readers.iter().filter_map(|&(n, _)| g.node(n).map(|n| hw::weight_axis(&n.op, rank))).collect();
+        let axis = if axes.len() == 1 { axes.into_iter().next().flatten() } else { None };
+        out.weights.push(WeightQuantizer { value: w, half_range: half.contains(&w), readers, axis });
+    }
+    Ok(out)
+}
+
+/// Weights that get the overflow fix: all of them (`Enable`), those of the
+/// first convolutions reached from each model input (`FirstLayer`), or none.
+fn half_range_weights(
+    g: &Graph,
+    l: &Links<'_>,
+    weights: &BTreeMap<ValueId, Vec<(NodeId, usize)>>,
+    fix: OverflowFix,
+) -> HashSet<ValueId> {
+    let conv_weight = |id: NodeId| {
+        let n = g.node(id)?;
+        let w = n.inputs.get(1).copied().flatten()?;
+        (matches!(n.op, Op::Conv(_)) && weights.contains_key(&w)).then_some(w)
+    };
+    match fix {
+        OverflowFix::Disable => HashSet::new(),
+        OverflowFix::Enable => weights
+            .iter()
+            .filter(|(_, r)| {
+                r.iter().any(|&(n, _)| {
+                    l.op(n).is_some_and(|op| {
+                        matches!(op, Op::Conv(_) | Op::ConvTranspose(_) | Op::MatMul(_) | Op::Gemm(_))
+                    })
+                })
+            })
+            .map(|(&w, _)| w)
+            .collect(),
+        OverflowFix::FirstLayer => {
+            let mut found = HashSet::new();
+            let mut seen = HashSet::new();
+            let mut frontier: Vec<ValueId> = g.inputs.clone();
+            while let Some(v) = frontier.pop() {
+                for &(c, _) in l.readers(v) {
+                    if !seen.insert(c) {
+                        continue;
+                    }
+                    match conv_weight(c) {
+                        Some(w) => {
+                            found.insert(w);
+                        }
+                        None => frontier.extend(g.node(c).into_iter().flat_map(|n| n.output_ids())),
+                    }
+                }
+            }
+            found
+        }
+    }
+}
+
+/// Disjoint sets of unified-scale group ids.
+#[derive(Debug, Default)]
+struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    fn fresh(&mut self) -> usize {
+        self.parent.push(self.parent.len());
+        self.parent.len() - 1
+    }
+
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    fn union(&mut self, a: usize, b: usize) -> usize {
+        let (ra, rb) = (self.find(a), self.find(b));
+        self.parent[rb] = ra;
+        ra
+    }
+}

@@ -1,0 +1,246 @@
+//! Writing quantizers into the graph as QuantizeLinear/DequantizeLinear:
+//! activations get a Q→DQ pair, weights become int8 constants read by a
+//! DequantizeLinear (per-axis), and the bias of a layer whose input and
+//! weight are both quantized becomes int32 with scale s_x·s_w, the form
+//! onnxruntime fuses into its integer kernels.
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ptq_ir::ops::dequantize::DequantizeLinear;
+use ptq_ir::ops::quantize::QuantizeLinear;
+use ptq_ir::patch::{Applied, PatchValue};
+use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, Value, ValueId};
+
+use crate::hw::{Role, role};
+
+use crate::error::AlgoError;
+use crate::placement::{ActQuantizer, WeightQuantizer};
+use crate::spec::{QType, QuantSpec};
+
+fn scalar_or_vec_f32(v: &[f32]) -> Tensor {
+    if v.len() == 1 { Tensor::F32(ArrayD::from_elem(IxDyn(&[]), v[0])) } else { Tensor::from_f32s(v) }
+}
+
+fn zero_points(spec: &QuantSpec) -> Tensor {
+    let shape: Vec<usize> = if spec.zero_point.len() == 1 { vec![] } else { vec![spec.zero_point.len()] };
+    let s = IxDyn(&shape);
+    let vals = || spec.zero_point.iter().copied();
+    match spec.qtype {
+        QType::U8 => {
+            Tensor::U8(ArrayD::from_shape_vec(s, vals().map(|z| z.clamp(0, 255) as u8).collect()).unwrap_or_default())
+        }
+        QType::I8 => Tensor::I8(
+            ArrayD::from_shape_vec(s, vals().map(|z| z.clamp(-128, 127) as i8).collect()).unwrap_or_default(),
+        ),
+        QType::I32 => Tensor::I32(ArrayD::from_shape_vec(s, vals().collect()).unwrap_or_default()),
+    }
+}
+
+/// Unique value names: `base`, then `base_1`, ...
+#[derive(Debug)]
+struct Names(std::collections::HashSet<String>);
+
+impl Names {
+    fn new(g: &Graph) -> Names {
+        let mut s: std::collections::HashSet<String> = g.values.iter().map(|v| v.name.clone()).collect();
+        s.extend(g.iter_nodes().map(|(_, n)| n.name.clone()));
+        Names(s)
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while !self.0.insert(name.clone()) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        name
+    }
+}
+
+/// Adds `value → QuantizeLinear → DequantizeLinear` with `spec`'s
+/// parameters (named after `tag`) and returns the dequantized value.
+fn add_pair(g: &Graph, p: &mut Patch, names: &mut Names, value: ValueId, tag: &str, spec: &QuantSpec) -> PatchValue {
+    let scale = p.add_constant(names.fresh(&format!("{tag}_scale")), scalar_or_vec_f32(&spec.scale));
+    let zp = p.add_constant(names.fresh(&format!("{tag}_zero_point")), zero_points(spec));
+    let fact = g.value(value).fact.clone();
+    let qv = p.add_value(Value {
+        name: names.fresh(&format!("{tag}_quantized")),
+        fact: ptq_ir::Fact { dtype: Some(ptq_ir::DType::U8), shape: fact.shape.clone() },
+        ..Value::default()
+    });
+    let dq = p.add_value(Value { name: names.fresh(&format!("{tag}_dequantized")), fact, ..Value::default() });
+    let q_inputs = vec![Some(PatchValue::Existing(value)), Some(scale), Some(zp)];
+    p.add_node(names.fresh(&format!("{tag}_QuantizeLinear")), QuantizeLinear::default(), q_inputs, vec![Some(qv)]);
+    let dq_inputs = vec![Some(qv), Some(scale), Some(zp)];
+    p.add_node(names.fresh(&format!("{tag}_DequantizeLinear")), DequantizeLinear::default(), dq_inputs, vec![Some(dq)]);
+    dq
+}
+
+/// Everything to write.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub acts: &'a [(ActQuantizer, QuantSpec)],
+    pub weights: &'a [(WeightQuantizer, QuantSpec)],
+    /// Corrected biases, by (reader node, slot).
+    pub biases: &'a HashMap<(NodeId, usize), Vec<f32>>,
+}
+
+/// Applies `plan` to `g`.
+pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
+    let mut names = Names::new(g);
+    let mut p = Patch::new();
+    let consumers = g.consumers();
+    let mut edge_spec: HashMap<(NodeId, usize), QuantSpec> = HashMap::new();
+    for (q, spec) in plan.acts {
+        let all = !g.outputs.contains(&q.value) && consumers.get(&q.value).is_some_and(|r| r.len() == q.readers.len());
+        let tag = if all {
+            g.value(q.value).name.clone()
+        } else {
+            let readers: Vec<String> = q.readers.iter().map(|(n, _)| g.node_label(*n)).collect();
+            format!("{}_{}", g.value(q.value).name, readers.join("_"))
+        };
+        let dq = add_pair(g, &mut p, &mut names, q.value, &tag, spec);
+        if all {
+            p.replace_uses(q.value, dq, vec![]);
+        } else {
+            for &(n, slot) in &q.readers {
+                p.set_input(n, slot, dq);
+            }
+        }
+        for &r in &q.readers {
+            edge_spec.insert(r, spec.clone());
+        }
+    }
+    // A quantizer moved up through agnostic ops (MaxPool, Flatten, Reshape...)
+    // is repeated on their outputs with the same parameters: the values are
+    // already on its grid, so nothing changes numerically, and runtimes see
+    // DequantizeLinear right in front of the integer op they fuse.
+    for id in ptq_ir::topo::topo_order(g)? {
+        let Some(n) = g.node(id) else { continue };
+        let Some(spec) = edge_spec.get(&(id, 0)).cloned() else { continue };
+        if role(&n.op) != Role::Agnostic {
+            continue;
+        }
+        for o in n.output_ids() {
+            if g.outputs.contains(&o) || g.value(o).fact.dtype.is_some_and(|d| d != ptq_ir::DType::F32) {
+                continue;
+            }
+            let readers = consumers.get(&o).cloned().unwrap_or_default();
+            if readers.is_empty() {
+                continue;
+            }
+            let dq = add_pair(g, &mut p, &mut names, o, &g.value(o).name.clone(), &spec);
+            p.replace_uses(o, dq, vec![]);
+            for r in readers {
+                edge_spec.insert(r, spec.clone());
+            }
+        }
+    }
+    let act_scale: HashMap<(NodeId, usize), f32> = edge_spec.iter().map(|(&k, s)| (k, s.scale[0])).collect();
+    let mut weight_scale: HashMap<(NodeId, usize), (Vec<f32>, Option<usize>)> = HashMap::new();
+    for (q, spec) in plan.weights {
+        let base = g.value(q.value).name.clone();
+        let w = g
+            .constant(q.value)
+            .ok_or_else(|| AlgoError::Node { node: base.clone(), msg: "weight is not constant".into() })?;
+        let Tensor::F32(wa) = w else { continue };
+        let mut qa = ArrayD::<i8>::zeros(wa.raw_dim());
+        match spec.axis {
+            Some(ax) => {
+                for (c, (mut dst, src)) in qa.axis_iter_mut(Axis(ax)).zip(wa.axis_iter(Axis(ax))).enumerate() {
+                    dst.zip_mut_with(&src, |d, &s| *d = spec.quantize(s, c) as i8);
+                }
+            }
+            None => qa.zip_mut_with(wa, |d, &s| *d = spec.quantize(s, 0) as i8),
+        }
+        let qv = p.add_constant(names.fresh(&format!("{base}_quantized")), Tensor::I8(qa));
+        let scale = p.add_constant(names.fresh(&format!("{base}_scale")), scalar_or_vec_f32(&spec.scale));
+        let zp = p.add_constant(names.fresh(&format!("{base}_zero_point")), zero_points(spec));
+        let dq = p.add_value(Value {
+            name: names.fresh(&format!("{base}_dequantized")),
+            fact: g.value(q.value).fact.clone(),
+            ..Value::default()
+        });
+        let op = DequantizeLinear { axis: spec.axis.map(|a| a as i64), block_size: None };
+        p.add_node(
+            names.fresh(&format!("{base}_DequantizeLinear")),
+            op,
+            vec![Some(qv), Some(scale), Some(zp)],
+            vec![Some(dq)],
+        );
+        for &(n, slot) in &q.readers {
+            p.set_input(n, slot, dq);
+            weight_scale.insert((n, slot), (spec.scale.clone(), spec.axis));
+        }
+    }
+    // Biases: int32 where input and weight are quantized, else float (corrected or not).
+    let mut readers: Vec<(NodeId, usize)> = plan.biases.keys().copied().collect();
+    for (id, n) in g.iter_nodes() {
+        if matches!(n.op, Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_))
+            && n.inputs.get(2).copied().flatten().is_some()
+        {
+            readers.push((id, 2));
+        }
+    }
+    readers.sort();
+    readers.dedup();
+    for (n, slot) in readers {
+        let Some(node) = g.node(n) else { continue };
+        let Some(b) = node.inputs.get(slot).copied().flatten() else { continue };
+        let Some(Tensor::F32(orig)) = g.constant(b) else { continue };
+        let vals: Vec<f32> = plan.biases.get(&(n, slot)).cloned().unwrap_or_else(|| orig.iter().copied().collect());
+        let base = g.value(b).name.clone();
+        let int_form = match (&node.op, act_scale.get(&(n, 0)), weight_scale.get(&(n, 1))) {
+            (Op::Conv(_) | Op::Gemm(_), Some(&sx), Some((sw, axis))) if slot == 2 && orig.ndim() == 1 => {
+                let per_channel = sw.len() == vals.len()
+                    && (matches!(node.op, Op::Conv(_)) && *axis == Some(0) || matches!(node.op, Op::Gemm(_)));
+                let scales: Vec<f32> = (0..vals.len()).map(|c| sx * if per_channel { sw[c] } else { sw[0] }).collect();
+                let q: Option<Vec<i32>> = vals
+                    .iter()
+                    .zip(&scales)
+                    .map(|(&v, &s)| {
+                        let r = (v / s).round_ties_even();
+                        (s > 0.0 && r.is_finite() && r.abs() < 2.0e9).then_some(r as i32)
+                    })
+                    .collect();
+                q.map(|q| (q, scales))
+            }
+            _ => None,
+        };
+        match int_form {
+            Some((q, scales)) => {
+                let m = q.len();
+                let qv = p.add_constant(
+                    names.fresh(&format!("{base}_quantized")),
+                    Tensor::I32(ArrayD::from_shape_vec(IxDyn(&[m]), q).unwrap_or_default()),
+                );
+                let scale = p.add_constant(names.fresh(&format!("{base}_scale")), Tensor::from_f32s(&scales));
+                let zp =
+                    p.add_constant(names.fresh(&format!("{base}_zero_point")), Tensor::I32(ArrayD::zeros(IxDyn(&[m]))));
+                let dq = p.add_value(Value {
+                    name: names.fresh(&format!("{base}_dequantized")),
+                    fact: g.value(b).fact.clone(),
+                    ..Value::default()
+                });
+                p.add_node(
+                    names.fresh(&format!("{base}_DequantizeLinear")),
+                    DequantizeLinear { axis: Some(0), block_size: None },
+                    vec![Some(qv), Some(scale), Some(zp)],
+                    vec![Some(dq)],
+                );
+                p.set_input(n, slot, dq);
+            }
+            None if plan.biases.contains_key(&(n, slot)) => {
+                let shape = orig.shape().to_vec();
+                let t = ArrayD::from_shape_vec(IxDyn(&shape), vals)
+                    .map_err(|e| AlgoError::Node { node: base.clone(), msg: e.to_string() })?;
+                let nv = p.add_constant(names.fresh(&format!("{base}_corrected")), Tensor::F32(t));
+                p.set_input(n, slot, nv);
+            }
+            None => {}
+        }
+    }
+    Ok(p.apply(g)?)
+}

@@ -1,0 +1,69 @@
+//! What a quantization run did, as data (serialized to the JSON report).
+
+use serde::Serialize;
+
+use crate::bias::Correction;
+use crate::options::{ModelType, Preset};
+use crate::placement::Scheme;
+use crate::spec::QuantSpec;
+
+/// One inserted quantizer.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuantizerRow {
+    /// "activation" or "weight".
+    pub kind: &'static str,
+    /// The quantized tensor.
+    pub tensor: String,
+    /// Nodes reading the quantized tensor.
+    pub readers: Vec<String>,
+    pub scheme: Scheme,
+    /// Scale-sharing group (Concat inputs).
+    pub unified: Option<usize>,
+    pub spec: QuantSpec,
+    /// Statistics the range came from (activations): mean per-sample min and
+    /// max, and the global min and max over the subset.
+    pub mean_min: Option<f32>,
+    pub mean_max: Option<f32>,
+    pub min: Option<f32>,
+    pub max: Option<f32>,
+}
+
+/// A node kept in float.
+#[derive(Clone, Debug, Serialize)]
+pub struct IgnoredRow {
+    pub node: String,
+    pub op: String,
+    pub reason: String,
+}
+
+/// Seconds per stage.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    pub prepare: f64,
+    pub calibration: f64,
+    pub ranges: f64,
+    pub bias_correction: f64,
+    pub insertion: f64,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub preset: Preset,
+    pub model_type: Option<ModelType>,
+    pub model_type_reason: String,
+    pub subset_items: usize,
+    pub folded_batch_norms: Vec<String>,
+    pub quantizers: Vec<QuantizerRow>,
+    pub ignored: Vec<IgnoredRow>,
+    pub bias_corrections: Vec<Correction>,
+    pub timings: Timings,
+}
+
+impl Report {
+    /// Number of activation and weight quantizers.
+    pub fn counts(&self) -> (usize, usize) {
+        let acts = self.quantizers.iter().filter(|q| q.kind == "activation").count();
+        (acts, self.quantizers.len() - acts)
+    }
+}

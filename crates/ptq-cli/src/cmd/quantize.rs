@@ -1,0 +1,183 @@
+//! `ptq quantize --model M --data D --output OUT`: INT8 post-training
+//! quantization with NNCF's defaults, a progress bar, a closing summary and
+//! an optional JSON report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions};
+
+/// Arguments of `ptq quantize`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The FP32 model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Calibration data: a directory of .npz files (one item each, arrays
+    /// named after the model inputs) or one .npz whose arrays have a leading
+    /// item axis.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the INT8 model (same format as the input).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Activation scheme: performance (symmetric) or mixed (asymmetric).
+    /// Default: mixed for transformers, else performance.
+    #[arg(long, value_parser = ["performance", "mixed"])]
+    pub preset: Option<String>,
+    /// Model type with its own defaults. Without it, attention blocks and
+    /// layer norms are detected and turn the transformer settings on.
+    #[arg(long, value_parser = ["transformer"])]
+    pub model_type: Option<String>,
+    /// Do not detect transformer structure when --model-type is not given.
+    #[arg(long)]
+    pub no_model_type_detection: bool,
+    /// Calibration items used.
+    #[arg(long, default_value_t = 300)]
+    pub subset_size: usize,
+    /// Node names to keep in float.
+    #[arg(long, num_args = 1..)]
+    pub ignore_names: Vec<String>,
+    /// Regular expressions on node names (anchored at the start) to keep in float.
+    #[arg(long, num_args = 1..)]
+    pub ignore_patterns: Vec<String>,
+    /// Op types to keep in float (e.g. Add Mul).
+    #[arg(long, num_args = 1..)]
+    pub ignore_types: Vec<String>,
+    /// Turn FastBiasCorrection off.
+    #[arg(long)]
+    pub no_bias_correction: bool,
+    /// Write a JSON report (every quantizer's range and scale, ignored nodes,
+    /// timings).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Validation data (same layouts as --data; an extra `labels` array
+    /// gives top-1 accuracy, else the cosine similarity of the INT8 model's
+    /// first output to the FP32 model's): prints FP32 and INT8 metrics.
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Worker threads for calibration (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Args {
+    /// The options these arguments select.
+    pub fn options(&self) -> QuantizeOptions {
+        QuantizeOptions {
+            preset: self.preset.as_deref().map(|p| if p == "mixed" { Preset::Mixed } else { Preset::Performance }),
+            model_type: self.model_type.as_ref().map(|_| ModelType::Transformer),
+            detect_model_type: !self.no_model_type_detection,
+            subset_size: self.subset_size,
+            fast_bias_correction: !self.no_bias_correction,
+            ignored_scope: IgnoredScope {
+                names: self.ignore_names.clone(),
+                patterns: self.ignore_patterns.clone(),
+                types: self.ignore_types.clone(),
+                subgraphs: vec![],
+                strict: true,
+            },
+            threads: self.threads,
+            ..QuantizeOptions::default()
+        }
+    }
+}
+
+fn size_of(path: &Path) -> u64 {
+    let own = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut data = path.as_os_str().to_owned();
+    data.push(".data");
+    own + std::fs::metadata(PathBuf::from(data)).map_or(0, |m| m.len())
+}
+
+fn kib(b: u64) -> String {
+    format!("{:.1} KiB", b as f64 / 1024.0)
+}
+
+/// Runs the subcommand.
+pub fn run(a: &Args) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let model = ptq::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let data = Dataset::open(&a.data)?;
+    if data.is_empty() {
+        bail!("{}: the calibration data has no items", a.data.display());
+    }
+    let load_s = t0.elapsed().as_secs_f64();
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} items  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let total = data.len().map_or(a.subset_size, |n| n.min(a.subset_size));
+    let mut events = |e: Event| match e {
+        Event::CalibrationStart { .. } => bar.set_length(total as u64),
+        Event::Calibrated { items } => bar.set_position(items as u64),
+        Event::CalibrationDone => bar.finish_and_clear(),
+    };
+    let q = ptq::quantize_with_events(&model, &data, &a.options(), &mut events)?;
+    let s = Instant::now();
+    q.model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
+    let save_s = s.elapsed().as_secs_f64();
+    let r = &q.report;
+    let (acts, weights) = r.counts();
+    println!("model: {} ({})", a.model.display(), model.describe_source());
+    println!("data: {} ({} items used)", data.describe(), r.subset_items);
+    let model_type = match r.model_type {
+        Some(ModelType::Transformer) => "transformer",
+        None => "default",
+    };
+    println!("settings: preset {:?}, model type {model_type} ({})", r.preset, r.model_type_reason);
+    println!("quantizers: {acts} activation, {weights} weight");
+    if !r.folded_batch_norms.is_empty() {
+        println!("folded batch norms: {}", r.folded_batch_norms.join(", "));
+    }
+    let applied = r.bias_corrections.iter().filter(|c| c.applied).count();
+    println!("bias correction: {applied} of {} layers corrected", r.bias_corrections.len());
+    if r.ignored.is_empty() {
+        println!("ignored nodes: none");
+    } else {
+        println!("ignored nodes: {}", r.ignored.len());
+        for i in r.ignored.iter().take(20) {
+            println!("  {} ({}): {}", i.node, i.op, i.reason);
+        }
+        if r.ignored.len() > 20 {
+            println!("  ... {} more (see --report)", r.ignored.len() - 20);
+        }
+    }
+    let (before, after) = (size_of(&a.model), size_of(&a.output));
+    println!("size: {} -> {} ({:.1}%)", kib(before), kib(after), 100.0 * after as f64 / before.max(1) as f64);
+    let t = &r.timings;
+    println!(
+        "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
+        t.prepare,
+        t.calibration,
+        t.ranges,
+        t.bias_correction,
+        t.insertion,
+        t0.elapsed().as_secs_f64()
+    );
+    println!("wrote {}", a.output.display());
+    if let Some(path) = &a.report {
+        let json = serde_json::to_string_pretty(r)?;
+        write_atomic(path, json.as_bytes())?;
+        println!("report: {}", path.display());
+    }
+    if let Some(valid) = &a.valid {
+        super::validate::compare(&model, &q.model, valid, a.threads)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("report")));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}

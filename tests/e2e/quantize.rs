@@ -1,0 +1,239 @@
+//! End-to-end INT8 quantization of the ONNX fixtures: accuracy, agreement
+//! between onnxruntime and ptq's own evaluation of the exported models,
+//! size, and errors for bad calibration data.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use ptq::eval::{first_outputs, mean_cosine, top1};
+use ptq::ir::Tensor;
+use ptq::{Dataset, QuantizeOptions};
+use ptq_tests::{fixtures_dir, onnx_check, ort_outputs, require_python_runtimes};
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+fn valid_split(path: &Path) -> (Dataset, Option<Vec<i64>>) {
+    let mut arrays = ptq::npz::read(path).unwrap();
+    let labels = arrays.iter().position(|(k, _)| k == "labels").map(|i| arrays.remove(i).1);
+    (Dataset::from_arrays(arrays).unwrap(), labels.and_then(|l| l.to_i64_vec()))
+}
+
+fn quantize(name: &str, opts: &QuantizeOptions) -> (ptq::Model, ptq::QuantizedModel) {
+    let model = ptq::load(fixture(name).join("model.onnx")).unwrap();
+    let data = Dataset::from_npz_batched(fixture(name).join("calib.npz")).unwrap();
+    let q = ptq::quantize(&model, &data, opts).unwrap();
+    (model, q)
+}
+
+/// Largest activation quantization step in the report.
+fn largest_step(r: &ptq::Report) -> f64 {
+    r.quantizers.iter().filter(|q| q.kind == "activation").map(|q| q.spec.scale[0] as f64).fold(0.0, f64::max)
+}
+
+/// Saves `q`, runs it in onnxruntime on the first `n` validation items and
+/// returns the largest |ort − ptq| over the first output, with the step.
+fn ort_agreement(q: &ptq::QuantizedModel, valid: &Path, n: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("int8.onnx");
+    q.model.save(&path).unwrap();
+    let r = onnx_check(&path);
+    assert!(r.ok, "onnx.checker rejects the INT8 model: {}", r.output);
+    let mut arrays = ptq::npz::read(valid).unwrap();
+    arrays.retain(|(k, _)| k != "labels");
+    let data = Dataset::from_arrays(arrays).unwrap();
+    let ours = first_outputs(&q.model, &data, 1).unwrap();
+    let mut worst: f64 = 0.0;
+    for (i, item) in data.iter().take(n).enumerate() {
+        let item = item.unwrap();
+        let inp = dir.path().join(format!("in{i}.npz"));
+        let out = dir.path().join(format!("out{i}.npz"));
+        ptq::npz::write(&inp, &item).unwrap();
+        let r = ort_outputs(&path, &inp, &out);
+        assert!(r.ok, "onnxruntime cannot run the INT8 model: {}", r.output);
+        let theirs = ptq::npz::read(&out).unwrap().remove(0).1.to_f64_vec();
+        for (a, b) in ours[i].iter().zip(&theirs) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    (worst, largest_step(&q.report))
+}
+
+#[test]
+fn digits_cnn_keeps_top1_within_half_a_point_and_runs_in_onnxruntime() {
+    require_python_runtimes();
+    let (fp32, q) = quantize("digits_cnn", &QuantizeOptions::default());
+    let (valid, labels) = valid_split(&fixture("digits_cnn").join("valid.npz"));
+    let labels = labels.unwrap();
+    let a = first_outputs(&fp32, &valid, 1).unwrap();
+    let b = first_outputs(&q.model, &valid, 1).unwrap();
+    let (f, i8) = (top1(&a, &labels), top1(&b, &labels));
+    println!("digits_cnn top-1: FP32 {:.2}% INT8 {:.2}% cosine {:.5}", 100.0 * f, 100.0 * i8, mean_cosine(&a, &b));
+    assert!(100.0 * (f - i8) <= 0.5, "top-1 drop {:.2} points", 100.0 * (f - i8));
+    let (acts, weights) = q.report.counts();
+    assert!(acts >= 3 && weights == 3, "{acts} activation / {weights} weight quantizers");
+    assert_eq!(q.report.folded_batch_norms.len(), 2);
+    let (worst, step) = ort_agreement(&q, &fixture("digits_cnn").join("valid.npz"), 20);
+    println!("digits_cnn onnxruntime vs ptq: max |diff| {worst:.3e}, largest activation step {step:.3e}");
+    assert!(worst <= step, "onnxruntime and ptq differ by {worst} > one step {step}");
+}
+
+#[test]
+fn bad_calibration_data_is_an_error_naming_the_input_and_item() {
+    let path = fixture("digits_cnn").join("model.onnx");
+    let before = std::fs::read(&path).unwrap();
+    let model = ptq::load(&path).unwrap();
+    let good = ptq::npz::read(fixture("digits_cnn").join("calib.npz")).unwrap();
+    let x = good[0].1.clone();
+    let Tensor::F32(xa) = &x else { panic!("f32 calibration data") };
+    let run = |items: Vec<ptq::Item>| {
+        ptq::quantize(&model, &Dataset::from_items(items), &QuantizeOptions::default()).unwrap_err().to_string()
+    };
+    let one = |i: usize| Tensor::F32(xa.slice_axis(ndarray::Axis(0), ndarray::Slice::from(i..i + 1)).to_owned());
+    let e = run(vec![vec![("input".into(), one(0))], vec![("pixels".into(), one(1))]]);
+    assert!(e.contains("item 1") && e.contains("pixels"), "{e}");
+    let e = run(vec![vec![]]);
+    assert!(e.contains("item 0") && e.contains("input"), "{e}");
+    let e = run(vec![vec![("input".into(), Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[1, 1, 7, 8]))))]]);
+    assert!(e.contains("item 0") && e.contains("input") && e.contains("shape"), "{e}");
+    let e = run(vec![vec![("input".into(), Tensor::F64(ndarray::ArrayD::zeros(ndarray::IxDyn(&[1, 1, 8, 8]))))]]);
+    assert!(e.contains("item 0") && e.contains("dtype"), "{e}");
+    let mut nan = xa.slice_axis(ndarray::Axis(0), ndarray::Slice::from(2..3)).to_owned();
+    nan[[0, 0, 3, 3]] = f32::NAN;
+    let e = run(vec![
+        vec![("input".into(), one(0))],
+        vec![("input".into(), one(1))],
+        vec![("input".into(), Tensor::F32(nan))],
+    ]);
+    assert!(e.contains("item 2") && e.contains("input") && e.contains("NaN"), "{e}");
+    let e = run(vec![]);
+    assert!(e.contains("empty"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the input model changed");
+}
+
+#[test]
+fn saving_refuses_the_input_path_and_leaves_no_partial_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("model.onnx");
+    std::fs::copy(fixture("digits_cnn").join("model.onnx"), &src).unwrap();
+    let model = ptq::load(&src).unwrap();
+    let data = Dataset::from_npz_batched(fixture("digits_cnn").join("calib.npz")).unwrap();
+    let opts = QuantizeOptions { subset_size: 16, ..QuantizeOptions::default() };
+    let q = ptq::quantize(&model, &data, &opts).unwrap();
+    let before = std::fs::read(&src).unwrap();
+    let e = q.model.save(&src).unwrap_err().to_string();
+    assert!(e.contains("overwrite"), "{e}");
+    assert_eq!(std::fs::read(&src).unwrap(), before);
+    q.model.save(dir.path().join("int8.onnx")).unwrap();
+    assert!(q.model.save(dir.path().join("missing/int8.onnx")).is_err());
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn transformer_keeps_cosine_above_0_99_and_runs_in_onnxruntime() {
+    require_python_runtimes();
+    // No model type given: the attention block is detected.
+    let (fp32, q) = quantize("transformer_encoder", &QuantizeOptions::default());
+    assert_eq!(q.report.model_type, Some(ptq::ModelType::Transformer), "{}", q.report.model_type_reason);
+    assert!(q.report.model_type_reason.contains("Softmax"), "{}", q.report.model_type_reason);
+    let (valid, _) = valid_split(&fixture("transformer_encoder").join("valid.npz"));
+    let a = first_outputs(&fp32, &valid, 1).unwrap();
+    let b = first_outputs(&q.model, &valid, 1).unwrap();
+    let cos = mean_cosine(&a, &b);
+    println!("transformer_encoder cosine {cos:.5}");
+    assert!(cos >= 0.99, "cosine {cos}");
+    // Only MatMul inputs are quantized; the attention-output MatMul stays float.
+    assert!(q.report.ignored.iter().any(|i| i.reason.contains("attention-output")));
+    let (worst, step) = ort_agreement(&q, &fixture("transformer_encoder").join("valid.npz"), 10);
+    println!("transformer_encoder onnxruntime vs ptq: max |diff| {worst:.3e}, largest activation step {step:.3e}");
+    assert!(worst <= step, "onnxruntime and ptq differ by {worst} > one step {step}");
+}
+
+#[test]
+fn opset_11_model_is_written_at_opset_13_with_per_channel_weights() {
+    require_python_runtimes();
+    // residual_block is opset 11 (attribute forms of Squeeze, Split, Pad...).
+    let model = ptq::load(fixture("residual_block").join("model.onnx")).unwrap();
+    let inputs = ptq::npz::read(fixture("residual_block").join("inputs.npz")).unwrap();
+    let data = Dataset::from_items(vec![inputs; 4]);
+    let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
+    assert!(q.report.quantizers.iter().any(|r| r.kind == "weight" && r.spec.axis == Some(0)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("int8.onnx");
+    q.model.save(&path).unwrap();
+    let r = onnx_check(&path);
+    assert!(r.ok, "{}", r.output);
+    let out = dir.path().join("out.npz");
+    let r = ort_outputs(&path, &fixture("residual_block").join("inputs.npz"), &out);
+    assert!(r.ok, "onnxruntime cannot run it: {}", r.output);
+    let reloaded = ptq::load(&path).unwrap();
+    assert!(reloaded.describe_source().contains("opset 13"), "{}", reloaded.describe_source());
+}
+
+#[test]
+fn weight_dominated_model_shrinks_below_30_percent() {
+    use ptq::ir::ops::binary::{Binary, BinaryKind};
+    use ptq::ir::ops::matmul::MatMul;
+    use ptq::ir::{ConstSource, DType, Fact, Graph, Node, Value};
+    let mut g = Graph::default();
+    let x = g.add_value(Value {
+        name: "x".into(),
+        fact: Fact::new(DType::F32, vec![ptq::ir::Dim::Sym("batch".into()), ptq::ir::Dim::Known(256)]),
+        ..Value::default()
+    });
+    g.inputs.push(x);
+    let mut cur = x;
+    for (i, (k, n)) in [(256usize, 256usize), (256, 128)].into_iter().enumerate() {
+        let w: Vec<f32> = (0..k * n).map(|j| ((j * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.1).collect();
+        let w = g.add_constant(
+            format!("w{i}"),
+            Tensor::F32(ndarray::ArrayD::from_shape_vec(vec![k, n], w).unwrap()),
+            ConstSource::Stored,
+        );
+        let b = g.add_constant(format!("b{i}"), Tensor::from_f32s(&vec![0.01; n]), ConstSource::Stored);
+        let (m, y) = (
+            g.add_value(Value { name: format!("mm{i}"), ..Value::default() }),
+            g.add_value(Value { name: format!("y{i}"), ..Value::default() }),
+        );
+        g.add_node(Node {
+            name: format!("matmul{i}"),
+            op: MatMul.into(),
+            inputs: vec![Some(cur), Some(w)],
+            outputs: vec![Some(m)],
+            doc: String::new(),
+            meta: vec![],
+        });
+        g.add_node(Node {
+            name: format!("add{i}"),
+            op: Binary { kind: BinaryKind::Add }.into(),
+            inputs: vec![Some(m), Some(b)],
+            outputs: vec![Some(y)],
+            doc: String::new(),
+            meta: vec![],
+        });
+        cur = y;
+    }
+    g.outputs.push(cur);
+    let dir = tempfile::tempdir().unwrap();
+    let fp32 = dir.path().join("mlp.onnx");
+    let info = ptq_onnx::ModelInfo { ir_version: 8, opset_import: vec![(String::new(), 17)], ..Default::default() };
+    ptq_onnx::save_with(&g, &info, &fp32, &ptq_onnx::ExportOptions::default()).unwrap();
+    let model = ptq::load(&fp32).unwrap();
+    let items: Vec<ptq::Item> = (0..8)
+        .map(|i| {
+            let v: Vec<f32> = (0..256).map(|j| ((i * 256 + j) as f32 * 0.37).sin()).collect();
+            vec![("x".to_string(), Tensor::F32(ndarray::ArrayD::from_shape_vec(vec![1, 256], v).unwrap()))]
+        })
+        .collect();
+    let q = ptq::quantize(&model, &Dataset::from_items(items), &QuantizeOptions::default()).unwrap();
+    let int8 = dir.path().join("mlp.int8.onnx");
+    q.model.save(&int8).unwrap();
+    let (a, b) = (std::fs::metadata(&fp32).unwrap().len(), std::fs::metadata(&int8).unwrap().len());
+    println!("weight-dominated MLP: {a} -> {b} bytes ({:.1}%)", 100.0 * b as f64 / a as f64);
+    assert!((b as f64) <= 0.30 * a as f64, "{a} -> {b}");
+}
