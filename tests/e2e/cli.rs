@@ -33,3 +33,49 @@ fn unknown_output_format_is_an_error() {
     assert!(format!("{e:#}").contains("unknown model format"), "{e:#}");
     assert!(!out.exists());
 }
+
+#[test]
+fn quantize_writes_a_model_and_report_and_reuses_cached_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = ptq_tests::fixtures_dir().join("digits_cnn");
+    let (out, report, cache) = (dir.path().join("q.onnx"), dir.path().join("r.json"), dir.path().join("stats.json"));
+    let s = |p: &std::path::Path| p.display().to_string();
+    let base = vec![
+        "ptq".to_string(),
+        "quantize".into(),
+        "--model".into(),
+        s(&fx.join("model.onnx")),
+        "--data".into(),
+        s(&fx.join("calib.npz")),
+        "--output".into(),
+        s(&out),
+        "--report".into(),
+        s(&report),
+        "--stats-cache".into(),
+        s(&cache),
+        "--quiet".into(),
+    ];
+    ptq_cli::run(base.clone()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["statistics_from_cache"], false);
+    assert!(r["quantizers"].as_array().unwrap().len() >= 5);
+    assert!(cache.exists() && out.exists());
+    let mut mixed = base.clone();
+    mixed.extend(["--preset".into(), "mixed".into()]);
+    ptq_cli::run(mixed).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["statistics_from_cache"], true);
+    assert_eq!(r["preset"], "mixed");
+    // An ignored-scope rule that matches nothing is an error naming it.
+    let mut bad = base.clone();
+    bad.extend(["--ignore-names".into(), "no_such_node".into()]);
+    let e = ptq_cli::run(bad).unwrap_err().to_string();
+    assert!(e.contains("no_such_node"), "{e}");
+    // Never over the input.
+    let mut over = base;
+    let i = over.iter().position(|a| a == "--output").unwrap();
+    over[i + 1] = s(&fx.join("model.onnx"));
+    let before = std::fs::read(fx.join("model.onnx")).unwrap();
+    assert!(ptq_cli::run(over).is_err());
+    assert_eq!(std::fs::read(fx.join("model.onnx")).unwrap(), before);
+}

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bias;
+pub mod cache;
 pub mod calibrate;
 mod error;
 pub mod fold;
@@ -14,12 +15,17 @@ pub mod hw;
 pub mod options;
 pub mod pipeline;
 pub mod placement;
+#[cfg(test)]
+mod placement_tests;
 pub mod qdq;
 pub mod report;
 pub mod scope;
 pub mod spec;
 pub mod structure;
+#[cfg(test)]
+mod testgraph;
 
+pub use cache::StatsCache;
 pub use calibrate::Item;
 pub use error::AlgoError;
 pub use options::{ModelType, OverflowFix, Preset, QuantizeOptions};

@@ -1,5 +1,6 @@
 //! Quantization settings, with NNCF's defaults.
 
+use crate::cache::StatsCache;
 use crate::scope::IgnoredScope;
 
 /// Activation scheme preset (NNCF `QuantizationPreset`). Weights are always
@@ -54,6 +55,8 @@ pub struct QuantizeOptions {
     pub overflow_fix: OverflowFix,
     /// Worker threads for calibration (0: one per core).
     pub threads: usize,
+    /// Reuse (or save) calibration statistics here.
+    pub stats_cache: Option<StatsCache>,
 }
 
 impl Default for QuantizeOptions {
@@ -67,6 +70,7 @@ impl Default for QuantizeOptions {
             ignored_scope: IgnoredScope::default(),
             overflow_fix: OverflowFix::FirstLayer,
             threads: 0,
+            stats_cache: None,
         }
     }
 }

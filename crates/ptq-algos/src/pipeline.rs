@@ -8,6 +8,7 @@ use ptq_ir::{Graph, NodeId, ValueId};
 use ptq_stats::Granularity;
 
 use crate::bias;
+use crate::cache;
 use crate::calibrate::{self, Item, Watch};
 use crate::error::AlgoError;
 use crate::fold;
@@ -64,11 +65,25 @@ pub fn quantize_graph(
     watch.dedup_by_key(|w| w.value);
     watch.extend(bias::watches(&cands));
     let s0 = Instant::now();
-    events(Event::CalibrationStart { subset: opts.subset_size });
-    let collected = calibrate::calibrate(&g, items, opts.subset_size, &watch, opts.threads, &mut |n| {
-        events(Event::Calibrated { items: n })
-    })?;
-    events(Event::CalibrationDone);
+    let cached = match &opts.stats_cache {
+        Some(c) => cache::load(&g, c, &watch)?,
+        None => None,
+    };
+    let from_cache = cached.is_some();
+    let collected = match cached {
+        Some(c) => c,
+        None => {
+            events(Event::CalibrationStart { subset: opts.subset_size });
+            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, opts.threads, &mut |n| {
+                events(Event::Calibrated { items: n })
+            })?;
+            events(Event::CalibrationDone);
+            if let Some(cache) = &opts.stats_cache {
+                cache::save(&g, cache, &c)?;
+            }
+            c
+        }
+    };
     t.calibration = s0.elapsed().as_secs_f64();
 
     // Ranges.
@@ -169,6 +184,7 @@ pub fn quantize_graph(
         model_type: placed.model_type,
         model_type_reason: placed.model_type_reason.clone(),
         subset_items: collected.items,
+        statistics_from_cache: from_cache,
         folded_batch_norms: folded.iter().map(|f| format!("{} into {}", f.batch_norm, f.conv)).collect(),
         quantizers: rows,
         ignored,

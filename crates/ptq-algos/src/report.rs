@@ -53,6 +53,8 @@ pub struct Report {
     pub model_type: Option<ModelType>,
     pub model_type_reason: String,
     pub subset_items: usize,
+    /// Statistics were read from the cache instead of a calibration pass.
+    pub statistics_from_cache: bool,
     pub folded_batch_norms: Vec<String>,
     pub quantizers: Vec<QuantizerRow>,
     pub ignored: Vec<IgnoredRow>,

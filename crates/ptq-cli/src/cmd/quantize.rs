@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use ptq::algos::StatsCache;
 use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions};
 
 /// Arguments of `ptq quantize`.
@@ -58,6 +59,11 @@ pub struct Args {
     /// first output to the FP32 model's): prints FP32 and INT8 metrics.
     #[arg(long)]
     pub valid: Option<PathBuf>,
+    /// Keep calibration statistics in this file: a later run on the same
+    /// model, data and subset size reads them instead of calibrating again
+    /// (so other presets or ignored scopes are quick to try).
+    #[arg(long)]
+    pub stats_cache: Option<PathBuf>,
     /// Worker threads for calibration (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -68,8 +74,12 @@ pub struct Args {
 
 impl Args {
     /// The options these arguments select.
-    pub fn options(&self) -> QuantizeOptions {
-        QuantizeOptions {
+    pub fn options(&self) -> anyhow::Result<QuantizeOptions> {
+        let stats_cache = match &self.stats_cache {
+            Some(path) => Some(StatsCache { path: path.clone(), fingerprint: self.fingerprint()? }),
+            None => None,
+        };
+        Ok(QuantizeOptions {
             preset: self.preset.as_deref().map(|p| if p == "mixed" { Preset::Mixed } else { Preset::Performance }),
             model_type: self.model_type.as_ref().map(|_| ModelType::Transformer),
             detect_model_type: !self.no_model_type_detection,
@@ -83,8 +93,30 @@ impl Args {
                 strict: true,
             },
             threads: self.threads,
+            stats_cache,
             ..QuantizeOptions::default()
+        })
+    }
+
+    /// A hash of the model file, the calibration files and the subset size.
+    fn fingerprint(&self) -> anyhow::Result<String> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut files = vec![self.model.clone()];
+        if self.data.is_dir() {
+            let mut items: Vec<PathBuf> =
+                std::fs::read_dir(&self.data)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            items.sort();
+            files.extend(items);
+        } else {
+            files.push(self.data.clone());
         }
+        for f in files {
+            f.file_name().hash(&mut h);
+            std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?.hash(&mut h);
+        }
+        self.subset_size.hash(&mut h);
+        Ok(format!("ptq-calibration {:016x}", h.finish()))
     }
 }
 
@@ -119,14 +151,15 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         Event::Calibrated { items } => bar.set_position(items as u64),
         Event::CalibrationDone => bar.finish_and_clear(),
     };
-    let q = ptq::quantize_with_events(&model, &data, &a.options(), &mut events)?;
+    let q = ptq::quantize_with_events(&model, &data, &a.options()?, &mut events)?;
     let s = Instant::now();
     q.model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
     let save_s = s.elapsed().as_secs_f64();
     let r = &q.report;
     let (acts, weights) = r.counts();
     println!("model: {} ({})", a.model.display(), model.describe_source());
-    println!("data: {} ({} items used)", data.describe(), r.subset_items);
+    let cached = if r.statistics_from_cache { ", statistics from the cache" } else { "" };
+    println!("data: {} ({} items used{cached})", data.describe(), r.subset_items);
     let model_type = match r.model_type {
         Some(ModelType::Transformer) => "transformer",
         None => "default",

@@ -1,0 +1,161 @@
+//! Placement on small graphs.
+
+use ptq_ir::ops::concat::Concat;
+use ptq_ir::ops::flatten::Flatten;
+use ptq_ir::ops::softmax::{Softmax, SoftmaxKind};
+
+use crate::options::{ModelType, Preset, QuantizeOptions};
+use crate::placement::{Scheme, place};
+use crate::scope::{IgnoredScope, Subgraph};
+use crate::testgraph::*;
+
+fn names(g: &ptq_ir::Graph, p: &crate::placement::Placement) -> Vec<String> {
+    p.acts.iter().map(|q| g.value(q.value).name.clone()).collect()
+}
+
+/// x → conv1 → relu → maxpool → conv2 → relu → output.
+fn cnn() -> G {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let r1 = b.node("relu1", relu(), &[c1]);
+    let p = b.node("pool", max_pool(), &[r1]);
+    let w2 = b.weight("w2", &[4, 4, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[p, w2]);
+    let r2 = b.node("relu2", relu(), &[c2]);
+    b.output(r2);
+    b
+}
+
+#[test]
+fn quantizers_move_up_through_max_pool_and_stop_at_relu() {
+    let b = cnn();
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(names(&b.g, &p), ["x", "relu1_out"]);
+    assert_eq!(p.weights.len(), 2);
+    assert!(p.weights.iter().all(|w| w.axis == Some(0)));
+    assert_eq!(p.preset, Some(Preset::Performance));
+    assert!(p.acts.iter().all(|q| q.scheme == Scheme::Symmetric));
+    // Overflow fix: the first convolution only.
+    let half: Vec<bool> = p.weights.iter().map(|w| w.half_range).collect();
+    assert_eq!(half.iter().filter(|&&h| h).count(), 1);
+    assert!(p.weights.iter().any(|w| w.half_range && b.g.value(w.value).name == "w1"));
+}
+
+#[test]
+fn a_branch_that_does_not_want_quantization_keeps_the_quantizer_on_the_edge() {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let r = b.node("relu", relu(), &[x]);
+    let w = b.weight("w", &[2, 2, 3, 3]);
+    let c = b.node("conv", conv(), &[r, w]);
+    let s = b.node("sig", sigmoid(), &[r]);
+    b.output(c);
+    b.output(s);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(p.acts.len(), 1);
+    let conv = b.g.find_node("conv").unwrap();
+    assert_eq!(p.acts[0].readers, vec![(conv, 0)]);
+}
+
+#[test]
+fn concat_inputs_share_one_scale_group() {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let y = b.input("y", &[1, 2, 8, 8]);
+    let rx = b.node("rx", relu(), &[x]);
+    let ry = b.node("ry", relu(), &[y]);
+    let cat = b.node("cat", Concat { axis: 1 }, &[rx, ry]);
+    let w = b.weight("w", &[2, 4, 3, 3]);
+    let c = b.node("conv", conv(), &[cat, w]);
+    b.output(c);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(names(&b.g, &p), ["rx_out", "ry_out"]);
+    assert!(p.acts[0].unified.is_some() && p.acts[0].unified == p.acts[1].unified);
+}
+
+#[test]
+fn bias_adds_and_decomposed_activations_get_no_quantizers_but_residual_adds_do() {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let bias = b.weight("bias", &[1, 2, 1, 1]);
+    let a = b.node("bias_add", add(), &[x, bias]);
+    let s = b.node("sig", sigmoid(), &[a]);
+    let swish = b.node("swish", mul(), &[a, s]);
+    let w = b.weight("w", &[2, 2, 3, 3]);
+    let c = b.node("conv", conv(), &[swish, w]);
+    let res = b.node("residual", add(), &[c, x]);
+    b.output(res);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    let readers: Vec<String> = p.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
+    assert!(!readers.iter().any(|r| r == "bias_add" || r == "swish"), "{readers:?}");
+    assert_eq!(readers.iter().filter(|r| *r == "residual").count(), 2, "{readers:?}");
+    assert!(readers.iter().any(|r| r == "conv"), "{readers:?}");
+}
+
+/// Q·Kᵀ → Softmax → ·V with linear layers: the transformer shape.
+fn attention() -> G {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 4, 8]);
+    let wq = b.weight("wq", &[8, 8]);
+    let wk = b.weight("wk", &[8, 8]);
+    let q = b.node("q", matmul(), &[x, wq]);
+    let k = b.node("k", matmul(), &[x, wk]);
+    let scores = b.node("scores", matmul(), &[q, k]);
+    let sm = b.node("softmax", Softmax { kind: SoftmaxKind::Softmax, axis: -1, coerce_2d: false }, &[scores]);
+    let out = b.node("context", matmul(), &[sm, x]);
+    let res = b.node("residual", add(), &[out, x]);
+    let f = b.node("flat", Flatten { axis: 1 }, &[res]);
+    b.output(f);
+    b
+}
+
+#[test]
+fn transformer_structure_is_detected_and_changes_the_defaults() {
+    let b = attention();
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(p.model_type, Some(ModelType::Transformer));
+    assert!(p.model_type_reason.contains("softmax"), "{}", p.model_type_reason);
+    assert_eq!(p.preset, Some(Preset::Mixed));
+    let ctx = b.g.find_node("context").unwrap();
+    let res = b.g.find_node("residual").unwrap();
+    assert!(p.ignored.contains_key(&ctx) && p.ignored.contains_key(&res));
+    // act×act MatMul inputs are symmetric; the linear layers' input is asymmetric.
+    let scores = b.g.find_node("scores").unwrap();
+    for q in &p.acts {
+        let want = if q.readers.iter().any(|&(n, _)| n == scores) { Scheme::Symmetric } else { Scheme::Asymmetric };
+        assert_eq!(q.scheme, want, "{:?}", b.g.value(q.value).name);
+    }
+    let off = place(&b.g, &QuantizeOptions { detect_model_type: false, ..QuantizeOptions::default() }).unwrap();
+    assert_eq!(off.model_type, None);
+    assert!(!off.ignored.contains_key(&ctx));
+}
+
+#[test]
+fn ignored_scope_rules_apply_and_unmatched_rules_are_errors() {
+    let b = cnn();
+    let scope = IgnoredScope {
+        names: vec!["conv2".into()],
+        patterns: vec!["rel".into()],
+        types: vec!["MaxPool".into()],
+        subgraphs: vec![Subgraph { inputs: vec!["conv1".into()], outputs: vec!["relu1".into()] }],
+        strict: true,
+    };
+    let p = place(&b.g, &QuantizeOptions { ignored_scope: scope, ..QuantizeOptions::default() }).unwrap();
+    assert_eq!(p.ignored.len(), 5, "{:?}", p.ignored);
+    assert!(p.weights.is_empty() || p.weights.iter().all(|w| b.g.value(w.value).name != "w2"));
+    assert!(p.acts.iter().all(|q| q.readers.iter().all(|&(n, _)| b.g.node_label(n) != "conv2")));
+    let bad = IgnoredScope {
+        names: vec!["nope".into()],
+        patterns: vec!["^zzz".into()],
+        types: vec!["LSTM".into()],
+        strict: true,
+        ..IgnoredScope::default()
+    };
+    let e = place(&b.g, &QuantizeOptions { ignored_scope: bad.clone(), ..QuantizeOptions::default() }).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("nope") && msg.contains("zzz") && msg.contains("LSTM"), "{msg}");
+    let lax = IgnoredScope { strict: false, ..bad };
+    assert!(place(&b.g, &QuantizeOptions { ignored_scope: lax, ..QuantizeOptions::default() }).is_ok());
+}

@@ -1,0 +1,94 @@
+//! A small graph builder for unit tests.
+
+use ndarray::{ArrayD, IxDyn};
+use ptq_ir::ops::binary::{Binary, BinaryKind};
+use ptq_ir::ops::conv::Conv;
+use ptq_ir::ops::matmul::MatMul;
+use ptq_ir::ops::pool::{Pool, PoolKind};
+use ptq_ir::ops::spatial::AutoPad;
+use ptq_ir::ops::unary::{Unary, UnaryKind};
+use ptq_ir::{ConstSource, DType, Fact, Graph, Node, Op, Tensor, Value, ValueId};
+
+/// Builds graphs node by node; every value is f32.
+#[derive(Debug, Default)]
+pub struct G {
+    pub g: Graph,
+}
+
+impl G {
+    pub fn input(&mut self, name: &str, shape: &[usize]) -> ValueId {
+        let v = self.g.add_value(Value {
+            name: name.into(),
+            fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(shape)),
+            ..Value::default()
+        });
+        self.g.inputs.push(v);
+        v
+    }
+
+    pub fn weight(&mut self, name: &str, shape: &[usize]) -> ValueId {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0).collect();
+        let t = Tensor::F32(ArrayD::from_shape_vec(IxDyn(shape), data).unwrap_or_default());
+        self.g.add_constant(name, t, ConstSource::Stored)
+    }
+
+    pub fn node(&mut self, name: &str, op: impl Into<Op>, inputs: &[ValueId]) -> ValueId {
+        let out = self.g.add_value(Value {
+            name: format!("{name}_out"),
+            fact: Fact::dtype_only(Some(DType::F32)),
+            ..Value::default()
+        });
+        self.g.add_node(Node {
+            name: name.into(),
+            op: op.into(),
+            inputs: inputs.iter().map(|&v| Some(v)).collect(),
+            outputs: vec![Some(out)],
+            doc: String::new(),
+            meta: vec![],
+        });
+        out
+    }
+
+    pub fn output(&mut self, v: ValueId) {
+        self.g.outputs.push(v);
+    }
+}
+
+pub fn conv() -> Conv {
+    Conv { group: 1, pads: Some(vec![1, 1, 1, 1]), auto_pad: AutoPad::NotSet, ..Conv::default() }
+}
+
+pub fn relu() -> Unary {
+    Unary { kind: UnaryKind::Relu }
+}
+
+pub fn sigmoid() -> Unary {
+    Unary { kind: UnaryKind::Sigmoid }
+}
+
+pub fn add() -> Binary {
+    Binary { kind: BinaryKind::Add }
+}
+
+pub fn mul() -> Binary {
+    Binary { kind: BinaryKind::Mul }
+}
+
+pub fn matmul() -> MatMul {
+    MatMul
+}
+
+pub fn max_pool() -> Pool {
+    Pool {
+        kind: PoolKind::Max,
+        auto_pad: AutoPad::NotSet,
+        ceil_mode: false,
+        count_include_pad: false,
+        dilations: None,
+        kernel_shape: vec![2, 2],
+        pads: None,
+        storage_order: 0,
+        strides: Some(vec![2, 2]),
+    }
+}
