@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fuse;
 mod inputs;
 mod ops;
 mod plan;

@@ -17,6 +17,11 @@ pub struct ExecOptions {
     /// Worker threads; 0 uses rayon's global pool (one per core). With 1 the
     /// plan runs on the calling thread and never touches a pool.
     pub threads: usize,
+    /// Rewrite the graph for speed first: batch norms folded into the
+    /// convolutions before them, a Relu applied in place by the Conv, Gemm
+    /// or MatMul feeding it. Values that disappear (a convolution's output
+    /// before its batch norm or Relu) are then not seen by probes.
+    pub optimize: bool,
 }
 
 /// Which values a probe sees.
@@ -72,12 +77,23 @@ impl Plan {
     /// and computes each value's last use.
     pub fn new(graph: &Graph, options: &ExecOptions) -> Result<Plan, ExecError> {
         ptq_ir::validate::validate(graph)?;
+        let mut optimized;
+        let mut relu_after = HashSet::new();
+        let graph = if options.optimize {
+            optimized = graph.clone();
+            ptq_ir::passes::fold_batch_norms(&mut optimized);
+            relu_after = crate::fuse::fuse_relus(&mut optimized);
+            &optimized
+        } else {
+            graph
+        };
         let order = ptq_ir::topo::topo_order(graph)?;
         let mut unsupported: Vec<(String, String)> = vec![];
-        let mut kernels = Vec::with_capacity(order.len());
+        let mut kernels: Vec<Box<dyn Kernel>> = Vec::with_capacity(order.len());
         for &id in &order {
             let node = graph.node(id).unwrap_or_else(|| unreachable!("topo order lists live nodes"));
             match prepare(node, graph) {
+                Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::fuse::WithRelu(k))),
                 Ok(k) => kernels.push(k),
                 Err(why) => {
                     let name = why.unwrap_or_else(|| node.op.name().to_string());

@@ -16,6 +16,7 @@ pub mod float8;
 pub mod graph;
 pub mod infer;
 pub mod ops;
+pub mod passes;
 pub mod patch;
 pub mod summary;
 pub mod tensor;

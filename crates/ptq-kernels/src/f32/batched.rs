@@ -10,6 +10,7 @@
 
 use super::conv::{Conv2d, Plane};
 use super::gemm::{Gemm, sgemm};
+use super::scratch::with_scratch;
 use super::tasks;
 use crate::Threads;
 
@@ -81,10 +82,38 @@ fn run_images(
     let kg = cg * p.kh * p.kw;
     let cols = images * ohw;
     let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
-    // Borders stay zero: only the interior is rewritten per image.
-    let mut padded = vec![0.0f32; cg * ph * pw];
-    let mut col = vec![0.0f32; kg * cols];
-    let mut out = vec![0.0f32; mg * cols];
+    let (np, nc, no) = (cg * ph * pw, kg * cols, mg * cols);
+    with_scratch(np + nc + no, |scratch| {
+        let (padded, rest) = scratch.split_at_mut(np);
+        let (col, out) = rest.split_at_mut(nc);
+        // Borders stay zero: only the interior is rewritten per image. The
+        // column matrix is written in full and the GEMM does not read `out`.
+        padded.fill(0.0);
+        fill_and_multiply(p, plane, cg, mg, images, x, w, bias, y, threads, padded, col, out);
+    });
+}
+
+/// The body of [`run_images`] on its scratch buffers.
+#[allow(clippy::too_many_arguments)]
+fn fill_and_multiply(
+    p: &Conv2d,
+    plane: &Plane,
+    cg: usize,
+    mg: usize,
+    images: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: Threads,
+    padded: &mut [f32],
+    col: &mut [f32],
+    out: &mut [f32],
+) {
+    let ohw = plane.oh * plane.ow;
+    let kg = cg * p.kh * p.kw;
+    let cols = images * ohw;
+    let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
     let hw = p.h * p.w;
     for grp in 0..p.group {
         for b in 0..images {
@@ -94,10 +123,10 @@ fn run_images(
                     padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w].copy_from_slice(row);
                 }
             }
-            columns(plane, cg, [ph, pw], &padded, b * ohw, cols, &mut col);
+            columns(plane, cg, [ph, pw], padded, b * ohw, cols, col);
         }
         let w_group = &w[grp * mg * kg..][..mg * kg];
-        sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, &col, &mut out, threads);
+        sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, col, out, threads);
         for r in 0..mg {
             let bv = bias.map_or(0.0, |bias| bias[grp * mg + r]);
             let src_row = &out[r * cols..][..cols];

@@ -10,6 +10,7 @@ mod gather;
 mod gemm;
 mod im2col;
 mod isa;
+mod scratch;
 mod softmax;
 mod tasks;
 mod window;

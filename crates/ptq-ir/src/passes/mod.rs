@@ -1,0 +1,5 @@
+//! Graph-to-graph passes.
+
+pub mod fold_bn;
+
+pub use fold_bn::{Folded, fold_batch_norms};
