@@ -8,7 +8,7 @@
 //! [cg·KH·KW, images·OH·OW], multiplies by W_g and scatters the result, plus
 //! bias, into its part of y.
 
-use super::conv::{Conv2d, Plane};
+use super::conv::{Conv2d, Layer, Plane};
 use super::gemm::{Gemm, sgemm};
 use super::scratch::with_scratch;
 use super::tasks;
@@ -29,18 +29,8 @@ pub(crate) fn suits(p: &Conv2d, plane: &Plane, cg: usize) -> bool {
 
 /// y\[n, m\] = bias\[m\] + conv(x\[n\], w\[m\]) for small planes; the caller
 /// checked every length against the geometry.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn conv(
-    p: &Conv2d,
-    plane: &Plane,
-    cg: usize,
-    mg: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-) {
+pub(crate) fn conv(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
+    let Layer { p, plane, cg, x, .. } = *l;
     let ohw = plane.oh * plane.ow;
     let macs = p.n * p.m * ohw * cg * p.kh * p.kw;
     let tasks = match threads {
@@ -59,25 +49,14 @@ pub(crate) fn conv(
         |(), (job, y_run)| {
             let images = y_run.len() / mohw;
             let x_run = &x[job * per * chw..][..images * chw];
-            run_images(p, plane, cg, mg, images, x_run, w, bias, y_run, inner);
+            run_images(&Layer { x: x_run, ..*l }, images, y_run, inner);
         },
     );
 }
 
 /// [`conv`] for `images` consecutive images on one task.
-#[allow(clippy::too_many_arguments)]
-fn run_images(
-    p: &Conv2d,
-    plane: &Plane,
-    cg: usize,
-    mg: usize,
-    images: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-) {
+fn run_images(l: &Layer<'_>, images: usize, y: &mut [f32], threads: Threads) {
+    let Layer { p, plane, cg, mg, .. } = *l;
     let ohw = plane.oh * plane.ow;
     let kg = cg * p.kh * p.kw;
     let cols = images * ohw;
@@ -89,27 +68,16 @@ fn run_images(
         // Borders stay zero: only the interior is rewritten per image. The
         // column matrix is written in full and the GEMM does not read `out`.
         padded.fill(0.0);
-        fill_and_multiply(p, plane, cg, mg, images, x, w, bias, y, threads, padded, col, out);
+        fill_and_multiply(l, images, y, threads, [padded, col, out]);
     });
 }
 
 /// The body of [`run_images`] on its scratch buffers.
-#[allow(clippy::too_many_arguments)]
-fn fill_and_multiply(
-    p: &Conv2d,
-    plane: &Plane,
-    cg: usize,
-    mg: usize,
-    images: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-    padded: &mut [f32],
-    col: &mut [f32],
-    out: &mut [f32],
-) {
+/// `scratch` is [padded image, column matrix, GEMM result].
+fn fill_and_multiply(l: &Layer<'_>, images: usize, y: &mut [f32], threads: Threads, scratch: [&mut [f32]; 3]) {
+    let Layer { p, plane, cg, mg, x, w, bias } = *l;
+    let plane = &plane;
+    let [padded, col, out] = scratch;
     let ohw = plane.oh * plane.ow;
     let kg = cg * p.kh * p.kw;
     let cols = images * ohw;

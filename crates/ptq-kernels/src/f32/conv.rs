@@ -86,6 +86,19 @@ pub(crate) struct Plane {
     pub ow: usize,
 }
 
+/// One convolution call's operands, shared by the GEMM-based paths.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layer<'a> {
+    pub p: &'a Conv2d,
+    pub plane: Plane,
+    /// Input and output channels per group.
+    pub cg: usize,
+    pub mg: usize,
+    pub x: &'a [f32],
+    pub w: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+}
+
 /// Target size in bytes of one im2col tile (rows = C/group·KH·KW, columns =
 /// output positions). Measured on a ResNet 3x3 64→64 56×56 layer (Zen 4, 1
 /// MiB L2): 256 KiB tiles lose about 10 % to per-GEMM packing, 2 MiB and up
@@ -163,34 +176,26 @@ pub(crate) fn conv2d_tiled(
     }
     let plane = p.plane();
     let batched = tile.is_none() && batched::suits(p, &plane, cg);
+    let layer = Layer { p, plane, cg, mg, x, w, bias };
     // A single-channel input (group 1, C 1) is "depthwise" too, but its
     // small planes go faster as one GEMM with K = KH·KW.
     if p.group == p.c && cg == 1 && !(p.group == 1 && batched) {
         depthwise::depthwise(&plane, p.c, mg, x, w, bias, y, threads);
     } else if p.kh == 1 && p.kw == 1 && p.stride == [1, 1] && p.pads == [0; 4] {
-        pointwise(p, cg, mg, x, w, bias, y, threads);
+        pointwise(&layer, y, threads);
     } else if batched {
-        batched::conv(p, &plane, cg, mg, x, w, bias, y, threads);
+        batched::conv(&layer, y, threads);
     } else {
         let kg = cg * p.kh * p.kw;
         let tile = tile.unwrap_or_else(|| tile_width(kg, oh * ow, p.n * p.group, threads)).clamp(1, oh * ow);
-        im2col_gemm(p, &plane, cg, mg, x, w, bias, y, threads, tile);
+        im2col_gemm(&layer, y, threads, tile);
     }
 }
 
 /// 1x1, stride 1, unpadded: y_block\[mg, HW\] = W_g\[mg, cg\] · x_block\[cg, HW\]
 /// per (batch, group), written in place (bias first, then beta = 1).
-#[allow(clippy::too_many_arguments)]
-fn pointwise(
-    p: &Conv2d,
-    cg: usize,
-    mg: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-) {
+fn pointwise(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
+    let Layer { p, cg, mg, x, w, bias, .. } = *l;
     let hw = p.h * p.w;
     let blocks: Vec<(usize, &mut [f32])> = y.chunks_mut(mg * hw).enumerate().collect();
     let (outer, inner) = tasks::split(blocks.len(), threads);
@@ -217,19 +222,9 @@ fn pointwise(
 /// General case: per (batch, group, tile of up to `tile` output positions),
 /// im2col the tile into a scratch [cg·KH·KW, width] matrix, multiply by W_g
 /// into a scratch [mg, width] result, and copy it out with the bias.
-#[allow(clippy::too_many_arguments)]
-fn im2col_gemm(
-    p: &Conv2d,
-    plane: &Plane,
-    cg: usize,
-    mg: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-    threads: Threads,
-    tile: usize,
-) {
+fn im2col_gemm(l: &Layer<'_>, y: &mut [f32], threads: Threads, tile: usize) {
+    let Layer { p, cg, mg, x, w, bias, .. } = *l;
+    let plane = &l.plane;
     let (hw, ohw) = (p.h * p.w, plane.oh * plane.ow);
     let kg = cg * p.kh * p.kw;
     let tiles = tasks::tiles(y, mg, ohw, tile);
