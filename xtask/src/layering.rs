@@ -13,12 +13,13 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq-ir", &[]),
     ("ptq-kernels", &[]),
     ("ptq-onnx", &["ptq-ir"]),
+    ("ptq-openvino", &["ptq-ir"]),
     ("ptq-exec", &["ptq-ir", "ptq-kernels"]),
     ("ptq-stats", &[]),
     ("ptq-algos", &["ptq-ir", "ptq-exec", "ptq-stats"]),
-    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-exec", "ptq-stats", "ptq-algos"]),
+    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos"]),
     ("ptq-cli", &["ptq"]),
-    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-exec", "ptq-stats", "ptq-algos"]),
+    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos"]),
     ("xtask", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
 ];
 

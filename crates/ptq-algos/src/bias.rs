@@ -28,6 +28,10 @@ use crate::structure::Links;
 /// Largest |shift / bias| applied (NNCF's threshold for the fast variant).
 pub const THRESHOLD: f32 = 2.0;
 
+/// A bias held by a following Add: (the Add, the bias, its reader slot, the
+/// Add's output).
+type BiasAdd = (Option<NodeId>, ValueId, (NodeId, usize), ValueId);
+
 /// Corrected bias values by (reader node, input slot).
 pub type NewBiases = HashMap<(NodeId, usize), Vec<f32>>;
 
@@ -79,38 +83,40 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
             continue;
         };
         let Some(xr) = rank(g, x) else { continue };
-        let found = match &n.op {
-            Op::Conv(_) | Op::ConvTranspose(_) if xr >= 3 => {
-                n.inputs.get(2).copied().flatten().map(|b| (None, b, (id, 2), 1, y, 1))
+        // A following Add of a constant holds the bias when the layer has
+        // none of its own (OpenVINO IR writes every bias that way).
+        let bias_add = |axis: usize| -> Option<BiasAdd> {
+            let [(add, slot)] = l.readers(y) else { return None };
+            if g.outputs.contains(&y) {
+                return None;
             }
+            let an = g.node(*add)?;
+            let Op::Binary(Binary { kind: BinaryKind::Add }) = an.op else { return None };
+            let b = an.inputs.get(1 - slot).copied().flatten()?;
+            let shape = g.constant(b)?.shape().to_vec();
+            // Only the channel axis (counted from the end) may exceed 1.
+            let yr = rank(g, y)?;
+            let ok = shape.len() <= yr && shape.iter().rev().enumerate().all(|(i, &d)| d == 1 || yr - 1 - i == axis);
+            let z = an.outputs.first().copied().flatten()?;
+            ok.then_some((Some(*add), b, (*add, 1 - slot), z))
+        };
+        let found = match &n.op {
+            Op::Conv(_) | Op::ConvTranspose(_) if xr >= 3 => match n.inputs.get(2).copied().flatten() {
+                Some(b) => Some((None, b, (id, 2), 1, y, 1)),
+                None => bias_add(1).map(|(a, b, r, z)| (a, b, r, 1, z, 1)),
+            },
             Op::Gemm(gm) if xr == 2 && !gm.trans_a && gm.beta == 1.0 => {
                 n.inputs.get(2).copied().flatten().map(|b| (None, b, (id, 2), 1, y, 1))
             }
-            Op::MatMul(_) if xr >= 2 => {
-                // MatMul → Add(bias) with the MatMul output read only there.
-                match l.readers(y) {
-                    [(add, slot)] if !g.outputs.contains(&y) => {
-                        let an = g.node(*add);
-                        let other = an.and_then(|a| a.inputs.get(1 - slot).copied().flatten());
-                        match (an.map(|a| &a.op), other) {
-                            (Some(Op::Binary(Binary { kind: BinaryKind::Add })), Some(b)) => an
-                                .and_then(|a| a.outputs.first().copied().flatten())
-                                .map(|z| (Some(*add), b, (*add, 1 - slot), xr - 1, z, xr - 1)),
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                }
-            }
+            Op::MatMul(_) if xr >= 2 => bias_add(rank(g, y).unwrap_or(xr) - 1).map(|(a, b, r, z)| {
+                let yr = rank(g, z).unwrap_or(xr);
+                (a, b, r, xr - 1, z, yr - 1)
+            }),
             _ => None,
         };
         let Some((add, b, reader, in_axis, output, out_axis)) = found else { continue };
-        let ok_bias = g
-            .constant(b)
-            .and_then(f32_vec)
-            .is_some_and(|v| g.constant(b).is_some_and(|t| t.shape().len() == 1) && !v.is_empty());
+        let ok_bias = g.constant(b).and_then(f32_vec).is_some_and(|v| !v.is_empty());
         if ok_bias && rank(g, output).is_some() {
-            let in_axis = if matches!(n.op, Op::MatMul(_)) { xr - 1 } else { in_axis };
             out.push(Biased { node: id, add, bias: b, bias_reader: reader, input: x, in_axis, output, out_axis });
         }
     }
@@ -140,7 +146,8 @@ pub fn correct(
         let Some(n) = g.node(c.node) else { continue };
         let label = g.node_label(c.node);
         let err = |msg: String| AlgoError::Node { node: label.clone(), msg };
-        let bias = g.constant(c.bias).and_then(f32_vec).ok_or_else(|| err("bias is not f32".into()))?;
+        let bias_t = g.constant(c.bias).cloned().ok_or_else(|| err("bias is not constant".into()))?;
+        let bias = f32_vec(&bias_t).ok_or_else(|| err("bias is not f32".into()))?;
         let m_in = si.mean();
         if shape.get(c.in_axis) != Some(&m_in.len()) {
             continue;
@@ -158,7 +165,7 @@ pub fn correct(
         };
         let x = Tensor::F32(x);
         let means = |w: Tensor| -> Result<Vec<f64>, AlgoError> {
-            let y = run_layer(n, c, x.clone(), w, g, &bias).map_err(err)?;
+            let y = run_layer(n, c, x.clone(), w, g, &bias_t).map_err(err)?;
             let Tensor::F32(y) = y else { return Err(err("layer output is not f32".into())) };
             Ok(y.axis_iter(Axis(c.out_axis))
                 .map(|lane| lane.iter().map(|&v| v as f64).sum::<f64>() / lane.len().max(1) as f64)
@@ -199,7 +206,7 @@ pub fn fake_weight(w: &Tensor, spec: &QuantSpec) -> Option<Tensor> {
 }
 
 /// Runs the layer alone (with its bias add for MatMul) on `x`.
-fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &[f32]) -> Result<Tensor, String> {
+fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &Tensor) -> Result<Tensor, String> {
     let mut m = Graph::default();
     let xv = m.add_value(Value {
         name: "x".into(),
@@ -208,7 +215,7 @@ fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &[f32]
     });
     m.inputs.push(xv);
     let wv = m.add_constant("w", w, ConstSource::Derived);
-    let bv = m.add_constant("b", Tensor::from_f32s(bias), ConstSource::Derived);
+    let bv = m.add_constant("b", bias.clone(), ConstSource::Derived);
     let yv = m.add_value(Value { name: "y".into(), ..Value::default() });
     let mut inputs: Vec<Option<ValueId>> = vec![Some(xv), Some(wv)];
     // Other inputs of the layer (none for Conv/MatMul beyond the bias) are copied as constants.

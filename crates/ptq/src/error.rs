@@ -19,6 +19,9 @@ pub enum Error {
     Item { item: usize, msg: String },
     #[error(transparent)]
     Quantize(#[from] ptq_algos::AlgoError),
+    #[cfg(feature = "openvino")]
+    #[error(transparent)]
+    OpenVino(#[from] ptq_openvino::OpenVinoError),
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Onnx(#[from] ptq_onnx::OnnxError),

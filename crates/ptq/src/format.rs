@@ -9,15 +9,18 @@ use crate::error::Error;
 pub enum Format {
     /// ONNX `ModelProto` (`.onnx`).
     Onnx,
+    /// OpenVINO IR (`.xml` with its `.bin`).
+    OpenVino,
 }
 
-const KNOWN: &str = ".onnx";
+const KNOWN: &str = ".onnx, .xml (OpenVINO IR)";
 
 impl Format {
     /// The format a path's extension names.
     pub fn from_path(path: &Path) -> Result<Format, Error> {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("onnx") => Ok(Format::Onnx),
+            Some("xml") => Ok(Format::OpenVino),
             _ => Err(Error::UnknownFormat { path: path.to_path_buf(), known: KNOWN }),
         }
     }
@@ -26,6 +29,7 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::Onnx => "ONNX",
+            Format::OpenVino => "OpenVINO IR",
         }
     }
 }

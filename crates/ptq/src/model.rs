@@ -12,6 +12,8 @@ use crate::format::Format;
 enum Source {
     #[cfg(feature = "onnx")]
     Onnx(ptq_onnx::ModelInfo),
+    #[cfg(feature = "openvino")]
+    OpenVino(ptq_openvino::IrInfo),
 }
 
 /// A model: its IR graph plus what its frontend needs to write it back.
@@ -29,6 +31,11 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
         Format::Onnx => {
             let m = ptq_onnx::load(path)?;
             Ok(Model { graph: m.graph, source: Source::Onnx(m.info), loaded_from: std::fs::canonicalize(path).ok() })
+        }
+        Format::OpenVino => {
+            let m = ptq_openvino::load(path)?;
+            let loaded_from = std::fs::canonicalize(path).ok();
+            Ok(Model { graph: m.graph, source: Source::OpenVino(m.info), loaded_from })
         }
     }
 }
@@ -59,6 +66,7 @@ impl Model {
                 }
                 Source::Onnx(info)
             }
+            Source::OpenVino(info) => Source::OpenVino(info.clone()),
         };
         Model { graph, source, loaded_from: self.loaded_from.clone() }
     }
@@ -67,6 +75,7 @@ impl Model {
     pub fn format(&self) -> Format {
         match self.source {
             Source::Onnx(_) => Format::Onnx,
+            Source::OpenVino(_) => Format::OpenVino,
         }
     }
 
@@ -81,6 +90,7 @@ impl Model {
                 };
                 format!("ONNX, IR version {}, opset {}{}", i.ir_version, i.opset(), producer.trim_end())
             }
+            Source::OpenVino(i) => format!("OpenVINO IR v{}, model {}", i.version, i.name),
         }
     }
 
@@ -97,6 +107,20 @@ impl Model {
         match (&self.source, target) {
             (Source::Onnx(info), Format::Onnx) => {
                 Ok(ptq_onnx::save_with(&self.graph, info, path, &ptq_onnx::ExportOptions::default())?)
+            }
+            (Source::OpenVino(_), Format::Onnx) => {
+                // IR semantics are written at the newest opset the exporter knows.
+                let info = ptq_onnx::ModelInfo {
+                    ir_version: 10,
+                    opset_import: vec![(String::new(), 21)],
+                    producer_name: "ptq".into(),
+                    ..ptq_onnx::ModelInfo::default()
+                };
+                Ok(ptq_onnx::save_with(&self.graph, &info, path, &ptq_onnx::ExportOptions::default())?)
+            }
+            (Source::Onnx(_), Format::OpenVino) => Err(Error::Conversion { from: "ONNX", to: "OpenVINO IR" }),
+            (Source::OpenVino(_), Format::OpenVino) => {
+                Err(Error::Conversion { from: "OpenVINO IR", to: "OpenVINO IR (the IR writer is not built yet)" })
             }
         }
     }
