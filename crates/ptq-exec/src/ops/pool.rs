@@ -292,12 +292,19 @@ fn is_max_2x2(op: &Pool, g: &Geometry) -> bool {
 /// of its plane (`plane_len` elements, rows of `w`). A NaN in a window
 /// is the window's maximum.
 fn max_2x2_rows<T: Elem>(src: &[T], y: &mut [T], rows: usize, w: usize, ow: usize, plane_len: usize, oh: usize) {
-    let pick = |a: T, b: T| if b > a || b.partial_cmp(&b).is_none() { b } else { a };
-    for (r, out) in y.chunks_exact_mut(ow).take(rows).enumerate() {
-        let top = (r / oh) * plane_len + 2 * (r % oh) * w;
-        let (r0, r1) = (&src[top..][..2 * ow], &src[top + w..][..2 * ow]);
-        for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-            *o = pick(pick(a[0], a[1]), pick(b[0], b[1]));
+    // max that returns NaN when either side is NaN.
+    let pick = |a: T, b: T| if a >= b || a.partial_cmp(&a).is_none() { a } else { b };
+    if ow == 0 || oh == 0 {
+        return;
+    }
+    let planes = rows / oh;
+    for (p, out_plane) in y.chunks_exact_mut(oh * ow).take(planes).enumerate() {
+        let plane = &src[p * plane_len..][..plane_len];
+        for (oy, out) in out_plane.chunks_exact_mut(ow).enumerate() {
+            let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
+            for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                *o = pick(pick(a[0], a[1]), pick(b[0], b[1]));
+            }
         }
     }
 }
