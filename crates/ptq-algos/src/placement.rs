@@ -148,11 +148,24 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     }
 
     // 2. Move requests up, latest producers first.
+    // Requests only ever move to values produced earlier, so a max-heap on
+    // (producer position, value) visits every value after all its requests.
+    let key = |v: ValueId| (l.producer(v).and_then(|p| pos.get(&p).copied()), v.0);
+    let mut heap: std::collections::BinaryHeap<((Option<usize>, usize), ValueId)> =
+        pending.keys().map(|&v| (key(v), v)).collect();
+    let push = |pending: &mut HashMap<ValueId, Vec<Request>>,
+                heap: &mut std::collections::BinaryHeap<_>,
+                v: ValueId,
+                r: Request| {
+        let list = pending.entry(v).or_default();
+        if list.is_empty() {
+            heap.push((key(v), v));
+        }
+        list.push(r);
+    };
     let mut groups = UnionFind::default();
-    loop {
-        let next = pending.keys().copied().max_by_key(|&v| (l.producer(v).and_then(|p| pos.get(&p).copied()), v.0));
-        let Some(v) = next else { break };
-        let reqs = pending.remove(&v).unwrap_or_default();
+    while let Some((_, v)) = heap.pop() {
+        let Some(reqs) = pending.remove(&v) else { continue };
         let mut group = None;
         for r in &reqs {
             if let Some(gid) = r.group {
@@ -168,7 +181,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
             (true, Some((p, pn))) if pn.output_ids().count() == 1 => match role(&pn.op) {
                 Role::Agnostic => match pn.inputs.first().copied().flatten() {
                     Some(u) if l.is_activation(u) => {
-                        pending.entry(u).or_default().push(Request { reader: (p, 0), scheme, group });
+                        push(&mut pending, &mut heap, u, Request { reader: (p, 0), scheme, group });
                         true
                     }
                     _ => false,
@@ -177,7 +190,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
                     let gid = group.unwrap_or_else(|| groups.fresh());
                     for (slot, u) in pn.inputs.iter().enumerate() {
                         if let Some(u) = *u {
-                            pending.entry(u).or_default().push(Request { reader: (p, slot), scheme, group: Some(gid) });
+                            push(&mut pending, &mut heap, u, Request { reader: (p, slot), scheme, group: Some(gid) });
                         }
                     }
                     true
