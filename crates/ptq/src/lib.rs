@@ -1,13 +1,17 @@
 //! ptq: post-training 8-bit quantization of neural networks.
 //!
-//! This facade loads models in any supported format into one framework-neutral
-//! graph ([`ptq_ir::Graph`]) and writes them back. Frontends are behind cargo
-//! features (`onnx`, on by default).
+//! This facade loads models in any supported format (ONNX; OpenVINO IR for
+//! reading) into one framework-neutral graph ([`ptq_ir::Graph`]), quantizes
+//! them with NNCF's defaults, and writes them back. Frontends are behind
+//! cargo features (`onnx`, `openvino`, both on by default).
 //!
 //! ```no_run
 //! let model = ptq::load("model.onnx")?;
-//! println!("{} nodes", model.graph().node_count());
-//! model.save("copy.onnx")?;
+//! let calibration = ptq::Dataset::open("calib.npz")?;
+//! let q = ptq::quantize(&model, &calibration, &ptq::QuantizeOptions::default())?;
+//! let (activations, weights) = q.report.counts();
+//! println!("{activations} activation and {weights} weight quantizers");
+//! q.model.save("model.int8.onnx")?;
 //! # Ok::<(), ptq::Error>(())
 //! ```
 #![forbid(unsafe_code)]
