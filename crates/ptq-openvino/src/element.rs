@@ -4,23 +4,20 @@ use ptq_ir::DType;
 
 /// The dtype of an IR `element_type` (`f32`, `i64`, `boolean`...), if
 /// supported.
-pub fn dtype(element_type: &str) -> Option<DType> {
-    Some(match element_type {
-        "f32" => DType::F32,
-        "f16" => DType::F16,
-        "bf16" => DType::BF16,
-        "f64" => DType::F64,
-        "i8" => DType::I8,
-        "u8" => DType::U8,
-        "i16" => DType::I16,
-        "u16" => DType::U16,
-        "i32" => DType::I32,
-        "u32" => DType::U32,
-        "i64" => DType::I64,
-        "u64" => DType::U64,
-        "boolean" => DType::Bool,
-        _ => return None,
-    })
+pub fn dtype(element_type_name: &str) -> Option<DType> {
+    DType::ALL.iter().copied().find(|&d| element_type(d) == Some(element_type_name))
+}
+
+/// The dtype of a port `precision` (`FP32`, `I64`, `BOOL`; OpenVINO also
+/// accepts element-type spellings such as `f32` there).
+pub fn from_precision(p: &str) -> Option<DType> {
+    let upper = p.to_ascii_uppercase();
+    DType::ALL
+        .iter()
+        .copied()
+        .find(|&d| precision(d) == Some(upper.as_str()))
+        .or_else(|| dtype(&p.to_ascii_lowercase()))
+        .or((upper == "BOOLEAN").then_some(DType::Bool))
 }
 
 /// The IR `element_type` of a dtype, if IR has one.
@@ -76,5 +73,8 @@ mod tests {
             }
         }
         assert_eq!(dtype("u1"), None);
+        assert_eq!(from_precision("FP32"), Some(DType::F32));
+        assert_eq!(from_precision("f32"), Some(DType::F32));
+        assert_eq!(from_precision("BOOLEAN"), Some(DType::Bool));
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use ptq_ir::{ConstSource, DType, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
+use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
 
 use crate::bin::Weights;
 use crate::doc::{self, Layer, Net, int_list};
@@ -91,25 +91,6 @@ impl Cx<'_> {
     }
 }
 
-fn precision_dtype(p: &str) -> Option<DType> {
-    Some(match p {
-        "FP32" => DType::F32,
-        "FP16" => DType::F16,
-        "BF16" => DType::BF16,
-        "FP64" => DType::F64,
-        "I8" => DType::I8,
-        "U8" => DType::U8,
-        "I16" => DType::I16,
-        "U16" => DType::U16,
-        "I32" => DType::I32,
-        "U32" => DType::U32,
-        "I64" => DType::I64,
-        "U64" => DType::U64,
-        "BOOL" | "BOOLEAN" => DType::Bool,
-        _ => return None,
-    })
-}
-
 fn dims_shape(dims: &[i64]) -> Vec<Dim> {
     dims.iter().map(|&d| if d < 0 { Dim::Unknown } else { Dim::Known(d as u64) }).collect()
 }
@@ -153,7 +134,7 @@ pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError
                 .first()
                 .cloned()
                 .unwrap_or_else(|| if l.outputs.len() == 1 { l.name.clone() } else { format!("{}:{i}", l.name) });
-            let dtype = p.precision.as_deref().and_then(precision_dtype);
+            let dtype = p.precision.as_deref().and_then(element::from_precision);
             let fact = Fact { dtype, shape: Some(dims_shape(&p.dims)) };
             let name = cx.fresh(&base);
             let v = cx.g.add_value(Value { name, fact, declared: true, ..Value::default() });
