@@ -237,3 +237,39 @@ fn weight_dominated_model_shrinks_below_30_percent() {
     println!("weight-dominated MLP: {a} -> {b} bytes ({:.1}%)", 100.0 * b as f64 / a as f64);
     assert!((b as f64) <= 0.30 * a as f64, "{a} -> {b}");
 }
+
+#[test]
+fn every_fixture_quantizes_and_runs_in_onnxruntime() {
+    require_python_runtimes();
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = vec![];
+    for name in ptq_tests::onnx_fixtures() {
+        let fx = fixture(&name);
+        let model = ptq::load(fx.join("model.onnx")).unwrap();
+        let inputs = fx.join("inputs.npz");
+        let data = Dataset::from_items(vec![ptq::npz::read(&inputs).unwrap(); 3]);
+        let q = match ptq::quantize(&model, &data, &QuantizeOptions::default()) {
+            Ok(q) => q,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let path = dir.path().join(format!("{name}.onnx"));
+        if let Err(e) = q.model.save(&path) {
+            failures.push(format!("{name}: save: {e}"));
+            continue;
+        }
+        let r = onnx_check(&path);
+        if !r.ok {
+            failures.push(format!("{name}: onnx.checker: {}", r.output));
+        }
+        let r = ort_outputs(&path, &inputs, &dir.path().join(format!("{name}.out.npz")));
+        if !r.ok {
+            failures.push(format!("{name}: onnxruntime: {}", r.output));
+        }
+        let (a, w) = q.report.counts();
+        eprintln!("{name}: {a} activation and {w} weight quantizers");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
