@@ -139,10 +139,8 @@ fn digits_ir_quantizes_like_its_onnx_source_and_converts_to_onnx() {
     // The IR's MatMul(transpose_b) weight and Conv + Add biases are found.
     assert_eq!(q.report.counts().1, 3);
     assert!(q.report.bias_corrections.iter().filter(|c| c.applied).count() >= 2);
-    let mut arrays = ptq::npz::read(fx.join("valid.npz")).unwrap();
-    let labels = arrays.iter().position(|(k, _)| k == "labels").map(|i| arrays.remove(i).1).unwrap();
-    let valid = ptq::Dataset::from_arrays(arrays).unwrap();
-    let labels = labels.to_i64_vec().unwrap();
+    let (valid, labels) = ptq::eval::labeled(&fx.join("valid.npz")).unwrap();
+    let labels = labels.unwrap();
     let f = ptq::eval::top1(&ptq::eval::first_outputs(&model, &valid, 1).unwrap(), &labels);
     let i8 = ptq::eval::top1(&ptq::eval::first_outputs(&q.model, &valid, 1).unwrap(), &labels);
     assert!(100.0 * (f - i8) <= 0.5, "FP32 {f} INT8 {i8}");

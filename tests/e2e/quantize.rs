@@ -17,9 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn valid_split(path: &Path) -> (Dataset, Option<Vec<i64>>) {
-    let mut arrays = ptq::npz::read(path).unwrap();
-    let labels = arrays.iter().position(|(k, _)| k == "labels").map(|i| arrays.remove(i).1);
-    (Dataset::from_arrays(arrays).unwrap(), labels.and_then(|l| l.to_i64_vec()))
+    ptq::eval::labeled(path).unwrap()
 }
 
 fn quantize(name: &str, opts: &QuantizeOptions) -> (ptq::Model, ptq::QuantizedModel) {
@@ -42,9 +40,7 @@ fn ort_agreement(q: &ptq::QuantizedModel, valid: &Path, n: usize) -> (f64, f64) 
     q.model.save(&path).unwrap();
     let r = onnx_check(&path);
     assert!(r.ok, "onnx.checker rejects the INT8 model: {}", r.output);
-    let mut arrays = ptq::npz::read(valid).unwrap();
-    arrays.retain(|(k, _)| k != "labels");
-    let data = Dataset::from_arrays(arrays).unwrap();
+    let (data, _) = valid_split(valid);
     let ours = first_outputs(&q.model, &data, 1).unwrap();
     let mut worst: f64 = 0.0;
     for (i, item) in data.iter().take(n).enumerate() {

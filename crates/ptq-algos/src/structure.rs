@@ -43,21 +43,6 @@ impl<'g> Links<'g> {
     pub fn op(&self, id: NodeId) -> Option<&Op> {
         self.g.node(id).map(|n| &n.op)
     }
-
-    /// Walks up from `v` through ops that only move or reshape data
-    /// (agnostic ops) and returns the first other producer.
-    pub fn source_through_agnostic(&self, mut v: ValueId) -> Option<NodeId> {
-        for _ in 0..64 {
-            let p = self.producer(v)?;
-            let node = self.g.node(p)?;
-            if role(&node.op) == Role::Agnostic || matches!(node.op, Op::Cast(_)) {
-                v = node.inputs.first().copied()??;
-            } else {
-                return Some(p);
-            }
-        }
-        None
-    }
 }
 
 fn is_act_matmul(l: &Links<'_>, id: NodeId) -> bool {

@@ -170,3 +170,37 @@ impl Dataset {
         &self.describe
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(v: f32) -> Item {
+        vec![("x".to_string(), Tensor::from_f32s(&[v]))]
+    }
+
+    #[test]
+    fn sources_re_iterate_and_transforms_apply_to_every_item() {
+        let d = Dataset::from_fn(Some(3), || (0..3).map(|i| Ok(item(i as f32)))).with_transform(|mut it| {
+            it.push(("y".into(), Tensor::from_f32s(&[1.0])));
+            Ok(it)
+        });
+        for _ in 0..2 {
+            let items: Vec<Item> = d.iter().collect::<Result<_, _>>().unwrap();
+            assert_eq!(items.len(), 3);
+            assert!(items.iter().all(|it| it.len() == 2));
+            assert_eq!(items[2][0].1.to_f64_vec(), [2.0]);
+        }
+        let failing = Dataset::from_items(vec![item(0.0)]).with_transform(|_| Err("bad item".into()));
+        assert_eq!(failing.iter().next().unwrap().unwrap_err(), "bad item");
+    }
+
+    #[test]
+    fn batched_arrays_must_agree_on_the_item_count() {
+        let a = Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[4, 2])));
+        let b = Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[3, 2])));
+        let d = Dataset::from_arrays(vec![("a".into(), a.clone())]).unwrap();
+        assert_eq!(d.iter().next().unwrap().unwrap()[0].1.shape(), [1, 2]);
+        assert!(Dataset::from_arrays(vec![("a".into(), a), ("b".into(), b)]).unwrap_err().contains("items"));
+    }
+}

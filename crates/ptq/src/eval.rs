@@ -8,6 +8,19 @@ use crate::dataset::Dataset;
 use crate::error::Error;
 use crate::model::Model;
 
+/// A validation `.npz` with a leading item axis: the items, and the class
+/// indices of an array named `labels` if there is one (it is not a model
+/// input). Labels that are not integers are an error.
+pub fn labeled(path: &std::path::Path) -> Result<(Dataset, Option<Vec<i64>>), Error> {
+    let npz = |msg: String| Error::Npz { path: path.to_path_buf(), msg };
+    let mut arrays = crate::npz::read(path)?;
+    let labels = match arrays.iter().position(|(k, _)| k == "labels") {
+        Some(i) => Some(arrays.remove(i).1.to_i64_vec().ok_or_else(|| npz("labels are not integers".into()))?),
+        None => None,
+    };
+    Ok((Dataset::from_arrays(arrays).map_err(npz)?, labels))
+}
+
 /// Runs `model` on every item of `data` and returns each item's first
 /// output, flattened to f64, in item order.
 pub fn first_outputs(model: &Model, data: &Dataset, threads: usize) -> Result<Vec<Vec<f64>>, Error> {

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::Context;
+use ptq::Model;
 use ptq::eval::{first_outputs, mean_cosine, top1};
-use ptq::{Dataset, Model};
 
 /// What the comparison measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,13 +19,11 @@ pub struct Comparison {
 /// Evaluates both models on `valid` (a batched .npz or a directory; an
 /// array named `labels` holds class indices) and prints the metrics.
 pub fn compare(fp32: &Model, int8: &Model, valid: &Path, threads: usize) -> anyhow::Result<Comparison> {
-    let mut arrays = ptq::npz::read(valid)?;
-    let labels = arrays.iter().position(|(k, _)| k == "labels").map(|i| arrays.remove(i).1);
-    let data = Dataset::from_arrays(arrays).map_err(|m| anyhow::anyhow!("{}: {m}", valid.display()))?;
+    let (data, labels) = ptq::eval::labeled(valid)?;
     let a = first_outputs(fp32, &data, threads).context("evaluating the FP32 model")?;
     let b = first_outputs(int8, &data, threads).context("evaluating the INT8 model")?;
     let cosine = mean_cosine(&a, &b);
-    let top = labels.and_then(|l| l.to_i64_vec()).map(|l| (top1(&a, &l), top1(&b, &l)));
+    let top = labels.map(|l| (top1(&a, &l), top1(&b, &l)));
     match top {
         Some((f, q)) => println!(
             "validation ({} items): top-1 FP32 {:.2}%, INT8 {:.2}% (drop {:.2} points); output cosine {cosine:.5}",

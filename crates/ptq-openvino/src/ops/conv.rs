@@ -55,6 +55,9 @@ pub fn lower(cx: &mut Cx<'_>, l: &Layer, inputs: &[ValueId], outputs: &[ValueId]
         // [G, O/G, I/G, k..] → [O, I/G, k..]: a reshape of the constant.
         let t = wt.ok_or("GroupConvolution weights must be constant")?;
         let s = t.shape().to_vec();
+        if s.len() < 4 {
+            return Err(format!("GroupConvolution weights have shape {s:?}, want [G, O/G, I/G, k..]"));
+        }
         let mut merged = vec![s[0] * s[1]];
         merged.extend_from_slice(&s[2..]);
         let bytes = t.to_le_bytes().ok_or("weights of a non-numeric type")?;

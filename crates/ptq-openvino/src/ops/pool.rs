@@ -26,11 +26,10 @@ pub fn lower(cx: &mut Cx<'_>, l: &Layer, inputs: &[ValueId], outputs: &[ValueId]
     };
     let exclude_pad = l.attr("exclude-pad").is_some_and(|v| v == "true");
     // MaxPool-8's second output (indices) counts differently from ONNX's.
-    if outputs.len() > 1 && cx.g.values.len() > outputs[1].0 && l.outputs.len() > 1 {
-        let used = cx.net.edges.iter().any(|e| e.from_layer == l.id && e.from_port == l.outputs[1].id);
-        if used {
-            return Err("MaxPool indices output is not supported".into());
-        }
+    if let Some(indices) = l.outputs.get(1)
+        && cx.net.edges.iter().any(|e| e.from_layer == l.id && e.from_port == indices.id)
+    {
+        return Err("MaxPool indices output is not supported".into());
     }
     let op = Pool {
         kind,

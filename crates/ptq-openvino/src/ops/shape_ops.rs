@@ -42,7 +42,8 @@ pub fn lower(cx: &mut Cx<'_>, l: &Layer, inputs: &[ValueId], outputs: &[ValueId]
                 let a = if axis < 0 { axis + dims.len() as i64 } else { axis };
                 let total = usize::try_from(a).ok().and_then(|a| dims.get(a)).copied().filter(|&d| d >= 0);
                 let total = total.ok_or("split_lengths has -1 and the axis length is unknown")?;
-                lengths[free] = total - lengths.iter().filter(|&&n| n != -1).sum::<i64>();
+                let known = lengths.iter().filter(|&&n| n != -1).try_fold(0i64, |a, &n| a.checked_add(n));
+                lengths[free] = known.and_then(|k| total.checked_sub(k)).ok_or("split_lengths overflow")?;
             }
             let split = cx.constant(&name("split"), Tensor::from_i64s(&lengths));
             let op = Split { axis, num_outputs: None };
