@@ -90,3 +90,40 @@ pub fn onnx_infer(model: &Path, out: &Path) -> ScriptResult {
 pub fn ort_outputs(model: &Path, inputs: &Path, out: &Path) -> ScriptResult {
     run_script("ort_run.py", &[model, inputs], &["--write", out.to_str().expect("utf-8 path")])
 }
+
+/// Runs the IR `model` in OpenVINO runtime on `inputs` and compares with
+/// `expected` (`mode` is `bitwise` or `close`, with `close`'s tolerances).
+pub fn ov_compare(model: &Path, inputs: &Path, expected: &Path, mode: &str, rtol: f64, atol: f64) -> ScriptResult {
+    let (r, a) = (rtol.to_string(), atol.to_string());
+    run_script("ov_run.py", &[model, inputs, expected], &["--mode", mode, "--rtol", &r, "--atol", &a])
+}
+
+/// Runs the IR `model` in OpenVINO runtime and writes every output to `out`.
+pub fn ov_outputs(model: &Path, inputs: &Path, out: &Path) -> ScriptResult {
+    run_script("ov_run.py", &[model, inputs], &["--write", out.to_str().expect("utf-8 path")])
+}
+
+/// `(layer, layer type, runtime precision, primitive)` of every executed
+/// layer of the IR `model` compiled by OpenVINO's CPU plugin.
+pub fn ov_exec_precisions(model: &Path, inputs: &Path) -> Result<Vec<[String; 4]>, String> {
+    let r = run_script("ov_run.py", &[model, inputs], &["--exec-precisions"]);
+    if !r.ok {
+        return Err(r.output);
+    }
+    Ok(r.output
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 4).then(|| [f[0].into(), f[1].into(), f[2].into(), f[3].into()])
+        })
+        .collect())
+}
+
+/// Fails unless OpenVINO's Python package is importable.
+pub fn require_openvino() {
+    let out = python().args(["-c", "import openvino, numpy"]).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        _ => panic!("the OpenVINO checks need `python3 -m pip install -r tests/requirements.txt` (openvino)"),
+    }
+}

@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Score a quantized ONNX model against its FP32 reference in onnxruntime.
+"""Score a quantized model against its FP32 reference in the format's runtime.
 
 usage: python3 tests/tools/eval_quantized.py --reference FP32.onnx --model M.onnx
        --valid valid.npz [--iters N] [--warmup N] [--threads N]
+
+ONNX models (.onnx) run in onnxruntime; OpenVINO IR models (.xml with their
+.bin) run in OpenVINO runtime's CPU plugin (f32 inference precision, so
+FakeQuantize-marked layers run in int8 and the rest in f32; one stream,
+--threads inference threads). Reference and model may be in different
+formats.
 
 VALID.npz holds one array per model input, keyed by input name, with a
 leading item axis (item i is `arr[i:i+1]`, a batch of one), and for
@@ -42,10 +48,61 @@ def session(path, threads):
     return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+class OvSession:
+    """The subset of onnxruntime's InferenceSession used here, over OpenVINO."""
+
+    def __init__(self, path, threads):
+        import openvino as ov
+
+        core = ov.Core()
+        config = {
+            "INFERENCE_PRECISION_HINT": "f32",
+            "NUM_STREAMS": "1",
+            "INFERENCE_NUM_THREADS": str(threads),
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": "NO",
+        }
+        self.compiled = core.compile_model(core.read_model(path), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    def input_names(self):
+        return [p.get_any_name() for p in self.compiled.inputs]
+
+    def run_first(self, feeds):
+        ports = {n: p for p in self.compiled.inputs for n in p.get_names()}
+        self.request.infer({ports[k]: v for k, v in feeds.items()})
+        return np.array(self.request.get_output_tensor(0).data, copy=True)
+
+    def runtime(self):
+        import openvino as ov
+
+        return "openvino " + ov.__version__.split("-")[0]
+
+
+class OrtSession:
+    def __init__(self, path, threads):
+        self.sess = session(path, threads)
+
+    def input_names(self):
+        return [i.name for i in self.sess.get_inputs()]
+
+    def run_first(self, feeds):
+        return self.sess.run([self.sess.get_outputs()[0].name], feeds)[0]
+
+    def runtime(self):
+        return "onnxruntime " + ort.__version__
+
+
+def open_model(path, threads):
+    return OvSession(path, threads) if path.endswith(".xml") else OrtSession(path, threads)
+
+
 def model_bytes(path):
     size = os.path.getsize(path)
-    data = path + ".data"
-    return size + (os.path.getsize(data) if os.path.exists(data) else 0)
+    extra = [path + ".data"]
+    if path.endswith(".xml"):
+        extra.append(path[:-4] + ".bin")
+    return size + sum(os.path.getsize(e) for e in extra if os.path.exists(e))
 
 
 def cosine(a, b):
@@ -61,7 +118,7 @@ def latencies(sessions, feeds, warmup, iters, block=25):
     """Median ms per session; sessions are timed in alternating blocks."""
     for s in sessions:
         for _ in range(warmup):
-            s.run(None, feeds)
+            s.run_first(feeds)
     times = [[] for _ in sessions]
     done = 0
     while done < iters:
@@ -69,7 +126,7 @@ def latencies(sessions, feeds, warmup, iters, block=25):
         for s, t in zip(sessions, times):
             for _ in range(n):
                 t0 = time.perf_counter()
-                s.run(None, feeds)
+                s.run_first(feeds)
                 t.append((time.perf_counter() - t0) * 1e3)
         done += n
     return [statistics.median(t) for t in times]
@@ -77,17 +134,17 @@ def latencies(sessions, feeds, warmup, iters, block=25):
 
 def main():
     p = argparse.ArgumentParser(description="Accuracy, cosine similarity and latency of a quantized model.")
-    p.add_argument("--reference", required=True, help="FP32 model.onnx")
-    p.add_argument("--model", required=True, help="quantized model.onnx")
+    p.add_argument("--reference", required=True, help="FP32 model (.onnx or .xml)")
+    p.add_argument("--model", required=True, help="quantized model (.onnx or .xml)")
     p.add_argument("--valid", required=True, help="validation .npz (leading item axis, optional labels)")
     p.add_argument("--iters", type=int, default=300)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
 
-    ref = session(a.reference, a.threads)
-    sess = session(a.model, a.threads)
-    names = [i.name for i in ref.get_inputs()]
+    ref = open_model(a.reference, a.threads)
+    sess = open_model(a.model, a.threads)
+    names = ref.input_names()
     with np.load(a.valid, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     missing = [n for n in names if n not in arrays]
@@ -96,13 +153,11 @@ def main():
     n = len(arrays[names[0]])
     labels = arrays.get("labels")
 
-    first_ref = ref.get_outputs()[0].name
-    first = sess.get_outputs()[0].name
     cos, hits, ref_hits = [], 0, 0
     for i in range(n):
         feeds = {k: arrays[k][i:i + 1] for k in names}
-        y_ref = ref.run([first_ref], feeds)[0]
-        y = sess.run([first], feeds)[0]
+        y_ref = ref.run_first(feeds)
+        y = sess.run_first(feeds)
         cos.append(cosine(y, y_ref))
         if labels is not None:
             hits += int(np.argmax(y.reshape(-1, y.shape[-1])[0]) == labels[i])
@@ -123,7 +178,7 @@ def main():
         "model_bytes": model_bytes(a.model),
         "ref_bytes": model_bytes(a.reference),
         "threads": a.threads,
-        "runtime": "onnxruntime " + ort.__version__,
+        "runtime": sess.runtime(),
     })
     print(json.dumps(out))
 

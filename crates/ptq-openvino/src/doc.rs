@@ -59,7 +59,32 @@ pub struct Net {
     pub version: u32,
     pub layers: Vec<Layer>,
     pub edges: Vec<Edge>,
+    /// The model's `<rt_info>` children, kept for export.
+    pub rt_info: Vec<RtNode>,
 }
+
+/// One element of `<rt_info>`: its tag, attributes and children.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RtNode {
+    pub tag: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<RtNode>,
+}
+
+impl RtNode {
+    /// `<tag value="v"/>`.
+    pub fn value(tag: &str, v: impl Into<String>) -> RtNode {
+        RtNode { tag: tag.into(), attrs: vec![("value".into(), v.into())], children: vec![] }
+    }
+
+    /// `<tag>children</tag>`.
+    pub fn group(tag: &str, children: Vec<RtNode>) -> RtNode {
+        RtNode { tag: tag.into(), attrs: vec![], children }
+    }
+}
+
+/// Deepest `<rt_info>` nesting read.
+pub const MAX_RT_DEPTH: usize = 32;
 
 impl Net {
     /// An error about `layer`.
@@ -114,6 +139,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Net, OpenVinoError> {
         version,
         layers: vec![],
         edges: vec![],
+        rt_info: vec![],
     };
     let layers = child(net, "layers").ok_or_else(|| xml("no <layers>".into()))?;
     for l in layers.children().filter(|c| c.is_element() && c.tag_name().name() == "layer") {
@@ -136,7 +162,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Net, OpenVinoError> {
             });
         }
     }
+    if let Some(rt) = child(net, "rt_info") {
+        out.rt_info = rt_children(rt, 0).map_err(xml)?;
+    }
     Ok(out)
+}
+
+fn rt_children(n: Node<'_, '_>, depth: usize) -> Result<Vec<RtNode>, String> {
+    if depth > MAX_RT_DEPTH {
+        return Err(format!("<rt_info> is nested deeper than {MAX_RT_DEPTH} levels"));
+    }
+    n.children()
+        .filter(Node::is_element)
+        .map(|c| {
+            Ok(RtNode {
+                tag: c.tag_name().name().to_string(),
+                attrs: c.attributes().map(|a| (a.name().to_string(), a.value().to_string())).collect(),
+                children: rt_children(c, depth + 1)?,
+            })
+        })
+        .collect()
 }
 
 /// The first child element of `n` named `tag`.

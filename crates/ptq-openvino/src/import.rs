@@ -26,6 +26,8 @@ pub struct IrInfo {
     pub version: u32,
     /// Result layer names, in graph output order.
     pub results: Vec<String>,
+    /// The model's `<rt_info>`, written back on export.
+    pub rt_info: Vec<crate::doc::RtNode>,
 }
 
 /// The `.bin` beside an `.xml`.
@@ -47,6 +49,9 @@ pub struct Cx<'a> {
     pub g: Graph,
     pub net: &'a Net,
     names: HashSet<String>,
+    /// Every layer's name, and the node names used so far.
+    layer_names: HashSet<String>,
+    node_names: HashSet<String>,
 }
 
 impl Cx<'_> {
@@ -73,10 +78,20 @@ impl Cx<'_> {
         self.g.add_value(Value { name, fact, ..Value::default() })
     }
 
-    /// Adds a node.
+    /// Adds a node. A layer's own node keeps the layer's name; the nodes a
+    /// layer is decomposed into get names no layer and no node has.
     pub fn node(&mut self, name: &str, op: impl Into<Op>, inputs: Vec<Option<ValueId>>, outputs: Vec<ValueId>) {
+        let mut unique = name.to_string();
+        if !self.layer_names.contains(name) || self.node_names.contains(name) {
+            let mut i = 1;
+            while self.node_names.contains(&unique) || self.layer_names.contains(&unique) {
+                unique = format!("{name}_{i}");
+                i += 1;
+            }
+        }
+        self.node_names.insert(unique.clone());
         self.g.add_node(Node {
-            name: name.to_string(),
+            name: unique,
             op: op.into(),
             inputs,
             outputs: outputs.into_iter().map(Some).collect(),
@@ -97,7 +112,13 @@ fn dims_shape(dims: &[i64]) -> Vec<Dim> {
 
 /// Builds the graph of `net`, reading weights from `weights`.
 pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError> {
-    let mut cx = Cx { g: Graph { name: net.name.clone(), ..Graph::default() }, net, names: HashSet::new() };
+    let mut cx = Cx {
+        g: Graph { name: net.name.clone(), ..Graph::default() },
+        net,
+        names: HashSet::new(),
+        layer_names: net.layers.iter().map(|l| l.name.clone()).collect(),
+        node_names: HashSet::new(),
+    };
     let by_id: HashMap<u32, &Layer> = {
         let mut m = HashMap::new();
         for l in &net.layers {
@@ -181,7 +202,8 @@ pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError
         }
     }
     // Results in file order of their ids (OpenVINO keeps model outputs in layer order).
-    let mut info = IrInfo { name: net.name.clone(), version: net.version, results: vec![] };
+    let mut info =
+        IrInfo { name: net.name.clone(), version: net.version, results: vec![], rt_info: net.rt_info.clone() };
     for (_, (name, v)) in results {
         cx.g.outputs.push(v);
         info.results.push(name);

@@ -22,6 +22,9 @@ pub struct Model {
     graph: Graph,
     source: Source,
     loaded_from: Option<PathBuf>,
+    /// How the model was quantized (`key`, `value`), written where the
+    /// format has room for it (OpenVINO rt_info `<ptq><quantization>`).
+    quantization: Vec<(String, String)>,
 }
 
 /// Loads a model, choosing the frontend from the file name.
@@ -30,12 +33,17 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
     match Format::from_path(path)? {
         Format::Onnx => {
             let m = ptq_onnx::load(path)?;
-            Ok(Model { graph: m.graph, source: Source::Onnx(m.info), loaded_from: std::fs::canonicalize(path).ok() })
+            Ok(Model {
+                graph: m.graph,
+                source: Source::Onnx(m.info),
+                loaded_from: std::fs::canonicalize(path).ok(),
+                quantization: vec![],
+            })
         }
         Format::OpenVino => {
             let m = ptq_openvino::load(path)?;
             let loaded_from = std::fs::canonicalize(path).ok();
-            Ok(Model { graph: m.graph, source: Source::OpenVino(m.info), loaded_from })
+            Ok(Model { graph: m.graph, source: Source::OpenVino(m.info), loaded_from, quantization: vec![] })
         }
     }
 }
@@ -55,7 +63,7 @@ impl Model {
     /// at the first version that has per-channel quantization (ONNX opset 13)
     /// when the input is older. Like its source, it refuses to be saved over
     /// the file the source was loaded from.
-    pub(crate) fn quantized(&self, graph: Graph) -> Model {
+    pub(crate) fn quantized(&self, graph: Graph, quantization: Vec<(String, String)>) -> Model {
         let source = match &self.source {
             Source::Onnx(info) => {
                 let mut info = info.clone();
@@ -68,7 +76,27 @@ impl Model {
             }
             Source::OpenVino(info) => Source::OpenVino(info.clone()),
         };
-        Model { graph, source, loaded_from: self.loaded_from.clone() }
+        Model { graph, source, loaded_from: self.loaded_from.clone(), quantization }
+    }
+
+    /// IR export options: the quantization settings as model rt_info.
+    fn ir_options(&self) -> ptq_openvino::ExportOptions {
+        use ptq_openvino::export::RtNode;
+        if self.quantization.is_empty() {
+            return ptq_openvino::ExportOptions::default();
+        }
+        let q = self.quantization.iter().map(|(k, v)| RtNode::value(k, v.clone())).collect();
+        let ptq = RtNode::group(
+            "ptq",
+            vec![RtNode::value("version", env!("CARGO_PKG_VERSION")), RtNode::group("quantization", q)],
+        );
+        ptq_openvino::ExportOptions { rt_info: vec![ptq] }
+    }
+
+    /// How the model was quantized, as (`key`, `value`) pairs; empty for a
+    /// model that was loaded, not quantized.
+    pub fn quantization(&self) -> &[(String, String)] {
+        &self.quantization
     }
 
     /// The format the model was read from.
@@ -118,9 +146,12 @@ impl Model {
                 };
                 Ok(ptq_onnx::save_with(&self.graph, &info, path, &ptq_onnx::ExportOptions::default())?)
             }
-            (Source::Onnx(_), Format::OpenVino) => Err(Error::Conversion { from: "ONNX", to: "OpenVINO IR" }),
-            (Source::OpenVino(_), Format::OpenVino) => {
-                Err(Error::Conversion { from: "OpenVINO IR", to: "OpenVINO IR (the IR writer is not built yet)" })
+            (Source::Onnx(_), Format::OpenVino) => {
+                let info = ptq_openvino::IrInfo { name: self.graph.name.clone(), version: 11, ..Default::default() };
+                Ok(ptq_openvino::save(&self.graph, &info, path, &self.ir_options())?)
+            }
+            (Source::OpenVino(info), Format::OpenVino) => {
+                Ok(ptq_openvino::save(&self.graph, info, path, &self.ir_options())?)
             }
         }
     }

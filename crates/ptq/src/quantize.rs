@@ -30,5 +30,32 @@ pub fn quantize_with_events(
 ) -> Result<QuantizedModel, Error> {
     let mut items = data.iter();
     let q = ptq_algos::quantize_graph(model.graph(), &mut items, options, events)?;
-    Ok(QuantizedModel { model: model.quantized(q.graph), report: q.report })
+    let settings = settings(options, &q.report);
+    Ok(QuantizedModel { model: model.quantized(q.graph, settings), report: q.report })
+}
+
+/// The settings a quantized model records (OpenVINO rt_info keys; values
+/// as NNCF writes its own: plain strings).
+fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)> {
+    let (acts, weights) = r.counts();
+    let s = &o.ignored_scope;
+    let scope = if s.names.is_empty() && s.patterns.is_empty() && s.types.is_empty() && s.subgraphs.is_empty() {
+        "None".to_string()
+    } else {
+        format!("names={:?} patterns={:?} types={:?} subgraphs={}", s.names, s.patterns, s.types, s.subgraphs.len())
+    };
+    [
+        ("preset", format!("{:?}", r.preset).to_lowercase()),
+        ("model_type", r.model_type.map_or("None".into(), |m| format!("{m:?}").to_lowercase())),
+        ("subset_size", o.subset_size.to_string()),
+        ("calibration_items", r.subset_items.to_string()),
+        ("fast_bias_correction", o.fast_bias_correction.to_string()),
+        ("overflow_fix", format!("{:?}", o.overflow_fix).to_lowercase()),
+        ("ignored_scope", scope),
+        ("activation_quantizers", acts.to_string()),
+        ("weight_quantizers", weights.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }

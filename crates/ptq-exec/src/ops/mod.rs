@@ -15,6 +15,7 @@ mod dequantize;
 mod dropout;
 mod erf;
 mod expand;
+mod fake_quantize;
 mod gather;
 mod gather_elements;
 mod gemm;
@@ -134,6 +135,7 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::Rnn(o) => k(o, rnn::run),
         Op::QuantizeLinear(o) => k(o, quantize::run),
         Op::DequantizeLinear(o) => k(o, dequantize::run),
+        Op::FakeQuantize(o) => k(o, fake_quantize::run),
         Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CumSum" => {
             k(&cumsum::CumSum::from_attrs(&o.attrs).map_err(Some)?, cumsum::run)
         }

@@ -21,6 +21,7 @@ pub mod depth_to_space;
 pub mod dequantize;
 pub mod dropout;
 pub mod expand;
+pub mod fake_quantize;
 pub mod flatten;
 pub mod gather;
 pub mod gather_elements;
@@ -147,5 +148,6 @@ define_ops! {
     Rnn(rnn::Rnn),
     QuantizeLinear(quantize::QuantizeLinear),
     DequantizeLinear(dequantize::DequantizeLinear),
+    FakeQuantize(fake_quantize::FakeQuantize),
     Opaque(opaque::Opaque),
 }

@@ -195,6 +195,7 @@ fn export_current(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         Op::Resize(o) => Ok(resize::export(o)),
         Op::Rnn(o) => Ok(rnn::export(o)),
         Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => quant::export(cx),
+        Op::FakeQuantize(_) => Err("FakeQuantize (OpenVINO) has no ONNX form in this exporter".into()),
         Op::Opaque(o) => {
             let mut out = crate::attrs::AttrOut::default();
             for (k, v) in &o.attrs {

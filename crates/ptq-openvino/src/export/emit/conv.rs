@@ -1,0 +1,199 @@
+//! Convolutions, pooling and batch norm.
+
+use ptq_ir::ops::pool::PoolKind;
+use ptq_ir::ops::spatial::AutoPad;
+use ptq_ir::{Node, Op};
+
+use super::{Cx, inp, numpy, opt_inp, out, single, step};
+use crate::export::builder::{attrs, list};
+
+fn auto_pad(a: AutoPad) -> &'static str {
+    match a {
+        AutoPad::NotSet => "explicit",
+        AutoPad::SameUpper => "same_upper",
+        AutoPad::SameLower => "same_lower",
+        AutoPad::Valid => "valid",
+    }
+}
+
+/// strides, dilations, pads_begin, pads_end for `rank` spatial axes.
+fn spatial(
+    strides: &Option<Vec<i64>>,
+    dilations: &Option<Vec<i64>>,
+    pads: &Option<Vec<i64>>,
+    rank: usize,
+) -> Result<[String; 4], String> {
+    let or_ones = |v: &Option<Vec<i64>>| v.clone().unwrap_or_else(|| vec![1; rank]);
+    let (s, d) = (or_ones(strides), or_ones(dilations));
+    let p = pads.clone().unwrap_or_else(|| vec![0; 2 * rank]);
+    if s.len() != rank || d.len() != rank || p.len() != 2 * rank {
+        return Err(format!("strides/dilations/pads do not match {rank} spatial axes"));
+    }
+    Ok([list(&s), list(&d), list(&p[..rank]), list(&p[rank..])])
+}
+
+pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
+    match &n.op {
+        Op::Conv(c) => {
+            let (x, w) = (inp(n, 0)?, inp(n, 1)?);
+            let ws = cx.port(w)?.dims;
+            let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
+            let [s, d, pb, pe] = spatial(&c.strides, &c.dilations, &c.pads, rank)?;
+            let data = attrs([
+                ("strides", s),
+                ("dilations", d),
+                ("pads_begin", pb),
+                ("pads_end", pe),
+                ("auto_pad", auto_pad(c.auto_pad).into()),
+            ]);
+            let xs = cx.src(x)?;
+            let (kind, ws_src) = if c.group == 1 {
+                ("Convolution", super::quant::weight(cx, w, None)?)
+            } else {
+                let g = c.group;
+                let o = *ws.first().ok_or("weights without dims")?;
+                if g <= 0 || o < 0 || o % g != 0 {
+                    return Err(format!("group {g} does not divide {o} output channels"));
+                }
+                let mut shape: Vec<usize> = vec![g as usize, (o / g) as usize];
+                for &d in &ws[1..] {
+                    shape.push(usize::try_from(d).map_err(|_| "grouped weights must have a known shape")?);
+                }
+                ("GroupConvolution", super::quant::weight(cx, w, Some(&shape))?)
+            };
+            with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
+        }
+        Op::ConvTranspose(c) => {
+            if c.output_shape.is_some() {
+                return Err("output_shape has no OpenVINO form; give explicit pads".into());
+            }
+            let (x, w) = (inp(n, 0)?, inp(n, 1)?);
+            let ws = cx.port(w)?.dims;
+            let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
+            let [s, d, pb, pe] = spatial(&c.strides, &c.dilations, &c.pads, rank)?;
+            let op = c.output_padding.clone().unwrap_or_else(|| vec![0; rank]);
+            let data = attrs([
+                ("strides", s),
+                ("dilations", d),
+                ("pads_begin", pb),
+                ("pads_end", pe),
+                ("auto_pad", auto_pad(c.auto_pad).into()),
+                ("output_padding", list(&op)),
+            ]);
+            let xs = cx.src(x)?;
+            let (kind, ws_src) = if c.group == 1 {
+                ("ConvolutionBackpropData", super::quant::weight(cx, w, None)?)
+            } else {
+                // [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
+                let g = c.group;
+                let ci = *ws.first().ok_or("weights without dims")?;
+                if g <= 0 || ci < 0 || ci % g != 0 {
+                    return Err(format!("group {g} does not divide {ci} input channels"));
+                }
+                let mut shape: Vec<usize> = vec![g as usize, (ci / g) as usize];
+                for &d in &ws[1..] {
+                    shape.push(usize::try_from(d).map_err(|_| "grouped weights must have a known shape")?);
+                }
+                ("GroupConvolutionBackpropData", super::quant::weight(cx, w, Some(&shape))?)
+            };
+            with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
+        }
+        Op::Pool(p) => {
+            if n.outputs.get(1).copied().flatten().is_some() {
+                return Err("MaxPool indices have no OpenVINO opset1 form".into());
+            }
+            let rank = p.kernel_shape.len();
+            if p.dilations.as_ref().is_some_and(|d| d.iter().any(|&v| v != 1)) {
+                return Err("dilated pooling is not written yet".into());
+            }
+            let [s, _, pb, pe] = spatial(&p.strides, &None, &p.pads, rank)?;
+            let rounding = if p.ceil_mode { "ceil" } else { "floor" };
+            let mut data = attrs([
+                ("strides", s),
+                ("pads_begin", pb),
+                ("pads_end", pe),
+                ("kernel", list(&p.kernel_shape)),
+                ("rounding_type", rounding.into()),
+                ("auto_pad", auto_pad(p.auto_pad).into()),
+            ]);
+            let x = cx.src(inp(n, 0)?)?;
+            let kind = match p.kind {
+                PoolKind::Max => "MaxPool",
+                PoolKind::Avg => {
+                    data.push(("exclude-pad".into(), (!p.count_include_pad).to_string()));
+                    "AvgPool"
+                }
+            };
+            single(cx, n, kind, "opset1", data, &[x])
+        }
+        Op::GlobalPool(p) => {
+            let x = inp(n, 0)?;
+            let rank = cx.rank(x)?;
+            let axes: Vec<i64> = (2..rank as i64).collect();
+            let xs = cx.src(x)?;
+            let a = cx.ints(&format!("{}/axes", n.name), &axes)?;
+            let kind = if p.kind == PoolKind::Max { "ReduceMax" } else { "ReduceMean" };
+            single(cx, n, kind, "opset1", attrs([("keep_dims", "true".into())]), &[xs, a])
+        }
+        Op::BatchNorm(b) => {
+            if b.training_mode || n.outputs.iter().skip(1).any(Option::is_some) {
+                return Err("training-mode batch norm has no OpenVINO form".into());
+            }
+            // BatchNormInference v5: data, gamma, beta, mean, variance.
+            let ins = super::inputs(cx, n)?;
+            if ins.len() != 5 {
+                return Err("batch norm needs 5 inputs".into());
+            }
+            single(cx, n, "BatchNormInference", "opset5", attrs([("epsilon", b.epsilon.to_string())]), &ins)
+        }
+        _ => Err("not a convolution or pooling op".into()),
+    }
+}
+
+/// The layer, then `+ bias` (input `slot`, shape `[C]`) reshaped to
+/// `[1, C, 1, ...]` when there is one.
+fn with_bias(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    kind: &str,
+    version: &str,
+    data: Vec<(String, String)>,
+    ins: &[crate::export::builder::Src],
+    slot: usize,
+) -> Result<(), String> {
+    let Some(b) = opt_inp(n, slot) else { return single(cx, n, kind, version, data, ins) };
+    let y = out(n, 0)?;
+    let port = cx.port(y)?;
+    let conv = cx.b.layer1(&format!("{}/conv", n.name), kind, version, data, ins, port.clone())?;
+    let mut shape = vec![1usize; port.dims.len()];
+    let bias = match cx.g.constant(b).and_then(|t| t.to_f64_vec().into_iter().map(Some).collect::<Option<Vec<_>>>()) {
+        Some(v) if port.dims.len() >= 2 => {
+            shape[1] = v.len();
+            let t = ptq_ir::Tensor::F32(
+                ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), v.iter().map(|&x| x as f32).collect())
+                    .map_err(|e| e.to_string())?,
+            );
+            cx.constant(&format!("{}/bias", n.name), &t)?
+        }
+        _ => {
+            let bs = cx.src(b)?;
+            let mut target = vec![1i64; port.dims.len()];
+            if let Some(t) = target.get_mut(1) {
+                *t = -1;
+            }
+            let s = cx.ints(&format!("{}/bias_shape", n.name), &target)?;
+            let bp = crate::export::builder::Port::new(cx.port(b)?.dtype, vec![-1; port.dims.len()]);
+            step(
+                cx,
+                &format!("{}/bias_reshape", n.name),
+                "Reshape",
+                attrs([("special_zero", "false".into())]),
+                &[bs, s],
+                bp,
+            )?
+        }
+    };
+    let s = cx.b.layer1(&n.name, "Add", "opset1", numpy(), &[conv, bias], port)?;
+    cx.bind(y, s);
+    Ok(())
+}

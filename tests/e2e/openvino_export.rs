@@ -1,0 +1,101 @@
+//! The IR writer, checked in OpenVINO runtime: an unmodified import→export
+//! of every IR fixture gives OpenVINO's outputs for the original, and a
+//! quantized digits IR keeps its accuracy and runs its convolutions in int8.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use ptq_tests::{fixtures_dir, ov_compare, require_openvino};
+
+fn ir_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path().join("ir")))
+        .filter(|p| p.join("model.xml").exists())
+        .collect();
+    v.sort();
+    v
+}
+
+fn inputs_of(dir: &Path) -> PathBuf {
+    if dir.join("inputs.npz").exists() { dir.join("inputs.npz") } else { dir.parent().unwrap().join("inputs.npz") }
+}
+
+#[test]
+fn unmodified_roundtrip_gives_openvinos_outputs() {
+    require_openvino();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = vec![];
+    for dir in ir_fixtures() {
+        let label = dir.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+        let m = ptq_openvino::load(dir.join("model.xml")).unwrap();
+        let out = tmp.path().join(format!("{label}.xml"));
+        if let Err(e) = ptq_openvino::save(&m.graph, &m.info, &out, &Default::default()) {
+            failures.push(format!("{label}: {e}"));
+            continue;
+        }
+        // The rewritten IR imports again to the same graph structure.
+        let again = ptq_openvino::load(&out).unwrap();
+        assert_eq!(again.graph.outputs.len(), m.graph.outputs.len(), "{label}");
+        let r = ov_compare(&out, &inputs_of(&dir), &dir.join("outputs.npz"), "close", 1e-5, 1e-6);
+        eprintln!("{label}:\n{}", r.output);
+        if !r.ok {
+            failures.push(format!("{label}: {}", r.output));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs tests/tools/eval_quantized.py (OpenVINO runtime for .xml) and
+/// returns its JSON line.
+fn eval_in_runtime(reference: &Path, model: &Path, valid: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(ptq_tests::tests_dir().join("tools/eval_quantized.py"))
+        .args(["--reference", reference.to_str().unwrap(), "--model", model.to_str().unwrap()])
+        .args(["--valid", valid.to_str().unwrap(), "--iters", "20", "--warmup", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn quantized_digits_ir_keeps_accuracy_and_runs_int8_convolutions_in_openvino() {
+    require_openvino();
+    let dir = fixtures_dir().join("digits_cnn");
+    let model = ptq::load(dir.join("ir/model.xml")).unwrap();
+    let calib = ptq::Dataset::open(dir.join("calib.npz")).unwrap();
+    let q = ptq::quantize(&model, &calib, &ptq::QuantizeOptions::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("digits_int8.xml");
+    q.model.save(&out).unwrap();
+
+    // Accuracy in OpenVINO runtime.
+    let r = eval_in_runtime(&dir.join("ir/model.xml"), &out, &dir.join("valid.npz"));
+    let (top1, ref_top1) = (r["top1"].as_f64().unwrap(), r["ref_top1"].as_f64().unwrap());
+    eprintln!("{r}");
+    assert!(ref_top1 - top1 <= 0.005, "top-1 {top1} vs FP32 {ref_top1}");
+    // Weights stay int8 in the .bin: at most 30 % of the FP32 weights plus the f32 scales and biases.
+    let (fp32_bin, int8_bin) = (
+        std::fs::metadata(dir.join("ir/model.bin")).unwrap().len(),
+        std::fs::metadata(out.with_extension("bin")).unwrap().len(),
+    );
+    eprintln!("bin: {fp32_bin} → {int8_bin} bytes");
+    assert!((int8_bin as f64) < 0.45 * fp32_bin as f64, "{int8_bin} vs {fp32_bin}");
+
+    // The compiled model runs every convolution and the classifier in int8.
+    let layers = ptq_tests::ov_exec_precisions(&out, &dir.join("inputs.npz")).unwrap();
+    let convs: Vec<_> = layers.iter().filter(|l| l[1] == "Convolution" || l[1] == "FullyConnected").collect();
+    assert!(!convs.is_empty(), "{layers:?}");
+    for l in &convs {
+        assert!(matches!(l[2].as_str(), "u8" | "i8"), "{} runs in {} ({})", l[0], l[2], l[3]);
+    }
+
+    // rt_info records the settings.
+    let xml = std::fs::read_to_string(&out).unwrap();
+    assert!(xml.contains("<ptq>") && xml.contains("<preset value=\"performance\""), "rt_info missing");
+    // The input model is untouched.
+    assert!(ptq::load(dir.join("ir/model.xml")).is_ok());
+}
