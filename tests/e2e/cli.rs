@@ -79,3 +79,38 @@ fn quantize_writes_a_model_and_report_and_reuses_cached_statistics() {
     assert!(ptq_cli::run(over).is_err());
     assert_eq!(std::fs::read(fx.join("model.onnx")).unwrap(), before);
 }
+
+#[test]
+fn openvino_ir_through_inspect_run_convert_and_quantize() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures_dir().join("digits_cnn");
+    let xml = fx.join("ir/model.xml");
+    let s = |p: &std::path::Path| p.display().to_string();
+    ptq_cli::run(["ptq", "inspect", &s(&xml)]).unwrap();
+    let out = dir.path().join("out.npz");
+    ptq_cli::run(["ptq", "run", "--model", &s(&xml), "--input", &s(&fx.join("inputs.npz")), "--output", &s(&out)])
+        .unwrap();
+    assert!(out.exists());
+    // IR → IR, IR → ONNX, ONNX → IR.
+    for (from, to) in [(xml.clone(), "a.xml"), (xml.clone(), "b.onnx"), (fx.join("model.onnx"), "c.xml")] {
+        let to = dir.path().join(to);
+        ptq_cli::run(["ptq", "convert", &s(&from), &s(&to)]).unwrap_or_else(|e| panic!("{to:?}: {e:#}"));
+        ptq::load(&to).unwrap();
+    }
+    assert!(dir.path().join("a.bin").exists() && dir.path().join("c.bin").exists());
+    let q = dir.path().join("q.xml");
+    ptq_cli::run([
+        "ptq",
+        "quantize",
+        "--model",
+        &s(&xml),
+        "--data",
+        &s(&fx.join("calib.npz")),
+        "--output",
+        &s(&q),
+        "--quiet",
+    ])
+    .unwrap();
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert!(text.contains("type=\"FakeQuantize\"") && text.contains("element_type=\"i8\""));
+}
