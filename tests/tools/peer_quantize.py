@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Quantize an ONNX model to INT8 with NNCF or onnxruntime, for comparison with `ptq quantize`.
+"""Quantize a model to INT8 with NNCF or onnxruntime, for comparison with `ptq quantize`.
 
-usage: python3 tests/tools/peer_quantize.py --tool nncf|ort --model M.onnx
-       --calib calib.npz --output OUT.onnx [--model-type transformer]
+usage: python3 tests/tools/peer_quantize.py --tool nncf|ort --model M.onnx|M.xml
+       --calib calib.npz --output OUT.onnx|OUT.xml [--model-type transformer]
+
+An OpenVINO IR model (M.xml with its .bin) is read with openvino.Core and
+quantized by NNCF's OpenVINO backend (same defaults and dataset as below),
+then written with `openvino.save_model(..., compress_to_fp16=False)`; only
+--tool nncf takes IR.
 
 Install: python3 -m pip install -r tests/tools/requirements-bench.txt
 
@@ -59,10 +64,10 @@ PREPROCESS_ATTEMPTS = [
 
 
 def model_bytes(path):
-    """Size of the model file plus a `<file>.data` external-data file if present."""
+    """Size of the model file plus its `<file>.data` (ONNX) or `.bin` (IR) if present."""
     size = os.path.getsize(path)
-    data = path + ".data"
-    return size + (os.path.getsize(data) if os.path.exists(data) else 0)
+    extra = [path + ".data"] + ([path[:-4] + ".bin"] if path.endswith(".xml") else [])
+    return size + sum(os.path.getsize(e) for e in extra if os.path.exists(e))
 
 
 def load_items(calib_path, input_names):
@@ -92,7 +97,12 @@ def quantize_nncf(args, model, items):
     t0 = time.perf_counter()
     quantized = nncf.quantize(model, dataset, **kwargs)
     elapsed = time.perf_counter() - t0
-    onnx.save_model(quantized, args.output)
+    if args.model.endswith(".xml"):
+        import openvino as ov
+
+        ov.save_model(quantized, args.output, compress_to_fp16=False)
+    else:
+        onnx.save_model(quantized, args.output)
     return nncf.__version__, elapsed, None, None
 
 
@@ -155,8 +165,16 @@ def main():
     for k in ("model", "calib", "output"):
         setattr(args, k, os.path.abspath(getattr(args, k)))
 
-    model = onnx.load(args.model)
-    items = load_items(args.calib, graph_inputs(model))
+    if args.model.endswith(".xml"):
+        if args.tool != "nncf":
+            raise SystemExit("error: only --tool nncf quantizes OpenVINO IR")
+        import openvino as ov
+
+        model = ov.Core().read_model(args.model)
+        items = load_items(args.calib, [p.get_any_name() for p in model.inputs])
+    else:
+        model = onnx.load(args.model)
+        items = load_items(args.calib, graph_inputs(model))
     if not items:
         raise SystemExit(f"error: {args.calib} has no items")
     # onnxruntime's symbolic shape inference leaves sym_shape_infer_temp.onnx

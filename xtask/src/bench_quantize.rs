@@ -1,6 +1,7 @@
 //! `cargo xtask bench-quantize [--skip-nncf]`: `ptq quantize` side by side
 //! with NNCF and onnxruntime's static quantizer on every fixture that has
-//! `calib.npz` and `valid.npz` next to its model.
+//! `calib.npz` and `valid.npz` next to its model, and with NNCF's OpenVINO
+//! backend on the fixture's OpenVINO IR (`ir/model.xml`) where it has one.
 //!
 //! Installs tests/tools/requirements-bench.txt (skipped with `PTQ_SKIP_PIP=1`)
 //! and builds the release `ptq` (skipped with `PTQ_SKIP_BUILD=1`, which uses
@@ -52,12 +53,31 @@ impl Tool {
     }
 }
 
-/// A fixture with calibration and validation data.
+/// A fixture model with calibration and validation data.
 #[derive(Debug)]
 struct Fixture {
+    /// Table label: the folder name, plus " (IR)" for OpenVINO IR.
     name: String,
     dir: PathBuf,
+    /// The FP32 model: `model.onnx` or `ir/model.xml`.
+    model: PathBuf,
+    /// Output extension: `onnx` or `xml`.
+    ext: &'static str,
     transformer: bool,
+}
+
+impl Fixture {
+    /// The quantizers that take this format.
+    fn tools(&self, skip_nncf: bool) -> Vec<Tool> {
+        let all: &[Tool] =
+            if self.ext == "xml" { &[Tool::Ptq, Tool::Nncf] } else { &[Tool::Ptq, Tool::Nncf, Tool::Ort] };
+        all.iter().copied().filter(|t| !skip_nncf || *t != Tool::Nncf).collect()
+    }
+
+    /// Its scratch folder under target/bench-quantize.
+    fn work_dir(&self, env: &Env) -> PathBuf {
+        env.work.join(self.name.replace(" (IR)", "-ir"))
+    }
 }
 
 /// What eval_quantized.py reports for one quantized model.
@@ -110,17 +130,15 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if let Some(why) = &env.ptq_broken {
         eprintln!("bench-quantize: {why}; the ptq rows report the failure");
     }
-    let tools: Vec<Tool> =
-        [Tool::Ptq, Tool::Nncf, Tool::Ort].into_iter().filter(|t| !skip_nncf || *t != Tool::Nncf).collect();
     let mut rows = vec![];
     for fx in fixtures(root)? {
-        let dir = env.work.join(&fx.name);
+        let dir = fx.work_dir(&env);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut results = vec![];
-        for &tool in &tools {
+        for tool in fx.tools(skip_nncf) {
             println!("{} / {}", fx.name, tool.label());
             let r = quantize(&env, tool, &fx, &dir).and_then(|(wall_s, call_s)| {
-                let scores = evaluate(&env, &fx, &dir.join(format!("{}.onnx", tool.key())))?;
+                let scores = evaluate(&env, &fx, &dir.join(format!("{}.{}", tool.key(), fx.ext)))?;
                 Ok(Run { wall_s, call_s, scores })
             });
             if let Err(e) = &r {
@@ -136,19 +154,28 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     write_section(root, &section)
 }
 
-/// Fixture folders with model.onnx, calib.npz and valid.npz, by name.
+/// Fixture folders with calib.npz and valid.npz: their model.onnx, then
+/// their ir/model.xml, by name.
 fn fixtures(root: &Path) -> anyhow::Result<Vec<Fixture>> {
     let base = root.join("tests/fixtures");
     let mut out = vec![];
     for entry in std::fs::read_dir(&base).with_context(|| format!("reading {}", base.display()))? {
         let dir = entry?.path();
         let has = |f: &str| dir.join(f).is_file();
-        if has("model.onnx") && has("calib.npz") && has("valid.npz") {
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            out.push(Fixture { transformer: TRANSFORMERS.contains(&name.as_str()), name, dir });
+        if !(has("calib.npz") && has("valid.npz")) {
+            continue;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let transformer = TRANSFORMERS.contains(&name.as_str());
+        for (file, ext, label) in
+            [("model.onnx", "onnx", name.clone()), ("ir/model.xml", "xml", format!("{name} (IR)"))]
+        {
+            if has(file) {
+                out.push(Fixture { name: label, dir: dir.clone(), model: dir.join(file), ext, transformer });
+            }
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|a, b| (a.ext, &a.name).cmp(&(b.ext, &b.name)));
     if out.is_empty() {
         bail!("no fixture in {} has calib.npz and valid.npz", base.display());
     }
@@ -174,7 +201,7 @@ fn build_ptq(root: &Path) -> Result<(), String> {
 /// Runs one quantizer as its own process; returns the wall seconds and, for
 /// the Python tools, the seconds of the quantization call alone.
 fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Option<f64>), String> {
-    let out = dir.join(format!("{}.onnx", tool.key()));
+    let out = dir.join(format!("{}.{}", tool.key(), fx.ext));
     // A stale output must not be scored if this run fails to write one.
     let _ = std::fs::remove_file(&out);
     let mut cmd = if tool == Tool::Ptq {
@@ -189,7 +216,7 @@ fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Opt
         c.arg(env.root.join("tests/tools/peer_quantize.py")).args(["--tool", tool.key(), "--calib"]);
         c
     };
-    cmd.arg(fx.dir.join("calib.npz")).arg("--model").arg(fx.dir.join("model.onnx")).arg("--output").arg(&out);
+    cmd.arg(fx.dir.join("calib.npz")).arg("--model").arg(&fx.model).arg("--output").arg(&out);
     if fx.transformer && tool != Tool::Ort {
         cmd.args(["--model-type", "transformer"]);
     }
@@ -214,7 +241,7 @@ fn evaluate(env: &Env, fx: &Fixture, model: &Path) -> Result<Scores, String> {
     let o = Command::new(&env.py)
         .arg(env.root.join("tests/tools/eval_quantized.py"))
         .arg("--reference")
-        .arg(fx.dir.join("model.onnx"))
+        .arg(&fx.model)
         .arg("--model")
         .arg(model)
         .arg("--valid")
@@ -273,7 +300,7 @@ fn table_rows(fx: &Fixture, results: &[(Tool, Result<Run, String>)]) -> Vec<Stri
     let reference = results.iter().find_map(|(_, r)| r.as_ref().ok()).map(|r| &r.scores);
     let fp32_bytes = reference
         .map(|s| s.ref_bytes)
-        .or_else(|| std::fs::metadata(fx.dir.join("model.onnx")).ok().map(|m| m.len() as f64))
+        .or_else(|| std::fs::metadata(&fx.model).ok().map(|m| m.len() as f64))
         .unwrap_or(f64::NAN);
     let fp32_metric = match reference {
         Some(Scores { ref_top1: Some(t), .. }) => format!("top-1 {:.2} %", t * 100.0),
@@ -313,7 +340,7 @@ fn table_rows(fx: &Fixture, results: &[(Tool, Result<Run, String>)]) -> Vec<Stri
 /// Versions of the Python packages, the `ptq` binary and the commit.
 fn versions(env: &Env) -> String {
     const PROBE: &str = "import importlib, platform\nv = ['Python ' + platform.python_version()]\n\
-        for m in ('nncf', 'onnxruntime', 'onnx', 'numpy'):\n    try:\n        \
+        for m in ('nncf', 'onnxruntime', 'openvino', 'onnx', 'numpy'):\n    try:\n        \
         v.append(m + ' ' + importlib.import_module(m).__version__)\n    except Exception:\n        \
         v.append(m + ' not installed')\nprint(', '.join(v))";
     let run = |c: &mut Command| {
@@ -354,18 +381,20 @@ fn section(env: &Env, cmd: &str, rows: &[String]) -> String {
          (`--model-type transformer` for ptq and NNCF on the transformer fixtures; onnxruntime: \
          `quant_pre_process`, then `quantize_static` with QDQ, per-channel weights, MinMax, QUInt8 activations, \
          QInt8 weights). `tests/tools/eval_quantized.py` scores every output against the FP32 model in \
-         onnxruntime over `valid.npz`: top-1 for classifiers (drop in percentage points), otherwise the mean \
+         the format's runtime (onnxruntime for ONNX, OpenVINO's CPU plugin for IR) over `valid.npz`: top-1 for classifiers (drop in percentage points), otherwise the mean \
          cosine similarity of the first output to FP32's per item (drop = 1 − cosine). Wall time is the whole \
          process as xtask launches it: `target/release/ptq quantize` against `python3 \
          tests/tools/peer_quantize.py`, which includes starting the interpreter and importing NNCF or \
          onnxruntime; \"call\" is the quantization call alone as the script times it (for onnxruntime, \
-         pre-processing included). Size is the output file (KiB = 1024 bytes) and its ratio to the FP32 file; \
+         pre-processing included). Size is the output file, with its `.bin` for IR (KiB = 1024 bytes) and its ratio to the FP32 file; \
          in fixtures this small, node names and Q/DQ nodes can outweigh what the INT8 weights save. Latency is \
-         onnxruntime's INT8 over FP32 median at batch 1, one thread, 300 runs (above 1x: INT8 slower); \
+         the runtime's INT8 over FP32 median at batch 1, one thread, 300 runs (above 1x: INT8 slower); \
          the FP32 row gives the FP32 median. \
          Only fixtures with `calib.npz` and `valid.npz` are listed (residual_block has none: its input's batch \
-         is a static 2, so batch-of-one items cannot feed it).\n\n\
-         | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | ORT latency INT8/FP32 |\n\
+         is a static 2, so batch-of-one items cannot feed it). The \"(IR)\" rows start from the fixture's \
+         OpenVINO IR (`ir/model.xml`, converted from the same ONNX file by OpenVINO); NNCF runs its OpenVINO \
+         backend there, and onnxruntime's quantizer does not take IR.\n\n\
+         | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | latency INT8/FP32 |\n\
          |---|---|---|---|---|---|---|---|\n{}\n{END}",
         cpu_name(),
         versions(env),

@@ -8,7 +8,7 @@ use super::{input, ints, output};
 use crate::doc::Layer;
 use crate::import::Cx;
 
-fn auto_pad(l: &Layer) -> Result<AutoPad, String> {
+pub(crate) fn auto_pad(l: &Layer) -> Result<AutoPad, String> {
     Ok(match l.attr("auto_pad").unwrap_or("explicit") {
         "explicit" | "notset" | "" => AutoPad::NotSet,
         "same_upper" => AutoPad::SameUpper,
@@ -39,6 +39,26 @@ pub(crate) fn spatial(l: &Layer, rank: usize) -> Result<Spatial, String> {
     Ok(Spatial { strides, dilations, pads, auto_pad: auto_pad(l)? })
 }
 
+/// Grouped weights `[G, A, B, k..]` (constant) merged into `[G·A, B, k..]`,
+/// and G.
+pub(crate) fn merge_groups(
+    cx: &mut Cx<'_>,
+    l: &Layer,
+    w: Option<&Tensor>,
+    layout: &str,
+) -> Result<(ValueId, i64), String> {
+    let t = w.ok_or_else(|| format!("{} weights must be constant", l.kind))?;
+    let s = t.shape().to_vec();
+    if s.len() < 4 {
+        return Err(format!("{} weights have shape {s:?}, want {layout}", l.kind));
+    }
+    let mut merged = vec![s[0] * s[1]];
+    merged.extend_from_slice(&s[2..]);
+    let bytes = t.to_le_bytes().ok_or("weights of a non-numeric type")?;
+    let reshaped = Tensor::from_le_bytes(t.dtype(), &merged, &bytes).map_err(|e| e.to_string())?;
+    Ok((cx.constant(&format!("{}.weight", l.name), reshaped), s[0] as i64))
+}
+
 pub fn lower(cx: &mut Cx<'_>, l: &Layer, inputs: &[ValueId], outputs: &[ValueId]) -> Result<bool, String> {
     let grouped = match l.kind.as_str() {
         "Convolution" => false,
@@ -53,16 +73,7 @@ pub fn lower(cx: &mut Cx<'_>, l: &Layer, inputs: &[ValueId], outputs: &[ValueId]
     let Spatial { strides, dilations, pads, auto_pad } = spatial(l, spatial_rank)?;
     let (weight, group) = if grouped {
         // [G, O/G, I/G, k..] → [O, I/G, k..]: a reshape of the constant.
-        let t = wt.ok_or("GroupConvolution weights must be constant")?;
-        let s = t.shape().to_vec();
-        if s.len() < 4 {
-            return Err(format!("GroupConvolution weights have shape {s:?}, want [G, O/G, I/G, k..]"));
-        }
-        let mut merged = vec![s[0] * s[1]];
-        merged.extend_from_slice(&s[2..]);
-        let bytes = t.to_le_bytes().ok_or("weights of a non-numeric type")?;
-        let reshaped = Tensor::from_le_bytes(t.dtype(), &merged, &bytes).map_err(|e| e.to_string())?;
-        (cx.constant(&format!("{}.weight", l.name), reshaped), s[0] as i64)
+        merge_groups(cx, l, wt.as_ref(), "[G, O/G, I/G, k..]")?
     } else {
         (w, 1)
     };

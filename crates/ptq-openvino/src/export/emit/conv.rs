@@ -67,6 +67,11 @@ pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
             if c.output_shape.is_some() {
                 return Err("output_shape has no OpenVINO form; give explicit pads".into());
             }
+            // Without an output_shape input OpenVINO ignores same_upper/same_lower
+            // (no padding), which would change the layer.
+            if matches!(c.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
+                return Err("SAME auto_pad on a transposed convolution has no OpenVINO form; give explicit pads".into());
+            }
             let (x, w) = (inp(n, 0)?, inp(n, 1)?);
             let ws = cx.port(w)?.dims;
             let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
