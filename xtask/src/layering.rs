@@ -18,9 +18,13 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq-exec", &["ptq-ir", "ptq-kernels"]),
     ("ptq-stats", &[]),
     ("ptq-algos", &["ptq-ir", "ptq-exec", "ptq-stats"]),
-    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos"]),
+    ("ptq-accuracy", &["ptq-ir", "ptq-algos", "ptq-exec"]),
+    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"]),
     ("ptq-cli", &["ptq"]),
-    ("ptq-tests", &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos"]),
+    (
+        "ptq-tests",
+        &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"],
+    ),
     ("xtask", &["ptq-ir", "ptq-onnx", "ptq-exec"]),
 ];
 

@@ -19,11 +19,53 @@ use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
 use crate::spec::{self, QuantSpec};
 use crate::structure::Links;
 
-/// The quantized graph and what was done.
+/// The quantized graph, what was done, and the setup it was built from.
 #[derive(Debug)]
 pub struct Quantized {
     pub graph: Graph,
     pub report: Report,
+    pub setup: Setup,
+}
+
+/// Everything Q/DQ insertion needs, kept so that a graph with some
+/// quantizers left out (accuracy control) can be rebuilt without
+/// calibrating again.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The float graph quantizers are inserted into (batch norms folded).
+    pub float: Graph,
+    pub acts: Vec<(ActQuantizer, QuantSpec)>,
+    pub weights: Vec<(WeightQuantizer, QuantSpec)>,
+    /// Corrected biases by (reader node, input slot).
+    pub biases: HashMap<(NodeId, usize), Vec<f32>>,
+}
+
+/// What [`Setup::build`] leaves out.
+#[derive(Clone, Debug, Default)]
+pub struct Exclusions {
+    /// Indices into [`Setup::acts`].
+    pub acts: Vec<usize>,
+    /// Indices into [`Setup::weights`].
+    pub weights: Vec<usize>,
+    /// Nodes whose corrected biases go back to their float values.
+    pub bias_nodes: Vec<NodeId>,
+}
+
+impl Setup {
+    /// The quantized graph with `ex` left in float.
+    pub fn build(&self, ex: &Exclusions) -> Result<Graph, AlgoError> {
+        let acts: Vec<_> =
+            self.acts.iter().enumerate().filter(|(i, _)| !ex.acts.contains(i)).map(|(_, a)| a.clone()).collect();
+        let weights: Vec<_> =
+            self.weights.iter().enumerate().filter(|(i, _)| !ex.weights.contains(i)).map(|(_, w)| w.clone()).collect();
+        let biases: HashMap<_, _> =
+            self.biases.iter().filter(|((n, _), _)| !ex.bias_nodes.contains(n)).map(|(k, v)| (*k, v.clone())).collect();
+        let mut out = self.float.clone();
+        qdq::apply(&mut out, &qdq::Plan { acts: &acts, weights: &weights, biases: &biases })?;
+        drop_unused_constants(&mut out);
+        ptq_ir::validate::validate(&out)?;
+        Ok(out)
+    }
 }
 
 /// Progress events for a caller's display.
@@ -174,10 +216,8 @@ pub fn quantize_graph(
             reason: why.clone(),
         })
         .collect();
-    let mut out = g.clone();
-    qdq::apply(&mut out, &qdq::Plan { acts: &acts, weights: &weights, biases: &biases })?;
-    drop_unused_constants(&mut out);
-    ptq_ir::validate::validate(&out)?;
+    let setup = Setup { float: g.clone(), acts, weights, biases };
+    let out = setup.build(&Exclusions::default())?;
     t.insertion = s3.elapsed().as_secs_f64();
     let report = Report {
         preset: placed.preset.unwrap_or(crate::options::Preset::Performance),
@@ -191,7 +231,7 @@ pub fn quantize_graph(
         bias_corrections: corrections,
         timings: t,
     };
-    Ok(Quantized { graph: out, report })
+    Ok(Quantized { graph: out, report, setup })
 }
 
 /// Marks constants no node reads any more (weights replaced by their int8

@@ -92,3 +92,29 @@ pub fn max_pool() -> Pool {
         strides: Some(vec![2, 2]),
     }
 }
+
+/// x → conv1 → relu → {conv2, conv3} → add → maxpool → conv4, with eight
+/// calibration items: conv2 and conv3 share their input quantizer.
+pub fn conv_chain() -> (Graph, Vec<crate::calibrate::Item>) {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 6, 6]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let r = b.node("relu1", relu(), &[c1]);
+    let w2 = b.weight("w2", &[4, 4, 3, 3]);
+    let w3 = b.weight("w3", &[4, 4, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[r, w2]);
+    let c3 = b.node("conv3", conv(), &[r, w3]);
+    let s = b.node("add", add(), &[c2, c3]);
+    let p = b.node("pool", max_pool(), &[s]);
+    let w4 = b.weight("w4", &[2, 4, 3, 3]);
+    let c4 = b.node("conv4", conv(), &[p, w4]);
+    b.output(c4);
+    let items = (0..8)
+        .map(|k| {
+            let data: Vec<f32> = (0..72).map(|i| (((i * 7 + k * 13) % 23) as f32 - 11.0) / 5.0).collect();
+            vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 2, 6, 6]), data).unwrap_or_default()))]
+        })
+        .collect();
+    (b.g, items)
+}
