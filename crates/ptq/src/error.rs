@@ -9,8 +9,6 @@ pub enum Error {
     UnknownFormat { path: PathBuf, known: &'static str },
     #[error("{path}: refusing to overwrite the model it was loaded from")]
     WouldOverwriteInput { path: PathBuf },
-    #[error("cannot write a {from} model as {to}")]
-    Conversion { from: &'static str, to: &'static str },
     #[error("{path}: {msg}")]
     Npz { path: PathBuf, msg: String },
     #[error(transparent)]
@@ -19,6 +17,8 @@ pub enum Error {
     Item { item: usize, msg: String },
     #[error(transparent)]
     Quantize(#[from] ptq_algos::AlgoError),
+    #[error(transparent)]
+    Accuracy(#[from] ptq_accuracy::AccuracyError),
     #[cfg(feature = "openvino")]
     #[error(transparent)]
     OpenVino(#[from] ptq_openvino::OpenVinoError),

@@ -28,36 +28,42 @@ pub fn first_outputs(model: &Model, data: &Dataset, threads: usize) -> Result<Ve
     let mut out = vec![];
     for (i, item) in data.iter().enumerate() {
         let item = item.map_err(|msg| Error::Item { item: i, msg })?;
-        let mut r = plan.run(item).map_err(|e| Error::Item { item: i, msg: e.to_string() })?;
-        let t: Tensor = r.drain(..).next().map(|(_, t)| t).ok_or(Error::Item { item: i, msg: "no output".into() })?;
-        out.push(t.to_f64_vec());
+        out.push(first_output(&plan, item).map_err(|msg| Error::Item { item: i, msg })?);
     }
     Ok(out)
+}
+
+/// The first output of one run of `plan`, flattened to f64.
+pub fn first_output(plan: &Plan, item: crate::Item) -> Result<Vec<f64>, String> {
+    let mut r = plan.run(item).map_err(|e| e.to_string())?;
+    let t: Tensor = r.drain(..).next().map(|(_, t)| t).ok_or("the model has no output")?;
+    Ok(t.to_f64_vec())
+}
+
+/// Whether the arg-max of `output` (the first maximum) is `label`.
+pub fn hit(output: &[f64], label: i64) -> bool {
+    let best =
+        output.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    best.0 as i64 == label
 }
 
 /// Fraction of items whose arg-max of the output equals the label (labels
 /// one per item).
 pub fn top1(outputs: &[Vec<f64>], labels: &[i64]) -> f64 {
-    let hits = outputs
-        .iter()
-        .zip(labels)
-        .filter(|&(o, &l)| {
-            let best =
-                o.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-            best.0 as i64 == l
-        })
-        .count();
+    let hits = outputs.iter().zip(labels).filter(|&(o, &l)| hit(o, l)).count();
     hits as f64 / outputs.len().max(1) as f64
+}
+
+/// Cosine similarity of two flattened outputs (1 when both are zero).
+pub fn cosine(x: &[f64], y: &[f64]) -> f64 {
+    let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+    let (nx, ny) = (x.iter().map(|v| v * v).sum::<f64>().sqrt(), y.iter().map(|v| v * v).sum::<f64>().sqrt());
+    if nx == 0.0 && ny == 0.0 { 1.0 } else { dot / (nx * ny).max(f64::MIN_POSITIVE) }
 }
 
 /// Mean over items of the cosine similarity between `a` and `b`.
 pub fn mean_cosine(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
-    let cos = |x: &[f64], y: &[f64]| {
-        let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
-        let (nx, ny) = (x.iter().map(|v| v * v).sum::<f64>().sqrt(), y.iter().map(|v| v * v).sum::<f64>().sqrt());
-        if nx == 0.0 && ny == 0.0 { 1.0 } else { dot / (nx * ny).max(f64::MIN_POSITIVE) }
-    };
-    a.iter().zip(b).map(|(x, y)| cos(x, y)).sum::<f64>() / a.len().max(1) as f64
+    a.iter().zip(b).map(|(x, y)| cosine(x, y)).sum::<f64>() / a.len().max(1) as f64
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod accuracy;
 mod dataset;
 mod error;
 pub mod eval;
@@ -24,6 +25,7 @@ mod model;
 pub mod npz;
 mod quantize;
 
+pub use accuracy::{AccuracyControlled, AccuracyOptions, AccuracyReport, DropType, quantize_with_accuracy_control};
 pub use dataset::{Dataset, Item, ItemResult};
 pub use error::Error;
 pub use format::Format;

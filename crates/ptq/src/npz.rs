@@ -138,3 +138,17 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
+
+/// Reads integer class labels (one per item) from a `.npy` file of int64
+/// or int32.
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>, Error> {
+    let path = path.as_ref();
+    let open = || File::open(path).map_err(|e| err(path, e));
+    if let Ok(a) = ndarray_npy::ReadNpyExt::read_npy(open()?) {
+        let a: ndarray::ArrayD<i64> = a;
+        return Ok(a.iter().copied().collect());
+    }
+    let a: ndarray::ArrayD<i32> = ndarray_npy::ReadNpyExt::read_npy(open()?)
+        .map_err(|e| err(path, format!("labels must be an int64 or int32 array: {e}")))?;
+    Ok(a.iter().map(|&v| i64::from(v)).collect())
+}

@@ -36,7 +36,7 @@ pub fn quantize_with_events(
 
 /// The settings a quantized model records (OpenVINO rt_info keys; values
 /// as NNCF writes its own: plain strings).
-fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)> {
+pub(crate) fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)> {
     let (acts, weights) = r.counts();
     let s = &o.ignored_scope;
     let scope = if s.names.is_empty() && s.patterns.is_empty() && s.types.is_empty() && s.subgraphs.is_empty() {

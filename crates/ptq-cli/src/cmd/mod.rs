@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod accuracy;
 pub mod bench;
 pub mod convert;
 pub mod inspect;

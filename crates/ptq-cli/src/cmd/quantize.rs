@@ -57,8 +57,35 @@ pub struct Args {
     /// Validation data (same layouts as --data; an extra `labels` array
     /// gives top-1 accuracy, else the cosine similarity of the INT8 model's
     /// first output to the FP32 model's): prints FP32 and INT8 metrics.
-    #[arg(long)]
+    #[arg(long, alias = "validation")]
     pub valid: Option<PathBuf>,
+    /// Accuracy control: revert the quantizer groups that hurt the
+    /// validation metric most until its drop is at most this (e.g. 0.01).
+    /// Needs --validation.
+    #[arg(long)]
+    pub max_drop: Option<f64>,
+    /// Accuracy-control metric: top1 (needs labels) or cosine (mean cosine
+    /// similarity of the first output to FP32's). Default: top1 when labels
+    /// are given.
+    #[arg(long, value_parser = ["top1", "cosine"])]
+    pub metric: Option<String>,
+    /// Class labels for --metric top1 (.npy, int64 or int32, one per
+    /// validation item); else a `labels` array in the validation .npz.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// absolute (FP32 − INT8) or relative (|1 − INT8/FP32|).
+    #[arg(long, default_value = "absolute", value_parser = ["absolute", "relative"])]
+    pub drop_type: String,
+    /// Most revert steps (default: no limit).
+    #[arg(long)]
+    pub max_iterations: Option<usize>,
+    /// Validation items each quantizer group is ranked on (default: the subset size).
+    #[arg(long)]
+    pub ranking_subset_size: Option<usize>,
+    /// What reverting restores: all (activations, weights, biases) or
+    /// activations (int8 weights stay).
+    #[arg(long, default_value = "all", value_parser = ["all", "activations"])]
+    pub restore_mode: String,
     /// Keep calibration statistics in this file: a later run on the same
     /// model, data and subset size reads them instead of calibrating again
     /// (so other presets or ignored scopes are quick to try).
@@ -151,6 +178,17 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         Event::Calibrated { items } => bar.set_position(items as u64),
         Event::CalibrationDone => bar.finish_and_clear(),
     };
+    if a.max_drop.is_some() {
+        let r = super::accuracy::run(a, &model, &data)?;
+        r.model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
+        println!("wrote {}", a.output.display());
+        if let Some(path) = &a.report {
+            let json = serde_json::json!({ "accuracy_control": r.report, "quantization": r.quantization });
+            write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())?;
+            println!("report: {}", path.display());
+        }
+        return Ok(());
+    }
     let q = ptq::quantize_with_events(&model, &data, &a.options()?, &mut events)?;
     let s = Instant::now();
     q.model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
