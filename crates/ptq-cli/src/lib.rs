@@ -26,7 +26,7 @@ enum Command {
     /// Time a model on synthetic inputs and print median latency and throughput.
     Bench(cmd::bench::Args),
     /// Quantize a model to INT8 with calibration data (NNCF defaults).
-    Quantize(cmd::quantize::Args),
+    Quantize(Box<cmd::quantize::Args>),
 }
 
 /// Parses `args` (the first item is the program name) and runs the command.

@@ -101,6 +101,20 @@ pub fn write(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<(),
     }
 }
 
+/// Reads integer class labels (one per item) from a `.npy` file of int64
+/// or int32.
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>, Error> {
+    let path = path.as_ref();
+    let open = || File::open(path).map_err(|e| err(path, e));
+    if let Ok(a) = ndarray_npy::ReadNpyExt::read_npy(open()?) {
+        let a: ndarray::ArrayD<i64> = a;
+        return Ok(a.iter().copied().collect());
+    }
+    let a: ndarray::ArrayD<i32> = ndarray_npy::ReadNpyExt::read_npy(open()?)
+        .map_err(|e| err(path, format!("labels must be an int64 or int32 array: {e}")))?;
+    Ok(a.iter().map(|&v| i64::from(v)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,18 +151,14 @@ mod tests {
         assert!(!q.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
-}
 
-/// Reads integer class labels (one per item) from a `.npy` file of int64
-/// or int32.
-pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>, Error> {
-    let path = path.as_ref();
-    let open = || File::open(path).map_err(|e| err(path, e));
-    if let Ok(a) = ndarray_npy::ReadNpyExt::read_npy(open()?) {
-        let a: ndarray::ArrayD<i64> = a;
-        return Ok(a.iter().copied().collect());
+    #[test]
+    fn labels_from_npy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.npy");
+        ndarray_npy::write_npy(&p, &ndarray::arr1(&[3i32, 1, 4])).unwrap();
+        assert_eq!(read_labels(&p).unwrap(), vec![3, 1, 4]);
+        ndarray_npy::write_npy(&p, &ndarray::arr1(&[0.5f32])).unwrap();
+        assert!(read_labels(&p).is_err());
     }
-    let a: ndarray::ArrayD<i32> = ndarray_npy::ReadNpyExt::read_npy(open()?)
-        .map_err(|e| err(path, format!("labels must be an int64 or int32 array: {e}")))?;
-    Ok(a.iter().map(|&v| i64::from(v)).collect())
 }
