@@ -12,17 +12,9 @@ use std::path::Path;
 use ptq::accuracy::{AccuracyOptions, top1};
 use ptq_tests::fixtures_dir;
 
-/// Top-1 of `model` against `reference` in the format's runtime
-/// (tests/tools/eval_quantized.py).
+/// Top-1 of `model` and of `reference` in the format's runtime.
 fn runtime_top1(reference: &Path, model: &Path, valid: &Path) -> (f64, f64) {
-    let out = std::process::Command::new(std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()))
-        .arg(ptq_tests::tests_dir().join("tools/eval_quantized.py"))
-        .args(["--reference", reference.to_str().unwrap(), "--model", model.to_str().unwrap()])
-        .args(["--valid", valid.to_str().unwrap(), "--iters", "5", "--warmup", "1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ptq_tests::eval_in_runtime(reference, model, valid);
     (v["top1"].as_f64().unwrap(), v["ref_top1"].as_f64().unwrap())
 }
 

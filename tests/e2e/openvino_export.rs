@@ -5,30 +5,14 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-
-use ptq_tests::{fixtures_dir, ov_compare, require_openvino};
-
-fn ir_fixtures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path().join("ir")))
-        .filter(|p| p.join("model.xml").exists())
-        .collect();
-    v.sort();
-    v
-}
-
-fn inputs_of(dir: &Path) -> PathBuf {
-    if dir.join("inputs.npz").exists() { dir.join("inputs.npz") } else { dir.parent().unwrap().join("inputs.npz") }
-}
+use ptq_tests::{eval_in_runtime, fixtures_dir, ir_fixture_dirs, ir_inputs, ov_compare, require_openvino};
 
 #[test]
 fn unmodified_roundtrip_gives_openvinos_outputs() {
     require_openvino();
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = vec![];
-    for dir in ir_fixtures() {
+    for dir in ir_fixture_dirs() {
         let label = dir.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
         let m = ptq_openvino::load(dir.join("model.xml")).unwrap();
         let out = tmp.path().join(format!("{label}.xml"));
@@ -39,26 +23,13 @@ fn unmodified_roundtrip_gives_openvinos_outputs() {
         // The rewritten IR imports again to the same graph structure.
         let again = ptq_openvino::load(&out).unwrap();
         assert_eq!(again.graph.outputs.len(), m.graph.outputs.len(), "{label}");
-        let r = ov_compare(&out, &inputs_of(&dir), &dir.join("outputs.npz"), "close", 1e-5, 1e-6);
+        let r = ov_compare(&out, &ir_inputs(&dir), &dir.join("outputs.npz"), "close", 1e-5, 1e-6);
         eprintln!("{label}:\n{}", r.output);
         if !r.ok {
             failures.push(format!("{label}: {}", r.output));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Runs tests/tools/eval_quantized.py (OpenVINO runtime for .xml) and
-/// returns its JSON line.
-fn eval_in_runtime(reference: &Path, model: &Path, valid: &Path) -> serde_json::Value {
-    let out = std::process::Command::new(std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()))
-        .arg(ptq_tests::tests_dir().join("tools/eval_quantized.py"))
-        .args(["--reference", reference.to_str().unwrap(), "--model", model.to_str().unwrap()])
-        .args(["--valid", valid.to_str().unwrap(), "--iters", "20", "--warmup", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

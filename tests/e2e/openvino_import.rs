@@ -5,20 +5,10 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ptq_exec::{ExecOptions, Plan};
 use ptq_tests::fixtures_dir;
-
-fn ir_fixtures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path().join("ir")))
-        .filter(|p| p.join("model.xml").exists())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Worst |got − want| / (1e-4·|want| max 1e-5) over all elements.
 fn worst(got: &ptq::ir::Tensor, want: &ptq::ir::Tensor) -> f64 {
@@ -29,7 +19,7 @@ fn worst(got: &ptq::ir::Tensor, want: &ptq::ir::Tensor) -> f64 {
 
 #[test]
 fn ir_fixtures_match_openvino_runtime() {
-    let dirs = ir_fixtures();
+    let dirs = ptq_tests::ir_fixture_dirs();
     assert!(dirs.len() >= 3, "IR fixtures missing: {dirs:?}");
     let mut failures = vec![];
     for dir in dirs {
@@ -41,11 +31,7 @@ fn ir_fixtures_match_openvino_runtime() {
                 continue;
             }
         };
-        let inputs_path = if dir.join("inputs.npz").exists() {
-            dir.join("inputs.npz")
-        } else {
-            dir.parent().unwrap().join("inputs.npz")
-        };
+        let inputs_path = ptq_tests::ir_inputs(&dir);
         let inputs = ptq::npz::read(inputs_path).unwrap();
         let want = ptq::npz::read(dir.join("outputs.npz")).unwrap();
         let plan = match Plan::new(&model.graph, &ExecOptions { threads: 1, optimize: false }) {

@@ -127,3 +127,41 @@ pub fn require_openvino() {
         _ => panic!("the OpenVINO checks need `python3 -m pip install -r tests/requirements.txt` (openvino)"),
     }
 }
+
+/// Fixture folders' `ir/` subfolders that hold an OpenVINO IR, by name.
+pub fn ir_fixture_dirs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures folder")
+        .filter_map(|e| e.ok().map(|e| e.path().join("ir")))
+        .filter(|p| p.join("model.xml").exists())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The inputs of an IR fixture: its own `inputs.npz`, else its ONNX model's.
+pub fn ir_inputs(dir: &Path) -> PathBuf {
+    if dir.join("inputs.npz").exists() {
+        dir.join("inputs.npz")
+    } else {
+        dir.parent().map_or_else(|| dir.join("inputs.npz"), |p| p.join("inputs.npz"))
+    }
+}
+
+/// Scores `model` against `reference` on `valid` in the format's runtime
+/// (tests/tools/eval_quantized.py) and returns its JSON line.
+pub fn eval_in_runtime(reference: &Path, model: &Path, valid: &Path) -> serde_json::Value {
+    let out = python()
+        .arg(tests_dir().join("tools/eval_quantized.py"))
+        .arg("--reference")
+        .arg(reference)
+        .arg("--model")
+        .arg(model)
+        .arg("--valid")
+        .arg(valid)
+        .args(["--iters", "20", "--warmup", "2"])
+        .output()
+        .expect("python starts");
+    assert!(out.status.success(), "eval_quantized.py: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}

@@ -32,6 +32,20 @@ fn spatial(
     Ok([list(&s), list(&d), list(&p[..rank]), list(&p[rank..])])
 }
 
+/// Weights `[A, B, k..]` split into groups: `[G, A/G, B, k..]` (the first
+/// dim is output channels for convolutions, input channels for transposed ones).
+fn grouped(ws: &[i64], g: i64) -> Result<Vec<usize>, String> {
+    let a = *ws.first().ok_or("weights without dims")?;
+    if g <= 0 || a < 0 || a % g != 0 {
+        return Err(format!("group {g} does not divide the weights' first dim {a}"));
+    }
+    let mut shape: Vec<usize> = vec![g as usize, (a / g) as usize];
+    for &d in &ws[1..] {
+        shape.push(usize::try_from(d).map_err(|_| "grouped weights must have a known shape")?);
+    }
+    Ok(shape)
+}
+
 pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     match &n.op {
         Op::Conv(c) => {
@@ -50,16 +64,7 @@ pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
             let (kind, ws_src) = if c.group == 1 {
                 ("Convolution", super::quant::weight(cx, w, None)?)
             } else {
-                let g = c.group;
-                let o = *ws.first().ok_or("weights without dims")?;
-                if g <= 0 || o < 0 || o % g != 0 {
-                    return Err(format!("group {g} does not divide {o} output channels"));
-                }
-                let mut shape: Vec<usize> = vec![g as usize, (o / g) as usize];
-                for &d in &ws[1..] {
-                    shape.push(usize::try_from(d).map_err(|_| "grouped weights must have a known shape")?);
-                }
-                ("GroupConvolution", super::quant::weight(cx, w, Some(&shape))?)
+                ("GroupConvolution", super::quant::weight(cx, w, Some(&grouped(&ws, c.group)?))?)
             };
             with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
         }
@@ -90,16 +95,7 @@ pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
                 ("ConvolutionBackpropData", super::quant::weight(cx, w, None)?)
             } else {
                 // [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
-                let g = c.group;
-                let ci = *ws.first().ok_or("weights without dims")?;
-                if g <= 0 || ci < 0 || ci % g != 0 {
-                    return Err(format!("group {g} does not divide {ci} input channels"));
-                }
-                let mut shape: Vec<usize> = vec![g as usize, (ci / g) as usize];
-                for &d in &ws[1..] {
-                    shape.push(usize::try_from(d).map_err(|_| "grouped weights must have a known shape")?);
-                }
-                ("GroupConvolutionBackpropData", super::quant::weight(cx, w, Some(&shape))?)
+                ("GroupConvolutionBackpropData", super::quant::weight(cx, w, Some(&grouped(&ws, c.group)?))?)
             };
             with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
         }
