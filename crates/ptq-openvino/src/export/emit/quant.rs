@@ -232,7 +232,7 @@ fn dequantized_constant(cx: &mut Cx<'_>, n: &Node, shape: Option<&[usize]>) -> R
     }
     // Anything else (int32 biases, int4): folded to f32.
     let q = t.to_f64_vec();
-    let inner: usize = src_shape[axis + 1..].iter().product::<usize>().max(1);
+    let inner: usize = src_shape.get(axis + 1..).unwrap_or(&[]).iter().product::<usize>().max(1);
     let per = |i: usize| if scale.len() == 1 { 0 } else { (i / inner) % scale.len() };
     let vals: Vec<f32> = q.iter().enumerate().map(|(i, &v)| ((v - zp[per(i)]) * scale[per(i)]) as f32).collect();
     let f = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&target), vals).map_err(|e| e.to_string())?);
