@@ -114,3 +114,37 @@ fn openvino_ir_through_inspect_run_convert_and_quantize() {
     let text = std::fs::read_to_string(&q).unwrap();
     assert!(text.contains("type=\"FakeQuantize\"") && text.contains("element_type=\"i8\""));
 }
+
+#[test]
+fn quantize_with_accuracy_control_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures_dir().join("outlier_classifier");
+    let s = |p: &std::path::Path| p.display().to_string();
+    let (out, report) = (dir.path().join("ac.onnx"), dir.path().join("ac.json"));
+    let args = |extra: &[&str]| {
+        let mut v: Vec<String> = ["ptq", "quantize", "--quiet"].map(String::from).to_vec();
+        for (k, p) in [("--model", fx.join("model.onnx")), ("--data", fx.join("calib.npz")), ("--output", out.clone())]
+        {
+            v.extend([k.to_string(), s(&p)]);
+        }
+        v.extend(extra.iter().map(|e| e.to_string()));
+        v
+    };
+    // --max-drop needs validation data.
+    let e = ptq_cli::run(args(&["--max-drop", "0.01"])).unwrap_err().to_string();
+    assert!(e.contains("--validation"), "{e}");
+    let valid = s(&fx.join("valid.npz"));
+    ptq_cli::run(args(&["--validation", &valid, "--max-drop", "0.01", "--report", &s(&report)])).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let ac = &r["accuracy_control"];
+    assert_eq!(ac["reached"], true, "{ac}");
+    assert!(ac["int8_drop"].as_f64().unwrap() > 0.01);
+    let reverted: Vec<&str> = ac["reverted_nodes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(!reverted.is_empty() && reverted.len() <= 3, "{reverted:?}");
+    assert!(out.exists());
+    // The cosine metric needs no labels; an unreachable goal within one step still writes the best model.
+    std::fs::remove_file(&out).unwrap();
+    ptq_cli::run(args(&["--validation", &valid, "--metric", "cosine", "--max-iterations", "1", "--max-drop", "0"]))
+        .unwrap();
+    assert!(out.exists());
+}

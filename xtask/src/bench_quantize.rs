@@ -183,7 +183,7 @@ fn fixtures(root: &Path) -> anyhow::Result<Vec<Fixture>> {
 }
 
 /// Builds the release `ptq`, unless `PTQ_SKIP_BUILD` is set.
-fn build_ptq(root: &Path) -> Result<(), String> {
+pub(crate) fn build_ptq(root: &Path) -> Result<(), String> {
     if std::env::var_os("PTQ_SKIP_BUILD").is_none() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
@@ -266,7 +266,7 @@ fn evaluate(env: &Env, fx: &Fixture, model: &Path) -> Result<Scores, String> {
 }
 
 /// Writes a process's stdout and stderr to `path` (best effort).
-fn save_log(path: &Path, o: &Output) {
+pub(crate) fn save_log(path: &Path, o: &Output) {
     let mut text = o.stdout.clone();
     text.extend_from_slice(b"\n--- stderr ---\n");
     text.extend_from_slice(&o.stderr);
@@ -275,7 +275,7 @@ fn save_log(path: &Path, o: &Output) {
 
 /// One line saying why a process failed: a Python traceback's last line,
 /// else the first non-empty line of stderr, else of stdout.
-fn reason(o: &Output) -> String {
+pub(crate) fn reason(o: &Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
     let mut lines = err.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -289,7 +289,7 @@ fn reason(o: &Output) -> String {
 }
 
 /// The last stdout line that is a JSON object (tools may log above it).
-fn last_json(stdout: &[u8]) -> Result<Value, String> {
+pub(crate) fn last_json(stdout: &[u8]) -> Result<Value, String> {
     let text = String::from_utf8_lossy(stdout);
     let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line on stdout")?;
     serde_json::from_str(line).map_err(|e| format!("bad JSON line {line:?}: {e}"))
@@ -338,13 +338,13 @@ fn table_rows(fx: &Fixture, results: &[(Tool, Result<Run, String>)]) -> Vec<Stri
 }
 
 /// Versions of the Python packages, the `ptq` binary and the commit.
-fn versions(env: &Env) -> String {
+pub(crate) fn versions(root: &Path, py: &str) -> String {
     const PROBE: &str = "import importlib, platform\nv = ['Python ' + platform.python_version()]\n\
         for m in ('nncf', 'onnxruntime', 'openvino', 'onnx', 'numpy'):\n    try:\n        \
         v.append(m + ' ' + importlib.import_module(m).__version__)\n    except Exception:\n        \
         v.append(m + ' not installed')\nprint(', '.join(v))";
     let run = |c: &mut Command| {
-        c.current_dir(&env.root).output().ok().filter(|o| o.status.success()).and_then(|o| {
+        c.current_dir(root).output().ok().filter(|o| o.status.success()).and_then(|o| {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .rev()
@@ -352,8 +352,8 @@ fn versions(env: &Env) -> String {
                 .map(|l| l.trim().to_string())
         })
     };
-    let py = run(Command::new(&env.py).args(["-c", PROBE])).unwrap_or_else(|| "Python packages unknown".into());
-    let ptq = run(Command::new(env.root.join("target/release/ptq")).arg("--version")).unwrap_or_else(|| "ptq ?".into());
+    let py = run(Command::new(py).args(["-c", PROBE])).unwrap_or_else(|| "Python packages unknown".into());
+    let ptq = run(Command::new(root.join("target/release/ptq")).arg("--version")).unwrap_or_else(|| "ptq ?".into());
     let commit = run(Command::new("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_else(|| "?".into());
     let dirty =
         run(Command::new("git").args(["status", "--porcelain", "--untracked-files=no"])).is_some_and(|s| !s.is_empty());
@@ -361,7 +361,7 @@ fn versions(env: &Env) -> String {
 }
 
 /// The first "model name" line of /proc/cpuinfo.
-fn cpu_name() -> String {
+pub(crate) fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -397,7 +397,7 @@ fn section(env: &Env, cmd: &str, rows: &[String]) -> String {
          | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | latency INT8/FP32 |\n\
          |---|---|---|---|---|---|---|---|\n{}\n{END}",
         cpu_name(),
-        versions(env),
+        versions(&env.root, &env.py),
         rows.join("\n")
     )
 }

@@ -14,6 +14,9 @@
 //!   onnxruntime's quantizer on the fixtures with calib.npz/valid.npz
 //!   (installs tests/tools/requirements-bench.txt unless `PTQ_SKIP_PIP=1`);
 //!   rewrites the INT8 section of docs/PERFORMANCE.md.
+//! - `bench-accuracy`: `ptq quantize --max-drop 0.01` against NNCF's
+//!   `quantize_with_accuracy_control` on the labelled fixtures (ONNX and IR);
+//!   rewrites the accuracy-control section of docs/PERFORMANCE.md.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -25,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_accuracy;
 mod bench_quantize;
 mod conformance;
 mod layering;
@@ -98,11 +102,12 @@ fn main() -> ExitCode {
         "conformance" => conformance::run(&workspace_root(), &args),
         "bench" => bench_args(&args).and_then(|t| bench::run(&workspace_root(), t)),
         "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
+        "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-quantize [--skip-nncf]|quantize [ARGS]>"
+                 bench-quantize [--skip-nncf]|bench-accuracy|quantize [ARGS]>"
             );
             return ExitCode::from(2);
         }

