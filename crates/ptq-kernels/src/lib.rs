@@ -11,6 +11,7 @@
 //! other workspace crate.
 
 pub mod f32;
+pub mod int8;
 mod threads;
 
 pub use f32::{

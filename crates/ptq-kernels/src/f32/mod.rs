@@ -9,7 +9,7 @@ mod exp;
 mod gather;
 mod gemm;
 mod im2col;
-mod isa;
+pub(crate) mod isa;
 mod scratch;
 mod softmax;
 mod tasks;

@@ -1,0 +1,56 @@
+//! int8 GEMM (u8×s8→i32, packed B) on each int8 tier this CPU has, against
+//! the crate's own f32 `sgemm`, on BERT-base's FFN1 shape, one thread.
+//! Throughput is in operations (2 per multiply-add): criterion's "Gelem/s"
+//! reads as GOPS. Packing B is done once, outside the timed loop.
+//!
+//! Quick run: `cargo bench -p ptq-kernels --bench int8_gemm -- --warm-up-time 1 --measurement-time 3`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ptq_kernels::int8::{Int8Kernels, PackedB, Tier};
+use ptq_kernels::{Gemm, Threads, sgemm};
+
+/// Deterministic bytes.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// (name, M, K, N).
+const SHAPES: &[(&str, usize, usize, usize)] = &[("bert_ffn1", 128, 768, 3072)];
+
+fn int8_gemm(c: &mut Criterion) {
+    for &(name, m, k, n) in SHAPES {
+        let mut group = c.benchmark_group(format!("int8_gemm/{name}_{m}x{k}x{n}"));
+        group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+        let a = bytes(m * k, 1);
+        let b: Vec<i8> = bytes(k * n, 2).into_iter().map(|v| v as i8).collect();
+        let packed = PackedB::new(&b, k, n);
+        let mut out = vec![0i32; m * n];
+        for tier in Tier::ALL {
+            let Ok(kernels) = Int8Kernels::for_tier(tier) else { continue };
+            group.bench_function(tier.name(), |bench| {
+                bench.iter(|| kernels.gemm_u8s8(black_box(&a), m, 3, black_box(&packed), &mut out))
+            });
+        }
+        let af: Vec<f32> = a.iter().map(|&v| f32::from(v) - 3.0).collect();
+        let bf: Vec<f32> = b.iter().map(|&v| f32::from(v)).collect();
+        let mut outf = vec![0f32; m * n];
+        let g = Gemm::row_major(m, n, k, false, false);
+        group.bench_function("f32_sgemm", |bench| {
+            bench.iter(|| sgemm(&g, black_box(&af), black_box(&bf), &mut outf, Threads::Single))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, int8_gemm);
+criterion_main!(benches);

@@ -1,0 +1,204 @@
+//! Epilogues on i32 GEMM accumulators: dequantize to f32, requantize to u8.
+//!
+//! Each is one plain loop compiled per instruction set (the compiler
+//! vectorises it); they use no fused multiply-add, so every build gives
+//! bit-identical results.
+
+use super::tier::Int8Kernels;
+use crate::f32::isa::multiversion;
+
+/// Dequantize epilogue: `out = acc·(scale_a·scale_b[j]) + bias[j]`, then
+/// `max(out, 0)` when `relu` (a NaN becomes 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Dequant<'a> {
+    /// Activation scale.
+    pub scale_a: f32,
+    /// Weight scale per column (N entries).
+    pub scale_b: &'a [f32],
+    /// f32 bias per column (N entries), if any.
+    pub bias: Option<&'a [f32]>,
+    /// Clamp at zero.
+    pub relu: bool,
+}
+
+/// Requantize epilogue to u8:
+/// `out = clamp(round_half_even((acc + bias[j]) as f32 · multiplier[j]) + zero_point, min, max)`.
+///
+/// `acc + bias` wraps in i32; the conversion to f32 rounds to nearest; a
+/// NaN product (only from a non-finite multiplier) gives `min`. ReLU is
+/// `min = zero_point`. `bias` is the int32 bias at scale `s_a·s_b[j]`, and
+/// `multiplier[j] = s_a·s_b[j] / s_out`.
+#[derive(Clone, Copy, Debug)]
+pub struct Requant<'a> {
+    /// Per-column multiplier (N entries).
+    pub multiplier: &'a [f32],
+    /// i32 bias per column (N entries), if any.
+    pub bias: Option<&'a [i32]>,
+    /// Output zero point.
+    pub zero_point: u8,
+    /// Lowest output value.
+    pub min: u8,
+    /// Highest output value.
+    pub max: u8,
+}
+
+fn check(what: &str, acc: usize, out: usize, n: usize, cols: &[(&str, usize)]) {
+    assert!(n > 0 || acc == 0, "{what}: n = 0 with {acc} accumulators");
+    assert!(n == 0 || acc.is_multiple_of(n), "{what}: {acc} accumulators are not rows of {n}");
+    assert_eq!(out, acc, "{what}: output has {out} elements, the accumulators {acc}");
+    for &(name, len) in cols {
+        assert_eq!(len, n, "{what}: {name} has {len} entries, N is {n}");
+    }
+}
+
+#[inline(always)]
+fn dequant_body(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) {
+    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        match d.bias {
+            Some(bias) => {
+                for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
+                    let x = v as f32 * (d.scale_a * sb) + b;
+                    *o = if d.relu { x.max(0.0) } else { x };
+                }
+            }
+            None => {
+                for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
+                    let x = v as f32 * (d.scale_a * sb);
+                    *o = if d.relu { x.max(0.0) } else { x };
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) => dequant_body;
+}
+
+/// One requantized value (see [`Requant`]); `v` already includes the bias.
+#[inline(always)]
+fn requant_one(v: i32, multiplier: f32, zp: f32, lo: f32, hi: f32) -> u8 {
+    let x = (v as f32 * multiplier).round_ties_even() + zp;
+    x.max(lo).min(hi) as u8
+}
+
+#[inline(always)]
+fn requant_body(acc: &[i32], n: usize, q: &Requant<'_>, out: &mut [u8]) {
+    let (lo, hi, zp) = (f32::from(q.min), f32::from(q.max), f32::from(q.zero_point));
+    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        match q.bias {
+            Some(bias) => {
+                for (((o, &v), &m), &b) in o.iter_mut().zip(row).zip(q.multiplier).zip(bias) {
+                    *o = requant_one(v.wrapping_add(b), m, zp, lo, hi);
+                }
+            }
+            None => {
+                for ((o, &v), &m) in o.iter_mut().zip(row).zip(q.multiplier) {
+                    *o = requant_one(v, m, zp, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    fn requant_isa(acc: &[i32], n: usize, q: &Requant<'_>, out: &mut [u8]) => requant_body;
+}
+
+impl Int8Kernels {
+    /// Dequantizes row-major accumulators (`acc.len() / n` rows of `n`) into
+    /// `out` with [`Dequant`]. Panics on a length mismatch.
+    pub fn dequantize_acc(&self, acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) {
+        let bias = d.bias.map_or(n, <[f32]>::len);
+        check("dequantize_acc", acc.len(), out.len(), n, &[("scale_b", d.scale_b.len()), ("bias", bias)]);
+        if acc.is_empty() {
+            return;
+        }
+        dequant_isa(self.isa, acc, n, d, out);
+    }
+
+    /// Requantizes row-major accumulators (`acc.len() / n` rows of `n`) to u8
+    /// with [`Requant`]. Panics on a length mismatch or if `min > max`.
+    pub fn requantize_acc(&self, acc: &[i32], n: usize, q: &Requant<'_>, out: &mut [u8]) {
+        let bias = q.bias.map_or(n, <[i32]>::len);
+        check("requantize_acc", acc.len(), out.len(), n, &[("multiplier", q.multiplier.len()), ("bias", bias)]);
+        assert!(q.min <= q.max, "requantize_acc: min {} > max {}", q.min, q.max);
+        if acc.is_empty() {
+            return;
+        }
+        requant_isa(self.isa, acc, n, q, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int8::tier::available;
+
+    #[test]
+    fn dequantize_example() {
+        let k = Int8Kernels::detect();
+        let mut out = [0.0; 4];
+        let d = Dequant { scale_a: 0.5, scale_b: &[2.0, 0.25], bias: Some(&[1.0, -1.0]), relu: true };
+        k.dequantize_acc(&[3, 4, -5, 8], 2, &d, &mut out);
+        assert_eq!(out, [4.0, 0.0, 0.0, 0.0]);
+        let d = Dequant { relu: false, bias: None, ..d };
+        k.dequantize_acc(&[3, 4, -5, 8], 2, &d, &mut out);
+        assert_eq!(out, [3.0, 0.5, -5.0, 1.0]);
+    }
+
+    #[test]
+    fn requantize_rounds_half_to_even_and_clamps() {
+        let k = Int8Kernels::detect();
+        let q = Requant { multiplier: &[0.5], bias: Some(&[1]), zero_point: 10, min: 10, max: 200 };
+        let mut out = [0u8; 7];
+        // (acc + 1) / 2: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -1.5 -> -2 (clamped to 10), huge -> 200.
+        k.requantize_acc(&[0, 2, 4, -4, 1000, i32::MAX, i32::MIN], 1, &q, &mut out);
+        assert_eq!(out, [10, 12, 12, 10, 200, 10, 10]);
+    }
+
+    /// Every tier's build matches the baseline bit for bit on awkward values.
+    #[test]
+    fn tiers_agree() {
+        let n = 37;
+        let acc: Vec<i32> = (0..n * 9)
+            .map(|i: usize| (i as i32).wrapping_mul(0x9E37_79B9u32 as i32) >> (i % 31))
+            .chain([i32::MIN, i32::MAX, 0, -1, 1])
+            .take(n * 9)
+            .collect();
+        let mult: Vec<f32> = (0..n).map(|j| 1e-6 * (j as f32 + 1.0) * if j % 3 == 0 { 1000.0 } else { 1.0 }).collect();
+        let bias_i: Vec<i32> = (0..n as i32).map(|j| j * 1000 - 7000).collect();
+        let bias_f: Vec<f32> = (0..n).map(|j| j as f32 * 0.1 - 1.5).collect();
+        let tables = available();
+        let base = Int8Kernels::detect();
+        let q = Requant { multiplier: &mult, bias: Some(&bias_i), zero_point: 128, min: 3, max: 250 };
+        let d = Dequant { scale_a: 0.02, scale_b: &mult, bias: Some(&bias_f), relu: true };
+        let (mut rq0, mut dq0) = (vec![0u8; acc.len()], vec![0f32; acc.len()]);
+        let scalar = Int8Kernels::for_tier(crate::int8::Tier::Scalar).unwrap();
+        scalar.requantize_acc(&acc, n, &q, &mut rq0);
+        scalar.dequantize_acc(&acc, n, &d, &mut dq0);
+        for t in tables.iter().chain([&base]) {
+            let (mut rq, mut dq) = (vec![0u8; acc.len()], vec![0f32; acc.len()]);
+            t.requantize_acc(&acc, n, &q, &mut rq);
+            t.dequantize_acc(&acc, n, &d, &mut dq);
+            assert_eq!(rq, rq0, "{}", t.tier());
+            assert_eq!(
+                dq.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                dq0.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        // Reference formula, written out.
+        for (i, &v) in acc.iter().enumerate() {
+            let j = i % n;
+            let x = (v.wrapping_add(bias_i[j]) as f32 * mult[j]).round_ties_even() + 128.0;
+            assert_eq!(rq0[i], x.clamp(3.0, 250.0) as u8);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "multiplier has 2 entries, N is 3")]
+    fn short_multiplier_panics() {
+        let q = Requant { multiplier: &[1.0, 1.0], bias: None, zero_point: 0, min: 0, max: 255 };
+        Int8Kernels::detect().requantize_acc(&[0; 6], 3, &q, &mut [0; 6]);
+    }
+}

@@ -1,0 +1,126 @@
+//! Weights (B) packed once into the panel layout every int8 GEMM tier reads.
+
+/// Columns per packed panel: the width of every micro-kernel's tile.
+pub(crate) const NR: usize = 32;
+/// Depth of one k-group: `vpdpbusd` multiplies 4 adjacent u8·s8 pairs.
+pub(crate) const KG: usize = 4;
+/// Bytes of one k-group of one panel (NR columns × KG depths).
+pub(crate) const GROUP_BYTES: usize = NR * KG;
+
+/// s8 weights B\[k×n\] packed for [`Int8Kernels::gemm_u8s8`](super::Int8Kernels::gemm_u8s8),
+/// with the per-column sums Σ_k B\[k, n\] that fold the activation zero point.
+///
+/// Layout: `ceil(n / 32)` panels of 32 columns, one after the other. A panel
+/// holds `ceil(k / 4)` k-groups of 128 bytes; in group `g`, column `j`'s four
+/// weights B\[4g..4g+4, j\] are the bytes `4j..4j+4`. Columns past `n` and
+/// depths past `k` are zero, so kernels may read whole groups and panels.
+/// One 64-byte load is 16 columns × 4 depths, the operand `vpdpbusd` wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<i8>,
+    /// Σ_k B\[k, j\] per column (wrapping i32), zero for padding columns;
+    /// `panels() * NR` entries.
+    colsum: Vec<i32>,
+}
+
+impl PackedB {
+    /// Packs row-major B (`b[kk * n + j]` is B\[kk, j\]).
+    ///
+    /// Panics if `b.len() != k * n` or the packed size overflows `usize`.
+    pub fn new(b: &[i8], k: usize, n: usize) -> PackedB {
+        let len = k.checked_mul(n).unwrap_or_else(|| panic!("PackedB: {k}x{n} overflows"));
+        assert_eq!(b.len(), len, "PackedB: B has {} elements, a {k}x{n} matrix needs {len}", b.len());
+        let panels = n.div_ceil(NR);
+        let groups = k.div_ceil(KG);
+        let size = panels
+            .checked_mul(groups)
+            .and_then(|x| x.checked_mul(GROUP_BYTES))
+            .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
+        let mut data = vec![0i8; size];
+        let mut colsum = vec![0i32; panels * NR];
+        for kk in 0..k {
+            let (g, t) = (kk / KG, kk % KG);
+            for (j, &v) in b[kk * n..(kk + 1) * n].iter().enumerate() {
+                let (p, jj) = (j / NR, j % NR);
+                data[(p * groups + g) * GROUP_BYTES + jj * KG + t] = v;
+                colsum[j] = colsum[j].wrapping_add(i32::from(v));
+            }
+        }
+        PackedB { k, n, data, colsum }
+    }
+
+    /// Depth K (rows of B).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns N of B.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Σ_k B\[k, j\] for each of the `n` columns (wrapping i32).
+    pub fn col_sums(&self) -> &[i32] {
+        &self.colsum[..self.n]
+    }
+
+    /// Number of 32-column panels.
+    pub(crate) fn panels(&self) -> usize {
+        self.n.div_ceil(NR)
+    }
+
+    /// Number of 4-deep k-groups in each panel.
+    pub(crate) fn groups(&self) -> usize {
+        self.k.div_ceil(KG)
+    }
+
+    /// Column sums padded with zeros to `panels() * NR` entries.
+    pub(crate) fn col_sums_padded(&self) -> &[i32] {
+        &self.colsum
+    }
+
+    /// Packed bytes of panel `p` (`groups() * GROUP_BYTES` of them).
+    pub(crate) fn panel(&self, p: usize) -> &[i8] {
+        let len = self.groups() * GROUP_BYTES;
+        &self.data[p * len..(p + 1) * len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_and_col_sums() {
+        let (k, n) = (5, 33);
+        let b: Vec<i8> = (0..k * n).map(|i| (i as i32 % 251 - 125) as i8).collect();
+        let p = PackedB::new(&b, k, n);
+        assert_eq!((p.panels(), p.groups()), (2, 2));
+        for kk in 0..8 {
+            for j in 0..64 {
+                let want = if kk < k && j < n { b[kk * n + j] } else { 0 };
+                let got = p.panel(j / NR)[(kk / KG) * GROUP_BYTES + (j % NR) * KG + kk % KG];
+                assert_eq!(got, want, "B[{kk}, {j}]");
+            }
+        }
+        for j in 0..n {
+            let want: i32 = (0..k).map(|kk| i32::from(b[kk * n + j])).sum();
+            assert_eq!(p.col_sums()[j], want);
+        }
+        assert!(p.col_sums_padded()[n..].iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn empty_shapes() {
+        assert_eq!(PackedB::new(&[], 0, 7).panels(), 1);
+        assert_eq!(PackedB::new(&[], 7, 0).panels(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "B has 5 elements")]
+    fn wrong_length_panics() {
+        PackedB::new(&[0; 5], 2, 3);
+    }
+}

@@ -1,0 +1,95 @@
+//! Quantize f32 slices to u8 and dequantize them back (ONNX
+//! QuantizeLinear/DequantizeLinear with a per-tensor scale and zero point).
+//!
+//! Plain loops compiled per instruction set (vectorised by the compiler),
+//! without fused multiply-add, so every build gives identical results.
+
+use super::tier::Int8Kernels;
+use crate::f32::isa::multiversion;
+
+#[inline(always)]
+fn quantize_body(x: &[f32], scale: f32, zero_point: u8, out: &mut [u8]) {
+    let zp = f32::from(zero_point);
+    for (o, &v) in out.iter_mut().zip(x) {
+        let q = (v / scale).round_ties_even() + zp;
+        // `clamp` keeps a NaN, and `as u8` turns it into 0.
+        *o = q.clamp(0.0, 255.0) as u8;
+    }
+}
+
+multiversion! {
+    fn quantize_isa(x: &[f32], scale: f32, zero_point: u8, out: &mut [u8]) => quantize_body;
+}
+
+#[inline(always)]
+fn dequantize_body(q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) {
+    let zp = i32::from(zero_point);
+    for (o, &v) in out.iter_mut().zip(q) {
+        *o = (i32::from(v) - zp) as f32 * scale;
+    }
+}
+
+multiversion! {
+    fn dequantize_isa(q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) => dequantize_body;
+}
+
+impl Int8Kernels {
+    /// `out[i] = saturate_u8(round_half_even(x[i] / scale) + zero_point)`, as
+    /// ONNX QuantizeLinear; NaN gives 0, ±∞ saturate. `scale` should be
+    /// positive and finite. Panics if the lengths differ.
+    pub fn quantize_u8(&self, x: &[f32], scale: f32, zero_point: u8, out: &mut [u8]) {
+        assert_eq!(x.len(), out.len(), "quantize_u8: {} inputs, {} outputs", x.len(), out.len());
+        quantize_isa(self.isa, x, scale, zero_point, out);
+    }
+
+    /// `out[i] = (q[i] − zero_point)·scale`, as ONNX DequantizeLinear. Panics
+    /// if the lengths differ.
+    pub fn dequantize_u8(&self, q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) {
+        assert_eq!(q.len(), out.len(), "dequantize_u8: {} inputs, {} outputs", q.len(), out.len());
+        dequantize_isa(self.isa, q, scale, zero_point, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int8::Tier;
+    use crate::int8::tier::available;
+
+    #[test]
+    fn quantize_examples() {
+        let k = Int8Kernels::detect();
+        let x = [0.0, 0.25, 0.75, -0.25, 1e9, -1e9, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.25];
+        let mut q = [0u8; 10];
+        k.quantize_u8(&x, 0.5, 3, &mut q);
+        // 0.5 -> 0, 1.5 -> 2, -0.5 -> -0, 2.5 -> 2.
+        assert_eq!(q, [3, 3, 5, 3, 255, 0, 0, 255, 0, 5]);
+        let mut back = [0f32; 3];
+        k.dequantize_u8(&[0, 3, 255], 0.5, 3, &mut back);
+        assert_eq!(back, [-1.5, 0.0, 126.0]);
+    }
+
+    #[test]
+    fn tiers_agree_and_round_trip() {
+        let x: Vec<f32> = (0..1003).map(|i| ((i * 7919) % 2001) as f32 * 0.0137 - 13.7).collect();
+        let scalar = Int8Kernels::for_tier(Tier::Scalar).unwrap();
+        let (mut q0, mut d0) = (vec![0u8; x.len()], vec![0f32; x.len()]);
+        scalar.quantize_u8(&x, 0.1, 137, &mut q0);
+        scalar.dequantize_u8(&q0, 0.1, 137, &mut d0);
+        for t in available() {
+            let (mut q, mut d) = (vec![0u8; x.len()], vec![0f32; x.len()]);
+            t.quantize_u8(&x, 0.1, 137, &mut q);
+            t.dequantize_u8(&q, 0.1, 137, &mut d);
+            assert_eq!(q, q0, "{}", t.tier());
+            assert_eq!(
+                d.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                d0.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        for (&v, &r) in x.iter().zip(&d0) {
+            if (-13.7..=11.8).contains(&v) {
+                assert!((v - r).abs() <= 0.05 + 1e-5, "{v} -> {r}");
+            }
+        }
+    }
+}
