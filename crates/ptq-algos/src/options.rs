@@ -57,6 +57,14 @@ pub struct QuantizeOptions {
     pub threads: usize,
     /// Reuse (or save) calibration statistics here.
     pub stats_cache: Option<StatsCache>,
+    /// Also quantize the output of a quantized convolution (after a Relu or
+    /// Clip it feeds) when a float op reads it, so that a Q/DQ runtime can
+    /// run the convolution as one integer kernel (onnxruntime's
+    /// QLinearConv needs DequantizeLinear → Conv → QuantizeLinear; its own
+    /// quantizer does the same). `None`: decided by the output format (the
+    /// facade turns it on for ONNX, off for OpenVINO IR, whose runtime fuses
+    /// without it); NNCF does not add these quantizers.
+    pub quantize_conv_outputs: Option<bool>,
 }
 
 impl Default for QuantizeOptions {
@@ -71,6 +79,7 @@ impl Default for QuantizeOptions {
             overflow_fix: OverflowFix::FirstLayer,
             threads: 0,
             stats_cache: None,
+            quantize_conv_outputs: None,
         }
     }
 }

@@ -122,6 +122,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     let order = ptq_ir::topo::topo_order(g)?;
     let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
     let mut pending: HashMap<ValueId, Vec<Request>> = HashMap::new();
+    let mut quantized_convs: Vec<NodeId> = vec![];
     for &id in &order {
         let Some(n) = g.node(id) else { continue };
         let Role::Quantizable { inputs, weight } = role(&n.op) else { continue };
@@ -139,6 +140,9 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         }
         let act_x_act = matches!(n.op, Op::MatMul(_) | Op::Gemm(_)) && acts.len() == 2;
         let scheme = if transformer && act_x_act { Scheme::Symmetric } else { act_scheme };
+        if matches!(n.op, Op::Conv(_)) && !acts.is_empty() {
+            quantized_convs.push(id);
+        }
         for (slot, v) in acts {
             if weight == Some(slot) && g.value(v).constant.is_some() {
                 continue;
@@ -208,6 +212,9 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     for q in &mut out.acts {
         q.unified = q.unified.map(|gid| groups.find(gid));
     }
+    if opts.quantize_conv_outputs == Some(true) {
+        conv_outputs(g, &l, &quantized_convs, act_scheme, &mut out.acts);
+    }
     out.acts.sort_by_key(|q| (l.producer(q.value).and_then(|p| pos.get(&p).copied()), q.value.0));
 
     // 3. Weights.
@@ -233,6 +240,34 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         out.weights.push(WeightQuantizer { value: w, half_range: half.contains(&w), readers, axis });
     }
     Ok(out)
+}
+
+/// Quantizers on the outputs of `convs` (after a single Relu or Clip
+/// reader, which a Q/DQ runtime fuses into the convolution) that a float op
+/// reads: an existing quantizer on that tensor is widened to every reader,
+/// else a new one is added. Graph outputs stay float: quantizing them costs
+/// accuracy the caller sees directly.
+fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &mut Vec<ActQuantizer>) {
+    for &c in convs {
+        let Some(mut v) = g.node(c).and_then(|n| n.outputs.first().copied().flatten()) else { continue };
+        if let [(r, 0)] = l.readers(v)
+            && let Some(rn) = g.node(*r)
+            && (matches!(&rn.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu)
+                || matches!(rn.op, Op::Clip(_)))
+            && let Some(o) = rn.outputs.first().copied().flatten()
+        {
+            v = o;
+        }
+        let readers: Vec<(NodeId, usize)> = l.readers(v).to_vec();
+        let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| role(&n.op) == Role::Float));
+        if !float_reader || g.outputs.contains(&v) {
+            continue;
+        }
+        match acts.iter_mut().find(|q| q.value == v) {
+            Some(q) => q.readers = readers,
+            None => acts.push(ActQuantizer { value: v, readers, scheme, unified: None }),
+        }
+    }
 }
 
 /// Weights that get the overflow fix: all of them (`Enable`), those of the

@@ -159,3 +159,23 @@ fn ignored_scope_rules_apply_and_unmatched_rules_are_errors() {
     let lax = IgnoredScope { strict: false, ..bad };
     assert!(place(&b.g, &QuantizeOptions { ignored_scope: lax, ..QuantizeOptions::default() }).is_ok());
 }
+
+#[test]
+fn conv_outputs_read_by_float_ops_get_quantizers_only_when_asked() {
+    // x → conv1 → sigmoid (float) → conv2 → relu → output.
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let s = b.node("sig", sigmoid(), &[c1]);
+    let w2 = b.weight("w2", &[4, 4, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[s, w2]);
+    let r2 = b.node("relu2", relu(), &[c2]);
+    b.output(r2);
+    let nncf = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(names(&b.g, &nncf), ["x", "sig_out"]);
+    let opts = QuantizeOptions { quantize_conv_outputs: Some(true), ..QuantizeOptions::default() };
+    let ort = place(&b.g, &opts).unwrap();
+    // conv1's output feeds a float op: quantized; conv2's (through relu) is the graph output: float.
+    assert_eq!(names(&b.g, &ort), ["x", "conv1_out", "sig_out"]);
+}

@@ -45,6 +45,7 @@ pub fn quantize_with_accuracy_control<F>(
 where
     F: Fn(&Model, &Indexed<'_>) -> Result<Validation, String> + Sync,
 {
+    let qopts = &crate::quantize::for_format(model, qopts);
     let items: Vec<Item> = validation
         .iter()
         .enumerate()

@@ -28,10 +28,22 @@ pub fn quantize_with_events(
     options: &QuantizeOptions,
     events: &mut dyn FnMut(Event),
 ) -> Result<QuantizedModel, Error> {
+    let options = &for_format(model, options);
     let mut items = data.iter();
     let q = ptq_algos::quantize_graph(model.graph(), &mut items, options, events)?;
     let settings = settings(options, &q.report);
     Ok(QuantizedModel { model: model.quantized(q.graph, settings), report: q.report })
+}
+
+/// `options` with what the output format decides filled in: conv output
+/// quantizers for ONNX (onnxruntime fuses Q/DQ around a convolution into
+/// QLinearConv only when its output is quantized), none for OpenVINO IR.
+pub(crate) fn for_format(model: &Model, options: &QuantizeOptions) -> QuantizeOptions {
+    let mut o = options.clone();
+    if o.quantize_conv_outputs.is_none() {
+        o.quantize_conv_outputs = Some(model.format() == crate::Format::Onnx);
+    }
+    o
 }
 
 /// The settings a quantized model records (OpenVINO rt_info keys; values
@@ -51,6 +63,7 @@ pub(crate) fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)>
         ("calibration_items", r.subset_items.to_string()),
         ("fast_bias_correction", o.fast_bias_correction.to_string()),
         ("overflow_fix", format!("{:?}", o.overflow_fix).to_lowercase()),
+        ("quantize_conv_outputs", o.quantize_conv_outputs.unwrap_or(false).to_string()),
         ("ignored_scope", scope),
         ("activation_quantizers", acts.to_string()),
         ("weight_quantizers", weights.to_string()),

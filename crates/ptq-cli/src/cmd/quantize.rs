@@ -50,6 +50,10 @@ pub struct Args {
     /// Turn FastBiasCorrection off.
     #[arg(long)]
     pub no_bias_correction: bool,
+    /// Quantize convolution outputs that float ops read, so onnxruntime runs
+    /// those convolutions as QLinearConv (default: on for ONNX, off for IR).
+    #[arg(long, value_parser = ["on", "off"])]
+    pub conv_outputs: Option<String>,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
     #[arg(long)]
@@ -121,6 +125,7 @@ impl Args {
             },
             threads: self.threads,
             stats_cache,
+            quantize_conv_outputs: self.conv_outputs.as_deref().map(|v| v == "on"),
             ..QuantizeOptions::default()
         })
     }
