@@ -269,3 +269,34 @@ fn every_fixture_quantizes_and_runs_in_onnxruntime() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// ExecOptions::integer runs quantized MatMul/Gemm on the int8 kernels; its
+/// outputs match the fake-quant f32 path within one activation step.
+#[test]
+fn integer_path_matches_fake_quant_on_every_fixture() {
+    use ptq::exec::{ExecOptions, Plan};
+    let (mut total, mut failures) = (0, vec![]);
+    for name in ptq_tests::onnx_fixtures() {
+        let fx = fixture(&name);
+        let model = ptq::load(fx.join("model.onnx")).unwrap();
+        let inputs = ptq::npz::read(fx.join("inputs.npz")).unwrap();
+        let data = Dataset::from_items(vec![inputs.clone(); 3]);
+        let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
+        let step = largest_step(&q.report);
+        let run = |integer: bool| {
+            let plan = Plan::new(q.model.graph(), &ExecOptions { threads: 1, optimize: true, integer }).unwrap();
+            (plan.run(inputs.clone()).unwrap(), plan.integer_nodes().len())
+        };
+        let ((float, _), (int, n)) = (run(false), run(true));
+        total += n;
+        for ((out, a), (_, b)) in float.iter().zip(&int) {
+            let worst = a.to_f64_vec().iter().zip(b.to_f64_vec()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            eprintln!("{name}/{out}: {n} integer nodes, worst {worst:.3e}, step {step:.3e}");
+            if worst > step {
+                failures.push(format!("{name}/{out}: {worst} > {step}"));
+            }
+        }
+    }
+    assert!(total > 0, "no fixture ran a MatMul/Gemm on the integer path");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

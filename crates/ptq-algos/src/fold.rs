@@ -71,7 +71,12 @@ mod tests {
         let input =
             || vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 2, 3, 3]), x.clone()).unwrap()))];
         let run = |g: &Graph| {
-            Plan::new(g, &ExecOptions { threads: 1, optimize: false }).unwrap().run(input()).unwrap().remove(0).1
+            Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false })
+                .unwrap()
+                .run(input())
+                .unwrap()
+                .remove(0)
+                .1
         };
         let (a, b) = (run(&g).to_f64_vec(), run(&folded).to_f64_vec());
         for (p, q) in a.iter().zip(&b) {

@@ -11,6 +11,7 @@
 mod error;
 mod fuse;
 mod inputs;
+mod int8;
 mod ops;
 mod plan;
 mod util;

@@ -22,6 +22,15 @@ pub struct ExecOptions {
     /// or MatMul feeding it. Values that disappear (a convolution's output
     /// before its batch norm or Relu) are then not seen by probes.
     pub optimize: bool,
+    /// Run quantized MatMul and Gemm on the int8 kernels: where the
+    /// activation is a u8 per-tensor DequantizeLinear and the weight a
+    /// DequantizeLinear of a constant i8 matrix (zero point 0, one scale or
+    /// one per output column), the op reads the u8 tensor, multiplies it by
+    /// weights packed once at plan time and dequantizes the i32 result (scale,
+    /// bias, fused Relu) to f32. The float values that disappear (the
+    /// dequantized activation and weight) are then not seen by probes.
+    /// Everything else runs in f32; [`Plan::integer_nodes`] lists what matched.
+    pub integer: bool,
 }
 
 /// Which values a probe sees.
@@ -69,6 +78,8 @@ pub struct Plan {
     pool: Option<rayon::ThreadPool>,
     /// What the ops may use: `Single` for a one-thread plan.
     threads: Threads,
+    /// Labels of the nodes that run on the int8 kernels.
+    integer_nodes: Vec<String>,
 }
 
 impl Plan {
@@ -77,21 +88,34 @@ impl Plan {
     /// and computes each value's last use.
     pub fn new(graph: &Graph, options: &ExecOptions) -> Result<Plan, ExecError> {
         ptq_ir::validate::validate(graph)?;
-        let mut optimized;
+        let mut rewritten;
         let mut relu_after = HashSet::new();
-        let graph = if options.optimize {
-            optimized = graph.clone();
-            ptq_ir::passes::fold_batch_norms(&mut optimized);
-            relu_after = crate::fuse::fuse_relus(&mut optimized);
-            &optimized
+        let mut integer = HashMap::new();
+        let graph = if options.optimize || options.integer {
+            rewritten = graph.clone();
+            if options.optimize {
+                ptq_ir::passes::fold_batch_norms(&mut rewritten);
+                relu_after = crate::fuse::fuse_relus(&mut rewritten);
+            }
+            if options.integer {
+                integer = crate::int8::rewrite(&mut rewritten, &relu_after)?;
+            }
+            &rewritten
         } else {
             graph
         };
+        let mut integer_nodes = vec![];
         let order = ptq_ir::topo::topo_order(graph)?;
         let mut unsupported: Vec<(String, String)> = vec![];
         let mut kernels: Vec<Box<dyn Kernel>> = Vec::with_capacity(order.len());
         for &id in &order {
             let node = graph.node(id).unwrap_or_else(|| unreachable!("topo order lists live nodes"));
+            if let Some(k) = integer.remove(&id) {
+                // Applies a fused Relu itself.
+                integer_nodes.push(graph.node_label(id));
+                kernels.push(k);
+                continue;
+            }
             match prepare(node, graph) {
                 Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::fuse::WithRelu(k))),
                 Ok(k) => kernels.push(k),
@@ -159,12 +183,20 @@ impl Plan {
             })?),
         };
         let threads = if options.threads == 1 { Threads::Single } else { Threads::Rayon };
-        Ok(Plan { graph: graph.clone(), steps, pool, threads })
+        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes })
     }
 
-    /// The graph this plan runs.
+    /// The graph this plan runs. With [`ExecOptions::integer`], a MatMul or
+    /// Gemm listed by [`Plan::integer_nodes`] reads the quantized activation
+    /// and the i8 weight constant instead of their dequantized values.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// Labels of the MatMul and Gemm nodes that run on the int8 kernels, in
+    /// schedule order (empty unless [`ExecOptions::integer`] is set).
+    pub fn integer_nodes(&self) -> &[String] {
+        &self.integer_nodes
     }
 
     /// Runs the graph on named inputs and returns the graph outputs in order.

@@ -80,7 +80,8 @@ where
 /// against `labels` (one per validation item), with per-item hits.
 pub fn top1(labels: Vec<i64>, threads: usize) -> impl Fn(&Model, &Indexed<'_>) -> Result<Validation, String> + Sync {
     move |m: &Model, items: &Indexed<'_>| {
-        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true }).map_err(|e| e.to_string())?;
+        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false })
+            .map_err(|e| e.to_string())?;
         let mut per = Vec::with_capacity(items.len());
         for &(i, item) in items {
             let label = *labels.get(i).ok_or_else(|| format!("no label for item {i}"))?;
@@ -102,7 +103,8 @@ pub fn cosine(
 ) -> Result<impl Fn(&Model, &Indexed<'_>) -> Result<Validation, String> + Sync + use<>, Error> {
     let want = eval::first_outputs(reference, validation, threads)?;
     Ok(move |m: &Model, items: &Indexed<'_>| {
-        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true }).map_err(|e| e.to_string())?;
+        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false })
+            .map_err(|e| e.to_string())?;
         let mut per = Vec::with_capacity(items.len());
         for &(i, item) in items {
             let w = want.get(i).ok_or_else(|| format!("no reference output for item {i}"))?;

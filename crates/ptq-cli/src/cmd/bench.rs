@@ -85,7 +85,7 @@ pub fn synthetic_inputs(g: &Graph, batch: usize, dims: &[(String, usize)]) -> an
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let model = ptq::load(&a.model)?;
-    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true })?;
+    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer: false })?;
     let inputs = synthetic_inputs(model.graph(), a.batch, &a.dims)?;
     for _ in 0..a.warmup {
         plan.run(inputs.clone())?;

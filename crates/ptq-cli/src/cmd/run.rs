@@ -43,7 +43,7 @@ fn summary(t: &Tensor) -> String {
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let model = ptq::load(&a.model)?;
     let inputs = ptq::npz::read(&a.input)?;
-    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true })?;
+    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer: false })?;
     let t = Instant::now();
     let outputs = plan.run(inputs)?;
     let elapsed = t.elapsed();

@@ -11,7 +11,7 @@ mod conv;
 mod conv_transpose;
 mod cumsum;
 mod depth_space;
-mod dequantize;
+pub(crate) mod dequantize;
 mod dropout;
 mod erf;
 mod expand;

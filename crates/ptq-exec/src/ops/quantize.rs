@@ -80,6 +80,18 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     if zp.len() != scale.len() {
         return Err("scale and zero point differ in length".into());
     }
+    if let (Tensor::F32(a), DType::U8, &[s], &[z]) = (&*x, dtype, scale.as_slice(), zp.as_slice())
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // Per-tensor f32 to u8 on the vectorised kernel: the same values as
+        // below (x / scale in f32, rounded half to even, zero point added,
+        // clamped; NaN gives 0).
+        let xs = contiguous(a);
+        let mut q = vec![0u8; xs.len()];
+        kernels.quantize_u8(&xs, s, z as u8, &mut q);
+        return one(Tensor::U8(array(a.shape(), q)?));
+    }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let xs: std::borrow::Cow<'_, [f32]> = match &*x {
         Tensor::F32(a) => contiguous(a),
@@ -149,6 +161,19 @@ mod tests {
         let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
         let mut ins = Inputs::new(vec![slot(Tensor::from_f32s(x)), slot(scale), zp.and_then(slot)]);
         run(op, &mut ins, 1).map(|mut v| v.remove(0).unwrap_or_else(|| Tensor::zeros(DType::U8, &[0])))
+    }
+
+    #[test]
+    fn per_tensor_u8_matches_the_formula() {
+        let x = [0.0, 0.25, 0.75, -0.25, 2.5, 1e9, -1e9, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.25, 63.7, -0.0];
+        for zp in [None, Some(0u8), Some(3), Some(255)] {
+            let zt = zp.map(|z| Tensor::U8(array(&[], vec![z]).unwrap()));
+            let y = quantize(&QuantizeLinear::default(), &x, Tensor::scalar_f32(0.5), zt).unwrap();
+            let z = f64::from(zp.unwrap_or(0));
+            let want: Vec<i64> =
+                x.iter().map(|&v| (f64::from(v / 0.5).round_ties_even() + z).clamp(0.0, 255.0) as u8 as i64).collect();
+            assert_eq!((y.dtype(), y.to_i64_vec()), (DType::U8, Some(want)), "zero point {zp:?}");
+        }
     }
 
     #[test]

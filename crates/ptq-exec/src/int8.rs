@@ -1,0 +1,494 @@
+//! Integer execution of quantized MatMul and Gemm ([`ExecOptions::integer`](crate::ExecOptions::integer)).
+//!
+//! At plan time, a MatMul or Gemm whose activation is `DequantizeLinear(x_q:
+//! u8, per-tensor sx, zx)` and whose weight is `DequantizeLinear(W_q: constant
+//! i8 2-D, sw per tensor or per output channel, zero point 0)` is rewritten to
+//! read `x_q` directly: B is packed once ([`PackedB`]), and each run is one
+//! u8×s8→i32 GEMM followed by the dequantize epilogue
+//! `acc·(sx·sw[n]) + bias[n]` (and the Relu that `optimize` fused, if any).
+//! A Gemm's bias (a constant f32, or a DequantizeLinear of constants) is
+//! folded to f32 at plan time. DequantizeLinear nodes left without readers
+//! are removed, so their outputs are no longer seen by probes. Anything else
+//! stays on the f32 path.
+
+use std::collections::{HashMap, HashSet};
+
+use ndarray::IxDyn;
+use ptq_ir::ops::dequantize::DequantizeLinear;
+use ptq_ir::{DType, Graph, NodeId, Op, Tensor, ValueId};
+use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, int8_kernels};
+
+use crate::error::ExecError;
+use crate::inputs::{Inputs, Slot};
+use crate::ops::{Kernel, Out, one};
+use crate::util::{array, contiguous};
+
+/// A MatMul or Gemm run on the int8 kernels.
+pub struct IntMatMul {
+    /// Packed weights, `K × N`.
+    packed: PackedB,
+    /// Activation zero point and scale.
+    za: u8,
+    sa: f32,
+    /// Weight scale per output column.
+    sw: Vec<f32>,
+    /// f32 bias per output column.
+    bias: Option<Vec<f32>>,
+    relu: bool,
+    /// Gemm: the activation must be a matrix.
+    matrix_only: bool,
+    kernels: &'static Int8Kernels,
+}
+
+impl std::fmt::Debug for IntMatMul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntMatMul")
+            .field("k", &self.packed.k())
+            .field("n", &self.packed.n())
+            .field("za", &self.za)
+            .field("sa", &self.sa)
+            .field("bias", &self.bias.is_some())
+            .field("relu", &self.relu)
+            .field("tier", &self.kernels.tier())
+            .finish()
+    }
+}
+
+impl Kernel for IntMatMul {
+    fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
+        let (k, n) = (self.packed.k(), self.packed.n());
+        let x = ins.get(0)?;
+        let Tensor::U8(a) = x else {
+            return Err(format!("integer path: the quantized activation is {}, expected u8", x.dtype()));
+        };
+        let shape = a.shape();
+        let Some((&last, lead)) = shape.split_last() else {
+            return Err("integer path: the activation is a scalar".into());
+        };
+        if last != k || (self.matrix_only && shape.len() != 2) {
+            return Err(format!("integer path: activation of shape {shape:?} does not fit weights {k}x{n}"));
+        }
+        let m: usize = lead.iter().product();
+        let ad = contiguous(a);
+        let mut acc = vec![0i32; m * n];
+        self.kernels.gemm_u8s8_threads(&ad, m, self.za, &self.packed, &mut acc, ins.threads);
+        let mut y = vec![0f32; m * n];
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
+        self.kernels.dequantize_acc(&acc, n, &d, &mut y);
+        let mut out_shape = lead.to_vec();
+        out_shape.push(n);
+        one(Tensor::F32(array(&out_shape, y)?))
+    }
+}
+
+/// A constant that a caller cannot override (not a graph input).
+fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
+    if g.inputs.contains(&v) {
+        return None;
+    }
+    g.values.get(v.0).and_then(|x| x.constant.as_deref())
+}
+
+/// The DequantizeLinear node producing `v`, if any.
+fn dequantizer(g: &Graph, producers: &HashMap<ValueId, (NodeId, usize)>, v: ValueId) -> Option<NodeId> {
+    let &(p, slot) = producers.get(&v)?;
+    let node = g.node(p)?;
+    (slot == 0 && matches!(node.op, Op::DequantizeLinear(_))).then_some(p)
+}
+
+/// The node's DequantizeLinear attributes and inputs `(x, scale, zero point)`.
+fn dq_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, ValueId, ValueId, Option<ValueId>)> {
+    let node = g.node(id)?;
+    let Op::DequantizeLinear(op) = &node.op else { return None };
+    if op.block_size.is_some_and(|b| b != 0) {
+        return None;
+    }
+    let x = node.inputs.first().copied().flatten()?;
+    let s = node.inputs.get(1).copied().flatten()?;
+    Some((op, x, s, node.inputs.get(2).copied().flatten()))
+}
+
+/// f32 scales of a constant f32 tensor, all positive and finite.
+fn scales(t: &Tensor) -> Option<Vec<f32>> {
+    if t.dtype() != DType::F32 {
+        return None;
+    }
+    let s: Vec<f32> = t.to_f64_vec().iter().map(|&v| v as f32).collect();
+    s.iter().all(|v| v.is_finite() && *v > 0.0).then_some(s)
+}
+
+/// Activation side: `(x_q, zero point, scale)` for a u8 per-tensor DequantizeLinear.
+fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
+    let (_, xq, s, z) = dq_parts(g, dq)?;
+    let s = scales(constant(g, s)?)?;
+    let &[s] = s.as_slice() else { return None };
+    let za = match z {
+        None => {
+            (g.value(xq).fact.dtype == Some(DType::U8)).then_some(())?;
+            0
+        }
+        Some(z) => match constant(g, z)? {
+            Tensor::U8(a) if a.len() == 1 => *a.iter().next()?,
+            _ => return None,
+        },
+    };
+    Some((xq, za, s))
+}
+
+/// Weights ready to pack.
+struct Weights {
+    /// The i8 constant.
+    value: ValueId,
+    /// Row-major `K × N`.
+    b: Vec<i8>,
+    k: usize,
+    n: usize,
+    /// One scale per column.
+    scales: Vec<f32>,
+}
+
+/// Weight side: row-major `K × N` i8 weights and `N` scales, from a
+/// DequantizeLinear of a constant i8 matrix (`[N, K]` when `transposed`) with
+/// zero point 0 and one scale or one per output column.
+fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights> {
+    let (op, wq, s, z) = dq_parts(g, dq)?;
+    let Tensor::I8(w) = constant(g, wq)? else { return None };
+    let &[r, c] = w.shape() else { return None };
+    let (k, n) = if transposed { (c, r) } else { (r, c) };
+    if let Some(z) = z {
+        match constant(g, z)? {
+            Tensor::I8(a) if a.iter().all(|&v| v == 0) => {}
+            _ => return None,
+        }
+    }
+    let st = constant(g, s)?;
+    let s = scales(st)?;
+    let sw = if s.len() == 1 && st.shape().iter().all(|&d| d == 1) {
+        vec![s[0]; n]
+    } else {
+        let axis = op.axis.unwrap_or(1);
+        let axis = if axis < 0 { axis + 2 } else { axis };
+        let out_axis = if transposed { 0 } else { 1 };
+        if axis != out_axis || st.shape() != [n] {
+            return None;
+        }
+        s
+    };
+    let b: Vec<i8> = if transposed { w.t().iter().copied().collect() } else { w.iter().copied().collect() };
+    Some(Weights { value: wq, b, k, n, scales: sw })
+}
+
+/// A Gemm bias as `N` f32 values: a constant f32, or a DequantizeLinear of
+/// constants evaluated now (exactly as the f32 path would).
+fn bias(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    c: ValueId,
+    n: usize,
+) -> Option<(Vec<f32>, Option<NodeId>)> {
+    let (t, dq) = match constant(g, c) {
+        Some(t) => (t.clone(), None),
+        None => {
+            let dq = dequantizer(g, producers, c)?;
+            let node = g.node(dq)?;
+            let Op::DequantizeLinear(op) = &node.op else { return None };
+            let mut slots = vec![];
+            for v in &node.inputs {
+                slots.push(match v {
+                    None => None,
+                    Some(v) => Some(Slot { tensor: std::sync::Arc::new(constant(g, *v)?.clone()), reusable: false }),
+                });
+            }
+            let mut ins = Inputs { slots, threads: ptq_kernels::Threads::Single };
+            let t = crate::ops::dequantize::run(op, &mut ins, 1).ok()?.into_iter().next()??;
+            (t, Some(dq))
+        }
+    };
+    let Tensor::F32(a) = t else { return None };
+    let row = a.broadcast(IxDyn(&[1, n]))?;
+    Some((row.iter().copied().collect(), dq))
+}
+
+/// Rewrites every matching MatMul/Gemm of `g` to read its quantized input and
+/// returns their kernels. `relu_after` lists the nodes that apply a fused Relu.
+pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
+    let producers = g.producers();
+    let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
+    let mut new_inputs: Vec<(NodeId, Vec<Option<ValueId>>)> = vec![];
+    let mut dqs: Vec<NodeId> = vec![];
+    let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
+    for id in ids {
+        let Some(node) = g.node(id) else { continue };
+        let (transposed, gemm) = match &node.op {
+            Op::MatMul(_) => (false, None),
+            Op::Gemm(o) if !o.trans_a && o.alpha == 1.0 => (o.trans_b, Some(o.clone())),
+            _ => continue,
+        };
+        if node.output_ids().count() != 1 {
+            continue;
+        }
+        let (Some(a), Some(b)) = (node.inputs.first().copied().flatten(), node.inputs.get(1).copied().flatten()) else {
+            continue;
+        };
+        let Some(adq) = dequantizer(g, &producers, a) else { continue };
+        let Some(bdq) = dequantizer(g, &producers, b) else { continue };
+        let Some((xq, za, sa)) = activation(g, adq) else { continue };
+        let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
+        let mut bias_vals = None;
+        if let (Some(gemm), Some(c)) = (&gemm, node.inputs.get(2).copied().flatten())
+            && gemm.beta != 0.0
+        {
+            if gemm.beta != 1.0 {
+                continue;
+            }
+            let Some((vals, cdq)) = bias(g, &producers, c, n) else { continue };
+            bias_vals = Some(vals);
+            dqs.extend(cdq);
+        }
+        let kernels = int8_kernels().map_err(|e| ExecError::Node {
+            node: g.node_label(id),
+            op: node.op.name().to_string(),
+            msg: format!("integer path: {e}"),
+        })?;
+        found.insert(
+            id,
+            Box::new(IntMatMul {
+                packed: PackedB::new(&w, k, n),
+                za,
+                sa,
+                sw,
+                bias: bias_vals,
+                relu: relu_after.contains(&id),
+                matrix_only: gemm.is_some(),
+                kernels,
+            }),
+        );
+        // The weights stay an input only so the work estimate sees N (or K).
+        new_inputs.push((id, vec![Some(xq), Some(wq)]));
+        dqs.extend([adq, bdq]);
+    }
+    for (id, inputs) in new_inputs {
+        if let Some(Some(node)) = g.nodes.get_mut(id.0) {
+            node.inputs = inputs;
+        }
+    }
+    let consumers = g.consumers();
+    for dq in dqs {
+        let Some(out) = g.node(dq).and_then(|n| n.outputs.first().copied().flatten()) else { continue };
+        if !consumers.contains_key(&out) && !g.outputs.contains(&out) {
+            g.nodes[dq.0] = None;
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, IxDyn};
+    use ptq_ir::ops::gemm::Gemm;
+    use ptq_ir::ops::matmul::MatMul;
+    use ptq_ir::ops::quantize::QuantizeLinear;
+    use ptq_ir::ops::unary::{Unary, UnaryKind};
+    use ptq_ir::{ConstSource, Graph, Node, Op, Tensor, Value, ValueId};
+
+    use super::*;
+    use crate::{ExecOptions, Plan, Probe};
+
+    /// Deterministic values in `[lo, hi)`.
+    fn values(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+            })
+            .collect()
+    }
+
+    fn tensor<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
+        ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+    }
+
+    fn value(g: &mut Graph, name: &str) -> ValueId {
+        g.add_value(Value { name: name.into(), ..Value::default() })
+    }
+
+    fn node(g: &mut Graph, name: &str, op: Op, inputs: Vec<Option<ValueId>>, out: &str) -> ValueId {
+        let y = value(g, out);
+        g.add_node(Node { name: name.into(), op, inputs, outputs: vec![Some(y)], doc: String::new(), meta: vec![] });
+        y
+    }
+
+    fn konst(g: &mut Graph, name: &str, t: Tensor) -> Option<ValueId> {
+        Some(g.add_constant(name, t, ConstSource::Stored))
+    }
+
+    /// x → QuantizeLinear(sx, zx) → DequantizeLinear → x_dq; returns (x, x_dq).
+    fn quantized_input(g: &mut Graph, sx: f32, zx: u8) -> (ValueId, ValueId) {
+        let x = value(g, "x");
+        g.inputs.push(x);
+        let s = konst(g, "sx", Tensor::scalar_f32(sx));
+        let z = konst(g, "zx", Tensor::U8(tensor(&[], vec![zx])));
+        let q = node(g, "q", Op::QuantizeLinear(QuantizeLinear::default()), vec![Some(x), s, z], "x_q");
+        let s = konst(g, "sx2", Tensor::scalar_f32(sx));
+        let z = konst(g, "zx2", Tensor::U8(tensor(&[], vec![zx])));
+        let dq = node(g, "dq_x", Op::DequantizeLinear(DequantizeLinear::default()), vec![Some(q), s, z], "x_dq");
+        (x, dq)
+    }
+
+    /// DequantizeLinear of a constant weight.
+    fn dq_weight(g: &mut Graph, w: Tensor, scale: Tensor, zp: Option<Tensor>, axis: Option<i64>) -> ValueId {
+        let w = konst(g, "w", w);
+        let s = konst(g, "sw", scale);
+        let z = zp.and_then(|z| konst(g, "zw", z));
+        node(g, "dq_w", Op::DequantizeLinear(DequantizeLinear { axis, block_size: None }), vec![w, s, z], "w_dq")
+    }
+
+    fn i8s(shape: &[usize], seed: u64) -> Tensor {
+        let v = values(shape.iter().product(), seed, -128.0, 128.0).iter().map(|v| v.floor() as i8).collect();
+        Tensor::I8(tensor(shape, v))
+    }
+
+    fn run(g: &Graph, integer: bool, optimize: bool, x: &Tensor) -> (Vec<f32>, Vec<String>, Vec<String>) {
+        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer }).unwrap();
+        let mut seen = vec![];
+        let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
+        let out = plan
+            .run_with_probe(vec![("x".into(), x.clone())], &Probe::All, &mut |v, _| seen.push(names[v.0].clone()))
+            .unwrap();
+        let y = out[0].1.to_f64_vec().iter().map(|&v| v as f32).collect();
+        (y, plan.integer_nodes().to_vec(), seen)
+    }
+
+    /// Integer and f32 results agree up to f32 summation rounding.
+    fn assert_close(int: &[f32], float: &[f32]) {
+        assert_eq!(int.len(), float.len());
+        let max = float.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max > 0.0);
+        for (i, (a, b)) in int.iter().zip(float).enumerate() {
+            assert!((a - b).abs() <= 1e-4 * max, "element {i}: integer {a}, f32 {b} (max {max})");
+        }
+    }
+
+    #[test]
+    fn batched_matmul_runs_in_integers_and_matches_f32() {
+        let (k, n) = (37, 45);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.05, 120);
+        let sw: Vec<f32> = values(n, 7, 0.001, 0.01);
+        let wdq = dq_weight(
+            &mut g,
+            i8s(&[k, n], 3),
+            Tensor::from_f32s(&sw),
+            Some(Tensor::I8(tensor(&[n], vec![0; n]))),
+            Some(1),
+        );
+        let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
+        g.outputs.push(y);
+        let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
+        let (yf, nf, seen_f) = run(&g, false, false, &x);
+        let (yi, ni, seen_i) = run(&g, true, false, &x);
+        assert!(nf.is_empty());
+        assert_eq!(ni, vec!["mm".to_string()]);
+        assert_close(&yi, &yf);
+        assert!(seen_f.contains(&"x_dq".to_string()) && seen_f.contains(&"w_dq".to_string()));
+        assert!(!seen_i.contains(&"x_dq".to_string()) && !seen_i.contains(&"w_dq".to_string()), "{seen_i:?}");
+        assert!(seen_i.contains(&"x_q".to_string()) && seen_i.contains(&"y".to_string()));
+    }
+
+    /// Gemm with transB, an int32 bias dequantized at scale sx·sw, and a Relu
+    /// that `optimize` fuses into it.
+    fn gemm_graph(k: usize, n: usize, relu: bool, w_zp: i8) -> Graph {
+        let (sx, swv) = (0.04f32, 0.003f32);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, sx, 131);
+        let wdq = dq_weight(
+            &mut g,
+            i8s(&[n, k], 5),
+            Tensor::scalar_f32(swv),
+            Some(Tensor::I8(tensor(&[], vec![w_zp]))),
+            None,
+        );
+        let b: Vec<i32> = values(n, 9, -2000.0, 2000.0).iter().map(|&v| v as i32).collect();
+        let bq = konst(&mut g, "b_q", Tensor::I32(tensor(&[n], b)));
+        let bs = konst(&mut g, "b_s", Tensor::scalar_f32(sx * swv));
+        let bdq = node(&mut g, "dq_b", Op::DequantizeLinear(DequantizeLinear::default()), vec![bq, bs], "b_dq");
+        let gemm = Gemm { trans_b: true, ..Gemm::default() };
+        let mut y = node(&mut g, "gemm", Op::Gemm(gemm), vec![Some(xdq), Some(wdq), Some(bdq)], "g");
+        if relu {
+            y = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(y)], "y");
+        }
+        g.outputs.push(y);
+        g
+    }
+
+    #[test]
+    fn gemm_trans_b_with_int32_bias_and_fused_relu() {
+        let (k, n) = (70, 33);
+        let x = Tensor::F32(tensor(&[5, k], values(5 * k, 13, -5.0, 5.0)));
+        for (relu, optimize) in [(false, false), (true, false), (true, true)] {
+            let g = gemm_graph(k, n, relu, 0);
+            let (yf, _, _) = run(&g, false, optimize, &x);
+            let (yi, ni, seen) = run(&g, true, optimize, &x);
+            assert_eq!(ni, vec!["gemm".to_string()], "relu {relu}, optimize {optimize}");
+            assert_close(&yi, &yf);
+            assert!(!seen.contains(&"b_dq".to_string()));
+            if relu {
+                assert!(yi.iter().all(|&v| v >= 0.0) && yi.contains(&0.0));
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_weights_stay_in_f32() {
+        let (k, n) = (8, 6);
+        let x = Tensor::F32(tensor(&[5, k], values(5 * k, 1, -1.0, 1.0)));
+        // Nonzero weight zero point.
+        let g = gemm_graph(k, n, false, 3);
+        let (yf, _, _) = run(&g, false, false, &x);
+        let (yi, ni, _) = run(&g, true, false, &x);
+        assert!(ni.is_empty());
+        assert_eq!(yi, yf);
+        // u8 weights, and per-row (axis 0) scales on a MatMul weight.
+        for (w, axis, scales) in
+            [(Tensor::U8(tensor(&[k, n], vec![3; k * n])), Some(1), n), (i8s(&[k, n], 2), Some(0), k)]
+        {
+            let mut g = Graph::default();
+            let (_, xdq) = quantized_input(&mut g, 0.01, 128);
+            let wdq = dq_weight(&mut g, w, Tensor::from_f32s(&vec![0.5; scales]), None, axis);
+            let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
+            g.outputs.push(y);
+            let (yf, _, _) = run(&g, false, false, &x);
+            let (yi, ni, _) = run(&g, true, false, &x);
+            assert!(ni.is_empty());
+            assert_eq!(yi, yf);
+        }
+    }
+
+    /// `cargo test -p ptq-exec --release -- --ignored --nocapture int8_matmul_timing`
+    #[test]
+    #[ignore]
+    fn int8_matmul_timing() {
+        let (m, k, n) = (128, 768, 3072);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.05, 128);
+        let sw = values(n, 7, 0.001, 0.01);
+        let wdq = dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), None, Some(1));
+        let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
+        g.outputs.push(y);
+        let x = Tensor::F32(tensor(&[m, k], values(m * k, 11, -6.0, 6.0)));
+        for integer in [false, true] {
+            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer }).unwrap();
+            let mut best = f64::INFINITY;
+            for _ in 0..10 {
+                let t = std::time::Instant::now();
+                plan.run(vec![("x".into(), x.clone())]).unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let (_, steps) = plan.run_profiled(vec![("x".into(), x.clone())]).unwrap();
+            println!("integer {integer}: best {:.2} ms per run; steps {steps:?}", best * 1e3);
+        }
+    }
+}
