@@ -49,24 +49,8 @@ fn grouped(ws: &[i64], g: i64) -> Result<Vec<usize>, String> {
 pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     match &n.op {
         Op::Conv(c) => {
-            let (x, w) = (inp(n, 0)?, inp(n, 1)?);
-            let ws = cx.port(w)?.dims;
-            let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
-            let [s, d, pb, pe] = spatial(&c.strides, &c.dilations, &c.pads, rank)?;
-            let data = attrs([
-                ("strides", s),
-                ("dilations", d),
-                ("pads_begin", pb),
-                ("pads_end", pe),
-                ("auto_pad", auto_pad(c.auto_pad).into()),
-            ]);
-            let xs = cx.src(x)?;
-            let (kind, ws_src) = if c.group == 1 {
-                ("Convolution", super::quant::weight(cx, w, None)?)
-            } else {
-                ("GroupConvolution", super::quant::weight(cx, w, Some(&grouped(&ws, c.group)?))?)
-            };
-            with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
+            let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
+            conv_like(cx, n, ["Convolution", "GroupConvolution"], sp, c.group, |_| vec![])
         }
         Op::ConvTranspose(c) => {
             if c.output_shape.is_some() {
@@ -77,27 +61,12 @@ pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
             if matches!(c.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
                 return Err("SAME auto_pad on a transposed convolution has no OpenVINO form; give explicit pads".into());
             }
-            let (x, w) = (inp(n, 0)?, inp(n, 1)?);
-            let ws = cx.port(w)?.dims;
-            let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
-            let [s, d, pb, pe] = spatial(&c.strides, &c.dilations, &c.pads, rank)?;
-            let op = c.output_padding.clone().unwrap_or_else(|| vec![0; rank]);
-            let data = attrs([
-                ("strides", s),
-                ("dilations", d),
-                ("pads_begin", pb),
-                ("pads_end", pe),
-                ("auto_pad", auto_pad(c.auto_pad).into()),
-                ("output_padding", list(&op)),
-            ]);
-            let xs = cx.src(x)?;
-            let (kind, ws_src) = if c.group == 1 {
-                ("ConvolutionBackpropData", super::quant::weight(cx, w, None)?)
-            } else {
-                // [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
-                ("GroupConvolutionBackpropData", super::quant::weight(cx, w, Some(&grouped(&ws, c.group)?))?)
-            };
-            with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
+            let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
+            // Grouped weights: [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
+            conv_like(cx, n, ["ConvolutionBackpropData", "GroupConvolutionBackpropData"], sp, c.group, |rank| {
+                let op = c.output_padding.clone().unwrap_or_else(|| vec![0; rank]);
+                vec![("output_padding".into(), list(&op))]
+            })
         }
         Op::Pool(p) => {
             if n.outputs.get(1).copied().flatten().is_some() {
@@ -149,6 +118,41 @@ pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
         }
         _ => Err("not a convolution or pooling op".into()),
     }
+}
+
+/// Strides, dilations, pads and auto_pad of a convolution.
+type SpatialAttrs<'a> = (&'a Option<Vec<i64>>, &'a Option<Vec<i64>>, &'a Option<Vec<i64>>, AutoPad);
+
+/// A convolution or transposed convolution: `kinds[0]` for one group,
+/// `kinds[1]` with the weights split into groups; `extra(rank)` adds
+/// attributes; then the bias (input 2).
+fn conv_like(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    kinds: [&str; 2],
+    (strides, dilations, pads, pad): SpatialAttrs<'_>,
+    group: i64,
+    extra: impl FnOnce(usize) -> Vec<(String, String)>,
+) -> Result<(), String> {
+    let (x, w) = (inp(n, 0)?, inp(n, 1)?);
+    let ws = cx.port(w)?.dims;
+    let rank = ws.len().checked_sub(2).filter(|&r| r > 0).ok_or("weights of rank < 3")?;
+    let [s, d, pb, pe] = spatial(strides, dilations, pads, rank)?;
+    let mut data = attrs([
+        ("strides", s),
+        ("dilations", d),
+        ("pads_begin", pb),
+        ("pads_end", pe),
+        ("auto_pad", auto_pad(pad).into()),
+    ]);
+    data.extend(extra(rank));
+    let xs = cx.src(x)?;
+    let (kind, ws_src) = if group == 1 {
+        (kinds[0], super::quant::weight(cx, w, None)?)
+    } else {
+        (kinds[1], super::quant::weight(cx, w, Some(&grouped(&ws, group)?))?)
+    };
+    with_bias(cx, n, kind, "opset1", data, &[xs, ws_src], 2)
 }
 
 /// The layer, then `+ bias` (input `slot`, shape `[C]`) reshaped to
