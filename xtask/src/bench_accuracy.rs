@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::bench_quantize::{build_ptq, cpu_name, last_json, reason, save_log, versions};
+use crate::bench_quantize::{build_ptq, cpu_name, last_json, reason, save_log, versions, write_section};
 
 const START: &str = "<!-- accuracy-bench:start -->";
 const END: &str = "<!-- accuracy-bench:end -->";
@@ -93,18 +93,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         lines.join("\n")
     );
     println!("\n{section}");
-    let path = root.join("docs/PERFORMANCE.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let text = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
-        _ => format!(
-            "{}\n\n## Accuracy control: ptq against NNCF's quantize_with_accuracy_control\n\n{section}\n",
-            text.trim_end()
-        ),
-    };
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    println!("updated {}", path.display());
-    Ok(())
+    write_section(root, START, END, "Accuracy control: ptq against NNCF's quantize_with_accuracy_control", &section)
 }
 
 /// Runs one tool as its own process and reads its report.

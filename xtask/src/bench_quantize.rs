@@ -151,7 +151,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let cmd = if skip_nncf { "cargo xtask bench-quantize --skip-nncf" } else { "cargo xtask bench-quantize" };
     let section = section(&env, cmd, &rows);
     println!("\n{section}");
-    write_section(root, &section)
+    write_section(root, START, END, "INT8 quantization: ptq, NNCF and onnxruntime", &section)
 }
 
 /// Fixture folders with calib.npz and valid.npz: their model.onnx, then
@@ -402,13 +402,14 @@ fn section(env: &Env, cmd: &str, rows: &[String]) -> String {
     )
 }
 
-/// Replaces the quantize-bench section of docs/PERFORMANCE.md, or appends it.
-fn write_section(root: &Path, section: &str) -> anyhow::Result<()> {
+/// Replaces the section between `start` and `end` (markers included) of
+/// docs/PERFORMANCE.md with `section`, or appends it under `heading`.
+pub(crate) fn write_section(root: &Path, start: &str, end: &str, heading: &str, section: &str) -> anyhow::Result<()> {
     let path = root.join("docs/PERFORMANCE.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let text = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
-        _ => format!("{}\n\n## INT8 quantization: ptq, NNCF and onnxruntime\n\n{section}\n", text.trim_end()),
+    let text = match (text.find(start), text.find(end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + end.len()..]),
+        _ => format!("{}\n\n## {heading}\n\n{section}\n", text.trim_end()),
     };
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     println!("updated {}", path.display());

@@ -76,20 +76,33 @@ where
     Ok(AccuracyControlled { model: model.quantized(c.graph, settings), report: c.report, quantization: c.quantization })
 }
 
+/// Runs `m` on `items` and scores each item's first output with
+/// `score(item index, output)`; the metric is the mean score.
+fn per_item(
+    m: &Model,
+    items: &Indexed<'_>,
+    threads: usize,
+    score: impl Fn(usize, &[f64]) -> Result<f64, String>,
+) -> Result<Validation, String> {
+    let plan =
+        Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false }).map_err(|e| e.to_string())?;
+    let mut per = Vec::with_capacity(items.len());
+    for &(i, item) in items {
+        let out = eval::first_output(&plan, item.clone()).map_err(|e| format!("item {i}: {e}"))?;
+        per.push(score(i, &out)?);
+    }
+    let metric = per.iter().sum::<f64>() / per.len().max(1) as f64;
+    Ok(Validation { metric, per_item: Some(per) })
+}
+
 /// A validation function: top-1 accuracy of the first output's arg-max
 /// against `labels` (one per validation item), with per-item hits.
 pub fn top1(labels: Vec<i64>, threads: usize) -> impl Fn(&Model, &Indexed<'_>) -> Result<Validation, String> + Sync {
     move |m: &Model, items: &Indexed<'_>| {
-        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false })
-            .map_err(|e| e.to_string())?;
-        let mut per = Vec::with_capacity(items.len());
-        for &(i, item) in items {
+        per_item(m, items, threads, |i, out| {
             let label = *labels.get(i).ok_or_else(|| format!("no label for item {i}"))?;
-            let out = eval::first_output(&plan, item.clone()).map_err(|e| format!("item {i}: {e}"))?;
-            per.push(if eval::hit(&out, label) { 1.0 } else { 0.0 });
-        }
-        let metric = per.iter().sum::<f64>() / per.len().max(1) as f64;
-        Ok(Validation { metric, per_item: Some(per) })
+            Ok(if eval::hit(out, label) { 1.0 } else { 0.0 })
+        })
     }
 }
 
@@ -103,15 +116,9 @@ pub fn cosine(
 ) -> Result<impl Fn(&Model, &Indexed<'_>) -> Result<Validation, String> + Sync + use<>, Error> {
     let want = eval::first_outputs(reference, validation, threads)?;
     Ok(move |m: &Model, items: &Indexed<'_>| {
-        let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false })
-            .map_err(|e| e.to_string())?;
-        let mut per = Vec::with_capacity(items.len());
-        for &(i, item) in items {
+        per_item(m, items, threads, |i, out| {
             let w = want.get(i).ok_or_else(|| format!("no reference output for item {i}"))?;
-            let out = eval::first_output(&plan, item.clone()).map_err(|e| format!("item {i}: {e}"))?;
-            per.push(eval::cosine(&out, w));
-        }
-        let metric = per.iter().sum::<f64>() / per.len().max(1) as f64;
-        Ok(Validation { metric, per_item: Some(per) })
+            Ok(eval::cosine(out, w))
+        })
     })
 }

@@ -10,8 +10,8 @@ use ptq::{Dataset, Model};
 use super::quantize::Args;
 
 /// The accuracy-control options of `a`.
-fn options(a: &Args) -> anyhow::Result<AccuracyOptions> {
-    Ok(AccuracyOptions {
+fn options(a: &Args) -> AccuracyOptions {
+    AccuracyOptions {
         max_drop: a.max_drop.unwrap_or(0.01),
         drop_type: if a.drop_type == "relative" { DropType::Relative } else { DropType::Absolute },
         max_num_iterations: a.max_iterations.unwrap_or(usize::MAX),
@@ -21,7 +21,7 @@ fn options(a: &Args) -> anyhow::Result<AccuracyOptions> {
         } else {
             RestoreMode::ActivationsAndWeights
         },
-    })
+    }
 }
 
 /// Quantizes with accuracy control and writes the best model found; the
@@ -61,7 +61,7 @@ pub fn run(a: &Args, model: &Model, data: &Dataset) -> anyhow::Result<ptq::Accur
         }
     };
     let qopts = a.options()?;
-    let aopts = options(a)?;
+    let aopts = options(a);
     let r = match metric.as_str() {
         "top1" => {
             let Some(labels) = labels else { bail!("--metric top1 needs labels (--labels, or `labels` in the data)") };
