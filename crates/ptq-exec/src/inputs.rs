@@ -18,15 +18,15 @@ pub struct Slot {
 #[derive(Debug)]
 pub struct Inputs {
     pub slots: Vec<Option<Slot>>,
-    /// Whether the op may split its work across the rayon pool it runs on.
+    /// Whether the op may split its work across the current pool (see [`Threads`]).
     pub threads: Threads,
 }
 
 impl Inputs {
-    /// Inputs that may use the current rayon pool.
+    /// Inputs that may use the current pool.
     #[cfg(test)]
     pub fn new(slots: Vec<Option<Slot>>) -> Inputs {
-        Inputs { slots, threads: Threads::Rayon }
+        Inputs { slots, threads: Threads::Pool }
     }
 
     /// Input `i`, required.

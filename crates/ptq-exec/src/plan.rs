@@ -14,8 +14,11 @@ use ptq_kernels::Threads;
 /// How to run.
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
-    /// Worker threads; 0 uses rayon's global pool (one per core). With 1 the
-    /// plan runs on the calling thread and never touches a pool.
+    /// Threads per run. With 2 or more the plan starts a [`ptq_kernels::Pool`]
+    /// of that many participants (the calling thread and `threads - 1`
+    /// workers, which spin briefly between parallel steps); 0 uses rayon's
+    /// current pool instead, for callers that run many plans at once. With 1
+    /// the plan runs on the calling thread and never touches a pool.
     pub threads: usize,
     /// Rewrite the graph for speed first: batch norms folded into the
     /// convolutions before them, a Relu applied in place by the Conv, Gemm
@@ -75,7 +78,7 @@ struct Step {
 pub struct Plan {
     graph: Graph,
     steps: Vec<Step>,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<ptq_kernels::Pool>>,
     /// What the ops may use: `Single` for a one-thread plan.
     threads: Threads,
     /// Labels of the nodes that run on the int8 kernels.
@@ -177,12 +180,12 @@ impl Plan {
             .collect();
         let pool = match options.threads {
             0 | 1 => None,
-            n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| ExecError::Input {
+            n => Some(Arc::new(ptq_kernels::Pool::new(n).map_err(|e| ExecError::Input {
                 name: String::new(),
                 msg: format!("cannot start {n} threads: {e}"),
-            })?),
+            })?)),
         };
-        let threads = if options.threads == 1 { Threads::Single } else { Threads::Rayon };
+        let threads = if options.threads == 1 { Threads::Single } else { Threads::Pool };
         Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes })
     }
 
@@ -250,7 +253,21 @@ impl Plan {
         Ok(values)
     }
 
+    /// Runs the steps with the plan's pool (if any) current on this thread.
     fn execute(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        which: &Probe,
+        probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+        times: Option<&mut Vec<f64>>,
+    ) -> Result<Vec<(String, Tensor)>, ExecError> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.execute_here(inputs, which, probe, times)),
+            None => self.execute_here(inputs, which, probe, times),
+        }
+    }
+
+    fn execute_here(
         &self,
         inputs: Vec<(String, Tensor)>,
         which: &Probe,
@@ -277,19 +294,11 @@ impl Plan {
                 slots.push(Some(Slot { tensor, reusable }));
             }
             let mut ins = Inputs { slots, threads: Threads::Single };
-            let heavy = self.threads == Threads::Rayon && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
-            let mut outs = match (&self.pool, heavy) {
-                (_, false) => step.kernel.run(&mut ins, step.outputs.len()),
-                (None, true) => {
-                    ins.threads = Threads::Rayon;
-                    step.kernel.run(&mut ins, step.outputs.len())
-                }
-                (Some(pool), true) => {
-                    ins.threads = Threads::Rayon;
-                    pool.install(|| step.kernel.run(&mut ins, step.outputs.len()))
-                }
+            let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
+            if heavy {
+                ins.threads = Threads::Pool;
             }
-            .map_err(|m| self.node_err(step, m))?;
+            let mut outs = step.kernel.run(&mut ins, step.outputs.len()).map_err(|m| self.node_err(step, m))?;
             drop(ins);
             for (slot, out) in step.outputs.iter().enumerate() {
                 let Some(v) = out else { continue };

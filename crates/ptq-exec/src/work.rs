@@ -6,12 +6,13 @@ use ptq_ir::Op;
 use crate::inputs::Inputs;
 
 /// Work (multiply-adds, or elements touched) at or above which a step runs
-/// on the plan's thread pool with [`ptq_kernels::Threads::Rayon`]; below it
-/// the step runs on the calling thread alone. Waking a worker and waiting for
-/// it can cost as much as 4·10⁶ multiply-adds on one core on a loaded
-/// machine (measured with `ptq bench` on the digits fixture: splitting its
-/// 2.4·10⁶-MAC convolution over two threads made the whole run slower).
-pub const PARALLEL_WORK: usize = 1 << 22;
+/// with [`ptq_kernels::Threads::Pool`] on the plan's pool; below it the step
+/// runs on the calling thread alone. The pool's workers spin between steps,
+/// so a hand-off costs about a microsecond; `cargo xtask bench --threads 2`
+/// was fastest on the digits and MobileNet fixtures at 2^18 (2^16 split
+/// MobileNet's small element-wise steps and made it slower; 2^20 and up left
+/// digits' first convolution on one core).
+pub const PARALLEL_WORK: usize = 1 << 18;
 
 /// Estimated multiply-adds of `op` on `inputs`: for Conv / ConvTranspose
 /// numel(x)/C · numel(w) (exact for stride 1, "same" padding), for MatMul and

@@ -125,7 +125,7 @@ fn conv_benches(c: &mut Criterion) {
         let w = data(p.m * (p.c / p.group) * p.kh * p.kw, 4);
         let bias = data(p.m, 5);
         let mut y = vec![0.0f32; p.n * p.m * oh * ow];
-        for threads in [Threads::Single, Threads::Rayon] {
+        for threads in [Threads::Single, Threads::Pool] {
             group.bench_with_input(BenchmarkId::from_parameter(format!("{threads:?}")), &threads, |bench, &t| {
                 bench.iter(|| conv2d(&p, black_box(&x), black_box(&w), Some(&bias), &mut y, t))
             });

@@ -5,6 +5,9 @@
 //! [`conv_transpose2d`] (GEMM + col2im) and slice kernels
 //! ([`add_channel_bias`], [`relu`], [`softmax_rows`], [`exp`]).
 //!
+//! [`Pool`] is a spinning thread pool for short parallel sections, and
+//! [`parallel`] sends [`Threads::Pool`] work to it (or to rayon).
+//!
 //! Every public function is safe: it checks slice lengths against the shape it
 //! is given and panics on a mismatch. This is the only workspace crate allowed
 //! `unsafe`; each `unsafe` block says why it is sound. The crate depends on no
@@ -12,9 +15,12 @@
 
 pub mod f32;
 pub mod int8;
+pub mod parallel;
+mod pool;
 mod threads;
 
 pub use f32::{
     Conv2d, ConvTranspose2d, Gemm, add_channel_bias, conv_transpose2d, conv2d, exp, relu, sgemm, softmax_rows,
 };
+pub use pool::{Claims, Pool, SPIN};
 pub use threads::Threads;

@@ -4,8 +4,7 @@
 use ptq_ir::Tensor;
 use ptq_ir::ops::conv_transpose::ConvTranspose;
 use ptq_ir::ops::spatial::AutoPad;
-use ptq_kernels::{ConvTranspose2d, Threads, conv_transpose2d};
-use rayon::prelude::*;
+use ptq_kernels::{ConvTranspose2d, Threads, conv_transpose2d, parallel};
 
 use super::conv::{as_2d, per_axis};
 use super::{Out, one};
@@ -164,10 +163,7 @@ fn conv_transpose_nd(g: &Geometry<'_>, x: &[f32], w: &[f32], bias: Option<&[f32]
             }
         }
     };
-    match threads {
-        Threads::Rayon => y.par_chunks_mut(plane_out).enumerate().for_each(block),
-        Threads::Single => y.chunks_mut(plane_out).enumerate().for_each(block),
-    }
+    parallel::for_each_chunk_mut(&mut y, plane_out, threads, || (), |(), item| block(item));
     y
 }
 
@@ -186,7 +182,7 @@ mod tests {
         let out = [1usize, 3 * 2 - 2 + 2 - 1, 2 + 2 - 1];
         let g =
             Geometry { xs: &xs, kernel: &ks[2..], stride: &stride, dil: &dil, pads: &pads, out: &out, group: 1, m: 2 };
-        let y = conv_transpose_nd(&g, &x, &w, Some(&[0.5, -1.0]), Threads::Rayon);
+        let y = conv_transpose_nd(&g, &x, &w, Some(&[0.5, -1.0]), Threads::Pool);
         let p = ConvTranspose2d {
             n: 1,
             c: 2,

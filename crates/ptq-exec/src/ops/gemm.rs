@@ -27,7 +27,12 @@ pub fn run(op: &Gemm, ins: &mut Inputs, _n: usize) -> Out {
             let v = c
                 .broadcast(IxDyn(&[m, n]))
                 .ok_or_else(|| format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape()))?;
-            v.iter().copied().collect()
+            match c.as_slice() {
+                // The common bias shapes, without a per-element iterator.
+                Some(row) if row.len() == n && n > 0 => row.repeat(m),
+                Some(all) if all.len() == m * n => all.to_vec(),
+                _ => v.iter().copied().collect(),
+            }
         }
         _ => vec![0f32; m * n],
     };

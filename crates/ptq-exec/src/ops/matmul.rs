@@ -2,8 +2,7 @@
 
 use ptq_ir::Tensor;
 use ptq_ir::ops::matmul::MatMul;
-use ptq_kernels::{Threads, sgemm};
-use rayon::prelude::*;
+use ptq_kernels::{Threads, parallel, sgemm};
 
 use super::{Out, one};
 use crate::inputs::Inputs;
@@ -73,9 +72,15 @@ pub fn run(_op: &MatMul, ins: &mut Inputs, _n: usize) -> Out {
             sgemm(&g, &ad[ia * m * k..(ia + 1) * m * k], &bd[ib * k * n..(ib + 1) * k * n], out, threads);
         };
         if m * n > 0 {
-            if ins.threads == Threads::Rayon && count > 1 && count * m * n * k >= PARALLEL_BATCH_MACS {
+            if ins.threads == Threads::Pool && count > 1 && count * m * n * k >= PARALLEL_BATCH_MACS {
                 // Many small products (attention heads): one per task.
-                y.par_chunks_mut(m * n).enumerate().for_each(|(t, out)| run(t, out, Threads::Single));
+                parallel::for_each_chunk_mut(
+                    &mut y,
+                    m * n,
+                    Threads::Pool,
+                    || (),
+                    |(), (t, out)| run(t, out, Threads::Single),
+                );
             } else {
                 for (t, out) in y.chunks_mut(m * n).enumerate() {
                     run(t, out, ins.threads);

@@ -4,8 +4,7 @@ use ndarray::ArrayD;
 use ptq_ir::Tensor;
 use ptq_ir::ops::pool::{Pool, PoolKind};
 use ptq_ir::ops::spatial::AutoPad;
-use ptq_kernels::Threads;
-use rayon::prelude::*;
+use ptq_kernels::{Threads, parallel};
 
 use super::Out;
 use super::conv::{per_axis, resolve_pads};
@@ -369,12 +368,10 @@ fn pool<T: Elem>(
                 y.chunks_mut(plane_out).enumerate().for_each(|(p, yp)| work(p, yp, None));
             }
         } else if want_idx {
-            y.par_chunks_mut(plane_out)
-                .zip(idx.par_chunks_mut(plane_out))
-                .enumerate()
-                .for_each(|(p, (yp, ip))| work(p, yp, Some(ip)));
+            let planes: Vec<_> = y.chunks_mut(plane_out).zip(idx.chunks_mut(plane_out)).enumerate().collect();
+            parallel::for_each(planes, threads, || (), |(), (p, (yp, ip))| work(p, yp, Some(ip)));
         } else {
-            y.par_chunks_mut(plane_out).enumerate().for_each(|(p, yp)| work(p, yp, None));
+            parallel::for_each_chunk_mut(&mut y, plane_out, threads, || (), |(), (p, yp)| work(p, yp, None));
         }
     } else if plane_out > 0 {
         return Err("cannot pool an empty spatial input".into());

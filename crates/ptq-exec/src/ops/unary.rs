@@ -2,7 +2,7 @@
 
 use ptq_ir::Tensor;
 use ptq_ir::ops::unary::{Unary, UnaryKind};
-use ptq_kernels::Threads;
+use ptq_kernels::{Threads, parallel};
 
 use super::Out;
 use crate::inputs::Inputs;
@@ -118,9 +118,8 @@ const CHUNK: usize = 1 << 15;
 /// Applies `f` to every element, in parallel chunks for large slices when
 /// `threads` allows.
 fn each(s: &mut [f32], threads: Threads, f: impl Fn(f32) -> f32 + Sync) {
-    if threads == Threads::Rayon && s.len() >= 2 * CHUNK {
-        use rayon::prelude::*;
-        s.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
+    if threads == Threads::Pool && s.len() >= 2 * CHUNK {
+        parallel::for_each_chunk_mut(s, CHUNK, threads, || (), |(), (_, c)| c.iter_mut().for_each(|v| *v = f(*v)));
     } else {
         s.iter_mut().for_each(|v| *v = f(*v));
     }

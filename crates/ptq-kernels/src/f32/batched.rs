@@ -3,13 +3,14 @@
 //! image.
 //!
 //! Images are split into contiguous runs, one task each (as many tasks as
-//! rayon workers when the work pays for the hand-off); a task builds the
+//! pool participants when the work pays for the hand-off); a task builds the
 //! columns of its images per group into a scratch matrix
 //! [cg·KH·KW, images·OH·OW], multiplies by W_g and scatters the result, plus
 //! bias, into its part of y.
 
 use super::conv::{Conv2d, Layer, Plane};
 use super::gemm::{Gemm, sgemm};
+use super::isa::Isa;
 use super::scratch::with_scratch;
 use super::tasks;
 use crate::Threads;
@@ -18,7 +19,7 @@ use crate::Threads;
 pub(crate) const COL_LIMIT: usize = 1 << 20;
 
 /// Multiply-adds per task below which a second task costs more than it saves.
-const MIN_TASK_MACS: usize = 1 << 19;
+const MIN_TASK_MACS: usize = 1 << 17;
 
 /// Whether [`conv`] should handle this layer: more than one image, small
 /// output planes, and all columns of one group within [`COL_LIMIT`].
@@ -35,13 +36,13 @@ pub(crate) fn conv(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
     let macs = p.n * p.m * ohw * cg * p.kh * p.kw;
     let tasks = match threads {
         Threads::Single => 1,
-        Threads::Rayon => rayon::current_num_threads().min(macs / MIN_TASK_MACS).clamp(1, p.n),
+        Threads::Pool => crate::parallel::width(threads).min(macs / MIN_TASK_MACS).clamp(1, p.n),
     };
     let per = p.n.div_ceil(tasks);
     let (chw, mohw) = (p.c * p.h * p.w, p.m * ohw);
     let jobs: Vec<(usize, &mut [f32])> = y.chunks_mut(per * mohw).enumerate().collect();
     let inner = if jobs.len() > 1 { Threads::Single } else { threads };
-    let outer = if jobs.len() > 1 { Threads::Rayon } else { Threads::Single };
+    let outer = if jobs.len() > 1 { Threads::Pool } else { Threads::Single };
     tasks::for_each(
         jobs,
         outer,
@@ -83,15 +84,18 @@ fn fill_and_multiply(l: &Layer<'_>, images: usize, y: &mut [f32], threads: Threa
     let cols = images * ohw;
     let (ph, pw) = (p.h + p.pads[0] + p.pads[2], p.w + p.pads[1] + p.pads[3]);
     let hw = p.h * p.w;
+    let isa = Isa::detect();
     for grp in 0..p.group {
         for b in 0..images {
             let x_group = &x[(b * p.c + grp * cg) * hw..][..cg * hw];
             for (c, src) in x_group.chunks_exact(hw).enumerate() {
                 for (iy, row) in src.chunks_exact(p.w).enumerate() {
-                    padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w].copy_from_slice(row);
+                    let dst = &mut padded[(c * ph + iy + p.pads[0]) * pw + p.pads[1]..][..p.w];
+                    // SAFETY: both slices are `p.w` long and distinct borrows.
+                    unsafe { copy_short(row.as_ptr(), dst.as_mut_ptr(), p.w) };
                 }
             }
-            columns(plane, cg, [ph, pw], padded, b * ohw, cols, col);
+            columns(isa, plane, cg, [ph, pw], padded, b * ohw, cols, col);
         }
         let w_group = &w[grp * mg * kg..][..mg * kg];
         sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, col, out, threads);
@@ -111,7 +115,17 @@ fn fill_and_multiply(l: &Layer<'_>, images: usize, y: &mut [f32], threads: Threa
 /// Writes the im2col columns of one zero-padded image (`cg` planes of
 /// `ph`×`pw`) into columns `first .. first + OH·OW` of `col`, a row-major
 /// [cg·KH·KW, `cols`] matrix.
-fn columns(g: &Plane, cg: usize, [ph, pw]: [usize; 2], padded: &[f32], first: usize, cols: usize, col: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+fn columns(
+    isa: Isa,
+    g: &Plane,
+    cg: usize,
+    [ph, pw]: [usize; 2],
+    padded: &[f32],
+    first: usize,
+    cols: usize,
+    col: &mut [f32],
+) {
     let (oh, ow) = (g.oh, g.ow);
     let taps = g.kh * g.kw;
     assert!(padded.len() >= cg * ph * pw && first + oh * ow <= cols && col.len() >= cg * taps * cols);
@@ -123,6 +137,14 @@ fn columns(g: &Plane, cg: usize, [ph, pw]: [usize; 2], padded: &[f32], first: us
     assert!((oh - 1) * g.sh + (g.kh - 1) * g.dh < ph && (ow - 1) * g.sw + (g.kw - 1) * g.dw < pw);
     let src = padded.as_ptr();
     let dst = col.as_mut_ptr();
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && g.sw == 1 && ow <= 16 {
+        // SAFETY: AVX-512F was detected; the asserts above bound every
+        // row this reads and writes, as in the loop below.
+        unsafe { columns_short_rows(g, cg, [ph, pw], src, first, cols, dst) };
+        return;
+    }
+    let _ = isa;
     for c in 0..cg {
         for ky in 0..g.kh {
             for kx in 0..g.kw {
@@ -142,6 +164,46 @@ fn columns(g: &Plane, cg: usize, [ph, pw]: [usize; 2], padded: &[f32], first: us
                                 *dst.add(d + ox) = *src.add(s + ox * g.sw);
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`columns`] for stride-1 rows of at most 16 outputs: one masked AVX-512
+/// load and store per row.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and the bounds `columns` asserts must hold
+/// for `src` (the padded image) and `dst` (the column matrix).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns_short_rows(
+    g: &Plane,
+    cg: usize,
+    [ph, pw]: [usize; 2],
+    src: *const f32,
+    first: usize,
+    cols: usize,
+    dst: *mut f32,
+) {
+    use std::arch::x86_64::{_mm512_mask_storeu_ps, _mm512_maskz_loadu_ps};
+    let (oh, ow) = (g.oh, g.ow);
+    let mask: u16 = if ow >= 16 { u16::MAX } else { (1u16 << ow) - 1 };
+    for c in 0..cg {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let k = (c * g.kh + ky) * g.kw + kx;
+                for oy in 0..oh {
+                    let s = (c * ph + oy * g.sh + ky * g.dh) * pw + kx * g.dw;
+                    let d = k * cols + first + oy * ow;
+                    // SAFETY: the caller's bounds cover `ow` elements from
+                    // `s` and `d`; masked-off lanes are neither read nor written.
+                    unsafe {
+                        let v = _mm512_maskz_loadu_ps(mask, src.add(s));
+                        _mm512_mask_storeu_ps(dst.add(d), mask, v);
                     }
                 }
             }

@@ -111,15 +111,15 @@ const MIN_TILE: usize = 64;
 
 /// Output positions per im2col tile for `blocks` (batch, group) blocks of
 /// `positions` output positions and a reduction of `kg`: within
-/// [`TILE_BYTES`], and with [`Threads::Rayon`] split further (down to
+/// [`TILE_BYTES`], and with [`Threads::Pool`] split further (down to
 /// [`MIN_TILE`]) until there are two tasks per worker. Tiles are balanced so
 /// the last one is not a sliver.
 fn tile_width(kg: usize, positions: usize, blocks: usize, threads: Threads) -> usize {
     let by_cache = positions.div_ceil((TILE_BYTES / 4 / kg.max(1)).max(1));
     let by_threads = match threads {
         Threads::Single => 1,
-        Threads::Rayon => {
-            let workers = rayon::current_num_threads();
+        Threads::Pool => {
+            let workers = crate::parallel::width(threads);
             let tiles = (2 * workers).div_ceil(blocks).min(positions / MIN_TILE);
             // Whole rounds of tasks for a single block (batch 1, no groups).
             if blocks == 1 && tiles >= workers { tiles - tiles % workers } else { tiles }
@@ -132,7 +132,7 @@ fn tile_width(kg: usize, positions: usize, blocks: usize, threads: Threads) -> u
 ///
 /// `x` is \[N, C, H, W\], `w` is \[M, C/group, KH, KW\], `bias` (if any) is \[M\]
 /// and `y` is [N, M, OH, OW] with [OH, OW] = [`Conv2d::out_hw`]; prior
-/// contents of `y` are ignored. With [`Threads::Rayon`] work is split over
+/// contents of `y` are ignored. With [`Threads::Pool`] work is split over
 /// batch × group × tiles of output positions (or inside the GEMM when there
 /// are too few tasks).
 ///
@@ -324,7 +324,7 @@ mod tests {
             pads in [0usize..3, 0usize..3, 0usize..3, 0usize..3],
             [h, w] in [1usize..12, 1usize..12],
             bias: bool,
-            threads in prop::sample::select(vec![Threads::Single, Threads::Rayon]),
+            threads in prop::sample::select(vec![Threads::Single, Threads::Pool]),
             tile in prop::option::of(1usize..20),
             seed: u64,
         ) -> Case {
@@ -403,7 +403,7 @@ mod tests {
         let depthwise = Conv2d { m: 16, group: 16, ..dense };
         let pointwise = Conv2d { kh: 1, kw: 1, pads: [0; 4], ..dense };
         for p in [dense, strided, depthwise, pointwise] {
-            for threads in [Threads::Single, Threads::Rayon] {
+            for threads in [Threads::Single, Threads::Pool] {
                 run(&Case { p, bias: true, threads, tile: None, seed: 3 }).unwrap();
             }
         }
@@ -431,7 +431,7 @@ mod tests {
         let grouped = Conv2d { group: 4, ..dense };
         for p in [dense, single_channel, strided, grouped] {
             assert!(batched::suits(&p, &p.plane(), p.c / p.group), "{p:?}");
-            for threads in [Threads::Single, Threads::Rayon] {
+            for threads in [Threads::Single, Threads::Pool] {
                 run(&Case { p, bias: true, threads, tile: None, seed: 5 }).unwrap();
                 run(&Case { p, bias: false, threads, tile: None, seed: 6 }).unwrap();
             }

@@ -42,7 +42,7 @@ const MIN_TILE: usize = 64;
 /// [`ConvTranspose2d`]); prior contents of `y` are ignored.
 ///
 /// Per (batch, group): col = W_gᵀ·X_g in tiles of input positions, each tile
-/// scattered into y. With [`Threads::Rayon`] the (batch, group) blocks run in
+/// scattered into y. With [`Threads::Pool`] the (batch, group) blocks run in
 /// parallel when there are enough of them, otherwise each GEMM splits itself
 /// (the scatter then runs on one thread).
 ///
@@ -254,7 +254,7 @@ mod tests {
             [h, w] in [1usize..8, 1usize..8],
             extra in [0usize..3, 0usize..3],
             bias: bool,
-            threads in prop::sample::select(vec![Threads::Single, Threads::Rayon]),
+            threads in prop::sample::select(vec![Threads::Single, Threads::Pool]),
             tile in prop::option::of(1usize..20),
             seed: u64,
         ) -> Case {
@@ -307,7 +307,7 @@ mod tests {
             out_h: 18,
             out_w: 22,
         };
-        for threads in [Threads::Single, Threads::Rayon] {
+        for threads in [Threads::Single, Threads::Pool] {
             run(&Case { p, bias: true, threads, tile: None, seed: 5 }).unwrap();
             run(&Case { p: ConvTranspose2d { n: 1, ..p }, bias: false, threads, tile: Some(7), seed: 6 }).unwrap();
         }

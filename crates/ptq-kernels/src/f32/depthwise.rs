@@ -14,8 +14,6 @@
 //! (columns ≥ OW are junk, then dropped), so the loop runs over many rows at
 //! once instead of paying its setup per short row.
 
-use rayon::prelude::*;
-
 use super::conv::Plane;
 use super::gather::gather;
 use super::isa::{Isa, multiversion};
@@ -29,7 +27,7 @@ const ROW_MIN: usize = 32;
 const CHUNK: usize = 2048;
 
 /// y\[n, mo\] = bias\[mo\] + Σ w\[mo\] ⋆ x\[n, mo / multiplier\] for every plane;
-/// lengths were checked by the caller. With [`Threads::Rayon`] the planes are
+/// lengths were checked by the caller. With [`Threads::Pool`] the planes are
 /// split across the pool.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn depthwise(
@@ -80,13 +78,7 @@ fn depthwise_on(
         };
         one_plane(isa, job, s);
     };
-    match threads {
-        Threads::Single => {
-            let mut s = init();
-            y.chunks_mut(ohw).enumerate().for_each(|item| run(&mut s, item));
-        }
-        Threads::Rayon => y.par_chunks_mut(ohw).enumerate().for_each_init(init, run),
-    }
+    crate::parallel::for_each_chunk_mut(y, ohw, threads, init, run);
 }
 
 /// Everything one output plane needs.
@@ -292,7 +284,7 @@ mod tests {
             let mut base = vec![f32::NAN; m * oh * ow];
             depthwise_on(Isa::Baseline, &g, c, multiplier, &x, &wt, Some(&bias), &mut base, Threads::Single);
             let mut fast = vec![f32::NAN; m * oh * ow];
-            depthwise_on(Isa::detect(), &g, c, multiplier, &x, &wt, Some(&bias), &mut fast, Threads::Rayon);
+            depthwise_on(Isa::detect(), &g, c, multiplier, &x, &wt, Some(&bias), &mut fast, Threads::Pool);
             let same = base.iter().zip(&fast).all(|(a, b)| a.to_bits() == b.to_bits());
             prop_assert!(same, "{:?} vs {:?}", Isa::Baseline, Isa::detect());
         }

@@ -1,6 +1,7 @@
 //! Single-precision GEMM over strided views, on top of the `gemm` crate.
 
 use crate::Threads;
+use crate::pool::{Current, Pool, current};
 
 /// Shape and strides (in elements) of C\[m×n\] = alpha·A\[m×k\]·B\[k×n\] + beta·C.
 ///
@@ -51,7 +52,7 @@ pub const SMALL_GEMM_MACS: usize = 1 << 20;
 ///
 /// beta == 0 ignores prior C contents (NaN in C does not leak); alpha == 0
 /// ignores A and B (C = beta·C, or zeros). k == 0 gives beta·C, or zeros.
-/// With [`Threads::Rayon`] large products are split across the rayon pool;
+/// With [`Threads::Pool`] large products are split across the current pool;
 /// products below [`SMALL_GEMM_MACS`] multiply-adds stay on the calling thread.
 pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32], threads: Threads) {
     let a_len = extent("A", g.m, g.k, g.a_rs, g.a_cs);
@@ -77,32 +78,95 @@ pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32], threads: Threads) {
     }
     // Below about a million multiply-adds, waking workers costs more than it saves.
     let small = g.m.saturating_mul(g.n).saturating_mul(g.k) < SMALL_GEMM_MACS;
-    let parallelism = match threads {
-        Threads::Rayon if !small => gemm::Parallelism::Rayon(0),
-        _ => gemm::Parallelism::None,
-    };
+    let v = Views { a: a.as_ptr(), b: b.as_ptr(), c: c.as_mut_ptr() };
+    match (threads, small) {
+        (Threads::Pool, false) => match current() {
+            Current::Ours(pool) => split(&pool, g, v),
+            // SAFETY: see `raw`; the slices were checked against `g` above.
+            Current::Rayon => unsafe { raw(g, v, gemm::Parallelism::Rayon(0)) },
+            // SAFETY: as above.
+            Current::InTask => unsafe { raw(g, v, gemm::Parallelism::None) },
+        },
+        // SAFETY: as above.
+        _ => unsafe { raw(g, v, gemm::Parallelism::None) },
+    }
+}
+
+/// The base pointers of A, B and C, shared by the pieces of a split GEMM.
+#[derive(Clone, Copy)]
+struct Views {
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+}
+
+impl Views {
+    fn copied(&self) -> Views {
+        *self
+    }
+}
+
+// SAFETY: the pieces of one split GEMM only read A and B and write disjoint
+// elements of C (see `split`), and the pointers are used only while `sgemm`
+// holds the borrows they came from.
+unsafe impl Sync for Views {}
+
+/// Runs `g` as one piece per participant of `pool`: column blocks (multiples
+/// of 16) when C is at least as wide as tall, else row blocks (multiples of
+/// 8). Every piece is a sub-view of the checked one.
+fn split(pool: &Pool, g: &Gemm, v: Views) {
+    let by_cols = g.n >= g.m;
+    let (len, align) = if by_cols { (g.n, 16) } else { (g.m, 8) };
+    let step = len.div_ceil(pool.threads()).next_multiple_of(align);
+    pool.for_range(len.div_ceil(step), &|piece| {
+        let start = piece * step;
+        let count = step.min(len - start);
+        let mut sub = *g;
+        // A method call captures `v` whole (a field access would capture
+        // the bare pointers, which are not `Sync`).
+        let Views { a, b, c } = v.copied();
+        // SAFETY: `start < len`, so every offset below stays inside the view
+        // `sgemm` checked (`extent`), and pieces cover disjoint rows or
+        // columns of C, so no two write the same element (`disjoint`).
+        unsafe {
+            let piece = if by_cols {
+                sub.n = count;
+                Views { a, b: b.offset(start as isize * g.b_cs), c: c.offset(start as isize * g.c_cs) }
+            } else {
+                sub.m = count;
+                Views { a: a.offset(start as isize * g.a_rs), b, c: c.offset(start as isize * g.c_rs) }
+            };
+            raw(&sub, piece, gemm::Parallelism::None);
+        }
+    });
+}
+
+/// The `gemm` crate's GEMM on raw views.
+///
+/// # Safety
+/// Every (i, l), (l, j) and (i, j) offset reachable from `g`'s shape and
+/// non-negative strides must lie inside the allocations of `v.a`, `v.b` and
+/// `v.c`;
+/// no two elements of the C view may share an offset, and C must not alias A
+/// or B or be written by anyone else during the call.
+unsafe fn raw(g: &Gemm, v: Views, parallelism: gemm::Parallelism) {
     // The `gemm` crate computes dst = alpha·dst + beta·lhs·rhs (its alpha and
     // beta are swapped with respect to BLAS) and reads dst only if `read_dst`.
-    // SAFETY: `extent` checked that every (i, l), (l, j) and (i, j) offset
-    // reachable from the shape and the non-negative strides lies inside `a`,
-    // `b` and `c` respectively, without overflow. `disjoint` checked that no
-    // two elements of the C view share an offset, so the threads `gemm` may
-    // start never write the same element. `c` is a unique borrow, so it cannot
-    // alias `a` or `b`, and all three outlive the call, which returns only
-    // after every worker has finished.
+    // SAFETY: the caller upholds the bounds, disjointness and aliasing
+    // contract above; the threads `gemm` may start return before it does.
     unsafe {
         gemm::gemm(
             g.m,
             g.n,
             g.k,
-            c.as_mut_ptr(),
+            v.c,
             g.c_cs,
             g.c_rs,
             g.beta != 0.0,
-            a.as_ptr(),
+            v.a,
             g.a_cs,
             g.a_rs,
-            b.as_ptr(),
+            v.b,
             g.b_cs,
             g.b_rs,
             g.beta,
@@ -302,12 +366,19 @@ mod tests {
     }
 
     #[test]
-    fn rayon_matches_reference_on_large_shapes() {
+    fn pools_match_reference_on_large_shapes() {
         let row = Layout { col_major: false, pad: 0, step: 1, offset: 0 };
         let col = Layout { col_major: true, pad: 3, step: 1, offset: 1 };
-        for (m, n, k) in [(130, 150, 70), (1, 700, 300), (300, 2, 200), (257, 129, 65)] {
-            check(m, n, k, row, row, row, 1.0, 0.0, 7, Threads::Rayon).unwrap();
-            check(m, n, k, col, row, col, -0.5, 1.0, 8, Threads::Rayon).unwrap();
+        let ours = std::sync::Arc::new(Pool::new(3).expect("pool"));
+        // Rayon's pool, then ours (split into row or column pieces).
+        for installed in [false, true] {
+            let run = || {
+                for (m, n, k) in [(130, 150, 70), (1, 700, 300), (300, 2, 200), (257, 129, 65), (1000, 17, 80)] {
+                    check(m, n, k, row, row, row, 1.0, 0.0, 7, Threads::Pool).unwrap();
+                    check(m, n, k, col, row, col, -0.5, 1.0, 8, Threads::Pool).unwrap();
+                }
+            };
+            if installed { ours.install(run) } else { run() }
         }
     }
 
@@ -345,7 +416,7 @@ mod tests {
     #[should_panic(expected = "overlap itself")]
     fn overlapping_c_panics() {
         let g = Gemm { c_rs: 1, c_cs: 1, ..Gemm::row_major(2, 2, 2, false, false) };
-        sgemm(&g, &[0.0; 4], &[0.0; 4], &mut [0.0; 4], Threads::Rayon);
+        sgemm(&g, &[0.0; 4], &[0.0; 4], &mut [0.0; 4], Threads::Pool);
     }
 
     #[test]

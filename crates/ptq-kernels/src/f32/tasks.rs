@@ -1,43 +1,21 @@
-//! Splitting kernel work into independent tasks and running them on the
-//! calling thread or the rayon pool.
-
-use rayon::prelude::*;
+//! Splitting kernel work into independent tasks.
 
 use crate::Threads;
+use crate::parallel::width;
 
 /// How to spend `threads` on `tasks` independent tasks that each call a GEMM:
 /// (threads across tasks, threads inside each task's GEMM). Tasks go in
-/// parallel when there are at least as many as rayon workers; otherwise they
-/// run in turn and each GEMM may split itself.
+/// parallel when there are at least as many as pool participants; otherwise
+/// they run in turn and each GEMM may split itself.
 pub(crate) fn split(tasks: usize, threads: Threads) -> (Threads, Threads) {
     match threads {
         Threads::Single => (Threads::Single, Threads::Single),
-        Threads::Rayon if tasks >= rayon::current_num_threads() => (Threads::Rayon, Threads::Single),
-        Threads::Rayon => (Threads::Single, Threads::Rayon),
+        Threads::Pool if tasks >= width(threads) => (Threads::Pool, Threads::Single),
+        Threads::Pool => (Threads::Single, Threads::Pool),
     }
 }
 
-/// Runs `f` on every item, on the rayon pool when `threads` is
-/// [`Threads::Rayon`]. `init` makes the scratch state a worker reuses across
-/// the items it runs.
-pub(crate) fn for_each<T, S>(
-    items: Vec<T>,
-    threads: Threads,
-    init: impl Fn() -> S + Sync + Send,
-    f: impl Fn(&mut S, T) + Sync + Send,
-) where
-    T: Send,
-{
-    match threads {
-        Threads::Single => {
-            let mut state = init();
-            for item in items {
-                f(&mut state, item);
-            }
-        }
-        Threads::Rayon => items.into_par_iter().for_each_init(init, f),
-    }
-}
+pub(crate) use crate::parallel::for_each;
 
 /// Columns `p0 .. p0 + width` of every row of one row-major block of an
 /// output, as disjoint mutable row pieces (each `width` long).

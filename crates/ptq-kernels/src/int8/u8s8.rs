@@ -1,8 +1,6 @@
 //! The public u8×s8→i32 GEMM entry point, and the tests that hold every
 //! tier to the scalar reference.
 
-use rayon::prelude::*;
-
 use super::pack::PackedB;
 use super::tier::Int8Kernels;
 use crate::Threads;
@@ -30,14 +28,14 @@ impl Int8Kernels {
         unsafe { (self.gemm)(a, m, za, b, c) }
     }
 
-    /// [`Int8Kernels::gemm_u8s8`], with [`Threads::Rayon`] splitting the rows
-    /// of A and C into blocks across the current rayon pool when the product
+    /// [`Int8Kernels::gemm_u8s8`], with [`Threads::Pool`] splitting the rows
+    /// of A and C into blocks across the current pool when the product
     /// has at least [`INT8_PARALLEL_MACS`] multiply-adds. The result is the
     /// same either way (integer arithmetic). Panics as `gemm_u8s8` does.
     pub fn gemm_u8s8_threads(&self, a: &[u8], m: usize, za: u8, b: &PackedB, c: &mut [i32], threads: Threads) {
         let (k, n) = (b.k(), b.n());
         let macs = m.saturating_mul(n).saturating_mul(k);
-        let workers = rayon::current_num_threads();
+        let workers = crate::parallel::width(threads);
         if threads == Threads::Single || macs < INT8_PARALLEL_MACS || workers < 2 || m < 16 || k == 0 || n == 0 {
             self.gemm_u8s8(a, m, za, b, c);
             return;
@@ -46,9 +44,16 @@ impl Int8Kernels {
         let rows = m.div_ceil(2 * workers).next_multiple_of(8);
         assert_eq!(a.len(), m * k, "gemm_u8s8: A has {} elements, {m}x{k} needs {}", a.len(), m * k);
         assert_eq!(c.len(), m * n, "gemm_u8s8: C has {} elements, {m}x{n} needs {}", c.len(), m * n);
-        c.par_chunks_mut(rows * n).zip(a.par_chunks(rows * k)).for_each(|(cb, ab)| {
-            self.gemm_u8s8(ab, ab.len() / k, za, b, cb);
-        });
+        crate::parallel::for_each_chunk_mut(
+            c,
+            rows * n,
+            threads,
+            || (),
+            |(), (i, cb)| {
+                let ab = &a[i * rows * k..][..cb.len() / n * k];
+                self.gemm_u8s8(ab, ab.len() / k, za, b, cb);
+            },
+        );
     }
 }
 
@@ -161,7 +166,7 @@ mod tests {
                 let mut single = vec![0; m * n];
                 t.gemm_u8s8_threads(&a, m, 77, &packed, &mut single, Threads::Single);
                 let mut par = vec![1; m * n];
-                pool.install(|| t.gemm_u8s8_threads(&a, m, 77, &packed, &mut par, Threads::Rayon));
+                pool.install(|| t.gemm_u8s8_threads(&a, m, 77, &packed, &mut par, Threads::Pool));
                 assert_eq!(par, single, "{} tier, {m}x{k}x{n}", t.tier());
             }
         }
