@@ -307,6 +307,21 @@ pub fn array<T>(shape: &[usize], v: Vec<T>) -> Result<ArrayD<T>, String> {
     ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| e.to_string())
 }
 
+/// The elements of `a` in standard (row-major) order as an owned vector,
+/// reusing `a`'s buffer when it already holds exactly that.
+pub fn into_vec<T: Clone>(a: ArrayD<T>) -> Vec<T> {
+    if a.is_standard_layout() {
+        let len = a.len();
+        let (v, offset) = a.into_raw_vec_and_offset();
+        if offset.unwrap_or(0) == 0 && v.len() == len {
+            return v;
+        }
+        let start = offset.unwrap_or(0);
+        return v[start..start + len].to_vec();
+    }
+    a.iter().cloned().collect()
+}
+
 /// A standard-layout (row-major contiguous) copy or view's data.
 pub fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
     match a.as_slice() {

@@ -7,7 +7,7 @@ use ptq_ir::ops::binary::{Binary, BinaryKind};
 
 use super::Out;
 use crate::inputs::Inputs;
-use crate::util::{Elem, array, into_f32s, zip_inplace, zip_map};
+use crate::util::{Elem, array, broadcast_shape, into_f32s, zip_inplace, zip_map};
 
 macro_rules! arith_float {
     ($a:expr, $b:expr, $kind:expr, $v:ident, $t:ty) => {{
@@ -136,8 +136,12 @@ fn pow_mixed(a: &Tensor, b: &Tensor) -> Result<Tensor, String> {
 /// Both inputs share a dtype except for Pow, whose exponent may have any
 /// numeric dtype. f16 and bf16 arithmetic is computed in f32 and rounded back.
 pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
-    let b_shared = ins.shared(1)?;
-    let a = ins.take(0)?;
+    // The result is written over the first operand, so a commutative op
+    // whose first operand is the broadcast one (`bias + x`) swaps them.
+    let (first, second) =
+        if matches!(op.kind, BinaryKind::Add | BinaryKind::Mul) && swap_pays(ins) { (1, 0) } else { (0, 1) };
+    let b_shared = ins.shared(second)?;
+    let a = ins.take(first)?;
     let k = op.kind;
     if k.is_predicate() {
         return compare(k, a, &b_shared);
@@ -167,6 +171,13 @@ pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
         (Tensor::U64(x), Tensor::U64(y)) => arith_int!(x, y, k, U64, u64),
         (x, y) => return Err(format!("{} of {} and {} is not supported", k.name(), x.dtype(), y.dtype())),
     })])
+}
+
+/// Whether input 1 has the result's shape and input 0 a smaller one of the
+/// same dtype, so the op can run in place over input 1.
+fn swap_pays(ins: &Inputs) -> bool {
+    let (Some(x), Some(y)) = (ins.opt(0), ins.opt(1)) else { return false };
+    x.dtype() == y.dtype() && x.len() < y.len() && broadcast_shape(x.shape(), y.shape()).is_ok_and(|s| s == y.shape())
 }
 
 #[cfg(test)]

@@ -30,17 +30,22 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
     let (inner, inner_stride) = (out_shape[rank - 1], out_strides[rank - 1]);
     let mut idx = vec![0usize; rank - 1];
     let mut base = 0usize;
-    loop {
+    // Whole output rows at a time; every row is written before it is read.
+    dst.resize(total, src[0]);
+    for row in dst.chunks_exact_mut(inner) {
         if inner_stride == 1 {
-            dst.extend_from_slice(&src[base..base + inner]);
+            // An element loop: rows are often a handful of elements, where a
+            // `memcpy` call costs more than the copy.
+            for (d, s) in row.iter_mut().zip(&src[base..base + inner]) {
+                *d = *s;
+            }
         } else {
-            dst.extend((0..inner).map(|i| src[base + i * inner_stride]));
+            for (i, d) in row.iter_mut().enumerate() {
+                *d = src[base + i * inner_stride];
+            }
         }
         let mut a = rank - 1;
-        loop {
-            if a == 0 {
-                return;
-            }
+        while a > 0 {
             a -= 1;
             idx[a] += 1;
             base += out_strides[a];

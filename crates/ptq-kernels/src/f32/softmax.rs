@@ -6,10 +6,10 @@ use super::isa::{Isa, multiversion};
 /// Lanes of the reductions: independent partial results the compiler can keep
 /// in vector registers (a single running value would force scalar code, since
 /// float addition is not reassociated).
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// Replaces every row of `row` contiguous elements with its softmax,
-/// exp(x − max) / Σ exp(x − max), with [`exp`](super::exp::exp) (2 ulp).
+/// exp(x − max) · (1 / Σ exp(x − max)), with [`exp`](super::exp::exp) (2 ulp).
 ///
 /// A row holding a NaN becomes all NaN, and so does a row of all −∞. Panics
 /// unless `row > 0` and `x.len()` is a multiple of it (an empty `x` is always
@@ -33,9 +33,10 @@ fn softmax_body(x: &mut [f32], row: usize) {
         for v in r.iter_mut() {
             *v = exp_one(*v - max);
         }
-        let sum = sum(r);
+        // One division per row, then multiplications (as onnxruntime's MLAS).
+        let inv = 1.0 / sum(r);
         for v in r.iter_mut() {
-            *v /= sum;
+            *v *= inv;
         }
     }
 }
@@ -51,7 +52,23 @@ fn max(x: &[f32]) -> f32 {
             *a = a.max(v);
         }
     }
-    tail.iter().chain(&acc).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+    let m = fold_lanes(acc, f32::max);
+    tail.iter().fold(m, |m, &v| m.max(v))
+}
+
+/// Combines the `LANES` partial results pairwise (halving the width each
+/// step), so the combination is a few vector operations instead of a chain
+/// of `LANES` dependent scalar ones.
+#[inline(always)]
+pub(crate) fn fold_lanes(mut acc: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] = f(acc[i], acc[i + width]);
+        }
+        width /= 2;
+    }
+    acc[0]
 }
 
 /// Sum of the elements, in `LANES` interleaved partial sums.
@@ -65,7 +82,7 @@ fn sum(x: &[f32]) -> f32 {
             *a += v;
         }
     }
-    tail.iter().chain(&acc).sum()
+    tail.iter().fold(fold_lanes(acc, |a, b| a + b), |s, &v| s + v)
 }
 
 #[cfg(test)]
