@@ -273,6 +273,39 @@ fn pool_plane_fast<T: Elem>(
     }
 }
 
+/// The classic 2x2/2 max pool on f32 (see [`is_max_2x2`]) with the kernels
+/// crate's vectorised loop, planes split across threads; `None` for any
+/// other pool.
+fn max_2x2_f32(op: &Pool, x: &ArrayD<f32>, threads: Threads) -> Result<Option<ArrayD<f32>>, String> {
+    let xs = x.shape();
+    if xs.len() != 4 {
+        return Ok(None);
+    }
+    let g = Geometry::new(op, &xs[2..])?;
+    if !is_max_2x2(op, &g) {
+        return Ok(None);
+    }
+    let (hw, ohw) = ([g.input[0], g.input[1]], [g.out[0], g.out[1]]);
+    let (plane_in, plane_out) = (hw[0] * hw[1], ohw[0] * ohw[1]);
+    let data = contiguous(x);
+    let mut y = vec![0f32; xs[0] * xs[1] * plane_out];
+    if plane_out > 0 {
+        // About 16 K input elements per task.
+        let per = (1 << 14) / plane_in + 1;
+        parallel::for_each_chunk_mut(
+            &mut y,
+            per * plane_out,
+            threads,
+            || (),
+            |(), (i, out)| {
+                let src = &data[i * per * plane_in..][..out.len() / plane_out * plane_in];
+                ptq_kernels::max_pool_2x2(src, hw, out, ohw);
+            },
+        );
+    }
+    Ok(Some(array(&[xs[0], xs[1], ohw[0], ohw[1]], y)?))
+}
+
 /// Whether `op` is the classic 2x2, stride 2, unpadded, undilated max pool
 /// over a 2-D plane with every window inside the input.
 fn is_max_2x2(op: &Pool, g: &Geometry) -> bool {
@@ -392,6 +425,11 @@ pub fn run(op: &Pool, ins: &mut Inputs, n_out: usize) -> Out {
     let threads = ins.threads;
     let x = ins.get(0)?;
     let want_idx = op.kind == PoolKind::Max && n_out > 1;
+    if let (Tensor::F32(a), false) = (x, want_idx)
+        && let Some(y) = max_2x2_f32(op, a, threads)?
+    {
+        return Ok(vec![Some(Tensor::F32(y)), None]);
+    }
     let (y, idx) = match x {
         Tensor::F32(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::F32(y), i))?,
         Tensor::F64(a) => pool(op, a, want_idx, threads).map(|(y, i)| (Tensor::F64(y), i))?,

@@ -138,6 +138,13 @@ fn columns(
     let src = padded.as_ptr();
     let dst = col.as_mut_ptr();
     #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && oh * ow <= 16 && tiny_span(g, pw) <= 32 {
+        // SAFETY: AVX-512F was detected; the asserts above bound every
+        // window, and `columns_tiny_plane` masks its loads to `tiny_span`.
+        unsafe { columns_tiny_plane(g, cg, [ph, pw], padded, first, cols, dst) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && g.sw == 1 && ow <= 16 {
         // SAFETY: AVX-512F was detected; the asserts above bound every
         // row this reads and writes, as in the loop below.
@@ -165,6 +172,71 @@ fn columns(
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Floats of one padded channel plane that the windows of one kernel row
+/// (`ky`) read, from the first window's first tap to the last window's last.
+fn tiny_span(g: &Plane, pw: usize) -> usize {
+    (g.oh - 1) * g.sh * pw + (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1
+}
+
+/// [`columns`] for output planes of at most 16 positions whose windows for
+/// one kernel row lie within 32 consecutive floats of the padded plane: per
+/// (channel, kernel row) two masked loads, then per kernel column one
+/// two-register permute that gathers the whole output plane's taps, and one
+/// masked store.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `oh·ow ≤ 16`, `tiny_span ≤ 32`, and the
+/// bounds `columns` asserts must hold.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns_tiny_plane(
+    g: &Plane,
+    cg: usize,
+    [ph, pw]: [usize; 2],
+    padded: &[f32],
+    first: usize,
+    cols: usize,
+    dst: *mut f32,
+) {
+    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps};
+    let (oh, ow) = (g.oh, g.ow);
+    let span = tiny_span(g, pw);
+    let lane_mask = |n: usize| if n >= 16 { u16::MAX } else { (1u16 << n) - 1 };
+    let (lo_mask, hi_mask) = (lane_mask(span), lane_mask(span.saturating_sub(16)));
+    let out_mask = lane_mask(oh * ow);
+    // Per kernel column, the offset (from the kernel row's first float) of
+    // each output position's tap; unused lanes point at 0.
+    let mut index = vec![[0i32; 16]; g.kw];
+    for (kx, idx) in index.iter_mut().enumerate() {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                idx[oy * ow + ox] = (oy * g.sh * pw + ox * g.sw + kx * g.dw) as i32;
+            }
+        }
+    }
+    let src = padded.as_ptr();
+    for c in 0..cg {
+        for ky in 0..g.kh {
+            let base = (c * ph + ky * g.dh) * pw;
+            // SAFETY: the windows of row `ky` span `span` floats from `base`,
+            // inside channel c's padded plane (the asserts in `columns`); the
+            // masks keep both loads within them. Each store writes `oh·ow`
+            // floats of column-matrix row k from `first`, inside `col`.
+            unsafe {
+                let lo = _mm512_maskz_loadu_ps(lo_mask, src.add(base));
+                let hi = _mm512_maskz_loadu_ps(hi_mask, src.add(base + 16));
+                for (kx, idx) in index.iter().enumerate() {
+                    let k = (c * g.kh + ky) * g.kw + kx;
+                    let idx = _mm512_loadu_si512(idx.as_ptr().cast());
+                    let v = _mm512_permutex2var_ps(lo, idx, hi);
+                    _mm512_mask_storeu_ps(dst.add(k * cols + first), out_mask, v);
                 }
             }
         }

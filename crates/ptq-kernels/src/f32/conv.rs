@@ -429,7 +429,10 @@ mod tests {
         let single_channel = Conv2d { c: 1, m: 16, h: 8, w: 8, ..dense };
         let strided = Conv2d { stride: [2, 3], dilation: [1, 2], pads: [0, 2, 1, 1], ..dense };
         let grouped = Conv2d { group: 4, ..dense };
-        for p in [dense, single_channel, strided, grouped] {
+        // Output planes of at most 16 positions (one permute per tap on AVX-512).
+        let tiny = Conv2d { h: 4, w: 4, ..dense };
+        let tiny_dilated = Conv2d { h: 3, w: 3, dilation: [2, 1], pads: [2, 1, 2, 0], m: 5, ..dense };
+        for p in [dense, single_channel, strided, grouped, tiny, tiny_dilated] {
             assert!(batched::suits(&p, &p.plane(), p.c / p.group), "{p:?}");
             for threads in [Threads::Single, Threads::Pool] {
                 run(&Case { p, bias: true, threads, tile: None, seed: 5 }).unwrap();
