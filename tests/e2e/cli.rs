@@ -148,3 +148,37 @@ fn quantize_with_accuracy_control_from_the_command_line() {
         .unwrap();
     assert!(out.exists());
 }
+
+#[test]
+fn bench_times_fp32_and_int8_and_names_the_tier() {
+    let fx = fixtures_dir().join("digits_cnn");
+    let (model, calib) = (fx.join("model.onnx"), fx.join("calib.npz"));
+    let argv = |m: &std::path::Path, extra: &[&str]| {
+        let mut v = vec!["bench", "--model", m.to_str().unwrap(), "--batch", "2", "--threads", "1"];
+        v.extend(["--iters", "3", "--warmup", "1"]);
+        v.extend(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let r = ptq_cli::cmd::bench::json_report(argv(&model, &["--data", calib.to_str().unwrap()])).unwrap();
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.iter().map(|x| x["path"].as_str().unwrap()).collect::<Vec<_>>(), ["fp32", "int8"], "{r}");
+    assert!(runs.iter().all(|x| x["median_ms"].as_f64().unwrap() > 0.0), "{r}");
+    // The Gemm runs on the int8 kernels; the tier is one this CPU has.
+    assert!(runs[1]["integer_nodes"].as_u64().unwrap() >= 1, "{r}");
+    let tier = ptq::exec::Int8Tier::parse(r["int8_tier"].as_str().unwrap()).unwrap();
+    assert!(tier.is_available(), "{r}");
+    assert!(r["int8_speedup"].as_f64().unwrap() > 0.0, "{r}");
+
+    // An already-quantized model: its float simulation against the integer path.
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.onnx");
+    let s = |p: &std::path::Path| p.display().to_string();
+    let quantize = ["ptq", "quantize", "--model", &s(&model), "--data", &s(&calib), "--output", &s(&q), "--quiet"];
+    ptq_cli::run(quantize).unwrap();
+    let r = ptq_cli::cmd::bench::json_report(argv(&q, &[])).unwrap();
+    let paths: Vec<_> = r["runs"].as_array().unwrap().iter().map(|x| x["path"].as_str().unwrap().to_string()).collect();
+    assert_eq!(paths, ["fake-quant", "int8"], "{r}");
+    let r = ptq_cli::cmd::bench::json_report(argv(&model, &["--only", "fp32"])).unwrap();
+    assert_eq!(r["runs"].as_array().unwrap().len(), 1, "{r}");
+    assert!(r["int8_speedup"].is_null(), "{r}");
+}

@@ -28,7 +28,9 @@ fn median_ms(out: &std::process::Output, what: &str) -> anyhow::Result<f64> {
     }
     let line = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(line.trim()).with_context(|| format!("{what} printed {line}"))?;
-    v["median_ms"].as_f64().with_context(|| format!("{what}: no median_ms"))
+    // `ptq bench --json` lists its timed paths under "runs"; ort_bench.py
+    // prints one.
+    v["runs"][0]["median_ms"].as_f64().or(v["median_ms"].as_f64()).with_context(|| format!("{what}: no median_ms"))
 }
 
 /// Runs the comparison with `threads` worker threads.
@@ -50,6 +52,8 @@ pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
             threads.to_string(),
             "--iters".into(),
             "50".into(),
+            "--only".into(),
+            "fp32".into(),
         ];
         for d in dims {
             args.extend(["--dim".into(), d.to_string()]);

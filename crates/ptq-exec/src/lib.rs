@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fold;
 mod fuse;
 mod inputs;
 mod int8;
@@ -19,3 +20,6 @@ mod work;
 
 pub use error::ExecError;
 pub use plan::{ExecOptions, Plan, Probe};
+/// The int8 kernel tier the integer path runs (`PTQ_CPU_TIER`, else the
+/// CPU's best), and its type.
+pub use ptq_kernels::int8::{Tier as Int8Tier, active_tier as int8_tier};

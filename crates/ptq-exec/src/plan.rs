@@ -22,8 +22,10 @@ pub struct ExecOptions {
     pub threads: usize,
     /// Rewrite the graph for speed first: batch norms folded into the
     /// convolutions before them, a Relu applied in place by the Conv, Gemm
-    /// or MatMul feeding it. Values that disappear (a convolution's output
-    /// before its batch norm or Relu) are then not seen by probes.
+    /// or MatMul feeding it, and every node whose inputs are all constants
+    /// (weight dequantization, say) evaluated once into a constant. Values
+    /// that disappear (a convolution's output before its batch norm or Relu,
+    /// a dequantized weight) are then not seen by probes.
     pub optimize: bool,
     /// Run quantized MatMul and Gemm on the int8 kernels: where the
     /// activation is a u8 per-tensor DequantizeLinear and the weight a
@@ -102,6 +104,11 @@ impl Plan {
             }
             if options.integer {
                 integer = crate::int8::rewrite(&mut rewritten, &relu_after)?;
+            }
+            if options.optimize {
+                // After the integer rewrite, which reads the i8 weights
+                // before their dequantization folds away.
+                crate::fold::fold_constants(&mut rewritten);
             }
             &rewritten
         } else {

@@ -1,4 +1,13 @@
-//! `ptq bench --model M [--batch N] [--threads N] [--dim name=value] [--json]`.
+//! `ptq bench --model M [--batch N] [--threads N] [--dim name=value] [--data D] [--only fp32|int8] [--json]`.
+//!
+//! Times two paths of the same model, each on its own plan:
+//! - an FP32 model: `fp32` (the model as given) and `int8` (the model
+//!   quantized with ptq's defaults, run with `ExecOptions::integer`);
+//! - an already-quantized model (Q/DQ or FakeQuantize): `fake-quant`
+//!   (quantizers simulated in f32) and `int8` (integer path).
+//!
+//! The int8 kernel tier (`PTQ_CPU_TIER` or the CPU's best) is printed with
+//! the number of nodes that ran on it.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -34,6 +43,24 @@ pub struct Args {
     /// Also print the time per op type (summed over the timed runs).
     #[arg(long)]
     profile: bool,
+    /// Calibration data (.npz or folder of .npz) for quantizing an FP32
+    /// model; without it the synthetic benchmark input is the calibration
+    /// set, which gives the same latency but meaningless accuracy.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Time one path only: `fp32` (the model as given, float quantizers
+    /// included) or `int8`.
+    #[arg(long, value_parser = ["fp32", "int8"])]
+    only: Option<String>,
+}
+
+/// One timed path.
+struct Timing {
+    path: &'static str,
+    median_ms: f64,
+    min_ms: f64,
+    /// Nodes on the int8 kernels (integer path only).
+    integer_nodes: Option<usize>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, usize), String> {
@@ -82,49 +109,153 @@ pub fn synthetic_inputs(g: &Graph, batch: usize, dims: &[(String, usize)]) -> an
     Ok(out)
 }
 
+/// What `ptq bench` measured.
+struct Report {
+    timings: Vec<Timing>,
+    threads: usize,
+    tier: String,
+}
+
+impl Report {
+    /// Median latency of the first path over the second's, when both ran.
+    fn speedup(&self) -> Option<f64> {
+        match self.timings.as_slice() {
+            [base, int8] => Some(base.median_ms / int8.median_ms),
+            _ => None,
+        }
+    }
+
+    /// The report as `--json` prints it.
+    fn json(&self, a: &Args) -> serde_json::Value {
+        let runs: Vec<serde_json::Value> = self
+            .timings
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "path": t.path,
+                    "median_ms": t.median_ms,
+                    "min_ms": t.min_ms,
+                    "items_per_s": a.batch as f64 / (t.median_ms / 1e3),
+                    "integer_nodes": t.integer_nodes,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "model": a.model.display().to_string(),
+            "batch": a.batch,
+            "threads": self.threads,
+            "iters": a.iters.max(1),
+            "int8_tier": self.tier,
+            "runs": runs,
+            "int8_speedup": self.speedup(),
+        })
+    }
+}
+
+/// `ptq bench` as a command line of its own, for tests.
+#[derive(Debug, clap::Parser)]
+struct Standalone {
+    #[command(flatten)]
+    args: Args,
+}
+
+/// Parses `argv` (program name first, then `ptq bench`'s options), runs the
+/// benchmark and returns what `--json` would print.
+pub fn json_report<I, T>(argv: I) -> anyhow::Result<serde_json::Value>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    let a = Standalone::try_parse_from(argv)?.args;
+    Ok(measure(&a)?.json(&a))
+}
+
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
+    let r = measure(a)?;
+    if a.json {
+        println!("{}", r.json(a));
+        return Ok(());
+    }
+    println!("model: {} (batch {}, {} threads, {} runs)", a.model.display(), a.batch, r.threads, a.iters.max(1));
+    for t in &r.timings {
+        let nodes = t.integer_nodes.map_or(String::new(), |n| format!(", {n} nodes on int8 kernels ({})", r.tier));
+        println!(
+            "{:10}: median {:.3} ms, min {:.3} ms, {:.1} items/s{nodes}",
+            t.path,
+            t.median_ms,
+            t.min_ms,
+            a.batch as f64 / (t.median_ms / 1e3)
+        );
+    }
+    if let (Some(x), [base, _]) = (r.speedup(), r.timings.as_slice()) {
+        println!("int8 vs {}: {x:.2}x", base.path);
+    }
+    Ok(())
+}
+
+/// Loads the model, quantizes it if needed, and times the paths.
+fn measure(a: &Args) -> anyhow::Result<Report> {
     let model = ptq::load(&a.model)?;
-    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer: false })?;
     let inputs = synthetic_inputs(model.graph(), a.batch, &a.dims)?;
+    let quantized = model.graph().nodes.iter().flatten().any(|n| {
+        matches!(n.op.name(), "QuantizeLinear" | "DequantizeLinear" | "FakeQuantize" | "DynamicQuantizeLinear")
+    });
+    let mut timings = vec![];
+    if a.only.as_deref() != Some("int8") {
+        let path = if quantized { "fake-quant" } else { "fp32" };
+        timings.push(time(a, path, &model, false, &inputs)?);
+    }
+    if a.only.as_deref() != Some("fp32") {
+        let int8 = if quantized {
+            model
+        } else {
+            let data = match &a.data {
+                Some(d) => ptq::Dataset::open(d)?,
+                None => ptq::Dataset::from_items(vec![inputs.clone()]),
+            };
+            ptq::quantize(&model, &data, &ptq::QuantizeOptions::default())
+                .context("quantizing the model for its int8 timing")?
+                .model
+        };
+        timings.push(time(a, "int8", &int8, true, &inputs)?);
+    }
+    let threads = if a.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { a.threads };
+    let tier = ptq::exec::int8_tier().map(|t| t.name().to_string()).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Report { timings, threads, tier })
+}
+
+/// Times `model` on `inputs` with a plan of the bench's settings.
+fn time(
+    a: &Args,
+    path: &'static str,
+    model: &ptq::Model,
+    integer: bool,
+    inputs: &[(String, Tensor)],
+) -> anyhow::Result<Timing> {
+    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer })?;
     for _ in 0..a.warmup {
-        plan.run(inputs.clone())?;
+        plan.run(inputs.to_vec())?;
     }
     let mut times = Vec::with_capacity(a.iters);
     for _ in 0..a.iters.max(1) {
-        let x = inputs.clone();
+        let x = inputs.to_vec();
         let t = Instant::now();
         plan.run(x)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
     if a.profile {
-        print_profile(&plan, &inputs, a.iters.max(1))?;
+        eprintln!("{path}:");
+        print_profile(&plan, inputs, a.iters.max(1))?;
     }
-    let median = times[times.len() / 2];
-    let threads = if a.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { a.threads };
-    let throughput = a.batch as f64 / (median / 1e3);
-    if a.json {
-        println!(
-            "{{\"model\":{:?},\"path\":\"fp32\",\"batch\":{},\"threads\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"items_per_s\":{:.2},\"iters\":{}}}",
-            a.model.display().to_string(),
-            a.batch,
-            threads,
-            median,
-            times[0],
-            throughput,
-            times.len()
-        );
-    } else {
-        println!("model: {}", a.model.display());
-        println!(
-            "fp32: median {median:.3} ms, min {:.3} ms, {throughput:.1} items/s (batch {}, {threads} threads, {} runs)",
-            times[0],
-            a.batch,
-            times.len()
-        );
-    }
-    Ok(())
+    Ok(Timing {
+        path,
+        median_ms: times[times.len() / 2],
+        min_ms: times[0],
+        integer_nodes: integer.then(|| plan.integer_nodes().len()),
+    })
 }
 
 fn print_profile(plan: &Plan, inputs: &[(String, Tensor)], iters: usize) -> anyhow::Result<()> {

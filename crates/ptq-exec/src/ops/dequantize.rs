@@ -6,7 +6,7 @@ use ptq_ir::ops::dequantize::DequantizeLinear;
 use super::quantize::param_index;
 use super::{Out, one};
 use crate::inputs::Inputs;
-use crate::util::array;
+use crate::util::{array, contiguous};
 
 /// Runs DequantizeLinear: `(x - zero_point) * scale` for integer x (int4 and
 /// uint4 included) or float8 x (the zero point, usually zero, is subtracted as
@@ -24,6 +24,23 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         && z.dtype() != x.dtype()
     {
         return Err(format!("zero point is {} but the input is {}", z.dtype(), x.dtype()));
+    }
+    if let (Tensor::U8(a), Tensor::F32(s)) = (x, scale_t)
+        && s.len() == 1
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // Per-tensor u8 to f32 on the vectorised kernel: the same values as
+        // below ((q − zp) exactly in f32, times the scale).
+        let zp = match ins.opt(2) {
+            Some(Tensor::U8(z)) if z.len() == 1 => z.iter().next().copied().unwrap_or(0),
+            Some(_) => return Err("a per-tensor scale needs a one-element zero point".into()),
+            None => 0,
+        };
+        let q = contiguous(a);
+        let mut y = vec![0f32; q.len()];
+        kernels.dequantize_u8(&q, scale[0], zp, &mut y);
+        return one(Tensor::F32(array(a.shape(), y)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = if float8 {

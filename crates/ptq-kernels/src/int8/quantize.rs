@@ -12,8 +12,13 @@ fn quantize_body(x: &[f32], scale: f32, zero_point: u8, out: &mut [u8]) {
     let zp = f32::from(zero_point);
     for (o, &v) in out.iter_mut().zip(x) {
         let q = (v / scale).round_ties_even() + zp;
-        // `clamp` keeps a NaN, and `as u8` turns it into 0.
-        *o = q.clamp(0.0, 255.0) as u8;
+        // `max` drops a NaN (giving 0), then the value is an integer in
+        // [0, 255], so the unchecked conversion vectorises (a saturating
+        // `as u8` is done lane by lane).
+        #[allow(clippy::manual_clamp)] // `clamp` would keep the NaN.
+        let q = q.max(0.0).min(255.0);
+        // SAFETY: q is finite and within [0, 255], which i32 represents.
+        *o = unsafe { q.to_int_unchecked::<i32>() } as u8;
     }
 }
 

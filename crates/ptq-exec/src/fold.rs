@@ -1,0 +1,113 @@
+//! Plan-time constant folding.
+//!
+//! A quantized model dequantizes its int8 weights (DequantizeLinear, or an
+//! OpenVINO FakeQuantize on f32 weights) on every run unless the plan does it
+//! once. Folding evaluates every node whose inputs are all constants with its
+//! own kernel and stores the results as constants.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ptq_ir::{Graph, ValueId};
+use ptq_kernels::Threads;
+
+use crate::inputs::{Inputs, Slot};
+use crate::ops::prepare;
+
+/// Largest folded value (elements): a node that would make a bigger constant
+/// (an Expand or ConstantOfShape, say) keeps running per call instead of
+/// holding that memory for the plan's lifetime.
+const MAX_FOLDED: usize = 1 << 24;
+
+/// Replaces every node whose present inputs are all constants (and which has
+/// at least one) by constants holding its outputs, in topological order, so
+/// chains of them fold too. A node is left alone if its kernel fails (the run
+/// then reports the error as usual), if an output is a graph output, or if an
+/// output would exceed [`MAX_FOLDED`] elements. Returns how many nodes were
+/// folded.
+pub fn fold_constants(g: &mut Graph) -> usize {
+    let Ok(order) = ptq_ir::topo::topo_order(g) else { return 0 };
+    let outputs: HashSet<ValueId> = g.outputs.iter().copied().collect();
+    let mut folded = 0;
+    for id in order {
+        let Some(node) = g.node(id) else { continue };
+        let present: Vec<ValueId> = node.inputs.iter().flatten().copied().collect();
+        if present.is_empty()
+            || present.iter().any(|&v| g.value(v).constant.is_none())
+            || node.outputs.iter().flatten().any(|v| outputs.contains(v))
+        {
+            continue;
+        }
+        let Ok(kernel) = prepare(node, g) else { continue };
+        let slots = node
+            .inputs
+            .iter()
+            .map(|v| v.and_then(|v| g.value(v).constant.clone()).map(|tensor| Slot { tensor, reusable: false }))
+            .collect();
+        let Ok(results) = kernel.run(&mut Inputs { slots, threads: Threads::Single }, node.outputs.len()) else {
+            continue;
+        };
+        let mut values = vec![];
+        for (slot, out) in node.outputs.iter().enumerate() {
+            let Some(v) = out else { continue };
+            match results.get(slot).and_then(Option::as_ref) {
+                Some(t) if t.len() <= MAX_FOLDED => values.push((*v, t.clone())),
+                _ => {
+                    values.clear();
+                    break;
+                }
+            }
+        }
+        if values.is_empty() && node.outputs.iter().any(Option::is_some) {
+            continue;
+        }
+        for (v, t) in values {
+            g.values[v.0].constant = Some(Arc::new(t));
+        }
+        g.nodes[id.0] = None;
+        folded += 1;
+    }
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use ptq_ir::fact::known_shape;
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    use ptq_ir::ops::unary::{Unary, UnaryKind};
+    use ptq_ir::{ConstSource, DType, Fact, Node, Op, Tensor, Value};
+
+    use super::*;
+    use crate::{ExecOptions, Plan};
+
+    fn node(g: &mut Graph, name: &str, op: Op, inputs: &[ValueId]) -> ValueId {
+        let out = g.add_value(Value { name: format!("{name}_out"), ..Value::default() });
+        let inputs = inputs.iter().map(|&v| Some(v)).collect();
+        g.add_node(Node { name: name.into(), op, inputs, outputs: vec![Some(out)], doc: String::new(), meta: vec![] });
+        out
+    }
+
+    #[test]
+    fn chains_of_constant_nodes_fold_and_runs_agree() {
+        // y = x + neg(abs(c)): abs and neg fold, the add stays.
+        let mut g = Graph::default();
+        let fact = Fact::new(DType::F32, known_shape(&[3]));
+        let x = g.add_value(Value { name: "x".into(), fact, ..Value::default() });
+        g.inputs.push(x);
+        let c = g.add_constant("c", Tensor::F32(ndarray::arr1(&[-1.0f32, 2.0, -3.0]).into_dyn()), ConstSource::Stored);
+        let a = node(&mut g, "abs", Op::Unary(Unary { kind: UnaryKind::Abs }), &[c]);
+        let n = node(&mut g, "neg", Op::Unary(Unary { kind: UnaryKind::Neg }), &[a]);
+        let y = node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), &[x, n]);
+        g.outputs.push(y);
+        let mut folded = g.clone();
+        assert_eq!(fold_constants(&mut folded), 2);
+        assert_eq!(folded.node_count(), 1);
+        let input = vec![("x".to_string(), Tensor::F32(ndarray::arr1(&[1.0f32, 1.0, 1.0]).into_dyn()))];
+        let run = |g: &Graph| {
+            Plan::new(g, &ExecOptions { threads: 1, ..ExecOptions::default() }).unwrap().run(input.clone()).unwrap()
+        };
+        let want = Tensor::F32(ndarray::arr1(&[0.0f32, -1.0, -2.0]).into_dyn());
+        assert_eq!(run(&g)[0].1, want);
+        assert_eq!(run(&folded)[0].1, want);
+    }
+}
