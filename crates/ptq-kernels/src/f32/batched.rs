@@ -180,6 +180,7 @@ fn columns(
 
 /// Floats of one padded channel plane that the windows of one kernel row
 /// (`ky`) read, from the first window's first tap to the last window's last.
+#[cfg(target_arch = "x86_64")]
 fn tiny_span(g: &Plane, pw: usize) -> usize {
     (g.oh - 1) * g.sh * pw + (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1
 }
