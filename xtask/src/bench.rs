@@ -70,25 +70,10 @@ pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
         println!("{name:22} {shape:20} ptq {ours:8.3} ms  onnxruntime {theirs:8.3} ms  ratio {:.2}x", ours / theirs);
         rows.push(format!("| {name} | {shape} | {ours:.3} | {theirs:.3} | {:.2}x |", ours / theirs));
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = crate::bench_quantize::cpu_name();
     let section = format!(
         "{START}\nCommand: `cargo xtask bench --threads {threads}` (FP32, {threads} threads, best median of {ROUNDS} interleaved rounds of 50 runs; {cpu}).\n\n| model | input | ptq-exec (ms) | onnxruntime (ms) | ptq / ort |\n|---|---|---|---|---|\n{}\n{END}",
         rows.join("\n")
     );
-    let path = root.join("docs/PERFORMANCE.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let text = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) => format!("{}{}{}", &text[..a], section, &text[b + END.len()..]),
-        _ => format!("{}\n## FP32 executor vs onnxruntime\n\n{section}\n", text.trim_end()),
-    };
-    std::fs::write(&path, text)?;
-    println!("updated {}", path.display());
-    Ok(())
+    crate::bench_quantize::write_section(root, START, END, "FP32 executor vs onnxruntime", &section)
 }

@@ -17,6 +17,9 @@
 //! - `bench-accuracy`: `ptq quantize --max-drop 0.01` against NNCF's
 //!   `quantize_with_accuracy_control` on the labelled fixtures (ONNX and IR);
 //!   rewrites the accuracy-control section of docs/PERFORMANCE.md.
+//! - `bench-gemm [M K N]`: the int8 GEMM tiers and f32 `sgemm` against
+//!   onnxruntime's MatMulInteger, one thread; rewrites its section of
+//!   docs/PERFORMANCE.md.
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -29,6 +32,7 @@
 
 mod bench;
 mod bench_accuracy;
+mod bench_gemm;
 mod bench_quantize;
 mod conformance;
 mod layering;
@@ -102,12 +106,13 @@ fn main() -> ExitCode {
         "conformance" => conformance::run(&workspace_root(), &args),
         "bench" => bench_args(&args).and_then(|t| bench::run(&workspace_root(), t)),
         "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
+        "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-quantize [--skip-nncf]|bench-accuracy|quantize [ARGS]>"
+                 bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]>"
             );
             return ExitCode::from(2);
         }
