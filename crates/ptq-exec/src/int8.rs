@@ -9,7 +9,8 @@
 //! A Gemm's bias (a constant f32, or a DequantizeLinear of constants) is
 //! folded to f32 at plan time. DequantizeLinear nodes left without readers
 //! are removed, so their outputs are no longer seen by probes. Anything else
-//! stays on the f32 path.
+//! stays on the f32 path. Convolutions large enough to pay are matched in
+//! [`crate::int8_conv`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -82,7 +83,7 @@ impl Kernel for IntMatMul {
 }
 
 /// A constant that a caller cannot override (not a graph input).
-fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
+pub(crate) fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
     if g.inputs.contains(&v) {
         return None;
     }
@@ -90,14 +91,14 @@ fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
 }
 
 /// The DequantizeLinear node producing `v`, if any.
-fn dequantizer(g: &Graph, producers: &HashMap<ValueId, (NodeId, usize)>, v: ValueId) -> Option<NodeId> {
+pub(crate) fn dequantizer(g: &Graph, producers: &HashMap<ValueId, (NodeId, usize)>, v: ValueId) -> Option<NodeId> {
     let &(p, slot) = producers.get(&v)?;
     let node = g.node(p)?;
     (slot == 0 && matches!(node.op, Op::DequantizeLinear(_))).then_some(p)
 }
 
 /// The node's DequantizeLinear attributes and inputs `(x, scale, zero point)`.
-fn dq_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, ValueId, ValueId, Option<ValueId>)> {
+pub(crate) fn dq_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, ValueId, ValueId, Option<ValueId>)> {
     let node = g.node(id)?;
     let Op::DequantizeLinear(op) = &node.op else { return None };
     if op.block_size.is_some_and(|b| b != 0) {
@@ -109,7 +110,7 @@ fn dq_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, ValueId, ValueI
 }
 
 /// f32 scales of a constant f32 tensor, all positive and finite.
-fn scales(t: &Tensor) -> Option<Vec<f32>> {
+pub(crate) fn scales(t: &Tensor) -> Option<Vec<f32>> {
     if t.dtype() != DType::F32 {
         return None;
     }
@@ -118,7 +119,7 @@ fn scales(t: &Tensor) -> Option<Vec<f32>> {
 }
 
 /// Activation side: `(x_q, zero point, scale)` for a u8 per-tensor DequantizeLinear.
-fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
+pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
     let (_, xq, s, z) = dq_parts(g, dq)?;
     let s = scales(constant(g, s)?)?;
     let &[s] = s.as_slice() else { return None };
@@ -180,7 +181,7 @@ fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights> {
 
 /// A Gemm bias as `N` f32 values: a constant f32, or a DequantizeLinear of
 /// constants evaluated now (exactly as the f32 path would).
-fn bias(
+pub(crate) fn bias(
     g: &Graph,
     producers: &HashMap<ValueId, (NodeId, usize)>,
     c: ValueId,
@@ -219,6 +220,15 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
     let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
     for id in ids {
         let Some(node) = g.node(id) else { continue };
+        if matches!(node.op, Op::Conv(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(m) = crate::int8_conv::match_conv(g, &producers, id, relu_after.contains(&id), kernels) {
+                found.insert(id, Box::new(m.kernel));
+                new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
+                dqs.extend(m.dqs);
+            }
+            continue;
+        }
         let (transposed, gemm) = match &node.op {
             Op::MatMul(_) => (false, None),
             Op::Gemm(o) if !o.trans_a && o.alpha == 1.0 => (o.trans_b, Some(o.clone())),
@@ -489,6 +499,39 @@ mod tests {
             }
             let (_, steps) = plan.run_profiled(vec![("x".into(), x.clone())]).unwrap();
             println!("integer {integer}: best {:.2} ms per run; steps {steps:?}", best * 1e3);
+        }
+    }
+
+    #[test]
+    fn quantized_convolutions_run_on_int8_kernels_and_match_fake_quant() {
+        use ptq_ir::ops::conv::Conv;
+        // C·KH·KW = 288, enough for the integer path; padding, strides,
+        // dilations and per-channel or per-tensor weight scales.
+        let (n, c, h, w, m) = (2, 32, 7, 6, 5);
+        let cases = [
+            (Conv { pads: Some(vec![1, 1, 1, 1]), ..Conv::default() }, true, true),
+            (Conv { strides: Some(vec![2, 1]), pads: Some(vec![0, 2, 1, 0]), ..Conv::default() }, false, false),
+            (Conv { dilations: Some(vec![2, 2]), pads: Some(vec![2, 2, 2, 2]), ..Conv::default() }, true, false),
+        ];
+        for (ci, (op, per_channel, with_bias)) in cases.into_iter().enumerate() {
+            let mut g = Graph::default();
+            let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+            let scale =
+                if per_channel { Tensor::from_f32s(&values(m, 5, 0.001, 0.01)) } else { Tensor::scalar_f32(0.004) };
+            let wdq = dq_weight(&mut g, i8s(&[m, c, 3, 3], 9), scale, None, per_channel.then_some(0));
+            let b = with_bias.then(|| konst(&mut g, "b", Tensor::from_f32s(&values(m, 3, -1.0, 1.0)))).flatten();
+            let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
+            g.outputs.push(y);
+            let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+            let (yf, _, _) = run(&g, false, true, &x);
+            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true }).unwrap();
+            assert_eq!(plan.integer_nodes(), ["conv"], "case {ci}");
+            let (yi, _, _) = run(&g, true, true, &x);
+            assert_eq!(yi.len(), yf.len(), "case {ci}");
+            let peak = yf.iter().fold(0f32, |a, v| a.max(v.abs()));
+            for (a, b) in yi.iter().zip(&yf) {
+                assert!((a - b).abs() <= 1e-5 * peak.max(1.0), "case {ci}: {a} vs {b}");
+            }
         }
     }
 }

@@ -34,7 +34,10 @@ pub struct ExecOptions {
     /// weights packed once at plan time and dequantizes the i32 result (scale,
     /// bias, fused Relu) to f32. The float values that disappear (the
     /// dequantized activation and weight) are then not seen by probes.
-    /// Everything else runs in f32; [`Plan::integer_nodes`] lists what matched.
+    /// A Conv (group 1, at least 256 multiply-adds per output) with the same
+    /// kind of input and weight runs as channels-last u8 patches times the
+    /// packed weights. Everything else runs in f32; [`Plan::integer_nodes`]
+    /// lists what matched.
     pub integer: bool,
 }
 
@@ -203,7 +206,7 @@ impl Plan {
         &self.graph
     }
 
-    /// Labels of the MatMul and Gemm nodes that run on the int8 kernels, in
+    /// Labels of the MatMul, Gemm and Conv nodes that run on the int8 kernels, in
     /// schedule order (empty unless [`ExecOptions::integer`] is set).
     pub fn integer_nodes(&self) -> &[String] {
         &self.integer_nodes

@@ -7,7 +7,7 @@ mod cast;
 mod clip;
 mod concat;
 mod constant_of_shape;
-mod conv;
+pub(crate) mod conv;
 mod conv_transpose;
 mod cumsum;
 mod depth_space;

@@ -1,0 +1,212 @@
+//! Integer execution of quantized 2-D convolutions (part of
+//! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
+//! [`crate::int8::rewrite`]).
+//!
+//! A Conv (group 1, at least [`MIN_REDUCTION`] multiply-adds per output)
+//! whose input is a u8 per-tensor DequantizeLinear and whose
+//! weight is a DequantizeLinear of a constant i8 `[M, C, KH, KW]` tensor
+//! (zero point 0, one scale or one per output channel) reads the u8 input:
+//! the u8 im2col patches of all images form one `[N·OH·OW, KH·KW·C]` matrix
+//! (channels last; padding is the activation zero point, which dequantizes
+//! to 0), multiplied by the weights packed once as `[KH·KW·C, M]`; the i32 result is dequantized
+//! with the bias (and a fused Relu) and written back in NCHW order.
+
+use std::collections::HashMap;
+
+use ptq_ir::ops::conv::Conv;
+use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
+
+use crate::inputs::Inputs;
+use crate::int8::{activation, bias, constant, dequantizer, dq_parts, scales};
+use crate::ops::conv::{as_2d, per_axis, resolve_pads};
+use crate::ops::{Kernel, Out, one};
+use crate::util::{array, contiguous};
+
+/// Fewest multiply-adds per output (C·KH·KW) for which the integer path
+/// pays for its layout changes (patches channels-last, result back to NCHW).
+/// Measured with `ptq bench` on one thread: three 3x3 64→64 convolutions on
+/// 56×56 (C·KH·KW = 576) ran 1.9x faster in int8 at batch 1 and 1.8x at
+/// batch 8; digits_cnn's 3x3 16→32 (144) and MobileNet's pointwise
+/// convolutions (16–64) ran 1.5–2x slower than in f32.
+pub const MIN_REDUCTION: usize = 256;
+
+/// A Conv run on the int8 kernels.
+pub struct IntConv {
+    pub op: Conv,
+    /// Packed weights, `KH·KW·C × M`.
+    pub packed: PackedB,
+    /// Input channels and kernel size the weights were packed for.
+    pub c: usize,
+    pub kernel: [usize; 2],
+    /// Activation zero point and scale.
+    pub za: u8,
+    pub sa: f32,
+    /// Weight scale per output channel.
+    pub sw: Vec<f32>,
+    /// f32 bias per output channel.
+    pub bias: Option<Vec<f32>>,
+    pub relu: bool,
+    pub kernels: &'static Int8Kernels,
+}
+
+impl std::fmt::Debug for IntConv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntConv")
+            .field("c", &self.c)
+            .field("m", &self.packed.n())
+            .field("kernel", &self.kernel)
+            .field("za", &self.za)
+            .field("relu", &self.relu)
+            .field("tier", &self.kernels.tier())
+            .finish()
+    }
+}
+
+/// `[M, C, KH, KW]` i8 weights as the row-major `[KH·KW·C, M]` matrix the
+/// GEMM multiplies the channels-last patches by (row `(ky·KW + kx)·C + c`).
+pub fn conv_weight_matrix(w: &[i8], [m, c, kh, kw]: [usize; 4]) -> Vec<i8> {
+    let mut b = vec![0i8; w.len()];
+    for (i, &v) in w.iter().enumerate() {
+        let (o, rest) = (i / (c * kh * kw), i % (c * kh * kw));
+        let (ch, ky, kx) = (rest / (kh * kw), rest / kw % kh, rest % kw);
+        b[((ky * kw + kx) * c + ch) * m + o] = v;
+    }
+    b
+}
+
+impl Kernel for IntConv {
+    fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
+        let x = ins.get(0)?;
+        let Tensor::U8(a) = x else {
+            return Err(format!("integer path: the quantized activation is {}, expected u8", x.dtype()));
+        };
+        let &[n, c, h, w] = a.shape() else {
+            return Err(format!("integer path: input {:?} is not NCHW", a.shape()));
+        };
+        if c != self.c {
+            return Err(format!("integer path: input has {c} channels, the weights {}", self.c));
+        }
+        let [kh, kw] = self.kernel;
+        let stride = per_axis(&self.op.strides, 2, "strides")?;
+        let dil = per_axis(&self.op.dilations, 2, "dilations")?;
+        let pads = resolve_pads(self.op.auto_pad, &self.op.pads, &[h, w], &[kh, kw], &stride, &dil)?;
+        let [sh, sw] = as_2d(&stride, 1)?;
+        let [dh, dw] = as_2d(&dil, 1)?;
+        let ((pt, pb), (pl, pr)) = (pads[0], pads[1]);
+        let out_len = |len: usize, p0: usize, p1: usize, k: usize, s: usize, d: usize| {
+            (len + p0 + p1).checked_sub((k - 1) * d + 1).map(|v| v / s + 1)
+        };
+        let (Some(oh), Some(ow)) = (out_len(h, pt, pb, kh, sh, dh), out_len(w, pl, pr, kw, sw, dw)) else {
+            return Err("the kernel is larger than the padded input".into());
+        };
+        let (p, k, m) = (oh * ow, c * kh * kw, self.packed.n());
+        let xd = contiguous(a);
+        // The image zero-padded (with the zero point) and channels-last, so
+        // that a patch row is `kh` runs of `kw·C` bytes (when `dw` is 1).
+        let (hp, wp) = (h + pt + pb, w + pl + pr);
+        let mut padded = vec![self.za; hp * wp * c];
+        let mut patches = vec![self.za; n * p * k];
+        for (img, rows) in patches.chunks_exact_mut(p * k).enumerate() {
+            let x_img = &xd[img * c * h * w..][..c * h * w];
+            for (ch, plane) in x_img.chunks_exact(h * w).enumerate() {
+                for (iy, line) in plane.chunks_exact(w).enumerate() {
+                    let base = ((iy + pt) * wp + pl) * c + ch;
+                    for (ix, &v) in line.iter().enumerate() {
+                        padded[base + ix * c] = v;
+                    }
+                }
+            }
+            for (pos, row) in rows.chunks_exact_mut(k).enumerate() {
+                let (oy, ox) = (pos / ow, pos % ow);
+                for ky in 0..kh {
+                    let start = ((oy * sh + ky * dh) * wp + ox * sw) * c;
+                    let dst = &mut row[ky * kw * c..][..kw * c];
+                    if dw == 1 {
+                        dst.copy_from_slice(&padded[start..start + kw * c]);
+                    } else {
+                        for (kx, seg) in dst.chunks_exact_mut(c).enumerate() {
+                            seg.copy_from_slice(&padded[start + kx * dw * c..][..c]);
+                        }
+                    }
+                }
+            }
+        }
+        let mut acc = vec![0i32; n * p * m];
+        self.kernels.gemm_u8s8_threads(&patches, n * p, self.za, &self.packed, &mut acc, ins.threads);
+        let mut yt = vec![0f32; n * p * m];
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
+        self.kernels.dequantize_acc(&acc, m, &d, &mut yt);
+        let mut y = vec![0f32; n * m * p];
+        for (src, dst) in yt.chunks_exact(p * m).zip(y.chunks_exact_mut(m * p)) {
+            for (pos, vals) in src.chunks_exact(m).enumerate() {
+                for (o, &v) in vals.iter().enumerate() {
+                    dst[o * p + pos] = v;
+                }
+            }
+        }
+        one(Tensor::F32(array(&[n, m, oh, ow], y)?))
+    }
+}
+
+/// What [`match_conv`] found: the kernel, the u8 input and i8 weight values
+/// the node reads instead, and the DequantizeLinear nodes it bypasses.
+pub struct Matched {
+    pub kernel: IntConv,
+    pub xq: ValueId,
+    pub wq: ValueId,
+    pub dqs: Vec<NodeId>,
+}
+
+/// Matches a Conv that the int8 kernels can run (see the module docs).
+pub fn match_conv(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    id: NodeId,
+    relu: bool,
+    kernels: &'static Int8Kernels,
+) -> Option<Matched> {
+    let node = g.node(id)?;
+    let Op::Conv(op) = &node.op else { return None };
+    if op.group > 1 || node.output_ids().count() != 1 {
+        return None;
+    }
+    let a = node.inputs.first().copied().flatten()?;
+    let b = node.inputs.get(1).copied().flatten()?;
+    let (adq, bdq) = (dequantizer(g, producers, a)?, dequantizer(g, producers, b)?);
+    let (xq, za, sa) = activation(g, adq)?;
+    let (wop, wq, s, z) = dq_parts(g, bdq)?;
+    let Tensor::I8(w) = constant(g, wq)? else { return None };
+    let &[m, c, kh, kw] = w.shape() else { return None };
+    if m == 0 || c * kh * kw < MIN_REDUCTION {
+        return None;
+    }
+    if let Some(z) = z {
+        match constant(g, z)? {
+            Tensor::I8(t) if t.iter().all(|&v| v == 0) => {}
+            _ => return None,
+        }
+    }
+    let st = constant(g, s)?;
+    let sv = scales(st)?;
+    let sw = if sv.len() == 1 && st.shape().iter().all(|&d| d == 1) {
+        vec![sv[0]; m]
+    } else if wop.axis.unwrap_or(1) == 0 && st.shape() == [m] {
+        sv
+    } else {
+        return None;
+    };
+    let mut dqs = vec![adq, bdq];
+    let bias_vals = match node.inputs.get(2).copied().flatten() {
+        None => None,
+        Some(cv) => {
+            let (vals, cdq) = bias(g, producers, cv, m)?;
+            dqs.extend(cdq);
+            Some(vals)
+        }
+    };
+    let wd = contiguous(w);
+    let packed = PackedB::new(&conv_weight_matrix(&wd, [m, c, kh, kw]), c * kh * kw, m);
+    let kernel = IntConv { op: op.clone(), packed, c, kernel: [kh, kw], za, sa, sw, bias: bias_vals, relu, kernels };
+    Some(Matched { kernel, xq, wq, dqs })
+}
