@@ -156,6 +156,22 @@ fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights> {
     let Tensor::I8(w) = constant(g, wq)? else { return None };
     let &[r, c] = w.shape() else { return None };
     let (k, n) = if transposed { (c, r) } else { (r, c) };
+    let sw = weight_scales(g, op, s, z, (2, if transposed { 0 } else { 1 }), n)?;
+    let b: Vec<i8> = if transposed { w.t().iter().copied().collect() } else { w.iter().copied().collect() };
+    Some(Weights { value: wq, b, k, n, scales: sw })
+}
+
+/// The `n` scales of a weight DequantizeLinear whose zero point (if any) is
+/// all zeros: one scale repeated, or one per entry along `axis.1` of the
+/// rank-`axis.0` weight (the op's axis, negative counting from the end).
+pub(crate) fn weight_scales(
+    g: &Graph,
+    op: &DequantizeLinear,
+    s: ValueId,
+    z: Option<ValueId>,
+    (rank, out_axis): (usize, usize),
+    n: usize,
+) -> Option<Vec<f32>> {
     if let Some(z) = z {
         match constant(g, z)? {
             Tensor::I8(a) if a.iter().all(|&v| v == 0) => {}
@@ -164,19 +180,12 @@ fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights> {
     }
     let st = constant(g, s)?;
     let s = scales(st)?;
-    let sw = if s.len() == 1 && st.shape().iter().all(|&d| d == 1) {
-        vec![s[0]; n]
-    } else {
-        let axis = op.axis.unwrap_or(1);
-        let axis = if axis < 0 { axis + 2 } else { axis };
-        let out_axis = if transposed { 0 } else { 1 };
-        if axis != out_axis || st.shape() != [n] {
-            return None;
-        }
-        s
-    };
-    let b: Vec<i8> = if transposed { w.t().iter().copied().collect() } else { w.iter().copied().collect() };
-    Some(Weights { value: wq, b, k, n, scales: sw })
+    if s.len() == 1 && st.shape().iter().all(|&d| d == 1) {
+        return Some(vec![s[0]; n]);
+    }
+    let axis = op.axis.unwrap_or(1);
+    let axis = if axis < 0 { axis + rank as i64 } else { axis };
+    (axis == out_axis as i64 && st.shape() == [n]).then_some(s)
 }
 
 /// A Gemm bias as `N` f32 values: a constant f32, or a DequantizeLinear of

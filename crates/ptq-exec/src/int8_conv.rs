@@ -18,7 +18,7 @@ use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
-use crate::int8::{activation, bias, constant, dequantizer, dq_parts, scales};
+use crate::int8::{activation, bias, constant, dequantizer, dq_parts, weight_scales};
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
@@ -181,21 +181,7 @@ pub fn match_conv(
     if m == 0 || c * kh * kw < MIN_REDUCTION {
         return None;
     }
-    if let Some(z) = z {
-        match constant(g, z)? {
-            Tensor::I8(t) if t.iter().all(|&v| v == 0) => {}
-            _ => return None,
-        }
-    }
-    let st = constant(g, s)?;
-    let sv = scales(st)?;
-    let sw = if sv.len() == 1 && st.shape().iter().all(|&d| d == 1) {
-        vec![sv[0]; m]
-    } else if wop.axis.unwrap_or(1) == 0 && st.shape() == [m] {
-        sv
-    } else {
-        return None;
-    };
+    let sw = weight_scales(g, wop, s, z, (4, 0), m)?;
     let mut dqs = vec![adq, bdq];
     let bias_vals = match node.inputs.get(2).copied().flatten() {
         None => None,

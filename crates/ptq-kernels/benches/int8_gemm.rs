@@ -11,18 +11,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ptq_kernels::int8::{Int8Kernels, PackedB, Tier};
 use ptq_kernels::{Gemm, Threads, sgemm};
 
-/// Deterministic bytes.
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 24) as u8
-        })
-        .collect()
-}
+#[path = "support/bytes.rs"]
+mod support;
+use support::bytes;
 
 /// (name, M, K, N).
 const SHAPES: &[(&str, usize, usize, usize)] = &[("bert_ffn1", 128, 768, 3072)];

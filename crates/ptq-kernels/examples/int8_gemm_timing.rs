@@ -14,18 +14,9 @@ use std::time::Instant;
 use ptq_kernels::int8::{Int8Kernels, PackedB, Tier};
 use ptq_kernels::{Gemm, Threads, sgemm};
 
-/// Deterministic bytes (xorshift).
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 24) as u8
-        })
-        .collect()
-}
+#[path = "../benches/support/bytes.rs"]
+mod support;
+use support::bytes;
 
 /// Median milliseconds of `iters` calls of `f`, after two untimed ones.
 fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
