@@ -84,6 +84,9 @@ impl Kernel for IntConv {
         let &[n, c, h, w] = a.shape() else {
             return Err(format!("integer path: input {:?} is not NCHW", a.shape()));
         };
+        if h == 0 || w == 0 {
+            return Err(format!("integer path: input {:?} has an empty plane", a.shape()));
+        }
         if c != self.c {
             return Err(format!("integer path: input has {c} channels, the weights {}", self.c));
         }
