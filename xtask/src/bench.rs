@@ -52,15 +52,17 @@ pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
             threads.to_string(),
             "--iters".into(),
             "50".into(),
-            "--only".into(),
-            "fp32".into(),
         ];
         for d in dims {
             args.extend(["--dim".into(), d.to_string()]);
         }
         let (mut ours, mut theirs) = (f64::INFINITY, f64::INFINITY);
         for _ in 0..ROUNDS {
-            let o = Command::new(&ptq).arg("bench").arg("--model").arg(&model).args(&args).arg("--json").output()?;
+            let o = Command::new(&ptq)
+                .args(["bench", "--only", "fp32", "--json", "--model"])
+                .arg(&model)
+                .args(&args)
+                .output()?;
             ours = ours.min(median_ms(&o, "ptq bench")?);
             let o = Command::new(&py).arg(root.join("tests/tools/ort_bench.py")).arg(&model).args(&args).output()?;
             theirs = theirs.min(median_ms(&o, "ort_bench.py")?);
