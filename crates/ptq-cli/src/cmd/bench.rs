@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ptq::exec::{ExecOptions, Plan};
-use ptq::ir::{DType, Dim, Graph, Tensor};
+use ptq::ir::{DType, Dim, Graph, Op, Tensor};
 
 /// Arguments of `ptq bench`.
 #[derive(Debug, clap::Args)]
@@ -199,9 +199,12 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
 fn measure(a: &Args) -> anyhow::Result<Report> {
     let model = ptq::load(&a.model)?;
     let inputs = synthetic_inputs(model.graph(), a.batch, &a.dims)?;
-    let quantized = model.graph().nodes.iter().flatten().any(|n| {
-        matches!(n.op.name(), "QuantizeLinear" | "DequantizeLinear" | "FakeQuantize" | "DynamicQuantizeLinear")
-    });
+    let quantized = model
+        .graph()
+        .nodes
+        .iter()
+        .flatten()
+        .any(|n| matches!(n.op, Op::QuantizeLinear(_) | Op::DequantizeLinear(_) | Op::FakeQuantize(_)));
     let mut timings = vec![];
     if a.only.as_deref() != Some("int8") {
         let path = if quantized { "fake-quant" } else { "fp32" };

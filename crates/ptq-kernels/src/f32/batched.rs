@@ -152,30 +152,52 @@ fn columns(
         return;
     }
     let _ = isa;
+    for_each_row(g, cg, [ph, pw], first, cols, |s, d| {
+        // SAFETY: by the asserts above, s + (ow-1)·sw < cg·ph·pw
+        // ≤ padded.len() (row index < ph, column index < pw) and
+        // d + ow ≤ k·cols + cols ≤ col.len(); `col` is a unique
+        // borrow distinct from `padded`.
+        unsafe {
+            if g.sw == 1 {
+                copy_short(src.add(s), dst.add(d), ow);
+            } else {
+                for ox in 0..ow {
+                    *dst.add(d + ox) = *src.add(s + ox * g.sw);
+                }
+            }
+        }
+    });
+}
+
+/// Calls `f(s, d)` for every output row of every tap: `s` is the offset in
+/// the padded image of the row's first input (channel c, kernel tap
+/// (ky, kx), output row oy) and `d` its offset in the column matrix (row
+/// `(c·KH + ky)·KW + kx`, from column `first + oy·OW`).
+#[inline(always)]
+fn for_each_row(
+    g: &Plane,
+    cg: usize,
+    [ph, pw]: [usize; 2],
+    first: usize,
+    cols: usize,
+    mut f: impl FnMut(usize, usize),
+) {
     for c in 0..cg {
         for ky in 0..g.kh {
             for kx in 0..g.kw {
                 let k = (c * g.kh + ky) * g.kw + kx;
-                for oy in 0..oh {
-                    let s = (c * ph + oy * g.sh + ky * g.dh) * pw + kx * g.dw;
-                    let d = k * cols + first + oy * ow;
-                    // SAFETY: by the asserts above, s + (ow-1)·sw < cg·ph·pw
-                    // ≤ padded.len() (row index < ph, column index < pw) and
-                    // d + ow ≤ k·cols + cols ≤ col.len(); `col` is a unique
-                    // borrow distinct from `padded`.
-                    unsafe {
-                        if g.sw == 1 {
-                            copy_short(src.add(s), dst.add(d), ow);
-                        } else {
-                            for ox in 0..ow {
-                                *dst.add(d + ox) = *src.add(s + ox * g.sw);
-                            }
-                        }
-                    }
+                for oy in 0..g.oh {
+                    f((c * ph + oy * g.sh + ky * g.dh) * pw + kx * g.dw, k * cols + first + oy * g.ow);
                 }
             }
         }
     }
+}
+
+/// The mask of the first `n` of 16 lanes (all of them for `n ≥ 16`).
+#[cfg(target_arch = "x86_64")]
+fn lane_mask(n: usize) -> u16 {
+    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
 }
 
 /// Floats of one padded channel plane that the windows of one kernel row
@@ -209,7 +231,6 @@ unsafe fn columns_tiny_plane(
     use std::arch::x86_64::{_mm512_loadu_si512, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps};
     let (oh, ow) = (g.oh, g.ow);
     let span = tiny_span(g, pw);
-    let lane_mask = |n: usize| if n >= 16 { u16::MAX } else { (1u16 << n) - 1 };
     let (lo_mask, hi_mask) = (lane_mask(span), lane_mask(span.saturating_sub(16)));
     let out_mask = lane_mask(oh * ow);
     // Per kernel column, the offset (from the kernel row's first float) of
@@ -263,25 +284,15 @@ unsafe fn columns_short_rows(
     dst: *mut f32,
 ) {
     use std::arch::x86_64::{_mm512_mask_storeu_ps, _mm512_maskz_loadu_ps};
-    let (oh, ow) = (g.oh, g.ow);
-    let mask: u16 = if ow >= 16 { u16::MAX } else { (1u16 << ow) - 1 };
-    for c in 0..cg {
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
-                let k = (c * g.kh + ky) * g.kw + kx;
-                for oy in 0..oh {
-                    let s = (c * ph + oy * g.sh + ky * g.dh) * pw + kx * g.dw;
-                    let d = k * cols + first + oy * ow;
-                    // SAFETY: the caller's bounds cover `ow` elements from
-                    // `s` and `d`; masked-off lanes are neither read nor written.
-                    unsafe {
-                        let v = _mm512_maskz_loadu_ps(mask, src.add(s));
-                        _mm512_mask_storeu_ps(dst.add(d), mask, v);
-                    }
-                }
-            }
+    let mask = lane_mask(g.ow);
+    for_each_row(g, cg, [ph, pw], first, cols, |s, d| {
+        // SAFETY: the caller's bounds cover `ow` elements from `s` and `d`;
+        // masked-off lanes are neither read nor written.
+        unsafe {
+            let v = _mm512_maskz_loadu_ps(mask, src.add(s));
+            _mm512_mask_storeu_ps(dst.add(d), mask, v);
         }
-    }
+    });
 }
 
 /// Copies `len` floats from `src` to `dst` in 4-wide pieces, without the
