@@ -10,7 +10,9 @@
 
 use super::conv::{Conv2d, Layer, Plane};
 use super::gemm::{Gemm, sgemm};
-use super::isa::Isa;
+#[cfg(target_arch = "x86_64")]
+use super::isa::lane_mask;
+use super::isa::{Isa, multiversion};
 use super::scratch::with_scratch;
 use super::tasks;
 use crate::Threads;
@@ -19,7 +21,7 @@ use crate::Threads;
 pub(crate) const COL_LIMIT: usize = 1 << 20;
 
 /// Multiply-adds per task below which a second task costs more than it saves.
-const MIN_TASK_MACS: usize = 1 << 17;
+const MIN_TASK_MACS: usize = 1 << 19;
 
 /// Whether [`conv`] should handle this layer: more than one image, small
 /// output planes, and all columns of one group within [`COL_LIMIT`].
@@ -99,14 +101,28 @@ fn fill_and_multiply(l: &Layer<'_>, images: usize, y: &mut [f32], threads: Threa
         }
         let w_group = &w[grp * mg * kg..][..mg * kg];
         sgemm(&Gemm::row_major(mg, cols, kg, false, false), w_group, col, out, threads);
-        for r in 0..mg {
-            let bv = bias.map_or(0.0, |bias| bias[grp * mg + r]);
-            let src_row = &out[r * cols..][..cols];
-            for (b, src) in src_row.chunks_exact(ohw).enumerate() {
-                let dst = &mut y[(b * p.m + grp * mg + r) * ohw..][..ohw];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s + bv;
-                }
+        let bias = bias.map(|b| &b[grp * mg..][..mg]);
+        scatter(isa, &out[..mg * cols], mg, ohw, bias, &mut y[grp * mg * ohw..], p.m * ohw);
+    }
+}
+
+multiversion! {
+    /// Scatters the GEMM result `out` ([`rows`, images·`ohw`]) into NCHW
+    /// `y`: row r, image b goes to `y[b·stride + r·ohw ..][..ohw]`, plus
+    /// `bias[r]`.
+    fn scatter(out: &[f32], rows: usize, ohw: usize, bias: Option<&[f32]>, y: &mut [f32], stride: usize) => scatter_body;
+}
+
+#[inline(always)]
+fn scatter_body(out: &[f32], rows: usize, ohw: usize, bias: Option<&[f32]>, y: &mut [f32], stride: usize) {
+    if rows == 0 || ohw == 0 || out.len() < rows {
+        return;
+    }
+    for (r, src_row) in out.chunks_exact(out.len() / rows).enumerate() {
+        let bv = bias.map_or(0.0, |b| b[r]);
+        for (b, src) in src_row.chunks_exact(ohw).enumerate() {
+            for (d, &s) in y[b * stride + r * ohw..][..ohw].iter_mut().zip(src) {
+                *d = s + bv;
             }
         }
     }
@@ -192,12 +208,6 @@ fn for_each_row(
             }
         }
     }
-}
-
-/// The mask of the first `n` of 16 lanes (all of them for `n ≥ 16`).
-#[cfg(target_arch = "x86_64")]
-fn lane_mask(n: usize) -> u16 {
-    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
 }
 
 /// Floats of one padded channel plane that the windows of one kernel row

@@ -412,7 +412,7 @@ mod tests {
     #[test]
     fn batched_small_planes_match_reference() {
         // digits-CNN-like layers: many small images, so the batched path runs,
-        // split into tasks under Rayon (the first is large enough to split).
+        // split into tasks on the pool (the first is large enough to split).
         let dense = Conv2d {
             n: 33,
             c: 16,

@@ -30,6 +30,12 @@ impl Isa {
     }
 }
 
+/// The mask of the first `n` of 16 lanes (all of them for `n ≥ 16`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn lane_mask(n: usize) -> u16 {
+    if n >= 16 { u16::MAX } else { (1u16 << n) - 1 }
+}
+
 /// Defines `fn $name(isa: Isa, args…)` that runs `$body(args…)` compiled for
 /// the instruction set `isa` names. `$body` must be `#[inline(always)]` (and
 /// so must everything it calls in its hot loops), or it is compiled only
