@@ -17,6 +17,7 @@ const MODELS: &[(&str, usize, &[&str])] = &[
     ("transformer_encoder", 32, &["seq=16"]),
     ("mobilenet_block", 1, &[]),
     ("residual_block", 2, &[]),
+    ("resnet_stage", 32, &[]),
 ];
 const ROUNDS: usize = 3;
 const START: &str = "<!-- fp32-bench:start -->";

@@ -105,49 +105,46 @@ impl Kernel for IntConv {
         };
         let (p, k, m) = (oh * ow, c * kh * kw, self.packed.n());
         let xd = contiguous(a);
-        // The image zero-padded (with the zero point) and channels-last, so
-        // that a patch row is `kh` runs of `kw·C` bytes (when `dw` is 1).
         let (hp, wp) = (h + pt + pb, w + pl + pr);
-        let mut padded = vec![self.za; hp * wp * c];
-        let mut patches = vec![self.za; n * p * k];
-        for (img, rows) in patches.chunks_exact_mut(p * k).enumerate() {
-            let x_img = &xd[img * c * h * w..][..c * h * w];
-            for (ch, plane) in x_img.chunks_exact(h * w).enumerate() {
-                for (iy, line) in plane.chunks_exact(w).enumerate() {
-                    let base = ((iy + pt) * wp + pl) * c + ch;
-                    for (ix, &v) in line.iter().enumerate() {
-                        padded[base + ix * c] = v;
-                    }
-                }
-            }
-            for (pos, row) in rows.chunks_exact_mut(k).enumerate() {
-                let (oy, ox) = (pos / ow, pos % ow);
-                for ky in 0..kh {
-                    let start = ((oy * sh + ky * dh) * wp + ox * sw) * c;
-                    let dst = &mut row[ky * kw * c..][..kw * c];
-                    if dw == 1 {
-                        dst.copy_from_slice(&padded[start..start + kw * c]);
-                    } else {
-                        for (kx, seg) in dst.chunks_exact_mut(c).enumerate() {
-                            seg.copy_from_slice(&padded[start + kx * dw * c..][..c]);
+        let mut y = vec![0f32; n * m * p];
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
+        with_scratch(|s| {
+            // Borders stay at the zero point; the interior is rewritten per image.
+            s.padded.clear();
+            s.padded.resize(hp * wp * c, self.za);
+            let patches = grown(&mut s.patches, p * k);
+            let acc = grown(&mut s.acc, p * m);
+            let yt = grown(&mut s.yt, p * m);
+            for (x_img, y_img) in xd.chunks_exact(c * h * w).zip(y.chunks_exact_mut(m * p)) {
+                // Row by row, so one padded row (w·c bytes) and the c input
+                // rows it gathers stay in L1.
+                for iy in 0..h {
+                    let dst = &mut s.padded[((iy + pt) * wp + pl) * c..][..w * c];
+                    for (ch, plane) in x_img.chunks_exact(h * w).enumerate() {
+                        for (d, &v) in dst[ch..].iter_mut().step_by(c).zip(&plane[iy * w..][..w]) {
+                            *d = v;
                         }
                     }
                 }
-            }
-        }
-        let mut acc = vec![0i32; n * p * m];
-        self.kernels.gemm_u8s8_threads(&patches, n * p, self.za, &self.packed, &mut acc, ins.threads);
-        let mut yt = vec![0f32; n * p * m];
-        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
-        self.kernels.dequantize_acc(&acc, m, &d, &mut yt);
-        let mut y = vec![0f32; n * m * p];
-        for (src, dst) in yt.chunks_exact(p * m).zip(y.chunks_exact_mut(m * p)) {
-            for (pos, vals) in src.chunks_exact(m).enumerate() {
-                for (o, &v) in vals.iter().enumerate() {
-                    dst[o * p + pos] = v;
+                for (pos, row) in patches.chunks_exact_mut(k).enumerate() {
+                    let (oy, ox) = (pos / ow, pos % ow);
+                    for ky in 0..kh {
+                        let start = ((oy * sh + ky * dh) * wp + ox * sw) * c;
+                        let dst = &mut row[ky * kw * c..][..kw * c];
+                        if dw == 1 {
+                            dst.copy_from_slice(&s.padded[start..start + kw * c]);
+                        } else {
+                            for (kx, seg) in dst.chunks_exact_mut(c).enumerate() {
+                                seg.copy_from_slice(&s.padded[start + kx * dw * c..][..c]);
+                            }
+                        }
+                    }
                 }
+                self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
+                self.kernels.dequantize_acc(acc, m, &d, yt);
+                to_channels_first(yt, m, y_img);
             }
-        }
+        });
         one(Tensor::F32(array(&[n, m, oh, ow], y)?))
     }
 }
@@ -198,4 +195,75 @@ pub fn match_conv(
     let packed = PackedB::new(&conv_weight_matrix(&wd, [m, c, kh, kw]), c * kh * kw, m);
     let kernel = IntConv { op: op.clone(), packed, c, kernel: [kh, kw], za, sa, sw, bias: bias_vals, relu, kernels };
     Some(Matched { kernel, xq, wq, dqs })
+}
+
+/// Per-thread buffers of [`IntConv`], kept across runs: a convolution's
+/// column matrix and accumulators run to megabytes, and fresh allocations
+/// of that size cost page faults and zeroing on every run.
+#[derive(Default)]
+struct Scratch {
+    padded: Vec<u8>,
+    patches: Vec<u8>,
+    acc: Vec<i32>,
+    yt: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` on this thread's [`Scratch`], or on fresh buffers if it is in use.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// The first `len` elements of `v`, grown (with zeros) if it is shorter;
+/// callers overwrite what they use.
+fn grown<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
+
+/// Positions per tile of [`to_channels_first`]: one 64-byte line of each
+/// output channel's plane.
+const TILE: usize = 16;
+
+/// `dst[o·p + pos] = src[pos·m + o]` for `p = src.len() / m` positions of
+/// `m` channels, a tile of [`TILE`] positions at a time so that every store
+/// fills whole cache lines and the tile's `TILE·m` inputs stay in L1.
+fn to_channels_first(src: &[f32], m: usize, dst: &mut [f32]) {
+    let p = src.len() / m.max(1);
+    for start in (0..p).step_by(TILE) {
+        let len = TILE.min(p - start);
+        let tile = &src[start * m..][..len * m];
+        for o in 0..m {
+            for (j, d) in dst[o * p + start..][..len].iter_mut().enumerate() {
+                *d = tile[j * m + o];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_channels_first_transposes_every_tile_and_the_tail() {
+        for (p, m) in [(1, 1), (15, 3), (16, 64), (37, 5), (1024, 64)] {
+            let src: Vec<f32> = (0..p * m).map(|i| i as f32).collect();
+            let mut dst = vec![f32::NAN; p * m];
+            to_channels_first(&src, m, &mut dst);
+            for pos in 0..p {
+                for o in 0..m {
+                    assert_eq!(dst[o * p + pos], src[pos * m + o], "p {p} m {m} pos {pos} o {o}");
+                }
+            }
+        }
+    }
 }
