@@ -10,6 +10,7 @@
 
 use super::batched;
 use super::depthwise;
+use super::direct;
 use super::gemm::{Gemm, sgemm};
 use super::im2col::im2col;
 use super::isa::Isa;
@@ -183,6 +184,8 @@ pub(crate) fn conv2d_tiled(
         depthwise::depthwise(&plane, p.c, mg, x, w, bias, y, threads);
     } else if p.kh == 1 && p.kw == 1 && p.stride == [1, 1] && p.pads == [0; 4] {
         pointwise(&layer, y, threads);
+    } else if tile.is_none() && direct::suits(p, &plane) {
+        direct::conv(&layer, y, threads);
     } else if batched {
         batched::conv(&layer, y, threads);
     } else {
@@ -371,6 +374,23 @@ mod tests {
             // Output rows long enough for the row-by-row depthwise path.
             let p = &mut case.p;
             (p.group, p.m, p.w, p.h, p.kh, p.kw) = (p.c, p.c * multiplier, w, p.h.min(6), kh, kw);
+            run(&case)?;
+        }
+
+        #[test]
+        fn direct_rows_match_reference(
+            mut case in case(),
+            c in 1usize..12,
+            m in 1usize..20,
+            [kh, kw] in [1usize..6, 1usize..6],
+            h in 1usize..6,
+            w in 16usize..72,
+        ) {
+            // Stride 1, undilated, group 1, output rows of 16 and more: the
+            // direct path on AVX-512 (the GEMM paths elsewhere).
+            let p = &mut case.p;
+            (p.c, p.m, p.kh, p.kw, p.h, p.w, p.group) = (c, m, kh, kw, h, w, 1);
+            (p.stride, p.dilation, case.tile) = ([1, 1], [1, 1], None);
             run(&case)?;
         }
 

@@ -4,6 +4,7 @@ mod batched;
 mod conv;
 mod conv_transpose;
 mod depthwise;
+mod direct;
 mod elementwise;
 mod exp;
 mod gather;
