@@ -113,7 +113,7 @@ pub(crate) fn conv(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
                         block(p, plane, &geo, padded, wb, &b, y_block)
                     };
                     #[cfg(not(target_arch = "x86_64"))]
-                    let _ = (wb, b, y_block, padded);
+                    let _ = (wb, b, &*padded, &*y_block);
                 }
             });
         },
@@ -159,21 +159,24 @@ unsafe fn block(p: &Conv2d, plane: Plane, geo: &Padded, padded: &[f32], wb: &[f3
             for (o, a) in acc.iter_mut().enumerate() {
                 *a = [_mm512_set1_ps(bias[o]); 2];
             }
-            let mut w = wb.as_ptr();
-            for c in 0..p.c {
-                for ky in 0..kh {
-                    // SAFETY (all pointer arithmetic below): row oy + ky < ph
-                    // and columns x0 + kx .. x0 + kx + POS ≤ pw by the
-                    // asserts; `w` advances OC per (c, ky, kx), kg·OC in all.
-                    let row = unsafe { src.add(c * plane_len + (oy + ky) * pw + x0) };
-                    for kx in 0..kw {
-                        let (v0, v1) = unsafe { (_mm512_loadu_ps(row.add(kx)), _mm512_loadu_ps(row.add(kx + 16))) };
-                        for (o, a) in acc.iter_mut().enumerate() {
-                            let wv = _mm512_set1_ps(unsafe { *w.add(o) });
-                            a[0] = _mm512_fmadd_ps(v0, wv, a[0]);
-                            a[1] = _mm512_fmadd_ps(v1, wv, a[1]);
+            // SAFETY: row oy + ky < ph and columns x0 + kx .. x0 + kx + POS
+            // ≤ pw (the asserts), so both loads stay in channel c's padded
+            // plane; `w` advances OC per (c, ky, kx), kg·OC in all, which
+            // `wb` holds.
+            unsafe {
+                let mut w = wb.as_ptr();
+                for c in 0..p.c {
+                    for ky in 0..kh {
+                        let row = src.add(c * plane_len + (oy + ky) * pw + x0);
+                        for kx in 0..kw {
+                            let (v0, v1) = (_mm512_loadu_ps(row.add(kx)), _mm512_loadu_ps(row.add(kx + 16)));
+                            for (o, a) in acc.iter_mut().enumerate() {
+                                let wv = _mm512_set1_ps(*w.add(o));
+                                a[0] = _mm512_fmadd_ps(v0, wv, a[0]);
+                                a[1] = _mm512_fmadd_ps(v1, wv, a[1]);
+                            }
+                            w = w.add(OC);
                         }
-                        w = unsafe { w.add(OC) };
                     }
                 }
             }
