@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
+use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
 use crate::int8::{activation, bias, constant, dequantizer, dq_parts, weight_scales};
@@ -116,15 +117,11 @@ impl Kernel for IntConv {
             let acc = grown(&mut s.acc, p * m);
             let yt = grown(&mut s.yt, p * m);
             for (x_img, y_img) in xd.chunks_exact(c * h * w).zip(y.chunks_exact_mut(m * p)) {
-                // Row by row, so one padded row (w·c bytes) and the c input
-                // rows it gathers stay in L1.
+                // Row by row: input row iy of every channel, [c, w] with a
+                // stride of one plane, becomes padded row iy + pt, [w, c].
                 for iy in 0..h {
                     let dst = &mut s.padded[((iy + pt) * wp + pl) * c..][..w * c];
-                    for (ch, plane) in x_img.chunks_exact(h * w).enumerate() {
-                        for (d, &v) in dst[ch..].iter_mut().step_by(c).zip(&plane[iy * w..][..w]) {
-                            *d = v;
-                        }
-                    }
+                    transpose_u8(&x_img[iy * w..], c, w, h * w, dst, c);
                 }
                 for (pos, row) in patches.chunks_exact_mut(k).enumerate() {
                     let (oy, ox) = (pos / ow, pos % ow);
@@ -142,7 +139,7 @@ impl Kernel for IntConv {
                 }
                 self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
                 self.kernels.dequantize_acc(acc, m, &d, yt);
-                to_channels_first(yt, m, y_img);
+                transpose_f32(yt, p, m, m, y_img, p);
             }
         });
         one(Tensor::F32(array(&[n, m, oh, ow], y)?))
@@ -227,43 +224,4 @@ fn grown<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
         v.resize(len, T::default());
     }
     &mut v[..len]
-}
-
-/// Positions per tile of [`to_channels_first`]: one 64-byte line of each
-/// output channel's plane.
-const TILE: usize = 16;
-
-/// `dst[o·p + pos] = src[pos·m + o]` for `p = src.len() / m` positions of
-/// `m` channels, a tile of [`TILE`] positions at a time so that every store
-/// fills whole cache lines and the tile's `TILE·m` inputs stay in L1.
-fn to_channels_first(src: &[f32], m: usize, dst: &mut [f32]) {
-    let p = src.len() / m.max(1);
-    for start in (0..p).step_by(TILE) {
-        let len = TILE.min(p - start);
-        let tile = &src[start * m..][..len * m];
-        for o in 0..m {
-            for (j, d) in dst[o * p + start..][..len].iter_mut().enumerate() {
-                *d = tile[j * m + o];
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn to_channels_first_transposes_every_tile_and_the_tail() {
-        for (p, m) in [(1, 1), (15, 3), (16, 64), (37, 5), (1024, 64)] {
-            let src: Vec<f32> = (0..p * m).map(|i| i as f32).collect();
-            let mut dst = vec![f32::NAN; p * m];
-            to_channels_first(&src, m, &mut dst);
-            for pos in 0..p {
-                for o in 0..m {
-                    assert_eq!(dst[o * p + pos], src[pos * m + o], "p {p} m {m} pos {pos} o {o}");
-                }
-            }
-        }
-    }
 }

@@ -15,6 +15,7 @@
 
 pub mod f32;
 pub mod int8;
+pub mod layout;
 pub mod parallel;
 mod pool;
 mod threads;
