@@ -7,6 +7,7 @@
 /// them in L1 while it writes each destination row as one contiguous run,
 /// instead of hopping between destination rows a whole stride apart (with
 /// strides of 4 KiB, every such row falls in the same L1 set).
+#[cfg(target_arch = "x86_64")]
 const ROW_TILE: usize = 64;
 
 /// `dst[c·dst_stride + r] = src[r·src_stride + c]` for `r < rows`,
