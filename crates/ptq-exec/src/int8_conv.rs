@@ -115,7 +115,7 @@ impl Kernel for IntConv {
             s.padded.resize(hp * wp * c, self.za);
             let patches = grown(&mut s.patches, p * k);
             let acc = grown(&mut s.acc, p * m);
-            let yt = grown(&mut s.yt, p * m);
+            let yt = grown(&mut s.yt, OUT_TILE.min(p) * m);
             for (x_img, y_img) in xd.chunks_exact(c * h * w).zip(y.chunks_exact_mut(m * p)) {
                 // Row by row: input row iy of every channel, [c, w] with a
                 // stride of one plane, becomes padded row iy + pt, [w, c].
@@ -138,8 +138,13 @@ impl Kernel for IntConv {
                     }
                 }
                 self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
-                self.kernels.dequantize_acc(acc, m, &d, yt);
-                transpose_f32(yt, p, m, m, y_img, p);
+                // Dequantized a tile of positions at a time, so the tile
+                // is still in L1 when it is transposed into the planes.
+                for (t, rows) in acc.chunks(OUT_TILE * m).enumerate() {
+                    let tile = &mut yt[..rows.len()];
+                    self.kernels.dequantize_acc(rows, m, &d, tile);
+                    transpose_f32(tile, rows.len() / m, m, m, &mut y_img[t * OUT_TILE..], p);
+                }
             }
         });
         one(Tensor::F32(array(&[n, m, oh, ow], y)?))
@@ -193,6 +198,10 @@ pub fn match_conv(
     let kernel = IntConv { op: op.clone(), packed, c, kernel: [kh, kw], za, sa, sw, bias: bias_vals, relu, kernels };
     Some(Matched { kernel, xq, wq, dqs })
 }
+
+/// Output positions dequantized and transposed per step (64 positions of
+/// 64 channels is 16 KiB of f32).
+const OUT_TILE: usize = 64;
 
 /// Per-thread buffers of [`IntConv`], kept across runs: a convolution's
 /// column matrix and accumulators run to megabytes, and fresh allocations
