@@ -59,18 +59,40 @@ impl Padded {
 /// y\[n, m\] = bias\[m\] + conv(x\[n\], w\[m\]) on the direct path; the caller
 /// checked the lengths and [`suits`].
 pub(crate) fn conv(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
-    let Layer { p, plane, cg, x, w, bias, .. } = *l;
+    let Layer { p, cg, w, .. } = *l;
     let kg = cg * p.kh * p.kw;
     let blocks = p.m.div_ceil(OC);
-    // Packed weights: block b, reduction index r, lane o → w[b·OC + o, r]
-    // (zero for channels past M).
-    let mut packed = vec![0f32; blocks * kg * OC];
+    PACKED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => run(l, pack(w, kg, blocks, &mut buf), y, threads),
+        Err(_) => run(l, pack(w, kg, blocks, &mut Vec::new()), y, threads),
+    });
+}
+
+thread_local! {
+    /// Packed weights of the last call on this thread: the allocation is
+    /// reused, so a batch-1 call does not pay fresh pages for it.
+    static PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Packs `w` ([M, kg]) into `buf` as [block][kg][OC]: block b, reduction
+/// index r, lane o → w[b·OC + o, r], zero for channels past M.
+fn pack<'a>(w: &[f32], kg: usize, blocks: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
+    buf.clear();
+    buf.resize(blocks * kg * OC, 0.0);
     for (oc, row) in w.chunks_exact(kg).enumerate() {
         let (b, o) = (oc / OC, oc % OC);
         for (r, &v) in row.iter().enumerate() {
-            packed[(b * kg + r) * OC + o] = v;
+            buf[(b * kg + r) * OC + o] = v;
         }
     }
+    buf
+}
+
+/// [`conv`] with the weights packed.
+fn run(l: &Layer<'_>, packed: &[f32], y: &mut [f32], threads: Threads) {
+    let Layer { p, plane, cg, x, bias, .. } = *l;
+    let kg = cg * p.kh * p.kw;
+    let blocks = p.m.div_ceil(OC);
     let ohw = plane.oh * plane.ow;
     // Each image's channel blocks split into `parts` tasks when there are
     // fewer images than pool participants.
