@@ -136,6 +136,38 @@ pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
     Some((xq, za, s))
 }
 
+/// The QuantizeLinear that is the only reader of `v` (not a graph output),
+/// with a per-tensor scale and a u8 (or absent) zero point: `(node, its
+/// output, scale, zero point)`.
+fn sole_quantizer(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<(NodeId, ValueId, f32, u8)> {
+    if g.outputs.contains(&v) {
+        return None;
+    }
+    let &[(q, 0)] = consumers.get(&v)?.as_slice() else { return None };
+    let node = g.node(q)?;
+    let Op::QuantizeLinear(op) = &node.op else { return None };
+    if op.block_size.is_some_and(|b| b != 0) || op.output_dtype.is_some_and(|d| d != DType::U8) {
+        return None;
+    }
+    if node.output_ids().count() != 1 {
+        return None;
+    }
+    let s = scales(constant(g, node.inputs.get(1).copied().flatten()?)?)?;
+    let &[s] = s.as_slice() else { return None };
+    let zp = match node.inputs.get(2).copied().flatten() {
+        None => 0,
+        Some(z) => match constant(g, z)? {
+            Tensor::U8(a) if a.len() == 1 => *a.iter().next()?,
+            _ => return None,
+        },
+    };
+    Some((q, node.outputs.first().copied().flatten()?, s, zp))
+}
+
 /// Weights ready to pack.
 struct Weights {
     /// The i8 constant.
@@ -223,6 +255,7 @@ pub(crate) fn bias(
 /// returns their kernels. `relu_after` lists the nodes that apply a fused Relu.
 pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
     let producers = g.producers();
+    let consumers = g.consumers();
     let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
     let mut new_inputs: Vec<(NodeId, Vec<Option<ValueId>>)> = vec![];
     let mut dqs: Vec<NodeId> = vec![];
@@ -231,7 +264,19 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
         let Some(node) = g.node(id) else { continue };
         if matches!(node.op, Op::Conv(_)) {
             let Ok(kernels) = int8_kernels() else { continue };
-            if let Some(m) = crate::int8_conv::match_conv(g, &producers, id, relu_after.contains(&id), kernels) {
+            if let Some(mut m) = crate::int8_conv::match_conv(g, &producers, id, relu_after.contains(&id), kernels) {
+                // A QuantizeLinear that is the output's only reader runs in
+                // the convolution's epilogue: the node then writes its u8
+                // output directly.
+                if let Some(out) = node.outputs.first().copied().flatten()
+                    && let Some((q, q_out, scale, zp)) = sole_quantizer(g, &consumers, out)
+                {
+                    m.kernel.out_q = Some((scale, zp));
+                    if let Some(Some(conv)) = g.nodes.get_mut(id.0) {
+                        conv.outputs[0] = Some(q_out);
+                    }
+                    g.nodes[q.0] = None;
+                }
                 found.insert(id, Box::new(m.kernel));
                 new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
                 dqs.extend(m.dqs);
@@ -542,5 +587,41 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * peak.max(1.0), "case {ci}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn a_sole_quantizer_after_an_integer_convolution_runs_in_its_epilogue() {
+        use ptq_ir::ops::conv::Conv;
+        use ptq_ir::ops::unary::{Unary, UnaryKind};
+        let (n, c, h, w, m) = (2, 32, 6, 5, 7);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+        let wdq =
+            dq_weight(&mut g, i8s(&[m, c, 3, 3], 4), Tensor::from_f32s(&values(m, 5, 0.001, 0.01)), None, Some(0));
+        let b = konst(&mut g, "b", Tensor::from_f32s(&values(m, 3, -1.0, 1.0)));
+        let op = Conv { pads: Some(vec![1, 1, 1, 1]), ..Conv::default() };
+        let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
+        let r = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(y)], "r");
+        let (so, zo) = (0.05, 3);
+        let s = konst(&mut g, "so", Tensor::scalar_f32(so));
+        let z = konst(&mut g, "zo", Tensor::U8(tensor(&[], vec![zo])));
+        let q = node(&mut g, "q_out", Op::QuantizeLinear(QuantizeLinear::default()), vec![Some(r), s, z], "r_q");
+        let s = konst(&mut g, "so2", Tensor::scalar_f32(so));
+        let z = konst(&mut g, "zo2", Tensor::U8(tensor(&[], vec![zo])));
+        let out = node(&mut g, "dq_out", Op::DequantizeLinear(DequantizeLinear::default()), vec![Some(q), s, z], "out");
+        g.outputs.push(out);
+        let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+        let (yf, _, _) = run(&g, false, true, &x);
+        let (yi, nodes, seen) = run(&g, true, true, &x);
+        assert_eq!(nodes, ["conv"]);
+        // The u8 output comes from the convolution; its f32 output is gone.
+        assert!(seen.contains(&"r_q".to_string()) && !seen.contains(&"r".to_string()), "{seen:?}");
+        assert_eq!(yi.len(), yf.len());
+        let mut moved = 0;
+        for (a, b) in yi.iter().zip(&yf) {
+            assert!((a - b).abs() <= so * 1.001, "{a} vs {b}");
+            moved += usize::from(a != b);
+        }
+        assert!(moved * 100 <= yi.len(), "{moved} of {} outputs moved a step", yi.len());
     }
 }

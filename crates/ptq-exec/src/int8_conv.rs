@@ -48,6 +48,10 @@ pub struct IntConv {
     /// f32 bias per output channel.
     pub bias: Option<Vec<f32>>,
     pub relu: bool,
+    /// Scale and zero point of a QuantizeLinear fused after the
+    /// convolution: the output is then its u8 tensor (same values as the
+    /// f32 output quantized by that node) instead of the f32 one.
+    pub out_q: Option<(f32, u8)>,
     pub kernels: &'static Int8Kernels,
 }
 
@@ -59,6 +63,7 @@ impl std::fmt::Debug for IntConv {
             .field("kernel", &self.kernel)
             .field("za", &self.za)
             .field("relu", &self.relu)
+            .field("out_q", &self.out_q)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -107,7 +112,11 @@ impl Kernel for IntConv {
         let (p, k, m) = (oh * ow, c * kh * kw, self.packed.n());
         let xd = contiguous(a);
         let (hp, wp) = (h + pt + pb, w + pl + pr);
-        let mut y = vec![0f32; n * m * p];
+        // f32 output, or u8 when a QuantizeLinear was fused (`out_q`).
+        let (mut yf, mut yq) = match self.out_q {
+            None => (vec![0f32; n * m * p], vec![]),
+            Some(_) => (vec![], vec![0u8; n * m * p]),
+        };
         let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
         with_scratch(|s| {
             // Borders stay at the zero point; the interior is rewritten per image.
@@ -116,7 +125,8 @@ impl Kernel for IntConv {
             let patches = grown(&mut s.patches, p * k);
             let acc = grown(&mut s.acc, p * m);
             let yt = grown(&mut s.yt, OUT_TILE.min(p) * m);
-            for (x_img, y_img) in xd.chunks_exact(c * h * w).zip(y.chunks_exact_mut(m * p)) {
+            let ytq = grown(&mut s.ytq, OUT_TILE.min(p) * m);
+            for (img, x_img) in xd.chunks_exact(c * h * w).enumerate() {
                 // Row by row: input row iy of every channel, [c, w] with a
                 // stride of one plane, becomes padded row iy + pt, [w, c].
                 for iy in 0..h {
@@ -138,16 +148,32 @@ impl Kernel for IntConv {
                     }
                 }
                 self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
-                // Dequantized a tile of positions at a time, so the tile
-                // is still in L1 when it is transposed into the planes.
+                // A tile of positions at a time, so the tile is still in L1
+                // when it is transposed into the planes.
                 for (t, rows) in acc.chunks(OUT_TILE * m).enumerate() {
-                    let tile = &mut yt[..rows.len()];
-                    self.kernels.dequantize_acc(rows, m, &d, tile);
-                    transpose_f32(tile, rows.len() / m, m, m, &mut y_img[t * OUT_TILE..], p);
+                    let positions = rows.len() / m;
+                    match self.out_q {
+                        None => {
+                            let tile = &mut yt[..rows.len()];
+                            self.kernels.dequantize_acc(rows, m, &d, tile);
+                            let y_img = &mut yf[img * m * p..][..m * p];
+                            transpose_f32(tile, positions, m, m, &mut y_img[t * OUT_TILE..], p);
+                        }
+                        Some((scale, zp)) => {
+                            let tile = &mut ytq[..rows.len()];
+                            self.kernels.dequantize_quantize_acc(rows, m, &d, scale, zp, tile);
+                            let y_img = &mut yq[img * m * p..][..m * p];
+                            transpose_u8(tile, positions, m, m, &mut y_img[t * OUT_TILE..], p);
+                        }
+                    }
                 }
             }
         });
-        one(Tensor::F32(array(&[n, m, oh, ow], y)?))
+        let shape = [n, m, oh, ow];
+        one(match self.out_q {
+            None => Tensor::F32(array(&shape, yf)?),
+            Some(_) => Tensor::U8(array(&shape, yq)?),
+        })
     }
 }
 
@@ -195,7 +221,19 @@ pub fn match_conv(
     };
     let wd = contiguous(w);
     let packed = PackedB::new(&conv_weight_matrix(&wd, [m, c, kh, kw]), c * kh * kw, m);
-    let kernel = IntConv { op: op.clone(), packed, c, kernel: [kh, kw], za, sa, sw, bias: bias_vals, relu, kernels };
+    let kernel = IntConv {
+        op: op.clone(),
+        packed,
+        c,
+        kernel: [kh, kw],
+        za,
+        sa,
+        sw,
+        bias: bias_vals,
+        relu,
+        out_q: None,
+        kernels,
+    };
     Some(Matched { kernel, xq, wq, dqs })
 }
 
@@ -212,6 +250,7 @@ struct Scratch {
     patches: Vec<u8>,
     acc: Vec<i32>,
     yt: Vec<f32>,
+    ytq: Vec<u8>,
 }
 
 thread_local! {

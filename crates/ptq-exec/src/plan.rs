@@ -36,8 +36,11 @@ pub struct ExecOptions {
     /// dequantized activation and weight) are then not seen by probes.
     /// A Conv (group 1, at least 256 multiply-adds per output) with the same
     /// kind of input and weight runs as channels-last u8 patches times the
-    /// packed weights. Everything else runs in f32; [`Plan::integer_nodes`]
-    /// lists what matched.
+    /// packed weights; when a per-tensor u8 QuantizeLinear is the only
+    /// reader of its output, the convolution quantizes in its epilogue and
+    /// writes that node's u8 output itself (the f32 output is then not seen
+    /// by probes either). Everything else runs in f32;
+    /// [`Plan::integer_nodes`] lists what matched.
     pub integer: bool,
 }
 

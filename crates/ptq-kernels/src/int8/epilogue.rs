@@ -75,6 +75,31 @@ multiversion! {
     fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) => dequant_body;
 }
 
+/// [`dequant_body`] then [`super::quantize`]'s QuantizeLinear per element,
+/// with the same float operations in the same order, so the result is
+/// bit-identical to dequantizing and quantizing in two passes.
+#[inline(always)]
+fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [u8]) {
+    let zp = f32::from(zero_point);
+    let quant = |x: f32| {
+        let q = (x / scale).round_ties_even() + zp;
+        #[allow(clippy::manual_clamp)] // `clamp` would keep a NaN.
+        let q = q.max(0.0).min(255.0);
+        // SAFETY: q is finite and within [0, 255], which i32 represents.
+        unsafe { q.to_int_unchecked::<i32>() as u8 }
+    };
+    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        for (j, (o, &v)) in o.iter_mut().zip(row).enumerate() {
+            let x = v as f32 * (d.scale_a * d.scale_b[j]) + d.bias.map_or(0.0, |b| b[j]);
+            *o = quant(if d.relu { x.max(0.0) } else { x });
+        }
+    }
+}
+
+multiversion! {
+    fn dequant_quant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [u8]) => dequant_quant_body;
+}
+
 /// One requantized value (see [`Requant`]); `v` already includes the bias.
 #[inline(always)]
 fn requant_one(v: i32, multiplier: f32, zp: f32, lo: f32, hi: f32) -> u8 {
@@ -117,6 +142,27 @@ impl Int8Kernels {
         dequant_isa(self.isa, acc, n, d, out);
     }
 
+    /// Dequantizes row-major accumulators with [`Dequant`] and quantizes
+    /// the result as [`Int8Kernels::quantize_u8`] does (`scale`,
+    /// `zero_point`), in one pass and bit-identical to the two. Panics on a
+    /// length mismatch.
+    pub fn dequantize_quantize_acc(
+        &self,
+        acc: &[i32],
+        n: usize,
+        d: &Dequant<'_>,
+        scale: f32,
+        zero_point: u8,
+        out: &mut [u8],
+    ) {
+        let bias = d.bias.map_or(n, <[f32]>::len);
+        check("dequantize_quantize_acc", acc.len(), out.len(), n, &[("scale_b", d.scale_b.len()), ("bias", bias)]);
+        if acc.is_empty() {
+            return;
+        }
+        dequant_quant_isa(self.isa, acc, n, d, scale, zero_point, out);
+    }
+
     /// Requantizes row-major accumulators (`acc.len() / n` rows of `n`) to u8
     /// with [`Requant`]. Panics on a length mismatch or if `min > max`.
     pub fn requantize_acc(&self, acc: &[i32], n: usize, q: &Requant<'_>, out: &mut [u8]) {
@@ -155,6 +201,31 @@ mod tests {
         // (acc + 1) / 2: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -1.5 -> -2 (clamped to 10), huge -> 200.
         k.requantize_acc(&[0, 2, 4, -4, 1000, i32::MAX, i32::MIN], 1, &q, &mut out);
         assert_eq!(out, [10, 12, 12, 10, 200, 10, 10]);
+    }
+
+    /// The fused epilogue equals dequantize_acc then quantize_u8, on every
+    /// tier, with and without bias and ReLU.
+    #[test]
+    fn dequantize_quantize_equals_the_two_passes() {
+        let n = 19;
+        let acc: Vec<i32> = (0..n * 11)
+            .map(|i: usize| (i as i32).wrapping_mul(0x9E37_79B9u32 as i32) >> (i % 23))
+            .chain([i32::MIN, i32::MAX, 0, -1, 1])
+            .collect();
+        let acc = &acc[..acc.len() / n * n];
+        let sb: Vec<f32> = (0..n).map(|j| 1e-7 * (j as f32 + 1.0)).collect();
+        let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.37 - 3.0).collect();
+        for t in available().iter().chain([&Int8Kernels::detect()]) {
+            for (b, relu) in [(Some(&bias[..]), true), (Some(&bias[..]), false), (None, true), (None, false)] {
+                let d = Dequant { scale_a: 0.3, scale_b: &sb, bias: b, relu };
+                let mut f = vec![0f32; acc.len()];
+                t.dequantize_acc(acc, n, &d, &mut f);
+                let (mut want, mut got) = (vec![0u8; acc.len()], vec![0u8; acc.len()]);
+                t.quantize_u8(&f, 0.013, 77, &mut want);
+                t.dequantize_quantize_acc(acc, n, &d, 0.013, 77, &mut got);
+                assert_eq!(got, want, "{} bias {} relu {relu}", t.tier(), b.is_some());
+            }
+        }
     }
 
     /// Every tier's build matches the baseline bit for bit on awkward values.
