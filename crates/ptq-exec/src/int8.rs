@@ -139,7 +139,7 @@ pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
 /// The QuantizeLinear that is the only reader of `v` (not a graph output),
 /// with a per-tensor scale and a u8 (or absent) zero point: `(node, its
 /// output, scale, zero point)`.
-fn sole_quantizer(
+pub(crate) fn sole_quantizer(
     g: &Graph,
     consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
     v: ValueId,
@@ -279,6 +279,21 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 }
                 found.insert(id, Box::new(m.kernel));
                 new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
+                dqs.extend(m.dqs);
+            }
+            continue;
+        }
+        if matches!(node.op, Op::Binary(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(m) = crate::int8_add::match_add(g, &producers, &consumers, id, kernels) {
+                found.insert(id, Box::new(m.kernel));
+                new_inputs.push((id, vec![Some(m.inputs[0]), Some(m.inputs[1])]));
+                if let Some(Some(add)) = g.nodes.get_mut(id.0) {
+                    add.outputs[0] = Some(m.output);
+                }
+                for f in m.folded {
+                    g.nodes[f.0] = None;
+                }
                 dqs.extend(m.dqs);
             }
             continue;
@@ -623,5 +638,43 @@ mod tests {
             moved += usize::from(a != b);
         }
         assert!(moved * 100 <= yi.len(), "{moved} of {} outputs moved a step", yi.len());
+    }
+
+    #[test]
+    fn quantized_residual_additions_run_in_one_u8_pass() {
+        use ptq_ir::ops::binary::{Binary, BinaryKind};
+        use ptq_ir::ops::unary::{Unary, UnaryKind};
+        let (n, c, h, w) = (2, 3, 4, 5);
+        // Same shapes, with and without Relu; then a [1, C, 1, 1] addend that broadcasts.
+        for (relu, b_shape) in [(true, vec![n, c, h, w]), (false, vec![n, c, h, w]), (true, vec![1, c, 1, 1])] {
+            let mut g = Graph::default();
+            let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+            let len: usize = b_shape.iter().product();
+            let bq =
+                konst(&mut g, "bq", Tensor::U8(tensor(&b_shape, (0..len).map(|i| (i * 37 % 251) as u8).collect())));
+            let s = konst(&mut g, "sb", Tensor::scalar_f32(0.03));
+            let z = konst(&mut g, "zb", Tensor::U8(tensor(&[], vec![100])));
+            let bdq = node(&mut g, "dq_b", Op::DequantizeLinear(DequantizeLinear::default()), vec![bq, s, z], "b_dq");
+            let mut v =
+                node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(xdq), Some(bdq)], "sum");
+            if relu {
+                v = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(v)], "r");
+            }
+            let s = konst(&mut g, "so", Tensor::scalar_f32(0.05));
+            let z = konst(&mut g, "zo", Tensor::U8(tensor(&[], vec![90])));
+            let q = node(&mut g, "q_out", Op::QuantizeLinear(QuantizeLinear::default()), vec![Some(v), s, z], "s_q");
+            let s = konst(&mut g, "so2", Tensor::scalar_f32(0.05));
+            let z = konst(&mut g, "zo2", Tensor::U8(tensor(&[], vec![90])));
+            let out =
+                node(&mut g, "dq_out", Op::DequantizeLinear(DequantizeLinear::default()), vec![Some(q), s, z], "out");
+            g.outputs.push(out);
+            let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 21, -5.0, 5.0)));
+            let (yf, _, _) = run(&g, false, true, &x);
+            let (yi, nodes, seen) = run(&g, true, true, &x);
+            assert_eq!(nodes, ["add"], "relu {relu} {b_shape:?}");
+            assert!(seen.contains(&"s_q".to_string()) && !seen.contains(&"sum".to_string()), "{seen:?}");
+            // The same float operations in the same order: exactly equal.
+            assert_eq!(yi, yf, "relu {relu} {b_shape:?}");
+        }
     }
 }

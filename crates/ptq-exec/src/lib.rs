@@ -13,6 +13,7 @@ mod fold;
 mod fuse;
 mod inputs;
 mod int8;
+mod int8_add;
 mod int8_conv;
 mod ops;
 mod plan;

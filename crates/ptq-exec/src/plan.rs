@@ -39,7 +39,9 @@ pub struct ExecOptions {
     /// packed weights; when a per-tensor u8 QuantizeLinear is the only
     /// reader of its output, the convolution quantizes in its epilogue and
     /// writes that node's u8 output itself (the f32 output is then not seen
-    /// by probes either). Everything else runs in f32;
+    /// by probes either). An Add of two such u8 DequantizeLinear outputs
+    /// (→ Relu) read only by a per-tensor u8 QuantizeLinear runs as one u8
+    /// pass that writes the QuantizeLinear's output. Everything else runs in f32;
     /// [`Plan::integer_nodes`] lists what matched.
     pub integer: bool,
 }

@@ -12,6 +12,7 @@
 //! assert_eq!(c, [30, 40]);
 //! ```
 
+mod add;
 mod epilogue;
 mod gemm;
 #[cfg(target_arch = "x86_64")]
@@ -27,6 +28,7 @@ mod reference;
 mod tier;
 mod u8s8;
 
+pub use add::{QuantAdd, U8Quant};
 pub use epilogue::{Dequant, Requant};
 pub use pack::PackedB;
 pub use reference::gemm_u8s8_ref;
