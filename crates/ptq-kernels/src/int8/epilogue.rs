@@ -88,10 +88,19 @@ fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_p
         // SAFETY: q is finite and within [0, 255], which i32 represents.
         unsafe { q.to_int_unchecked::<i32>() as u8 }
     };
+    let relu = |x: f32| if d.relu { x.max(0.0) } else { x };
     for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        for (j, (o, &v)) in o.iter_mut().zip(row).enumerate() {
-            let x = v as f32 * (d.scale_a * d.scale_b[j]) + d.bias.map_or(0.0, |b| b[j]);
-            *o = quant(if d.relu { x.max(0.0) } else { x });
+        match d.bias {
+            Some(bias) => {
+                for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
+                    *o = quant(relu(v as f32 * (d.scale_a * sb) + b));
+                }
+            }
+            None => {
+                for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
+                    *o = quant(relu(v as f32 * (d.scale_a * sb)));
+                }
+            }
         }
     }
 }
