@@ -33,6 +33,7 @@
 mod bench;
 mod bench_accuracy;
 mod bench_gemm;
+mod bench_int8;
 mod bench_quantize;
 mod conformance;
 mod layering;
@@ -88,11 +89,12 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_args(args: &[String]) -> anyhow::Result<usize> {
+/// `[--threads N]` for `cargo xtask CMD`, `default` when absent.
+fn bench_args(args: &[String], cmd: &str, default: usize) -> anyhow::Result<usize> {
     match args {
-        [] => Ok(2),
+        [] => Ok(default),
         [flag, n] if flag == "--threads" => n.parse().context("--threads takes a number"),
-        _ => bail!("usage: cargo xtask bench [--threads N]"),
+        _ => bail!("usage: cargo xtask {cmd} [--threads N]"),
     }
 }
 
@@ -104,7 +106,8 @@ fn main() -> ExitCode {
         "fixtures" => fixtures(),
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
-        "bench" => bench_args(&args).and_then(|t| bench::run(&workspace_root(), t)),
+        "bench" => bench_args(&args, "bench", 2).and_then(|t| bench::run(&workspace_root(), t)),
+        "bench-int8" => bench_args(&args, "bench-int8", 1).and_then(|t| bench_int8::run(&workspace_root(), t)),
         "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
         "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
@@ -112,7 +115,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]>"
+                 bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]>"
             );
             return ExitCode::from(2);
         }
