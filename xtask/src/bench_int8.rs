@@ -13,7 +13,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+
+use crate::bench::{release_ptq, shared_args, timing};
 
 /// (fixture, batch sizes, extra --dim arguments)
 const MODELS: &[(&str, &[usize], &[&str])] = &[
@@ -27,28 +29,9 @@ const ITERS: usize = 50;
 const START: &str = "<!-- int8-bench:start -->";
 const END: &str = "<!-- int8-bench:end -->";
 
-/// The median of a `ptq bench --json` or ort_bench.py run, and (for ptq)
-/// the number of nodes on the int8 kernels.
-fn parse(out: &std::process::Output, what: &str) -> anyhow::Result<(f64, Option<u64>)> {
-    if !out.status.success() {
-        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let line = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(line.trim()).with_context(|| format!("{what} printed {line}"))?;
-    let run = &v["runs"][0];
-    let ms = run["median_ms"].as_f64().or(v["median_ms"].as_f64()).with_context(|| format!("{what}: no median_ms"))?;
-    Ok((ms, run["integer_nodes"].as_u64()))
-}
-
 /// Runs the comparison with `threads` threads.
 pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo).args(["build", "--release", "-p", "ptq-cli"]).current_dir(root).status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ptq = root.join("target/release/ptq");
+    let (ptq, py) = release_ptq(root)?;
     let work = root.join("target/bench-int8");
     std::fs::create_dir_all(&work)?;
     let mut rows = vec![];
@@ -69,27 +52,21 @@ pub fn run(root: &Path, threads: usize) -> anyhow::Result<()> {
             bail!("ptq quantize {name} failed: {}", String::from_utf8_lossy(&o.stderr));
         }
         for &batch in batches {
-            let mut args: Vec<String> = vec![
-                "--batch".into(),
-                batch.to_string(),
-                "--threads".into(),
-                threads.to_string(),
-                "--iters".into(),
-                ITERS.to_string(),
-            ];
-            for d in dims {
-                args.extend(["--dim".into(), d.to_string()]);
-            }
+            let args = shared_args(batch, threads, ITERS, dims);
             let (mut f, mut i, mut ort, mut nodes) = (f64::INFINITY, f64::INFINITY, f64::INFINITY, 0);
             for _ in 0..ROUNDS {
                 let bench = |model: &Path, only: &str| {
-                    Command::new(&ptq).args(["bench", "--json", "--only", only, "--model"]).arg(model).args(&args).output()
+                    Command::new(&ptq)
+                        .args(["bench", "--json", "--only", only, "--model"])
+                        .arg(model)
+                        .args(&args)
+                        .output()
                 };
-                f = f.min(parse(&bench(&fp32, "fp32")?, "ptq bench fp32")?.0);
-                let (ms, n) = parse(&bench(&int8, "int8")?, "ptq bench int8")?;
+                f = f.min(timing(&bench(&fp32, "fp32")?, "ptq bench fp32")?.0);
+                let (ms, n) = timing(&bench(&int8, "int8")?, "ptq bench int8")?;
                 (i, nodes) = (i.min(ms), n.unwrap_or(0));
                 let o = Command::new(&py).arg(root.join("tests/tools/ort_bench.py")).arg(&int8).args(&args).output()?;
-                ort = ort.min(parse(&o, "ort_bench.py")?.0);
+                ort = ort.min(timing(&o, "ort_bench.py")?.0);
             }
             println!(
                 "{name:22} batch {batch:<3} fp32 {f:8.3} ms  int8 {i:8.3} ms ({nodes} int8 nodes)  speed-up {:.2}x  \
