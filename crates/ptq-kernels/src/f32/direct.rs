@@ -63,10 +63,18 @@ pub(crate) fn conv(l: &Layer<'_>, y: &mut [f32], threads: Threads) {
     let kg = cg * p.kh * p.kw;
     let blocks = p.m.div_ceil(OC);
     PACKED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => run(l, pack(w, kg, blocks, &mut buf), y, threads),
+        Ok(mut buf) => {
+            run(l, pack(w, kg, blocks, &mut buf), y, threads);
+            if buf.len() > KEEP {
+                *buf = Vec::new();
+            }
+        }
         Err(_) => run(l, pack(w, kg, blocks, &mut Vec::new()), y, threads),
     });
 }
+
+/// Largest packed weights (floats) kept between calls: 16 MiB.
+const KEEP: usize = 1 << 22;
 
 thread_local! {
     /// Packed weights of the last call on this thread: the allocation is
