@@ -7,7 +7,6 @@
 /// them in L1 while it writes each destination row as one contiguous run,
 /// instead of hopping between destination rows a whole stride apart (with
 /// strides of 4 KiB, every such row falls in the same L1 set).
-#[cfg(target_arch = "x86_64")]
 const ROW_TILE: usize = 64;
 
 /// `dst[c·dst_stride + r] = src[r·src_stride + c]` for `r < rows`,
@@ -16,53 +15,61 @@ const ROW_TILE: usize = 64;
 /// Panics if a stride is shorter than the row it steps over or a slice is
 /// too short for the shape.
 pub fn transpose_u8(src: &[u8], rows: usize, cols: usize, src_stride: usize, dst: &mut [u8], dst_stride: usize) {
-    if !check(src.len(), dst.len(), rows, cols, src_stride, dst_stride) {
-        return;
-    }
-    let (full_r, full_c) = if cfg!(target_arch = "x86_64") { (rows / 16 * 16, cols / 16 * 16) } else { (0, 0) };
     #[cfg(target_arch = "x86_64")]
-    for rt in (0..full_r).step_by(ROW_TILE) {
-        for c0 in (0..full_c).step_by(16) {
-            for r0 in (rt..full_r.min(rt + ROW_TILE)).step_by(16) {
-                // SAFETY: rows r0..r0+16 and columns c0..c0+16 are inside the
-                // shape, whose extent `check` bounded by both slice lengths.
-                unsafe {
-                    block_u8(
-                        src.as_ptr().add(r0 * src_stride + c0),
-                        src_stride,
-                        dst.as_mut_ptr().add(c0 * dst_stride + r0),
-                        dst_stride,
-                    )
-                };
-            }
-        }
-    }
-    edges(src, rows, cols, src_stride, dst, dst_stride, [full_r, full_c]);
+    let block = Some((16, block_u8 as unsafe fn(*const u8, usize, *mut u8, usize)));
+    #[cfg(not(target_arch = "x86_64"))]
+    let block = None;
+    transpose(src, [rows, cols, src_stride], dst, dst_stride, block);
 }
 
 /// [`transpose_u8`] for `f32`, in 4×4 blocks.
 pub fn transpose_f32(src: &[f32], rows: usize, cols: usize, src_stride: usize, dst: &mut [f32], dst_stride: usize) {
+    #[cfg(target_arch = "x86_64")]
+    let block = Some((4, block_f32 as unsafe fn(*const f32, usize, *mut f32, usize)));
+    #[cfg(not(target_arch = "x86_64"))]
+    let block = None;
+    transpose(src, [rows, cols, src_stride], dst, dst_stride, block);
+}
+
+/// A square block transpose: its side, and the function that transposes
+/// one block at (source, source row stride) into (destination, destination
+/// row stride).
+type Block<T> = (usize, unsafe fn(*const T, usize, *mut T, usize));
+
+/// The shared driver: whole `block`s over the largest multiple of its side,
+/// source rows in passes of [`ROW_TILE`], then scalar edges.
+fn transpose<T: Copy>(
+    src: &[T],
+    [rows, cols, src_stride]: [usize; 3],
+    dst: &mut [T],
+    dst_stride: usize,
+    block: Option<Block<T>>,
+) {
     if !check(src.len(), dst.len(), rows, cols, src_stride, dst_stride) {
         return;
     }
-    let (full_r, full_c) = if cfg!(target_arch = "x86_64") { (rows / 4 * 4, cols / 4 * 4) } else { (0, 0) };
-    #[cfg(target_arch = "x86_64")]
-    for rt in (0..full_r).step_by(ROW_TILE) {
-        for c0 in (0..full_c).step_by(4) {
-            for r0 in (rt..full_r.min(rt + ROW_TILE)).step_by(4) {
-                // SAFETY: as in `transpose_u8`, for 4×4 blocks.
-                unsafe {
-                    block_f32(
-                        src.as_ptr().add(r0 * src_stride + c0),
-                        src_stride,
-                        dst.as_mut_ptr().add(c0 * dst_stride + r0),
-                        dst_stride,
-                    )
-                };
+    let mut full = [0, 0];
+    if let Some((side, f)) = block {
+        full = [rows / side * side, cols / side * side];
+        for rt in (0..full[0]).step_by(ROW_TILE) {
+            for c0 in (0..full[1]).step_by(side) {
+                for r0 in (rt..full[0].min(rt + ROW_TILE)).step_by(side) {
+                    // SAFETY: rows r0..r0+side and columns c0..c0+side are
+                    // inside the shape, whose extent `check` bounded by both
+                    // slice lengths; `f` reads and writes exactly that block.
+                    unsafe {
+                        f(
+                            src.as_ptr().add(r0 * src_stride + c0),
+                            src_stride,
+                            dst.as_mut_ptr().add(c0 * dst_stride + r0),
+                            dst_stride,
+                        )
+                    };
+                }
             }
         }
     }
-    edges(src, rows, cols, src_stride, dst, dst_stride, [full_r, full_c]);
+    edges(src, rows, cols, src_stride, dst, dst_stride, full);
 }
 
 /// Checks the shape against the slices; `false` for an empty shape.

@@ -2,6 +2,7 @@
 //! DequantizeLinear → Add (→ Relu) → QuantizeLinear chain of a residual
 //! connection in one pass.
 
+use super::quantize::quantize_one;
 use super::tier::Int8Kernels;
 use crate::f32::isa::multiversion;
 
@@ -31,11 +32,7 @@ fn add_body(a: &[u8], b: &[u8], p: &QuantAdd, out: &mut [u8]) {
         // an f32 Add, Relu and QuantizeLinear.
         let s = (i32::from(x) - za) as f32 * qa.scale + (i32::from(y) - zb) as f32 * qb.scale;
         let s = if relu { s.max(0.0) } else { s };
-        let q = (s / qo.scale).round_ties_even() + zo;
-        #[allow(clippy::manual_clamp)] // `clamp` would keep a NaN.
-        let q = q.max(0.0).min(255.0);
-        // SAFETY: q is finite and within [0, 255], which i32 represents.
-        *o = unsafe { q.to_int_unchecked::<i32>() } as u8;
+        *o = quantize_one(s, qo.scale, zo);
     }
 }
 

@@ -4,6 +4,7 @@
 //! vectorises it); they use no fused multiply-add, so every build gives
 //! bit-identical results.
 
+use super::quantize::quantize_one;
 use super::tier::Int8Kernels;
 use crate::f32::isa::multiversion;
 
@@ -51,58 +52,43 @@ fn check(what: &str, acc: usize, out: usize, n: usize, cols: &[(&str, usize)]) {
     }
 }
 
+/// `out[i] = f(relu?(acc[i]·(scale_a·scale_b[j]) + bias[j]))` for the
+/// [`Dequant`] epilogue followed by `f`.
 #[inline(always)]
-fn dequant_body(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) {
+fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl Fn(f32) -> T) {
+    let relu = |x: f32| if d.relu { x.max(0.0) } else { x };
     for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
         match d.bias {
             Some(bias) => {
                 for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
-                    let x = v as f32 * (d.scale_a * sb) + b;
-                    *o = if d.relu { x.max(0.0) } else { x };
+                    *o = f(relu(v as f32 * (d.scale_a * sb) + b));
                 }
             }
             None => {
                 for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
-                    let x = v as f32 * (d.scale_a * sb);
-                    *o = if d.relu { x.max(0.0) } else { x };
+                    *o = f(relu(v as f32 * (d.scale_a * sb)));
                 }
             }
         }
     }
+}
+
+#[inline(always)]
+fn dequant_body(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) {
+    dequant_map(acc, n, d, out, |x| x);
 }
 
 multiversion! {
     fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) => dequant_body;
 }
 
-/// [`dequant_body`] then [`super::quantize`]'s QuantizeLinear per element,
-/// with the same float operations in the same order, so the result is
-/// bit-identical to dequantizing and quantizing in two passes.
+/// [`dequant_body`] then QuantizeLinear per element, with the same float
+/// operations in the same order, so the result is bit-identical to
+/// dequantizing and quantizing in two passes.
 #[inline(always)]
 fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [u8]) {
     let zp = f32::from(zero_point);
-    let quant = |x: f32| {
-        let q = (x / scale).round_ties_even() + zp;
-        #[allow(clippy::manual_clamp)] // `clamp` would keep a NaN.
-        let q = q.max(0.0).min(255.0);
-        // SAFETY: q is finite and within [0, 255], which i32 represents.
-        unsafe { q.to_int_unchecked::<i32>() as u8 }
-    };
-    let relu = |x: f32| if d.relu { x.max(0.0) } else { x };
-    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        match d.bias {
-            Some(bias) => {
-                for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
-                    *o = quant(relu(v as f32 * (d.scale_a * sb) + b));
-                }
-            }
-            None => {
-                for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
-                    *o = quant(relu(v as f32 * (d.scale_a * sb)));
-                }
-            }
-        }
-    }
+    dequant_map(acc, n, d, out, |x| quantize_one(x, scale, zp));
 }
 
 multiversion! {

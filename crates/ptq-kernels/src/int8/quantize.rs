@@ -7,18 +7,26 @@
 use super::tier::Int8Kernels;
 use crate::f32::isa::multiversion;
 
+/// One ONNX QuantizeLinear value, `saturate_u8(round_half_even(v / scale) + zp)`
+/// with NaN giving 0. Every kernel that quantizes uses it, so fused kernels
+/// stay bit-identical to QuantizeLinear.
+#[inline(always)]
+pub(super) fn quantize_one(v: f32, scale: f32, zp: f32) -> u8 {
+    let q = (v / scale).round_ties_even() + zp;
+    // `max` drops a NaN (giving 0), then the value is an integer in
+    // [0, 255], so the unchecked conversion vectorises (a saturating
+    // `as u8` is done lane by lane).
+    #[allow(clippy::manual_clamp)] // `clamp` would keep the NaN.
+    let q = q.max(0.0).min(255.0);
+    // SAFETY: q is finite and within [0, 255], which i32 represents.
+    unsafe { q.to_int_unchecked::<i32>() as u8 }
+}
+
 #[inline(always)]
 fn quantize_body(x: &[f32], scale: f32, zero_point: u8, out: &mut [u8]) {
     let zp = f32::from(zero_point);
     for (o, &v) in out.iter_mut().zip(x) {
-        let q = (v / scale).round_ties_even() + zp;
-        // `max` drops a NaN (giving 0), then the value is an integer in
-        // [0, 255], so the unchecked conversion vectorises (a saturating
-        // `as u8` is done lane by lane).
-        #[allow(clippy::manual_clamp)] // `clamp` would keep the NaN.
-        let q = q.max(0.0).min(255.0);
-        // SAFETY: q is finite and within [0, 255], which i32 represents.
-        *o = unsafe { q.to_int_unchecked::<i32>() } as u8;
+        *o = quantize_one(v, scale, zp);
     }
 }
 
