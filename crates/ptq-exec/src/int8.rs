@@ -121,19 +121,26 @@ pub(crate) fn scales(t: &Tensor) -> Option<Vec<f32>> {
 /// Activation side: `(x_q, zero point, scale)` for a u8 per-tensor DequantizeLinear.
 pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
     let (_, xq, s, z) = dq_parts(g, dq)?;
-    let s = scales(constant(g, s)?)?;
+    if z.is_none() && g.value(xq).fact.dtype != Some(DType::U8) {
+        return None;
+    }
+    let (s, za) = per_tensor_u8(g, s, z)?;
+    Some((xq, za, s))
+}
+
+/// A constant positive finite scalar scale and a constant u8 scalar zero
+/// point (0 when absent), as per-tensor u8 Q/DQ nodes carry them.
+fn per_tensor_u8(g: &Graph, scale: ValueId, zero_point: Option<ValueId>) -> Option<(f32, u8)> {
+    let s = scales(constant(g, scale)?)?;
     let &[s] = s.as_slice() else { return None };
-    let za = match z {
-        None => {
-            (g.value(xq).fact.dtype == Some(DType::U8)).then_some(())?;
-            0
-        }
+    let zp = match zero_point {
+        None => 0,
         Some(z) => match constant(g, z)? {
             Tensor::U8(a) if a.len() == 1 => *a.iter().next()?,
             _ => return None,
         },
     };
-    Some((xq, za, s))
+    Some((s, zp))
 }
 
 /// The QuantizeLinear that is the only reader of `v` (not a graph output),
@@ -156,15 +163,7 @@ pub(crate) fn sole_quantizer(
     if node.output_ids().count() != 1 {
         return None;
     }
-    let s = scales(constant(g, node.inputs.get(1).copied().flatten()?)?)?;
-    let &[s] = s.as_slice() else { return None };
-    let zp = match node.inputs.get(2).copied().flatten() {
-        None => 0,
-        Some(z) => match constant(g, z)? {
-            Tensor::U8(a) if a.len() == 1 => *a.iter().next()?,
-            _ => return None,
-        },
-    };
+    let (s, zp) = per_tensor_u8(g, node.inputs.get(1).copied().flatten()?, node.inputs.get(2).copied().flatten())?;
     Some((q, node.outputs.first().copied().flatten()?, s, zp))
 }
 

@@ -10,18 +10,9 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ptq_kernels::{Conv2d, Gemm, Threads, add_channel_bias, conv2d, exp, relu, sgemm, softmax_rows};
 
-/// Deterministic data in [-1, 1).
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
+#[path = "support/bytes.rs"]
+mod support;
+use support::floats as data;
 
 /// GEMM shapes as (M, K, N) from real layers.
 const GEMM_SHAPES: &[(&str, usize, usize, usize)] = &[
