@@ -18,7 +18,7 @@ use std::arch::x86_64::{
     _mm256_set1_epi16, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
-use super::gemm::{KC_GROUPS, Micro, drive, tail_word};
+use super::gemm::{Micro, drive, tail_word};
 use super::pack::{GROUP_BYTES, KG, PackedB};
 
 pub(crate) struct Avx2;
@@ -54,11 +54,30 @@ unsafe fn group(acc: &mut [__m256i; 4], acc_hi: &mut [__m256i; 4], word: i32, bg
     }
 }
 
-/// One row of the tile (see [`Micro::tile`]; `kbytes <= 4 * KC_GROUPS`).
+/// k-groups whose `hi` pair sums may add up in i16 (see [`row_tile`]).
+const HI_GROUPS: usize = 64;
+
+/// Adds the `hi` pair sums, times 128, to the i32 accumulators and clears them.
 ///
-/// The `hi` pair sums lie in [−256, 254], so at most 64 k-groups of them add
-/// up in [−16 384, 16 256] without leaving i16; they are widened once, with
-/// weight 128, at the end.
+/// # Safety
+/// The CPU supports AVX2 (only called from [`row_tile`]).
+#[inline(always)]
+unsafe fn widen_hi(acc: &mut [__m256i; 4], acc_hi: &mut [__m256i; 4]) {
+    // SAFETY: register-only intrinsics; the caller guarantees AVX2.
+    unsafe {
+        let c128 = _mm256_set1_epi16(128);
+        for (lo, hi) in acc.iter_mut().zip(acc_hi.iter_mut()) {
+            *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(*hi, c128));
+            *hi = _mm256_setzero_si256();
+        }
+    }
+}
+
+/// One row of the tile (see [`Micro::tile`]).
+///
+/// The `hi` pair sums lie in [−256, 254], so at most [`HI_GROUPS`] = 64
+/// k-groups of them add up in [−16 384, 16 256] without leaving i16; they
+/// are widened, with weight 128, every 64 groups and at the end.
 ///
 /// # Safety
 /// [`Micro::tile`]'s contract for one row, on a CPU with AVX2.
@@ -73,15 +92,18 @@ unsafe fn row_tile(a: *const u8, kbytes: usize, b: *const i8, c: *mut i32, init:
         let full = kbytes / KG;
         for g in 0..full {
             group(&mut acc, &mut acc_hi, std::ptr::read_unaligned(a.add(g * KG).cast()), b.add(g * GROUP_BYTES));
+            if (g + 1) % HI_GROUPS == 0 {
+                widen_hi(&mut acc, &mut acc_hi);
+            }
         }
+        // At most 63 groups are pending here, so the partial one fits too.
         let rest = kbytes - full * KG;
         if rest > 0 {
             group(&mut acc, &mut acc_hi, tail_word(a.add(full * KG), rest), b.add(full * GROUP_BYTES));
         }
-        let c128 = _mm256_set1_epi16(128);
-        for q in 0..4 {
-            let v = _mm256_add_epi32(acc[q], _mm256_madd_epi16(acc_hi[q], c128));
-            _mm256_storeu_si256(c.add(8 * q).cast(), v);
+        widen_hi(&mut acc, &mut acc_hi);
+        for (q, v) in acc.iter().enumerate() {
+            _mm256_storeu_si256(c.add(8 * q).cast(), *v);
         }
     }
 }
@@ -100,7 +122,6 @@ impl Micro for Avx2 {
         ldc: usize,
         zrow: *const i32,
     ) {
-        assert!(kbytes <= KG * KC_GROUPS, "AVX2 tile deeper than its i16 accumulators allow");
         for r in 0..mr {
             // SAFETY: forwarded contract, row `r < mr`.
             unsafe {

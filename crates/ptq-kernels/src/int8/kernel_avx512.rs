@@ -1,4 +1,4 @@
-//! AVX-512 VNNI micro-kernel: 8 rows × 32 columns in 16 zmm accumulators,
+//! AVX-512 VNNI micro-kernel: 12 rows × 32 columns in 24 zmm accumulators,
 //! one `vpdpbusd` per 16 columns × 4 depths (u8 A broadcast as one i32, s8 B
 //! from the packed panel). `vpdpbusd` sums the four u8·s8 products exactly
 //! and adds them to i32 with wrap-around, so results equal the reference.
@@ -73,7 +73,7 @@ unsafe fn tile_rows<const MR: usize>(
 }
 
 impl Micro for Avx512Vnni {
-    const MR: usize = 8;
+    const MR: usize = 12;
 
     #[inline(always)]
     unsafe fn tile(
@@ -89,6 +89,10 @@ impl Micro for Avx512Vnni {
         // SAFETY: forwarded contract; `mr` selects the matching row count.
         unsafe {
             match mr {
+                12 => tile_rows::<12>(a, lda, kbytes, b, c, ldc, zrow),
+                11 => tile_rows::<11>(a, lda, kbytes, b, c, ldc, zrow),
+                10 => tile_rows::<10>(a, lda, kbytes, b, c, ldc, zrow),
+                9 => tile_rows::<9>(a, lda, kbytes, b, c, ldc, zrow),
                 8 => tile_rows::<8>(a, lda, kbytes, b, c, ldc, zrow),
                 7 => tile_rows::<7>(a, lda, kbytes, b, c, ldc, zrow),
                 6 => tile_rows::<6>(a, lda, kbytes, b, c, ldc, zrow),
