@@ -256,6 +256,8 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
     let producers = g.producers();
     let consumers = g.consumers();
     let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
+    let mut convs: HashMap<NodeId, crate::int8_conv::IntConv> = HashMap::new();
+    let mut adds: HashMap<NodeId, crate::int8_add::IntAdd> = HashMap::new();
     let mut new_inputs: Vec<(NodeId, Vec<Option<ValueId>>)> = vec![];
     let mut dqs: Vec<NodeId> = vec![];
     let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
@@ -276,7 +278,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                     }
                     g.nodes[q.0] = None;
                 }
-                found.insert(id, Box::new(m.kernel));
+                convs.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
                 dqs.extend(m.dqs);
             }
@@ -285,7 +287,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
         if matches!(node.op, Op::Binary(_)) {
             let Ok(kernels) = int8_kernels() else { continue };
             if let Some(m) = crate::int8_add::match_add(g, &producers, &consumers, id, kernels) {
-                found.insert(id, Box::new(m.kernel));
+                adds.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.inputs[0]), Some(m.inputs[1])]));
                 if let Some(Some(add)) = g.nodes.get_mut(id.0) {
                     add.outputs[0] = Some(m.output);
@@ -357,7 +359,36 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             g.nodes[dq.0] = None;
         }
     }
+    set_layouts(g, &mut convs, &mut adds);
+    found.extend(convs.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
+    found.extend(adds.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
     Ok(found)
+}
+
+/// Keeps the u8 tensors that only integer convolutions and additions
+/// exchange channels-last ([`crate::int8_layout`]).
+fn set_layouts(
+    g: &Graph,
+    convs: &mut HashMap<NodeId, crate::int8_conv::IntConv>,
+    adds: &mut HashMap<NodeId, crate::int8_add::IntAdd>,
+) {
+    use crate::int8_layout::{Kernels, channels_last, layouts};
+    let conv_ids: HashSet<NodeId> = convs.keys().copied().collect();
+    let quantized: HashSet<NodeId> = convs.iter().filter(|(_, k)| k.out_q.is_some()).map(|(id, _)| *id).collect();
+    let add_ids: HashSet<NodeId> = adds.keys().copied().collect();
+    let set = channels_last(g, &Kernels { convs: &conv_ids, quantized_convs: &quantized, adds: &add_ids });
+    for (id, (ins, out)) in layouts(g, &set, &conv_ids) {
+        if let Some(k) = convs.get_mut(&id) {
+            k.in_nhwc = ins.first().copied().unwrap_or(false);
+            k.out_nhwc = out;
+        }
+    }
+    for (id, (ins, out)) in layouts(g, &set, &add_ids) {
+        if let Some(k) = adds.get_mut(&id) {
+            k.in_nhwc = [0, 1].map(|i| ins.get(i).copied().unwrap_or(false));
+            k.out_nhwc = out;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -675,5 +706,120 @@ mod tests {
             // The same float operations in the same order: exactly equal.
             assert_eq!(yi, yf, "relu {relu} {b_shape:?}");
         }
+    }
+
+    /// QuantizeLinear then DequantizeLinear of `v` at (`s`, `z`); returns the
+    /// u8 and the dequantized values.
+    fn requantized(g: &mut Graph, v: ValueId, name: &str, s: f32, z: u8) -> (ValueId, ValueId) {
+        let (s1, z1) = (
+            konst(g, &format!("{name}_s"), Tensor::scalar_f32(s)),
+            konst(g, &format!("{name}_z"), Tensor::U8(tensor(&[], vec![z]))),
+        );
+        let q = node(
+            g,
+            &format!("{name}_q"),
+            Op::QuantizeLinear(QuantizeLinear::default()),
+            vec![Some(v), s1, z1],
+            &format!("{name}_u8"),
+        );
+        let (s2, z2) = (
+            konst(g, &format!("{name}_s2"), Tensor::scalar_f32(s)),
+            konst(g, &format!("{name}_z2"), Tensor::U8(tensor(&[], vec![z]))),
+        );
+        let dq = node(
+            g,
+            &format!("{name}_dq"),
+            Op::DequantizeLinear(DequantizeLinear::default()),
+            vec![Some(q), s2, z2],
+            &format!("{name}_f"),
+        );
+        (q, dq)
+    }
+
+    /// Two residual blocks (conv → Relu → Q/DQ → conv → Q/DQ → Add with the
+    /// block input → Relu → Q/DQ): the u8 tensors the integer kernels pass
+    /// to each other stay channels-last, the others (the first block's
+    /// input, the second block's output) NCHW, and the result equals the
+    /// fake-quant path's within one step.
+    #[test]
+    fn integer_kernels_exchange_channels_last_tensors() {
+        use ptq_ir::ops::binary::{Binary, BinaryKind};
+        use ptq_ir::ops::conv::Conv;
+        let (n, c, h, w) = (2, 32, 5, 6);
+        let mut g = Graph::default();
+        let (_, mut xdq) = quantized_input(&mut g, 0.04, 120);
+        for b in 0..2 {
+            let mut v = xdq;
+            for (i, relu) in [(0, true), (1, false)] {
+                let scale = Tensor::from_f32s(&values(c, 5 + i, 0.0005, 0.002));
+                let wq = konst(&mut g, &format!("w{b}{i}"), i8s(&[c, c, 3, 3], 4 + 10 * b + i));
+                let sw = konst(&mut g, &format!("sw{b}{i}"), scale);
+                let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
+                let wdq = node(&mut g, &format!("dq_w{b}{i}"), dq, vec![wq, sw], &format!("w_dq{b}{i}"));
+                let bias = konst(&mut g, &format!("bias{b}{i}"), Tensor::from_f32s(&values(c, 3 + i, -0.5, 0.5)));
+                let op = Conv { pads: Some(vec![1, 1, 1, 1]), ..Conv::default() };
+                v = node(
+                    &mut g,
+                    &format!("conv{b}{i}"),
+                    Op::Conv(op),
+                    vec![Some(v), Some(wdq), bias],
+                    &format!("y{b}{i}"),
+                );
+                if relu {
+                    v = node(
+                        &mut g,
+                        &format!("relu{b}{i}"),
+                        Op::Unary(Unary { kind: UnaryKind::Relu }),
+                        vec![Some(v)],
+                        &format!("r{b}{i}"),
+                    );
+                }
+                v = requantized(&mut g, v, &format!("c{b}{i}"), 0.03, if relu { 0 } else { 128 }).1;
+            }
+            let sum = node(
+                &mut g,
+                &format!("add{b}"),
+                Op::Binary(Binary { kind: BinaryKind::Add }),
+                vec![Some(v), Some(xdq)],
+                &format!("sum{b}"),
+            );
+            let r = node(
+                &mut g,
+                &format!("relu_add{b}"),
+                Op::Unary(Unary { kind: UnaryKind::Relu }),
+                vec![Some(sum)],
+                &format!("ra{b}"),
+            );
+            xdq = requantized(&mut g, r, &format!("a{b}"), 0.05, 0).1;
+        }
+        g.outputs.push(xdq);
+        let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 17, -4.0, 6.0)));
+        let (yf, _, _) = run(&g, false, true, &x);
+        let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true }).unwrap();
+        assert_eq!(plan.integer_nodes().len(), 6, "{:?}", plan.integer_nodes());
+        let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
+        let mut shapes = HashMap::new();
+        let out = plan
+            .run_with_probe(vec![("x".into(), x.clone())], &Probe::All, &mut |v, t| {
+                shapes.insert(names[v.0].clone(), t.shape().to_vec());
+            })
+            .unwrap();
+        let (nchw, nhwc) = (vec![n, c, h, w], vec![n, h, w, c]);
+        // Written and read by integer kernels only: channels-last.
+        for v in ["c00_u8", "c01_u8", "a0_u8", "c10_u8", "c11_u8"] {
+            assert_eq!(shapes[v], nhwc, "{v}");
+        }
+        // The first block's input and the second block's output are NCHW.
+        assert_eq!(shapes["x_q"], nchw);
+        assert_eq!(shapes["a1_u8"], nchw);
+        let yi: Vec<f32> = out[0].1.to_f64_vec().iter().map(|&v| v as f32).collect();
+        assert_eq!(yi.len(), yf.len());
+        let mut moved = 0;
+        for (a, b) in yi.iter().zip(&yf) {
+            assert!((a - b).abs() <= 0.05 * 1.001, "{a} vs {b}");
+            moved += usize::from(a != b);
+        }
+        assert!(moved * 100 <= yi.len(), "{moved} of {} outputs moved a step", yi.len());
+        assert!(yf.iter().filter(|&&v| v > 0.0).count() * 4 > yf.len(), "the output is mostly zero");
     }
 }

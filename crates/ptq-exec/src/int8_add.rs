@@ -8,6 +8,7 @@
 //! tensors and writes that QuantizeLinear's u8 output in one pass, with the
 //! same float operations as the nodes it replaces.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use ndarray::ArrayD;
@@ -18,6 +19,7 @@ use ptq_kernels::int8::{Int8Kernels, QuantAdd, U8Quant};
 
 use crate::inputs::Inputs;
 use crate::int8::{activation, dequantizer, sole_quantizer};
+use crate::int8_layout::{to_channels_first, to_channels_last};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, zip_inplace};
 
@@ -25,6 +27,10 @@ use crate::util::{array, contiguous, zip_inplace};
 #[derive(Debug)]
 pub struct IntAdd {
     pub params: QuantAdd,
+    /// Which inputs are `[N, H, W, C]` (see [`crate::int8_layout`]).
+    pub in_nhwc: [bool; 2],
+    /// The output is written `[N, H, W, C]` (then an input is too).
+    pub out_nhwc: bool,
     pub kernels: &'static Int8Kernels,
 }
 
@@ -33,13 +39,41 @@ impl Kernel for IntAdd {
         let (Tensor::U8(a), Tensor::U8(b)) = (ins.get(0)?, ins.get(1)?) else {
             return Err("integer path: a quantized addend is not u8".into());
         };
-        if a.shape() == b.shape() {
-            let (ad, bd) = (contiguous(a), contiguous(b));
-            let mut out = vec![0u8; ad.len()];
-            self.kernels.add_u8(&ad, &bd, &self.params, &mut out);
-            return one(Tensor::U8(array(a.shape(), out)?));
-        }
-        // Broadcasting: the nodes' own steps, in f32.
+        // Add in the inputs' layout if they share one, else in the output's.
+        let work = if self.in_nhwc[0] == self.in_nhwc[1] { self.in_nhwc[0] } else { self.out_nhwc };
+        let (a, b) = (relayout(a, self.in_nhwc[0], work)?, relayout(b, self.in_nhwc[1], work)?);
+        let (sum, layout) = if a.shape() == b.shape() {
+            (self.add_same_shape(&a, &b)?, work)
+        } else {
+            // Broadcasting follows the NCHW shapes.
+            let (a, b) = (relayout(&a, work, false)?, relayout(&b, work, false)?);
+            (self.add_broadcast(&a, &b)?, false)
+        };
+        let out = if layout == self.out_nhwc { sum } else { relayout(&sum, layout, self.out_nhwc)?.into_owned() };
+        one(Tensor::U8(out))
+    }
+}
+
+/// `t`, channels-last if `from`, in the layout `to`.
+fn relayout(t: &ArrayD<u8>, from: bool, to: bool) -> Result<Cow<'_, ArrayD<u8>>, String> {
+    Ok(match (from, to) {
+        (true, false) => Cow::Owned(to_channels_first(t)?),
+        (false, true) => Cow::Owned(to_channels_last(t)?),
+        _ => Cow::Borrowed(t),
+    })
+}
+
+impl IntAdd {
+    /// Elementwise, in one u8 pass.
+    fn add_same_shape(&self, a: &ArrayD<u8>, b: &ArrayD<u8>) -> Result<ArrayD<u8>, String> {
+        let (ad, bd) = (contiguous(a), contiguous(b));
+        let mut out = vec![0u8; ad.len()];
+        self.kernels.add_u8(&ad, &bd, &self.params, &mut out);
+        array(a.shape(), out)
+    }
+
+    /// Broadcasting: the nodes' own steps, in f32.
+    fn add_broadcast(&self, a: &ArrayD<u8>, b: &ArrayD<u8>) -> Result<ArrayD<u8>, String> {
         let QuantAdd { a: qa, b: qb, relu, out: qo } = self.params;
         let deq = |t: &ArrayD<u8>, q: U8Quant| t.mapv(|v| (i32::from(v) - i32::from(q.zero_point)) as f32 * q.scale);
         let sum = zip_inplace(deq(a, qa), &deq(b, qb), |x, y| x + y)?;
@@ -47,7 +81,7 @@ impl Kernel for IntAdd {
         let flat = contiguous(&sum);
         let mut out = vec![0u8; flat.len()];
         self.kernels.quantize_u8(&flat, qo.scale, qo.zero_point, &mut out);
-        one(Tensor::U8(array(sum.shape(), out)?))
+        array(sum.shape(), out)
     }
 }
 
@@ -102,6 +136,6 @@ pub fn match_add(
         relu: v != sum,
         out: U8Quant { scale: so, zero_point: zo },
     };
-    let kernel = IntAdd { params, kernels };
+    let kernel = IntAdd { params, in_nhwc: [false; 2], out_nhwc: false, kernels };
     Some(MatchedAdd { kernel, inputs: [xa, xb], output, folded, dqs: [adq, bdq] })
 }

@@ -52,6 +52,10 @@ pub struct IntConv {
     /// convolution: the output is then its u8 tensor (same values as the
     /// f32 output quantized by that node) instead of the f32 one.
     pub out_q: Option<(f32, u8)>,
+    /// The input is `[N, H, W, C]` (see [`crate::int8_layout`]).
+    pub in_nhwc: bool,
+    /// The (u8, `out_q`) output is written `[N, OH, OW, M]`.
+    pub out_nhwc: bool,
     pub kernels: &'static Int8Kernels,
 }
 
@@ -64,6 +68,8 @@ impl std::fmt::Debug for IntConv {
             .field("za", &self.za)
             .field("relu", &self.relu)
             .field("out_q", &self.out_q)
+            .field("in_nhwc", &self.in_nhwc)
+            .field("out_nhwc", &self.out_nhwc)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -87,8 +93,10 @@ impl Kernel for IntConv {
         let Tensor::U8(a) = x else {
             return Err(format!("integer path: the quantized activation is {}, expected u8", x.dtype()));
         };
-        let &[n, c, h, w] = a.shape() else {
-            return Err(format!("integer path: input {:?} is not NCHW", a.shape()));
+        let (n, c, h, w) = match (a.shape(), self.in_nhwc) {
+            (&[n, c, h, w], false) => (n, c, h, w),
+            (&[n, h, w, c], true) => (n, c, h, w),
+            (shape, _) => return Err(format!("integer path: input {shape:?} is not 4-D")),
         };
         if h == 0 || w == 0 {
             return Err(format!("integer path: input {:?} has an empty plane", a.shape()));
@@ -131,7 +139,11 @@ impl Kernel for IntConv {
                 // stride of one plane, becomes padded row iy + pt, [w, c].
                 for iy in 0..h {
                     let dst = &mut s.padded[((iy + pt) * wp + pl) * c..][..w * c];
-                    transpose_u8(&x_img[iy * w..], c, w, h * w, dst, c);
+                    if self.in_nhwc {
+                        dst.copy_from_slice(&x_img[iy * w * c..][..w * c]);
+                    } else {
+                        transpose_u8(&x_img[iy * w..], c, w, h * w, dst, c);
+                    }
                 }
                 for (pos, row) in patches.chunks_exact_mut(k).enumerate() {
                     let (oy, ox) = (pos / ow, pos % ow);
@@ -148,6 +160,12 @@ impl Kernel for IntConv {
                     }
                 }
                 self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
+                if let (Some((scale, zp)), true) = (self.out_q, self.out_nhwc) {
+                    // The accumulators are already [positions, channels].
+                    let y_img = &mut yq[img * m * p..][..m * p];
+                    self.kernels.dequantize_quantize_acc(acc, m, &d, scale, zp, y_img);
+                    continue;
+                }
                 // A tile of positions at a time, so the tile is still in L1
                 // when it is transposed into the planes.
                 for (t, rows) in acc.chunks(OUT_TILE * m).enumerate() {
@@ -169,7 +187,7 @@ impl Kernel for IntConv {
                 }
             }
         });
-        let shape = [n, m, oh, ow];
+        let shape = if self.out_nhwc { [n, oh, ow, m] } else { [n, m, oh, ow] };
         one(match self.out_q {
             None => Tensor::F32(array(&shape, yf)?),
             Some(_) => Tensor::U8(array(&shape, yq)?),
@@ -232,6 +250,8 @@ pub fn match_conv(
         bias: bias_vals,
         relu,
         out_q: None,
+        in_nhwc: false,
+        out_nhwc: false,
         kernels,
     };
     Some(Matched { kernel, xq, wq, dqs })

@@ -15,6 +15,7 @@ mod inputs;
 mod int8;
 mod int8_add;
 mod int8_conv;
+mod int8_layout;
 mod ops;
 mod plan;
 mod util;
