@@ -82,6 +82,37 @@ mod tests {
         assert_eq!(back, [-1.5, 0.0, 126.0]);
     }
 
+    /// `saturate_u8(round_half_even(v / s) + zp)`, NaN to 0, written out.
+    fn divided(v: f32, s: f32, zp: u8) -> u8 {
+        let q = (v / s).round_ties_even() + f32::from(zp);
+        if q.is_nan() { 0 } else { q.clamp(0.0, 255.0) as u8 }
+    }
+
+    /// Values a few ulps either side of every half-integer multiple of the
+    /// scale (where a kernel multiplying by the reciprocal instead of
+    /// dividing would round some the other way) quantize as the division
+    /// does on every tier; so do non-finite values and extreme scales.
+    #[test]
+    fn quantize_equals_the_division_next_to_every_tie() {
+        let scales = [0.013f32, 0.1, 1.0 / 3.0, 0.007_812_5, 3.7e-3, 1.9e-6, 0.77, 5.3, 1e-40, 3e38];
+        // One nudge per slice.
+        for (&s, d) in scales.iter().flat_map(|s| (-4i32..=4).map(move |d| (s, d))) {
+            let mut x: Vec<f32> =
+                (-400..400).map(|k| f32::from_bits(((k as f32 + 0.5) * s).to_bits().wrapping_add_signed(d))).collect();
+            x.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e30, f32::MIN_POSITIVE]);
+            for zp in [0u8, 77, 255] {
+                let want: Vec<u8> = x.iter().map(|&v| divided(v, s, zp)).collect();
+                for t in available().iter().chain([&Int8Kernels::detect()]) {
+                    let mut got = vec![0u8; x.len()];
+                    t.quantize_u8(&x, s, zp, &mut got);
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(g, w, "{}: {} / {s} + {zp}", t.tier(), x[i]);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn tiers_agree_and_round_trip() {
         let x: Vec<f32> = (0..1003).map(|i| ((i * 7919) % 2001) as f32 * 0.0137 - 13.7).collect();
