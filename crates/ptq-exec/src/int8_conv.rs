@@ -5,17 +5,21 @@
 //! A Conv (group 1, at least [`MIN_REDUCTION`] multiply-adds per output)
 //! whose input is a u8 per-tensor DequantizeLinear and whose
 //! weight is a DequantizeLinear of a constant i8 `[M, C, KH, KW]` tensor
-//! (zero point 0, one scale or one per output channel) reads the u8 input:
-//! the u8 im2col patches of all images form one `[N·OH·OW, KH·KW·C]` matrix
-//! (channels last; padding is the activation zero point, which dequantizes
-//! to 0), multiplied by the weights packed once as `[KH·KW·C, M]`; the i32 result is dequantized
-//! with the bias (and a fused Relu) and written back in NCHW order.
+//! (zero point 0, one scale or one per output channel) reads the u8 input.
+//! Each image is copied channels-last into a buffer padded with the
+//! activation zero point (which dequantizes to 0) and multiplied by the
+//! weights packed once as `[KH·KW·C, M]`: in place by
+//! [`Int8Kernels::conv_u8s8`] when the kernel is undilated and its rows hold
+//! whole 4-deep groups, else through a `[OH·OW, KH·KW·C]` patch matrix. The
+//! i32 result is dequantized with the bias (and a fused Relu), or quantized
+//! by a fused QuantizeLinear, in NCHW or, for tensors the integer kernels
+//! pass each other, channels-last ([`crate::int8_layout`]).
 
 use std::collections::HashMap;
 
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
-use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
+use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
@@ -130,7 +134,6 @@ impl Kernel for IntConv {
             // Borders stay at the zero point; the interior is rewritten per image.
             s.padded.clear();
             s.padded.resize(hp * wp * c, self.za);
-            let patches = grown(&mut s.patches, p * k);
             let acc = grown(&mut s.acc, p * m);
             let yt = grown(&mut s.yt, OUT_TILE.min(p) * m);
             let ytq = grown(&mut s.ytq, OUT_TILE.min(p) * m);
@@ -145,21 +148,15 @@ impl Kernel for IntConv {
                         transpose_u8(&x_img[iy * w..], c, w, h * w, dst, c);
                     }
                 }
-                for (pos, row) in patches.chunks_exact_mut(k).enumerate() {
-                    let (oy, ox) = (pos / ow, pos % ow);
-                    for ky in 0..kh {
-                        let start = ((oy * sh + ky * dh) * wp + ox * sw) * c;
-                        let dst = &mut row[ky * kw * c..][..kw * c];
-                        if dw == 1 {
-                            dst.copy_from_slice(&s.padded[start..start + kw * c]);
-                        } else {
-                            for (kx, seg) in dst.chunks_exact_mut(c).enumerate() {
-                                seg.copy_from_slice(&s.padded[start + kx * dw * c..][..c]);
-                            }
-                        }
-                    }
+                let geom = ConvGeom { c, hp, wp, kh, kw, stride: [sh, sw] };
+                if dh == 1 && dw == 1 && geom.in_place() {
+                    // Read the kernel rows where they lie in the padded image.
+                    self.kernels.conv_u8s8(&s.padded, &geom, self.za, &self.packed, acc, ins.threads);
+                } else {
+                    let patches = grown(&mut s.patches, p * k);
+                    im2col(&s.padded, &geom, [dh, dw], [oh, ow], patches);
+                    self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
                 }
-                self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
                 if let (Some((scale, zp)), true) = (self.out_q, self.out_nhwc) {
                     // The accumulators are already [positions, channels].
                     let y_img = &mut yq[img * m * p..][..m * p];
@@ -292,4 +289,26 @@ fn grown<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
         v.resize(len, T::default());
     }
     &mut v[..len]
+}
+
+/// The channels-last patch matrix `[oh·ow, kh·kw·c]` of a padded `[hp, wp,
+/// c]` image, for dilated kernels or kernel rows that split 4-deep groups
+/// (the others are read in place by `conv_u8s8`).
+fn im2col(padded: &[u8], g: &ConvGeom, [dh, dw]: [usize; 2], [_, ow]: [usize; 2], patches: &mut [u8]) {
+    let (c, [sh, sw]) = (g.c, g.stride);
+    let (kw, k) = (g.kw, g.kh * g.kw * g.c);
+    for (pos, row) in patches.chunks_exact_mut(k).enumerate() {
+        let (oy, ox) = (pos / ow, pos % ow);
+        for ky in 0..g.kh {
+            let start = ((oy * sh + ky * dh) * g.wp + ox * sw) * c;
+            let dst = &mut row[ky * kw * c..][..kw * c];
+            if dw == 1 {
+                dst.copy_from_slice(&padded[start..start + kw * c]);
+            } else {
+                for (kx, seg) in dst.chunks_exact_mut(c).enumerate() {
+                    seg.copy_from_slice(&padded[start + kx * dw * c..][..c]);
+                }
+            }
+        }
+    }
 }

@@ -18,7 +18,7 @@ use std::arch::x86_64::{
     _mm256_set1_epi16, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
-use super::gemm::{Micro, drive, tail_word};
+use super::gemm::{ConvGeom, Micro, drive, drive_conv, tail_word};
 use super::pack::{GROUP_BYTES, KG, PackedB};
 
 pub(crate) struct Avx2;
@@ -141,4 +141,14 @@ impl Micro for Avx2 {
 pub(crate) unsafe fn gemm(a: &[u8], m: usize, za: u8, b: &PackedB, c: &mut [i32]) {
     // SAFETY: forwarded from the caller.
     unsafe { drive::<Avx2>(a, m, za, b, c) }
+}
+
+/// The AVX2 tier's convolution (see [`drive_conv`]).
+///
+/// # Safety
+/// The CPU supports the tier's instructions; `drive_conv`'s contract.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn conv(img: &[u8], g: &ConvGeom, rows: (usize, usize), za: u8, b: &PackedB, acc: &mut [i32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { drive_conv::<Avx2>(img, g, rows, za, b, acc) }
 }

@@ -9,7 +9,7 @@ use std::arch::aarch64::{
     vget_low_u16, vld1q_s8, vmlal_s16, vmovl_s8, vmovl_u8, vreinterpret_s16_u16,
 };
 
-use super::gemm::{Micro, drive, tail_word};
+use super::gemm::{ConvGeom, Micro, drive, drive_conv, tail_word};
 use super::pack::{GROUP_BYTES, KG, NR, PackedB};
 
 pub(crate) struct Neon;
@@ -72,4 +72,13 @@ impl Micro for Neon {
 pub(crate) unsafe fn gemm(a: &[u8], m: usize, za: u8, b: &PackedB, c: &mut [i32]) {
     // SAFETY: NEON is always present on aarch64; the caller checked lengths.
     unsafe { drive::<Neon>(a, m, za, b, c) }
+}
+
+/// The NEON tier's convolution (see [`drive_conv`]).
+///
+/// # Safety
+/// The CPU supports the tier's instructions; `drive_conv`'s contract.
+pub(crate) unsafe fn conv(img: &[u8], g: &ConvGeom, rows: (usize, usize), za: u8, b: &PackedB, acc: &mut [i32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { drive_conv::<Neon>(img, g, rows, za, b, acc) }
 }

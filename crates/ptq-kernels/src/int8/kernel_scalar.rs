@@ -1,7 +1,7 @@
 //! Portable micro-kernel: plain wrapping i32 multiply-adds over the packed
 //! panel, for CPUs without a SIMD tier (and as the `scalar` tier).
 
-use super::gemm::{Micro, drive, tail_word};
+use super::gemm::{ConvGeom, Micro, drive, drive_conv, tail_word};
 use super::pack::{GROUP_BYTES, KG, NR, PackedB};
 
 pub(crate) struct Scalar;
@@ -66,4 +66,13 @@ pub(crate) unsafe fn gemm(a: &[u8], m: usize, za: u8, b: &PackedB, c: &mut [i32]
     // SAFETY: the scalar kernel needs no CPU feature; the caller checked the
     // lengths.
     unsafe { drive::<Scalar>(a, m, za, b, c) }
+}
+
+/// The scalar tier's convolution (see [`drive_conv`]).
+///
+/// # Safety
+/// The CPU supports the tier's instructions; `drive_conv`'s contract.
+pub(crate) unsafe fn conv(img: &[u8], g: &ConvGeom, rows: (usize, usize), za: u8, b: &PackedB, acc: &mut [i32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { drive_conv::<Scalar>(img, g, rows, za, b, acc) }
 }

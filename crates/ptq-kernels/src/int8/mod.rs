@@ -13,6 +13,7 @@
 //! ```
 
 mod add;
+mod conv;
 mod epilogue;
 mod gemm;
 #[cfg(target_arch = "x86_64")]
@@ -30,6 +31,7 @@ mod u8s8;
 
 pub use add::{QuantAdd, U8Quant};
 pub use epilogue::{Dequant, Requant};
+pub use gemm::ConvGeom;
 pub use pack::PackedB;
 pub use reference::gemm_u8s8_ref;
 pub use tier::{Int8Kernels, TIER_ENV, Tier, TierError, active_tier, int8_kernels};

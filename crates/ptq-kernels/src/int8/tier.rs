@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use super::gemm::ConvGeom;
 use super::pack::PackedB;
 use crate::f32::isa::Isa;
 
@@ -104,12 +105,17 @@ impl std::error::Error for TierError {}
 /// the CPU features and `a.len() == m * b.k()`, `c.len() == m * b.n()`.
 pub(crate) type GemmFn = unsafe fn(&[u8], usize, u8, &PackedB, &mut [i32]);
 
+/// `unsafe fn(image, geometry, output rows, za, b, acc)`: a tier's
+/// convolution (see `gemm::drive_conv` for the caller's guarantees).
+pub(crate) type ConvFn = unsafe fn(&[u8], &ConvGeom, (usize, usize), u8, &PackedB, &mut [i32]);
+
 /// The int8 dispatch table for one tier. It can only be built for a tier the
 /// CPU supports, which is what makes its methods safe to call.
 #[derive(Clone, Copy)]
 pub struct Int8Kernels {
     tier: Tier,
     pub(crate) gemm: GemmFn,
+    pub(crate) conv: ConvFn,
     /// Build of the slice kernels (quantize, epilogues) that matches the tier.
     pub(crate) isa: Isa,
 }
@@ -126,18 +132,18 @@ impl Int8Kernels {
         if !tier.is_available() {
             return Err(TierError::Unavailable(tier));
         }
-        let (gemm, isa): (GemmFn, Isa) = match tier {
-            Tier::Scalar => (super::kernel_scalar::gemm, Isa::Baseline),
+        let (gemm, conv, isa): (GemmFn, ConvFn, Isa) = match tier {
+            Tier::Scalar => (super::kernel_scalar::gemm, super::kernel_scalar::conv, Isa::Baseline),
             #[cfg(target_arch = "x86_64")]
-            Tier::Avx2 => (super::kernel_avx2::gemm, Isa::Avx2),
+            Tier::Avx2 => (super::kernel_avx2::gemm, super::kernel_avx2::conv, Isa::Avx2),
             #[cfg(target_arch = "x86_64")]
-            Tier::Avx512Vnni => (super::kernel_avx512::gemm, Isa::Avx512),
+            Tier::Avx512Vnni => (super::kernel_avx512::gemm, super::kernel_avx512::conv, Isa::Avx512),
             #[cfg(target_arch = "aarch64")]
-            Tier::Neon => (super::kernel_neon::gemm, Isa::Baseline),
+            Tier::Neon => (super::kernel_neon::gemm, super::kernel_neon::conv, Isa::Baseline),
             #[allow(unreachable_patterns)]
             _ => return Err(TierError::Unavailable(tier)),
         };
-        Ok(Int8Kernels { tier, gemm, isa })
+        Ok(Int8Kernels { tier, gemm, conv, isa })
     }
 
     /// The table for the best tier this CPU has.
@@ -145,6 +151,7 @@ impl Int8Kernels {
         Int8Kernels::for_tier(Tier::best()).unwrap_or(Int8Kernels {
             tier: Tier::Scalar,
             gemm: super::kernel_scalar::gemm,
+            conv: super::kernel_scalar::conv,
             isa: Isa::Baseline,
         })
     }
