@@ -131,9 +131,14 @@ impl Kernel for IntConv {
         };
         let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
         with_scratch(|s| {
-            // Borders stay at the zero point; the interior is rewritten per image.
-            s.padded.clear();
-            s.padded.resize(hp * wp * c, self.za);
+            // Refilled only when the layout or the zero point changes: the
+            // interior is rewritten for every image and the border is not.
+            let key = [h, w, c, pt, pl, hp, wp, usize::from(self.za)];
+            if s.padded_key != key || s.padded.len() != hp * wp * c {
+                s.padded.clear();
+                s.padded.resize(hp * wp * c, self.za);
+                s.padded_key = key;
+            }
             let acc = grown(&mut s.acc, p * m);
             let yt = grown(&mut s.yt, OUT_TILE.min(p) * m);
             let ytq = grown(&mut s.ytq, OUT_TILE.min(p) * m);
@@ -264,6 +269,8 @@ const OUT_TILE: usize = 64;
 #[derive(Default)]
 struct Scratch {
     padded: Vec<u8>,
+    /// `[h, w, c, pt, pl, hp, wp, za]` of the image in `padded`.
+    padded_key: [usize; 8],
     patches: Vec<u8>,
     acc: Vec<i32>,
     yt: Vec<f32>,
