@@ -253,6 +253,7 @@ pub(crate) fn bias(
 /// Rewrites every matching MatMul/Gemm of `g` to read its quantized input and
 /// returns their kernels. `relu_after` lists the nodes that apply a fused Relu.
 pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
+    crate::int8_canon::canonicalize(g);
     let producers = g.producers();
     let consumers = g.consumers();
     let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();

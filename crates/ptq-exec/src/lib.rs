@@ -14,6 +14,7 @@ mod fuse;
 mod inputs;
 mod int8;
 mod int8_add;
+mod int8_canon;
 mod int8_conv;
 mod int8_layout;
 mod ops;

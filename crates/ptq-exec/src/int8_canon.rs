@@ -1,0 +1,264 @@
+//! OpenVINO-style quantizers rewritten into the QuantizeLinear /
+//! DequantizeLinear form the integer matchers read (the first step of
+//! [`crate::int8::rewrite`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
+//! on the same integer kernels as a QDQ ONNX model:
+//!
+//! - `FakeQuantize` with 256 levels and one constant range, `il = ol <
+//!   ih = oh`, whose grid holds zero (`-il / s` an integer, `s = (ih −
+//!   il) / 255`) becomes QuantizeLinear to u8 (scale `s`, zero point
+//!   `-il / s`) → DequantizeLinear. The two agree except where rounding
+//!   `(x − il) / s` and `x / s` lands on different sides of a tie: one step.
+//! - A compressed weight, `Const(i8) → Convert(f32) → [Subtract(0)] →
+//!   Multiply(scale)`, optionally followed by the transpose of a matrix
+//!   (`MatMul transpose_b`), becomes a DequantizeLinear of the (transposed)
+//!   i8 constant, its scale along the one axis it varies on.
+//! - A per-tensor u8 DequantizeLinear read only by a Reshape or Flatten
+//!   moves after it (the reshape then moves u8 values), so the MatMul or
+//!   Gemm behind a flattening reads a DequantizeLinear directly.
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, IxDyn};
+use ptq_ir::ops::binary::BinaryKind;
+use ptq_ir::ops::dequantize::DequantizeLinear;
+use ptq_ir::ops::quantize::QuantizeLinear;
+use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, ValueId};
+
+use crate::int8::constant;
+
+/// Applies the three rewrites of the module docs to every match in `g`.
+pub fn canonicalize(g: &mut Graph) {
+    let ids = |g: &Graph| -> Vec<NodeId> { g.iter_nodes().map(|(id, _)| id).collect() };
+    for id in ids(g) {
+        if let Some(r) = fake_quantize(g, id) {
+            apply_fake_quantize(g, id, r);
+        }
+    }
+    for id in ids(g) {
+        let (producers, consumers) = (g.producers(), g.consumers());
+        if let Some(w) = compressed_weight(g, &producers, &consumers, id) {
+            apply_weight(g, w);
+        }
+    }
+    // The DequantizeLinear nodes the rewrites above added are among these.
+    for id in ids(g) {
+        let consumers = g.consumers();
+        if let Some(r) = reshape_after(g, &consumers, id) {
+            swap_with_reshape(g, id, r);
+        }
+    }
+}
+
+/// `(scale, zero point)` of a FakeQuantize that is a u8 Q/DQ pair.
+fn fake_quantize(g: &Graph, id: NodeId) -> Option<(f32, u8)> {
+    let node = g.node(id)?;
+    let Op::FakeQuantize(f) = &node.op else { return None };
+    if f.levels != 256 || node.output_ids().count() != 1 {
+        return None;
+    }
+    let range = |i: usize| -> Option<f32> {
+        let t = constant(g, node.inputs.get(i).copied().flatten()?)?;
+        let Tensor::F32(a) = t else { return None };
+        (a.len() == 1).then(|| a.iter().next().copied()).flatten()
+    };
+    let (il, ih, ol, oh) = (range(1)?, range(2)?, range(3)?, range(4)?);
+    if il != ol || ih != oh || il >= ih || il > 0.0 || ih < 0.0 {
+        return None;
+    }
+    // In f64: a range written as `(0 − zp)·s, (255 − zp)·s` gives `s` back.
+    let (il, ih) = (f64::from(il), f64::from(ih));
+    let s = (ih - il) / 255.0;
+    let z = -il / s;
+    let zr = z.round();
+    let s = s as f32;
+    (s.is_normal() && (z - zr).abs() < 1e-3 && (0.0..=255.0).contains(&zr)).then_some((s, zr as u8))
+}
+
+fn scalar_u8(v: u8) -> Tensor {
+    Tensor::U8(ArrayD::from_elem(IxDyn(&[]), v))
+}
+
+fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
+    let Some(node) = g.node(id).cloned() else { return };
+    let (Some(x), Some(y)) = (node.inputs[0], node.outputs[0]) else { return };
+    let shape = g.value(y).fact.shape.clone();
+    let xq = g.add_value(Value {
+        name: format!("{}/u8", node.name),
+        fact: Fact { dtype: Some(DType::U8), shape },
+        ..Value::default()
+    });
+    let scale = g.add_constant(format!("{}/scale", node.name), Tensor::scalar_f32(s), ConstSource::Stored);
+    let zero = g.add_constant(format!("{}/zero_point", node.name), scalar_u8(zp), ConstSource::Stored);
+    let params = [Some(scale), Some(zero)];
+    g.nodes[id.0] = Some(Node {
+        name: format!("{}/quantize", node.name),
+        op: Op::QuantizeLinear(QuantizeLinear::default()),
+        inputs: [&[Some(x)][..], &params].concat(),
+        outputs: vec![Some(xq)],
+        doc: node.doc.clone(),
+        meta: node.meta.clone(),
+    });
+    g.add_node(Node {
+        name: format!("{}/dequantize", node.name),
+        op: Op::DequantizeLinear(DequantizeLinear::default()),
+        inputs: [&[Some(xq)][..], &params].concat(),
+        outputs: vec![Some(y)],
+        doc: String::new(),
+        meta: vec![],
+    });
+}
+
+/// A compressed weight chain ending at `id` (a Multiply).
+struct Weight {
+    /// The i8 weights, transposed if the chain was.
+    w: ArrayD<i8>,
+    /// One scale, or one per entry along `axis`.
+    scale: Vec<f32>,
+    axis: Option<i64>,
+    /// The value the chain produced.
+    out: ValueId,
+    /// The chain's nodes, last first: it is replaced by one DequantizeLinear.
+    nodes: Vec<NodeId>,
+}
+
+/// The single node reading `v` (not a graph output), with its input slot.
+fn sole_reader(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, v: ValueId) -> Option<(NodeId, usize)> {
+    match consumers.get(&v).map(Vec::as_slice) {
+        Some(&[r]) if !g.outputs.contains(&v) => Some(r),
+        _ => None,
+    }
+}
+
+fn compressed_weight(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    id: NodeId,
+) -> Option<Weight> {
+    let node = g.node(id)?;
+    let Op::Binary(b) = &node.op else { return None };
+    if b.kind != BinaryKind::Mul || node.output_ids().count() != 1 {
+        return None;
+    }
+    let (a, c) = (node.inputs.first().copied().flatten()?, node.inputs.get(1).copied().flatten()?);
+    let (v, sv) = if constant(g, c).is_some() { (a, c) } else { (c, a) };
+    let Tensor::F32(scale) = constant(g, sv)? else { return None };
+    let mut nodes = vec![id];
+    let (mut p, _) = *producers.get(&v)?;
+    if sole_reader(g, consumers, v)?.0 != id {
+        return None;
+    }
+    // An optional Subtract of an all-zero zero point.
+    if let Op::Binary(s) = &g.node(p)?.op
+        && s.kind == BinaryKind::Sub
+    {
+        let sub = g.node(p)?;
+        let zp = constant(g, sub.inputs.get(1).copied().flatten()?)?;
+        if zp.to_f64_vec().iter().any(|&z| z != 0.0) {
+            return None;
+        }
+        let x = sub.inputs.first().copied().flatten()?;
+        if sole_reader(g, consumers, x)?.0 != p {
+            return None;
+        }
+        nodes.push(p);
+        p = producers.get(&x)?.0;
+    }
+    let cast = g.node(p)?;
+    let Op::Cast(op) = &cast.op else { return None };
+    if op.to != DType::F32 {
+        return None;
+    }
+    let Tensor::I8(w) = constant(g, cast.inputs.first().copied().flatten()?)? else { return None };
+    nodes.push(p);
+    let (scale, mut axis) = scale_axis(scale, w.shape())?;
+    let mut out = node.outputs.first().copied().flatten()?;
+    let mut w = w.clone();
+    // `MatMul transpose_b` arrives as a Transpose of the dequantized matrix.
+    if let Some((t, 0)) = sole_reader(g, consumers, out)
+        && let Some(tn) = g.node(t)
+        && let Op::Transpose(tr) = &tn.op
+        && w.ndim() == 2
+        && tr.perm.as_deref().is_none_or(|p| p == [1, 0])
+        && let Some(y) = tn.outputs.first().copied().flatten()
+    {
+        w = w.t().as_standard_layout().into_owned();
+        axis = axis.map(|a| 1 - a);
+        out = y;
+        nodes.insert(0, t);
+    }
+    Some(Weight { w, scale, axis, out, nodes })
+}
+
+/// The scale as one value, or as the values along the one axis of `w` it
+/// varies on (it broadcasts from the right).
+fn scale_axis(scale: &ArrayD<f32>, w: &[usize]) -> Option<(Vec<f32>, Option<i64>)> {
+    let s: Vec<f32> = scale.iter().copied().collect();
+    if s.iter().any(|v| !v.is_finite() || *v <= 0.0) || s.is_empty() {
+        return None;
+    }
+    if s.len() == 1 {
+        return Some((s, None));
+    }
+    let shape = scale.shape();
+    if shape.len() > w.len() {
+        return None;
+    }
+    let lead = w.len() - shape.len();
+    let mut varying = shape.iter().enumerate().filter(|&(_, &d)| d != 1);
+    let (i, &d) = varying.next()?;
+    (varying.next().is_none() && w[lead + i] == d).then_some((s, Some((lead + i) as i64)))
+}
+
+fn apply_weight(g: &mut Graph, wt: Weight) {
+    let Some(last) = wt.nodes.first().and_then(|&id| g.node(id)).map(|n| n.name.clone()) else { return };
+    let w = g.add_constant(format!("{last}/i8"), Tensor::I8(wt.w), ConstSource::Stored);
+    let scale = match wt.axis {
+        None => Tensor::scalar_f32(wt.scale[0]),
+        Some(_) => Tensor::from_f32s(&wt.scale),
+    };
+    let s = g.add_constant(format!("{last}/scale"), scale, ConstSource::Stored);
+    for &id in &wt.nodes {
+        g.nodes[id.0] = None;
+    }
+    g.add_node(Node {
+        name: format!("{last}/dequantize"),
+        op: Op::DequantizeLinear(DequantizeLinear { axis: wt.axis, block_size: None }),
+        inputs: vec![Some(w), Some(s)],
+        outputs: vec![Some(wt.out)],
+        doc: String::new(),
+        meta: vec![],
+    });
+}
+
+/// The Reshape or Flatten that is the only reader of the per-tensor u8
+/// DequantizeLinear `id`'s output.
+fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
+    let node = g.node(id)?;
+    let (_, xq, s, _) = crate::int8::dq_parts(g, id)?;
+    if g.value(xq).fact.dtype != Some(DType::U8) || constant(g, s)?.shape().iter().product::<usize>() != 1 {
+        return None;
+    }
+    let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
+    let rn = g.node(r)?;
+    (slot == 0 && matches!(rn.op, Op::Reshape(_) | Op::Flatten(_)) && rn.output_ids().count() == 1).then_some(r)
+}
+
+fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
+    let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return };
+    let (Some(xq), Some(y)) = (dqn.inputs[0], rn.outputs[0]) else { return };
+    let shape = g.value(y).fact.shape.clone();
+    let yq = g.add_value(Value {
+        name: format!("{}/u8", rn.name),
+        fact: Fact { dtype: Some(DType::U8), shape },
+        ..Value::default()
+    });
+    if let Some(Some(n)) = g.nodes.get_mut(r.0) {
+        n.inputs[0] = Some(xq);
+        n.outputs[0] = Some(yq);
+    }
+    if let Some(Some(n)) = g.nodes.get_mut(dq.0) {
+        n.inputs[0] = Some(yq);
+        n.outputs[0] = Some(y);
+    }
+}
