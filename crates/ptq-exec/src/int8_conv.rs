@@ -29,12 +29,14 @@ use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
 
 /// Fewest multiply-adds per output (C·KH·KW) for which the integer path
-/// pays for its layout changes (patches channels-last, result back to NCHW).
-/// Measured with `ptq bench` on one thread: three 3x3 64→64 convolutions on
-/// 56×56 (C·KH·KW = 576) ran 1.9x faster in int8 at batch 1 and 1.8x at
-/// batch 8; digits_cnn's 3x3 16→32 (144) and MobileNet's pointwise
-/// convolutions (16–64) ran 1.5–2x slower than in f32.
-pub const MIN_REDUCTION: usize = 256;
+/// pays. With the convolution read in place and channels-last tensors
+/// between integer kernels, `ptq bench --only int8` on one thread (best of
+/// 500 runs) gave: digits_cnn batch 1 0.017 → 0.011 ms when its 3x3 16→32
+/// (144) joined, resnet_stage batch 1 0.65 → 0.61 ms with its 3x3 stem
+/// (27), mobilenet_block 0.104 → 0.095 ms with its pointwise convolutions
+/// (16–64); at 8, digits_cnn's 3x3 1→8 (9) joining made batch 8 slower
+/// (0.031 → 0.041 ms) and mobilenet_block too (0.095 → 0.110 ms).
+pub const MIN_REDUCTION: usize = 16;
 
 /// A Conv run on the int8 kernels.
 pub struct IntConv {
