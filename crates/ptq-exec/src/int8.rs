@@ -636,6 +636,29 @@ mod tests {
     }
 
     #[test]
+    fn depthwise_convolutions_run_on_int8_kernels_and_match_fake_quant() {
+        use ptq_ir::ops::conv::Conv;
+        let (n, c, h, w) = (2, 19, 7, 9);
+        for (ci, (strides, pads)) in
+            [(vec![1, 1], vec![1, 1, 1, 1]), (vec![2, 1], vec![0, 1, 2, 0])].into_iter().enumerate()
+        {
+            let mut g = Graph::default();
+            let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+            let scale = Tensor::from_f32s(&values(c, 5, 0.001, 0.01));
+            let wdq = dq_weight(&mut g, i8s(&[c, 1, 3, 3], 9), scale, None, Some(0));
+            let b = konst(&mut g, "b", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
+            let op = Conv { group: c as i64, strides: Some(strides), pads: Some(pads), ..Conv::default() };
+            let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
+            g.outputs.push(y);
+            let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+            let (yf, _, _) = run(&g, false, true, &x);
+            let (yi, nodes, _) = run(&g, true, true, &x);
+            assert_eq!(nodes, ["conv"], "case {ci}");
+            assert_close(&yi, &yf);
+        }
+    }
+
+    #[test]
     fn a_sole_quantizer_after_an_integer_convolution_runs_in_its_epilogue() {
         use ptq_ir::ops::conv::Conv;
         use ptq_ir::ops::unary::{Unary, UnaryKind};

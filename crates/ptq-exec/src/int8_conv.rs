@@ -2,13 +2,15 @@
 //! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
 //! [`crate::int8::rewrite`]).
 //!
-//! A Conv (group 1, at least [`MIN_REDUCTION`] multiply-adds per output)
+//! A Conv (group 1 with at least [`MIN_REDUCTION`] multiply-adds per
+//! output, or depthwise and undilated: one input channel per filter)
 //! whose input is a u8 per-tensor DequantizeLinear and whose
 //! weight is a DequantizeLinear of a constant i8 `[M, C, KH, KW]` tensor
 //! (zero point 0, one scale or one per output channel) reads the u8 input.
 //! Each image is copied channels-last into a buffer padded with the
 //! activation zero point (which dequantizes to 0) and multiplied by the
-//! weights packed once as `[KH·KW·C, M]`: in place by
+//! weights packed once as `[KH·KW·C, M]` (a depthwise kernel's as
+//! `[KH·KW, C]`, run by [`Int8Kernels::depthwise_u8s8`]): in place by
 //! [`Int8Kernels::conv_u8s8`] when the kernel is undilated and its rows hold
 //! whole 4-deep groups, else through a `[OH·OW, KH·KW·C]` patch matrix. The
 //! i32 result is dequantized with the bias (and a fused Relu), or quantized
@@ -41,8 +43,7 @@ pub const MIN_REDUCTION: usize = 16;
 /// A Conv run on the int8 kernels.
 pub struct IntConv {
     pub op: Conv,
-    /// Packed weights, `KH·KW·C × M`.
-    pub packed: PackedB,
+    pub weights: ConvWeights,
     /// Input channels and kernel size the weights were packed for.
     pub c: usize,
     pub kernel: [usize; 2],
@@ -65,11 +66,30 @@ pub struct IntConv {
     pub kernels: &'static Int8Kernels,
 }
 
+/// The weights of an [`IntConv`].
+pub enum ConvWeights {
+    /// Group 1: packed `KH·KW·C × M`.
+    Gemm(PackedB),
+    /// Depthwise (C = M groups of one channel): i8 `[KH·KW, M]`.
+    Depthwise(Vec<i8>),
+}
+
+impl IntConv {
+    /// Output channels.
+    fn m(&self) -> usize {
+        match &self.weights {
+            ConvWeights::Gemm(p) => p.n(),
+            ConvWeights::Depthwise(_) => self.c,
+        }
+    }
+}
+
 impl std::fmt::Debug for IntConv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntConv")
             .field("c", &self.c)
-            .field("m", &self.packed.n())
+            .field("m", &self.m())
+            .field("depthwise", &matches!(self.weights, ConvWeights::Depthwise(_)))
             .field("kernel", &self.kernel)
             .field("za", &self.za)
             .field("relu", &self.relu)
@@ -123,7 +143,7 @@ impl Kernel for IntConv {
         let (Some(oh), Some(ow)) = (out_len(h, pt, pb, kh, sh, dh), out_len(w, pl, pr, kw, sw, dw)) else {
             return Err("the kernel is larger than the padded input".into());
         };
-        let (p, k, m) = (oh * ow, c * kh * kw, self.packed.n());
+        let (p, k, m) = (oh * ow, c * kh * kw, self.m());
         let xd = contiguous(a);
         let (hp, wp) = (h + pt + pb, w + pl + pr);
         // f32 output, or u8 when a QuantizeLinear was fused (`out_q`).
@@ -156,13 +176,17 @@ impl Kernel for IntConv {
                     }
                 }
                 let geom = ConvGeom { c, hp, wp, kh, kw, stride: [sh, sw] };
-                if dh == 1 && dw == 1 && geom.in_place() {
+                match &self.weights {
+                    ConvWeights::Depthwise(w) => self.kernels.depthwise_u8s8(&s.padded, &geom, self.za, w, acc),
                     // Read the kernel rows where they lie in the padded image.
-                    self.kernels.conv_u8s8(&s.padded, &geom, self.za, &self.packed, acc, ins.threads);
-                } else {
-                    let patches = grown(&mut s.patches, p * k);
-                    im2col(&s.padded, &geom, [dh, dw], [oh, ow], patches);
-                    self.kernels.gemm_u8s8_threads(patches, p, self.za, &self.packed, acc, ins.threads);
+                    ConvWeights::Gemm(b) if dh == 1 && dw == 1 && geom.in_place() => {
+                        self.kernels.conv_u8s8(&s.padded, &geom, self.za, b, acc, ins.threads);
+                    }
+                    ConvWeights::Gemm(b) => {
+                        let patches = grown(&mut s.patches, p * k);
+                        im2col(&s.padded, &geom, [dh, dw], [oh, ow], patches);
+                        self.kernels.gemm_u8s8_threads(patches, p, self.za, b, acc, ins.threads);
+                    }
                 }
                 if let (Some((scale, zp)), true) = (self.out_q, self.out_nhwc) {
                     // The accumulators are already [positions, channels].
@@ -218,7 +242,7 @@ pub fn match_conv(
 ) -> Option<Matched> {
     let node = g.node(id)?;
     let Op::Conv(op) = &node.op else { return None };
-    if op.group > 1 || node.output_ids().count() != 1 {
+    if node.output_ids().count() != 1 {
         return None;
     }
     let a = node.inputs.first().copied().flatten()?;
@@ -227,10 +251,16 @@ pub fn match_conv(
     let (xq, za, sa) = activation(g, adq)?;
     let (wop, wq, s, z) = dq_parts(g, bdq)?;
     let Tensor::I8(w) = constant(g, wq)? else { return None };
-    let &[m, c, kh, kw] = w.shape() else { return None };
-    if m == 0 || c * kh * kw < MIN_REDUCTION {
+    let &[m, cg, kh, kw] = w.shape() else { return None };
+    // Group 1 with enough depth, or depthwise (one input channel per
+    // filter, undilated).
+    let depthwise = op.group > 1 && op.group == m as i64 && cg == 1;
+    let undilated = op.dilations.as_deref().is_none_or(|d| d.iter().all(|&v| v == 1));
+    let dense = op.group == 1 && cg * kh * kw >= MIN_REDUCTION;
+    if m == 0 || !(dense || depthwise && undilated) {
         return None;
     }
+    let c = if depthwise { m } else { cg };
     let sw = weight_scales(g, wop, s, z, (4, 0), m)?;
     let mut dqs = vec![adq, bdq];
     let bias_vals = match node.inputs.get(2).copied().flatten() {
@@ -242,10 +272,16 @@ pub fn match_conv(
         }
     };
     let wd = contiguous(w);
-    let packed = PackedB::new(&conv_weight_matrix(&wd, [m, c, kh, kw]), c * kh * kw, m);
+    let weights = if depthwise {
+        // [M, 1, KH, KW] → [KH·KW, M].
+        let taps = kh * kw;
+        ConvWeights::Depthwise((0..taps * m).map(|i| wd[(i % m) * taps + i / m]).collect())
+    } else {
+        ConvWeights::Gemm(PackedB::new(&conv_weight_matrix(&wd, [m, c, kh, kw]), c * kh * kw, m))
+    };
     let kernel = IntConv {
         op: op.clone(),
-        packed,
+        weights,
         c,
         kernel: [kh, kw],
         za,

@@ -34,7 +34,8 @@ pub struct ExecOptions {
     /// weights packed once at plan time and dequantizes the i32 result (scale,
     /// bias, fused Relu) to f32. The float values that disappear (the
     /// dequantized activation and weight) are then not seen by probes.
-    /// A Conv (group 1, at least 16 multiply-adds per output) with the same
+    /// A Conv (group 1 with at least 16 multiply-adds per output, or
+    /// depthwise) with the same
     /// kind of input and weight runs as channels-last u8 patches times the
     /// packed weights; when a per-tensor u8 QuantizeLinear is the only
     /// reader of its output, the convolution quantizes in its epilogue and

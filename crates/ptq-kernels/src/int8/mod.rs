@@ -14,6 +14,7 @@
 
 mod add;
 mod conv;
+mod depthwise;
 mod epilogue;
 mod gemm;
 #[cfg(target_arch = "x86_64")]
