@@ -256,7 +256,7 @@ pub fn match_conv(
     // filter, undilated).
     let depthwise = op.group > 1 && op.group == m as i64 && cg == 1;
     let undilated = op.dilations.as_deref().is_none_or(|d| d.iter().all(|&v| v == 1));
-    let dense = op.group == 1 && cg * kh * kw >= MIN_REDUCTION;
+    let dense = op.group <= 1 && cg * kh * kw >= MIN_REDUCTION;
     if m == 0 || !(dense || depthwise && undilated) {
         return None;
     }
