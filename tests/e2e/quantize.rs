@@ -270,6 +270,16 @@ fn every_fixture_quantizes_and_runs_in_onnxruntime() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The ONNX fixture `name` quantized with default options on three copies
+/// of its inputs.npz, and those inputs.
+fn quantized_on_its_inputs(name: &str) -> (ptq::QuantizedModel, Vec<(String, Tensor)>) {
+    let fx = fixture(name);
+    let model = ptq::load(fx.join("model.onnx")).unwrap();
+    let inputs = ptq::npz::read(fx.join("inputs.npz")).unwrap();
+    let data = Dataset::from_items(vec![inputs.clone(); 3]);
+    (ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap(), inputs)
+}
+
 /// Runs `g` on its fake-quant f32 path and on its integer path: the number
 /// of integer nodes and, per output, the largest difference.
 fn integer_vs_float(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (usize, Vec<(String, f64)>) {
@@ -296,11 +306,7 @@ fn integer_vs_float(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (usize, 
 fn integer_path_matches_fake_quant_on_every_fixture() {
     let (mut total, mut failures) = (0, vec![]);
     for name in ptq_tests::onnx_fixtures() {
-        let fx = fixture(&name);
-        let model = ptq::load(fx.join("model.onnx")).unwrap();
-        let inputs = ptq::npz::read(fx.join("inputs.npz")).unwrap();
-        let data = Dataset::from_items(vec![inputs.clone(); 3]);
-        let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
+        let (q, inputs) = quantized_on_its_inputs(&name);
         let step = largest_step(&q.report);
         let (n, worst) = integer_vs_float(q.model.graph(), &inputs);
         total += n;
@@ -353,11 +359,7 @@ fn integer_path_runs_openvino_int8_models() {
     let mut failures = vec![];
     let mut exported = vec![];
     for name in ptq_tests::onnx_fixtures() {
-        let fx = fixture(&name);
-        let model = ptq::load(fx.join("model.onnx")).unwrap();
-        let inputs = ptq::npz::read(fx.join("inputs.npz")).unwrap();
-        let data = Dataset::from_items(vec![inputs.clone(); 3]);
-        let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
+        let (q, inputs) = quantized_on_its_inputs(&name);
         let path = dir.path().join(format!("{name}.xml"));
         // Some fixtures hold ops OpenVINO's opsets lack.
         if let Err(e) = q.model.save(&path) {

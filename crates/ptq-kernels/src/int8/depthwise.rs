@@ -62,15 +62,7 @@ mod tests {
     use crate::int8::tier::available;
 
     fn bytes(len: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 24) as u8
-            })
-            .collect()
+        crate::int8::u8s8::tests::bytes(len, seed, false)
     }
 
     proptest! {

@@ -58,7 +58,7 @@ impl Int8Kernels {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -66,7 +66,8 @@ mod tests {
     use crate::int8::tier::available;
 
     /// Deterministic bytes; `extreme` draws only from the ends of the range.
-    fn bytes(len: usize, seed: u64, extreme: bool) -> Vec<u8> {
+    /// The int8 kernels' tests share it.
+    pub(crate) fn bytes(len: usize, seed: u64, extreme: bool) -> Vec<u8> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..len)
             .map(|_| {
