@@ -78,15 +78,16 @@ fn scalar_u8(v: u8) -> Tensor {
     Tensor::U8(ArrayD::from_elem(IxDyn(&[]), v))
 }
 
+/// A new u8 value `{node}/u8` with the shape of `v`.
+fn u8_value_like(g: &mut Graph, v: ValueId, node: &str) -> ValueId {
+    let shape = g.value(v).fact.shape.clone();
+    g.add_value(Value { name: format!("{node}/u8"), fact: Fact { dtype: Some(DType::U8), shape }, ..Value::default() })
+}
+
 fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
     let Some(node) = g.node(id).cloned() else { return };
     let (Some(x), Some(y)) = (node.inputs[0], node.outputs[0]) else { return };
-    let shape = g.value(y).fact.shape.clone();
-    let xq = g.add_value(Value {
-        name: format!("{}/u8", node.name),
-        fact: Fact { dtype: Some(DType::U8), shape },
-        ..Value::default()
-    });
+    let xq = u8_value_like(g, y, &node.name);
     let scale = g.add_constant(format!("{}/scale", node.name), Tensor::scalar_f32(s), ConstSource::Stored);
     let zero = g.add_constant(format!("{}/zero_point", node.name), scalar_u8(zp), ConstSource::Stored);
     let params = [Some(scale), Some(zero)];
@@ -247,12 +248,7 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
 fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
     let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return };
     let (Some(xq), Some(y)) = (dqn.inputs[0], rn.outputs[0]) else { return };
-    let shape = g.value(y).fact.shape.clone();
-    let yq = g.add_value(Value {
-        name: format!("{}/u8", rn.name),
-        fact: Fact { dtype: Some(DType::U8), shape },
-        ..Value::default()
-    });
+    let yq = u8_value_like(g, y, &rn.name);
     if let Some(Some(n)) = g.nodes.get_mut(r.0) {
         n.inputs[0] = Some(xq);
         n.outputs[0] = Some(yq);
