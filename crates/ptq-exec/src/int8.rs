@@ -9,8 +9,11 @@
 //! A Gemm's bias (a constant f32, or a DequantizeLinear of constants) is
 //! folded to f32 at plan time. DequantizeLinear nodes left without readers
 //! are removed, so their outputs are no longer seen by probes. Anything else
-//! stays on the f32 path. Convolutions large enough to pay are matched in
-//! [`crate::int8_conv`].
+//! stays on the f32 path. Convolutions are matched in [`crate::int8_conv`],
+//! residual additions in [`crate::int8_add`]; OpenVINO-style quantizers are
+//! first put in Q/DQ form ([`crate::int8_canon`]) and the u8 tensors the
+//! integer kernels exchange are then kept channels-last
+//! ([`crate::int8_layout`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -250,8 +253,10 @@ pub(crate) fn bias(
     Some((row.iter().copied().collect(), dq))
 }
 
-/// Rewrites every matching MatMul/Gemm of `g` to read its quantized input and
-/// returns their kernels. `relu_after` lists the nodes that apply a fused Relu.
+/// Rewrites every matching MatMul, Gemm, Conv and residual Add of `g` to
+/// read its quantized inputs (after putting OpenVINO-style quantizers in
+/// Q/DQ form) and returns their kernels. `relu_after` lists the nodes that
+/// apply a fused Relu.
 pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
     crate::int8_canon::canonicalize(g);
     let producers = g.producers();

@@ -86,7 +86,9 @@ fn u8_value_like(g: &mut Graph, v: ValueId, node: &str) -> ValueId {
 
 fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
     let Some(node) = g.node(id).cloned() else { return };
-    let (Some(x), Some(y)) = (node.inputs[0], node.outputs[0]) else { return };
+    let (Some(x), Some(y)) = (node.inputs.first().copied().flatten(), node.outputs.first().copied().flatten()) else {
+        return;
+    };
     let xq = u8_value_like(g, y, &node.name);
     let scale = g.add_constant(format!("{}/scale", node.name), Tensor::scalar_f32(s), ConstSource::Stored);
     let zero = g.add_constant(format!("{}/zero_point", node.name), scalar_u8(zp), ConstSource::Stored);
@@ -247,7 +249,9 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
 
 fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
     let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return };
-    let (Some(xq), Some(y)) = (dqn.inputs[0], rn.outputs[0]) else { return };
+    let (Some(xq), Some(y)) = (dqn.inputs.first().copied().flatten(), rn.outputs.first().copied().flatten()) else {
+        return;
+    };
     let yq = u8_value_like(g, y, &rn.name);
     if let Some(Some(n)) = g.nodes.get_mut(r.0) {
         n.inputs[0] = Some(xq);

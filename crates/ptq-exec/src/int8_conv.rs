@@ -156,7 +156,7 @@ impl Kernel for IntConv {
             // Refilled only when the layout or the zero point changes: the
             // interior is rewritten for every image and the border is not.
             let key = [h, w, c, pt, pl, hp, wp, usize::from(self.za)];
-            if s.padded_key != key || s.padded.len() != hp * wp * c {
+            if s.padded_key != key {
                 s.padded.clear();
                 s.padded.resize(hp * wp * c, self.za);
                 s.padded_key = key;
