@@ -18,6 +18,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ndarray::IxDyn;
+use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::{DType, Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, int8_kernels};
@@ -39,6 +40,8 @@ pub struct IntMatMul {
     /// f32 bias per output column.
     bias: Option<Vec<f32>>,
     relu: bool,
+    /// A fused QuantizeLinear `(scale, zero point)`: the node then writes u8.
+    out_q: Option<(f32, u8)>,
     /// Gemm: the activation must be a matrix.
     matrix_only: bool,
     kernels: &'static Int8Kernels,
@@ -53,6 +56,7 @@ impl std::fmt::Debug for IntMatMul {
             .field("sa", &self.sa)
             .field("bias", &self.bias.is_some())
             .field("relu", &self.relu)
+            .field("out_q", &self.out_q)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -76,11 +80,16 @@ impl Kernel for IntMatMul {
         let ad = contiguous(a);
         let mut acc = vec![0i32; m * n];
         self.kernels.gemm_u8s8_threads(&ad, m, self.za, &self.packed, &mut acc, ins.threads);
-        let mut y = vec![0f32; m * n];
         let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
-        self.kernels.dequantize_acc(&acc, n, &d, &mut y);
         let mut out_shape = lead.to_vec();
         out_shape.push(n);
+        if let Some((scale, zp)) = self.out_q {
+            let mut y = vec![0u8; m * n];
+            self.kernels.dequantize_quantize_acc(&acc, n, &d, scale, zp, &mut y);
+            return one(Tensor::U8(array(&out_shape, y)?));
+        }
+        let mut y = vec![0f32; m * n];
+        self.kernels.dequantize_acc(&acc, n, &d, &mut y);
         one(Tensor::F32(array(&out_shape, y)?))
     }
 }
@@ -154,10 +163,26 @@ pub(crate) fn sole_quantizer(
     consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
     v: ValueId,
 ) -> Option<(NodeId, ValueId, f32, u8)> {
+    match quantizer_beside_shapes(g, consumers, v)? {
+        (q, shapes) if shapes.is_empty() => Some(q),
+        _ => None,
+    }
+}
+
+/// As [`sole_quantizer`], but `v` may also be read by Shape nodes (which
+/// the quantizer's output would serve as well, its shape being the same):
+/// the quantizer and those Shape nodes.
+fn quantizer_beside_shapes(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<((NodeId, ValueId, f32, u8), Vec<NodeId>)> {
     if g.outputs.contains(&v) {
         return None;
     }
-    let &[(q, 0)] = consumers.get(&v)?.as_slice() else { return None };
+    let (shapes, rest): (Vec<(NodeId, usize)>, Vec<(NodeId, usize)>) =
+        consumers.get(&v)?.iter().partition(|(n, _)| g.node(*n).is_some_and(|n| matches!(n.op, Op::ShapeOf(_))));
+    let &[(q, 0)] = rest.as_slice() else { return None };
     let node = g.node(q)?;
     let Op::QuantizeLinear(op) = &node.op else { return None };
     if op.block_size.is_some_and(|b| b != 0) || op.output_dtype.is_some_and(|d| d != DType::U8) {
@@ -167,7 +192,45 @@ pub(crate) fn sole_quantizer(
         return None;
     }
     let (s, zp) = per_tensor_u8(g, node.inputs.get(1).copied().flatten()?, node.inputs.get(2).copied().flatten())?;
-    Some((q, node.outputs.first().copied().flatten()?, s, zp))
+    Some(((q, node.outputs.first().copied().flatten()?, s, zp), shapes.into_iter().map(|(n, _)| n).collect()))
+}
+
+/// The Add that is the only reader of `v` (not a graph output) and adds a
+/// constant f32 vector of `n` values to it, as exporters write a linear
+/// layer's bias: `(node, its output, the values)`.
+fn bias_add(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+    n: usize,
+) -> Option<(NodeId, ValueId, Vec<f32>)> {
+    if g.outputs.contains(&v) {
+        return None;
+    }
+    let &[(add, slot)] = consumers.get(&v)?.as_slice() else { return None };
+    let node = g.node(add)?;
+    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.output_ids().count() != 1 {
+        return None;
+    }
+    let Tensor::F32(b) = constant(g, node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
+    // Only a vector: a higher-rank constant could widen the output's shape.
+    if b.shape() != [n] {
+        return None;
+    }
+    Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+}
+
+/// The Relu that is the only reader of `v` (not a graph output): `(node, its output)`.
+fn sole_relu(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, v: ValueId) -> Option<(NodeId, ValueId)> {
+    if g.outputs.contains(&v) {
+        return None;
+    }
+    let &[(r, 0)] = consumers.get(&v)?.as_slice() else { return None };
+    let node = g.node(r)?;
+    if !matches!(&node.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu) {
+        return None;
+    }
+    Some((r, node.outputs.first().copied().flatten()?))
 }
 
 /// Weights ready to pack.
@@ -336,6 +399,44 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             op: node.op.name().to_string(),
             msg: format!("integer path: {e}"),
         })?;
+        let mut relu = relu_after.contains(&id);
+        let mut out = node.outputs.first().copied().flatten();
+        // The bias Add a linear layer's export puts after its MatMul runs in
+        // the epilogue (not after a fused Relu: the Add comes first there),
+        // then a Relu that is the Add's only reader, and a QuantizeLinear
+        // that is then the only reader: the node takes over the last fused
+        // node's output.
+        if let Some(v) = out.filter(|_| !relu)
+            && let Some((add, add_out, b)) = bias_add(g, &consumers, v, n)
+        {
+            bias_vals = Some(match bias_vals {
+                Some(c) => c.iter().zip(&b).map(|(c, b)| c + b).collect(),
+                None => b,
+            });
+            g.nodes[add.0] = None;
+            out = Some(add_out);
+            if let Some((r, r_out)) = sole_relu(g, &consumers, add_out) {
+                relu = true;
+                g.nodes[r.0] = None;
+                out = Some(r_out);
+            }
+        }
+        let mut out_q = None;
+        if let Some(v) = out
+            && let Some(((q, q_out, scale, zp), shapes)) = quantizer_beside_shapes(g, &consumers, v)
+        {
+            out_q = Some((scale, zp));
+            g.nodes[q.0] = None;
+            for s in shapes {
+                if let Some(Some(shape)) = g.nodes.get_mut(s.0) {
+                    shape.inputs[0] = Some(q_out);
+                }
+            }
+            out = Some(q_out);
+        }
+        if let (Some(v), Some(Some(mm))) = (out, g.nodes.get_mut(id.0)) {
+            mm.outputs[0] = Some(v);
+        }
         found.insert(
             id,
             Box::new(IntMatMul {
@@ -344,7 +445,8 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 sa,
                 sw,
                 bias: bias_vals,
-                relu: relu_after.contains(&id),
+                relu,
+                out_q,
                 matrix_only: gemm.is_some(),
                 kernels,
             }),
@@ -763,6 +865,57 @@ mod tests {
             &format!("{name}_f"),
         );
         (q, dq)
+    }
+
+    /// A linear layer as exporters write it — MatMul → Add(bias) → Relu →
+    /// QuantizeLinear, with a Shape reading the Relu's output — whose
+    /// result goes through Reshape and Transpose, each wrapped in a Q/DQ
+    /// pair of the same parameters: the integer path runs the bias, the
+    /// Relu and the quantizer in the MatMul's epilogue, moves u8 through
+    /// the Reshape and the Transpose, and dequantizes once at the end. It
+    /// agrees with the fake-quant path within one step.
+    #[test]
+    fn a_linear_layer_fuses_bias_relu_and_quantizer_and_moves_u8_through_reshapes() {
+        use ptq_ir::ops::binary::Binary;
+        use ptq_ir::ops::reshape::Reshape;
+        use ptq_ir::ops::shape_of::ShapeOf;
+        use ptq_ir::ops::transpose::Transpose;
+        let (k, n) = (40, 24);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.05, 120);
+        let sw: Vec<f32> = values(n, 7, 0.001, 0.01);
+        let wdq = dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), None, Some(1));
+        let mm = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "mm_out");
+        let b = konst(&mut g, "b", Tensor::from_f32s(&values(n, 5, -0.5, 0.5)));
+        let lin = node(&mut g, "bias", Op::Binary(Binary { kind: BinaryKind::Add }), vec![b, Some(mm)], "lin");
+        let act = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(lin)], "act");
+        let shape = node(&mut g, "shape", Op::ShapeOf(ShapeOf::default()), vec![Some(act)], "shape");
+        let step = 0.02;
+        let (_, a) = requantized(&mut g, act, "a", step, 3);
+        let to = konst(&mut g, "to", Tensor::I64(tensor(&[4], vec![2, 3, 4, 6])));
+        let r = node(&mut g, "reshape", Op::Reshape(Reshape::default()), vec![Some(a), to], "r");
+        let (_, r) = requantized(&mut g, r, "b", step, 3);
+        let t =
+            node(&mut g, "transpose", Op::Transpose(Transpose { perm: Some(vec![0, 2, 1, 3]) }), vec![Some(r)], "t");
+        let (_, y) = requantized(&mut g, t, "c", step, 3);
+        g.outputs.extend([y, shape]);
+        let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
+        let (yf, _, _) = run(&g, false, false, &x);
+        let (yi, ni, seen) = run(&g, true, false, &x);
+        assert_eq!(ni, vec!["mm".to_string()]);
+        assert_eq!(yi.len(), yf.len());
+        let worst = yi.iter().zip(&yf).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= step * 1.0001, "worst difference {worst} exceeds one step {step}");
+        assert!(yf.iter().any(|&v| v > 0.0) && yf.iter().any(|&v| v == 0.0), "the Relu should clip some values");
+        for gone in ["mm_out", "lin", "act", "a_f", "r", "b_u8", "b_f", "t", "c_u8"] {
+            assert!(!seen.contains(&gone.to_string()), "{gone} is still computed: {seen:?}");
+        }
+        for kept in ["a_u8", "shape", "c_f"] {
+            assert!(seen.contains(&kept.to_string()), "{kept} is not computed: {seen:?}");
+        }
+        let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true }).unwrap();
+        let out = plan.run(vec![("x".into(), x)]).unwrap();
+        assert_eq!(out[1].1.to_f64_vec(), vec![2.0, 3.0, 24.0]);
     }
 
     /// Two residual blocks (conv → Relu → Q/DQ → conv → Q/DQ → Add with the

@@ -12,9 +12,15 @@
 //!   Multiply(scale)`, optionally followed by the transpose of a matrix
 //!   (`MatMul transpose_b`), becomes a DequantizeLinear of the (transposed)
 //!   i8 constant, its scale along the one axis it varies on.
-//! - A per-tensor u8 DequantizeLinear read only by a Reshape or Flatten
-//!   moves after it (the reshape then moves u8 values), so the MatMul or
-//!   Gemm behind a flattening reads a DequantizeLinear directly.
+//! - A per-tensor u8 DequantizeLinear read only by a Reshape, Flatten,
+//!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
+//!   u8 values), so the MatMul or Gemm behind a flattening reads a
+//!   DequantizeLinear directly.
+//! - A per-tensor u8 DequantizeLinear read only by a QuantizeLinear with
+//!   the same scale and zero point is dropped with it (the pair is the
+//!   identity), so chains like `Q → DQ → Reshape → Q → DQ → Transpose`,
+//!   which quantizers write so that QDQ runtimes see each op quantized,
+//!   move u8 values end to end.
 
 use std::collections::HashMap;
 
@@ -26,7 +32,7 @@ use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, V
 
 use crate::int8::constant;
 
-/// Applies the three rewrites of the module docs to every match in `g`.
+/// Applies the rewrites of the module docs to every match in `g`.
 pub fn canonicalize(g: &mut Graph) {
     let ids = |g: &Graph| -> Vec<NodeId> { g.iter_nodes().map(|(id, _)| id).collect() };
     for id in ids(g) {
@@ -41,10 +47,22 @@ pub fn canonicalize(g: &mut Graph) {
         }
     }
     // The DequantizeLinear nodes the rewrites above added are among these.
-    for id in ids(g) {
-        let consumers = g.consumers();
-        if let Some(r) = reshape_after(g, &consumers, id) {
-            swap_with_reshape(g, id, r);
+    // Each step removes a node or moves a DequantizeLinear below another
+    // node, so the loop ends; it stops early when a pass changes nothing.
+    for _ in 0..g.nodes.len() {
+        let mut changed = false;
+        for id in ids(g) {
+            let consumers = g.consumers();
+            if let Some(r) = reshape_after(g, &consumers, id) {
+                swap_with_reshape(g, id, r);
+                changed = true;
+            } else if let Some((q, q_out, xq)) = requantize(g, &consumers, id) {
+                drop_requantize(g, &consumers, (id, q), q_out, xq);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
 }
@@ -234,17 +252,49 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
     });
 }
 
-/// The Reshape or Flatten that is the only reader of the per-tensor u8
-/// DequantizeLinear `id`'s output.
+/// The node that only moves or renames elements (Reshape, Flatten,
+/// Squeeze, Unsqueeze, Transpose) and is the only reader of the per-tensor
+/// u8 DequantizeLinear `id`'s output, reading it as its data input.
 fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
     let node = g.node(id)?;
-    let (_, xq, s, _) = crate::int8::dq_parts(g, id)?;
-    if g.value(xq).fact.dtype != Some(DType::U8) || constant(g, s)?.shape().iter().product::<usize>() != 1 {
-        return None;
-    }
+    crate::int8::activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
-    (slot == 0 && matches!(rn.op, Op::Reshape(_) | Op::Flatten(_)) && rn.output_ids().count() == 1).then_some(r)
+    let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));
+    (slot == 0 && moves && rn.output_ids().count() == 1).then_some(r)
+}
+
+/// A per-tensor u8 DequantizeLinear `id` whose only reader is a
+/// QuantizeLinear back to u8 with the same scale and zero point: `(the
+/// QuantizeLinear, its output, the DequantizeLinear's u8 input)`. The pair
+/// is the identity: `(q − z)·s` is within a few ulp of the integer `q − z`
+/// (|q − z| ≤ 255), so dividing by `s` and rounding gives it back exactly.
+fn requantize(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    id: NodeId,
+) -> Option<(NodeId, ValueId, ValueId)> {
+    let (xq, za, sa) = crate::int8::activation(g, id)?;
+    let out = g.node(id)?.outputs.first().copied().flatten()?;
+    let (q, q_out, s, z) = crate::int8::sole_quantizer(g, consumers, out)?;
+    (s.to_bits() == sa.to_bits() && z == za && !g.outputs.contains(&q_out)).then_some((q, q_out, xq))
+}
+
+/// Removes the pair `(dq, q)`: the readers of `q_out` read `xq`.
+fn drop_requantize(
+    g: &mut Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    (dq, q): (NodeId, NodeId),
+    q_out: ValueId,
+    xq: ValueId,
+) {
+    for &(n, slot) in consumers.get(&q_out).map_or(&[][..], Vec::as_slice) {
+        if let Some(Some(node)) = g.nodes.get_mut(n.0) {
+            node.inputs[slot] = Some(xq);
+        }
+    }
+    g.nodes[dq.0] = None;
+    g.nodes[q.0] = None;
 }
 
 fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {

@@ -1,5 +1,5 @@
 //! int8 GEMM (u8×s8→i32, packed B) on each int8 tier this CPU has, against
-//! the crate's own f32 `sgemm`, on BERT-base's FFN1 shape, one thread.
+//! the crate's own f32 `sgemm`, on BERT-base's FFN1 shape and BERT-tiny's projections, one thread.
 //! Throughput is in operations (2 per multiply-add): criterion's "Gelem/s"
 //! reads as GOPS. Packing B is done once, outside the timed loop.
 //!
@@ -16,7 +16,13 @@ mod support;
 use support::bytes;
 
 /// (name, M, K, N).
-const SHAPES: &[(&str, usize, usize, usize)] = &[("bert_ffn1", 128, 768, 3072)];
+const SHAPES: &[(&str, usize, usize, usize)] = &[
+    ("bert_ffn1", 128, 768, 3072),
+    // BERT-tiny's (hidden 128, FFN 512) projections on 128 tokens.
+    ("bert_tiny_qkv", 128, 128, 128),
+    ("bert_tiny_ffn1", 128, 128, 512),
+    ("bert_tiny_ffn2", 128, 512, 128),
+];
 
 fn int8_gemm(c: &mut Criterion) {
     for &(name, m, k, n) in SHAPES {

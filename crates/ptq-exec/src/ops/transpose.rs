@@ -62,13 +62,21 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
 pub fn run(op: &Transpose, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.take(0)?;
     let perm = op.resolved_perm(x.shape().len())?;
+    let shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
     if let Tensor::F32(a) = &x
         && let Some(src) = a.as_slice()
     {
         let mut out = Vec::new();
         permute_into(src, a.shape(), &perm, &mut out);
-        let shape: Vec<usize> = perm.iter().map(|&p| a.shape()[p]).collect();
         return one(Tensor::F32(crate::util::array(&shape, out)?));
+    }
+    // The integer path moves quantized activations as u8.
+    if let Tensor::U8(a) = &x
+        && let Some(src) = a.as_slice()
+    {
+        let mut out = Vec::new();
+        permute_into(src, a.shape(), &perm, &mut out);
+        return one(Tensor::U8(crate::util::array(&shape, out)?));
     }
     one(map_tensor!(x, |a| a.permuted_axes(perm.clone()).as_standard_layout().into_owned()))
 }
