@@ -78,18 +78,16 @@ impl Kernel for IntMatMul {
         }
         let m: usize = lead.iter().product();
         let ad = contiguous(a);
-        let mut acc = vec![0i32; m * n];
-        self.kernels.gemm_u8s8_threads(&ad, m, self.za, &self.packed, &mut acc, ins.threads);
         let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
         let mut out_shape = lead.to_vec();
         out_shape.push(n);
-        if let Some((scale, zp)) = self.out_q {
+        if let Some(q) = self.out_q {
             let mut y = vec![0u8; m * n];
-            self.kernels.dequantize_quantize_acc(&acc, n, &d, scale, zp, &mut y);
+            self.kernels.linear_u8(&ad, m, self.za, &self.packed, &d, q, &mut y, ins.threads);
             return one(Tensor::U8(array(&out_shape, y)?));
         }
         let mut y = vec![0f32; m * n];
-        self.kernels.dequantize_acc(&acc, n, &d, &mut y);
+        self.kernels.linear_f32(&ad, m, self.za, &self.packed, &d, &mut y, ins.threads);
         one(Tensor::F32(array(&out_shape, y)?))
     }
 }

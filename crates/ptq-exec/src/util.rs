@@ -139,6 +139,18 @@ fn pattern(small: &[usize], full: &[usize]) -> Pattern {
     Pattern::General
 }
 
+/// For an operand of shape `small` broadcast to `full` in one of the simple
+/// patterns (same shape, scalar, repeated suffix, prefix spread over
+/// blocks): the `inner` with which element i of the full tensor pairs with
+/// operand element `(i / inner) % len`.
+pub fn block_broadcast(small: &[usize], full: &[usize]) -> Option<usize> {
+    match pattern(small, full) {
+        Pattern::Same | Pattern::Scalar | Pattern::Repeat(_) => Some(1),
+        Pattern::Spread(inner) if inner > 0 => Some(inner),
+        _ => None,
+    }
+}
+
 /// `out[i] = f(big[i], small[j(i)])` for contiguous data following a simple pattern.
 fn fast_zip<A: Clone, B: Clone, C>(big: &[A], small: &[B], p: Pattern, f: &impl Fn(A, B) -> C) -> Option<Vec<C>> {
     Some(match p {

@@ -21,8 +21,8 @@ mod pool;
 mod threads;
 
 pub use f32::{
-    Conv2d, ConvTranspose2d, Gemm, add_channel_bias, conv_transpose2d, conv2d, exp, layer_norm_rows, max_pool_2x2,
-    relu, sgemm, softmax_rows,
+    Arith, Conv2d, ConvTranspose2d, Gemm, add_channel_bias, arith, conv_transpose2d, conv2d, erf, exp, gelu,
+    layer_norm_rows, max_pool_2x2, relu, sgemm, softmax_rows,
 };
 pub use pool::{Claims, Pool, SPIN};
 pub use threads::Threads;

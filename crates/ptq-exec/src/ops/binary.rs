@@ -7,7 +7,8 @@ use ptq_ir::ops::binary::{Binary, BinaryKind};
 
 use super::Out;
 use crate::inputs::Inputs;
-use crate::util::{Elem, array, broadcast_shape, into_f32s, zip_inplace, zip_map};
+use crate::util::{Elem, array, block_broadcast, broadcast_shape, into_f32s, zip_inplace, zip_map};
+use ptq_kernels::Arith;
 
 macro_rules! arith_float {
     ($a:expr, $b:expr, $kind:expr, $v:ident, $t:ty) => {{
@@ -151,7 +152,10 @@ pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
     }
     let b: &Tensor = &b_shared;
     Ok(vec![Some(match (a, b) {
-        (Tensor::F32(x), Tensor::F32(y)) => arith_float!(x, y, k, F32, f32),
+        (Tensor::F32(x), Tensor::F32(y)) => match simd_arith(k, x, y) {
+            Ok(r) => Tensor::F32(r),
+            Err(x) => arith_float!(x, y, k, F32, f32),
+        },
         (Tensor::F64(x), Tensor::F64(y)) => arith_float!(x, y, k, F64, f64),
         (Tensor::F16(x), Tensor::F16(y)) => {
             let r = arith_float!(x.mapv(f16::to_f32), &y.mapv(f16::to_f32), k, F32, f32);
@@ -171,6 +175,28 @@ pub fn run(op: &Binary, ins: &mut Inputs, _n: usize) -> Out {
         (Tensor::U64(x), Tensor::U64(y)) => arith_int!(x, y, k, U64, u64),
         (x, y) => return Err(format!("{} of {} and {} is not supported", k.name(), x.dtype(), y.dtype())),
     })])
+}
+
+/// Add, Sub, Mul or Div of f32 `x` and a `y` that broadcasts to `x`'s
+/// shape in a simple pattern, in place on the kernels' vector loops (same
+/// bits as the scalar loop); gives `x` back otherwise.
+fn simd_arith(k: BinaryKind, mut x: ArrayD<f32>, y: &ArrayD<f32>) -> Result<ArrayD<f32>, ArrayD<f32>> {
+    let op = match k {
+        BinaryKind::Add => Arith::Add,
+        BinaryKind::Sub => Arith::Sub,
+        BinaryKind::Mul => Arith::Mul,
+        BinaryKind::Div => Arith::Div,
+        _ => return Err(x),
+    };
+    if y.is_empty() || broadcast_shape(x.shape(), y.shape()).ok().as_deref() != Some(x.shape()) {
+        return Err(x);
+    }
+    let Some(inner) = block_broadcast(y.shape(), x.shape()) else { return Err(x) };
+    match (x.as_slice_mut(), y.as_slice()) {
+        (Some(xs), Some(ys)) => ptq_kernels::arith(op, xs, ys, inner),
+        _ => return Err(x),
+    }
+    Ok(x)
 }
 
 /// Whether input 1 has the result's shape and input 0 a smaller one of the

@@ -13,7 +13,6 @@ mod cumsum;
 mod depth_space;
 pub(crate) mod dequantize;
 mod dropout;
-mod erf;
 mod expand;
 mod fake_quantize;
 mod gather;

@@ -125,6 +125,16 @@ fn each(s: &mut [f32], threads: Threads, f: impl Fn(f32) -> f32 + Sync) {
     }
 }
 
+/// Runs a slice kernel over `s`, in parallel chunks for large slices when
+/// `threads` allows.
+fn chunks(s: &mut [f32], threads: Threads, f: impl Fn(&mut [f32]) + Sync) {
+    if threads == Threads::Pool && s.len() >= 2 * CHUNK {
+        parallel::for_each_chunk_mut(s, CHUNK, threads, || (), |(), (_, c)| f(c));
+    } else {
+        f(s);
+    }
+}
+
 /// Statically dispatched loops for the common f32 activations; false when `k` is not one of them.
 fn fast_f32(k: UnaryKind, s: &mut [f32], t: Threads) -> bool {
     use UnaryKind::*;
@@ -138,11 +148,11 @@ fn fast_f32(k: UnaryKind, s: &mut [f32], t: Threads) -> bool {
         Neg => each(s, t, |x| -x),
         Abs => each(s, t, f32::abs),
         Reciprocal => each(s, t, |x| 1.0 / x),
-        Erf => each(s, t, super::erf::erf),
+        Erf => chunks(s, t, ptq_kernels::erf),
         HardSwish => each(s, t, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
         LeakyRelu { alpha } => each(s, t, move |x| if x >= 0.0 { x } else { alpha * x }),
         HardSigmoid { alpha, beta } => each(s, t, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
-        Gelu { tanh: false } => each(s, t, |x| 0.5 * x * (1.0 + super::erf::erf(x * std::f32::consts::FRAC_1_SQRT_2))),
+        Gelu { tanh: false } => chunks(s, t, ptq_kernels::gelu),
         _ => return false,
     }
     true

@@ -28,6 +28,23 @@ impl Isa {
         }
         Isa::Baseline
     }
+
+    /// Every variant this CPU can run, the baseline first (for tests that
+    /// compare the builds).
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Isa> {
+        let mut all = vec![Isa::Baseline];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Isa::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Isa::Avx512);
+            }
+        }
+        all
+    }
 }
 
 /// The mask of the first `n` of 16 lanes (all of them for `n ≥ 16`).

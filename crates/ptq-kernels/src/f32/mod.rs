@@ -1,11 +1,13 @@
 //! Single-precision kernels.
 
+mod arith;
 mod batched;
 mod conv;
 mod conv_transpose;
 mod depthwise;
 mod direct;
 mod elementwise;
+mod erf;
 mod exp;
 mod gather;
 mod gemm;
@@ -21,9 +23,11 @@ mod window;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+pub use arith::{Arith, arith};
 pub use conv::{Conv2d, conv2d};
 pub use conv_transpose::{ConvTranspose2d, conv_transpose2d};
 pub use elementwise::{add_channel_bias, relu};
+pub use erf::{erf, gelu};
 pub use exp::exp;
 pub use gemm::{Gemm, sgemm};
 pub use layer_norm::layer_norm_rows;

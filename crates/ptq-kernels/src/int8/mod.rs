@@ -24,6 +24,7 @@ mod kernel_avx512;
 #[cfg(target_arch = "aarch64")]
 mod kernel_neon;
 mod kernel_scalar;
+mod linear;
 mod pack;
 mod quantize;
 mod reference;

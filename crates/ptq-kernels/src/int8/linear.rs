@@ -1,0 +1,153 @@
+//! A quantized linear layer in one call: the u8×s8 product and its
+//! epilogue, one block of rows at a time, so a block's i32 accumulators are
+//! still in cache when the epilogue reads them and the whole `m × n`
+//! accumulator matrix is never written out.
+
+use super::{Dequant, Int8Kernels, PackedB};
+use crate::Threads;
+use crate::int8::INT8_PARALLEL_MACS;
+
+/// Accumulators per row block: 64 KiB of i32, which stays in L2 (and
+/// mostly in L1) between the product and the epilogue.
+const BLOCK_ACCUMULATORS: usize = 16 * 1024;
+
+impl Int8Kernels {
+    /// `out = dequantize(A·B)`: [`Int8Kernels::gemm_u8s8`] followed by
+    /// [`Int8Kernels::dequantize_acc`] with `d`, bit-identical to the two,
+    /// with `out` row-major `m × b.n()`. Row blocks run on `threads` when
+    /// the product is large enough to pay for it. Panics on a length
+    /// mismatch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_f32(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        out: &mut [f32],
+        threads: Threads,
+    ) {
+        self.linear(a, m, za, b, out, threads, |acc, o| self.dequantize_acc(acc, b.n(), d, o));
+    }
+
+    /// `out = quantize(dequantize(A·B))` to u8 with `scale` and
+    /// `zero_point`: [`Int8Kernels::gemm_u8s8`] followed by
+    /// [`Int8Kernels::dequantize_quantize_acc`], bit-identical to the two.
+    /// Panics on a length mismatch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_u8(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        (scale, zero_point): (f32, u8),
+        out: &mut [u8],
+        threads: Threads,
+    ) {
+        self.linear(a, m, za, b, out, threads, |acc, o| {
+            self.dequantize_quantize_acc(acc, b.n(), d, scale, zero_point, o)
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn linear<T: Send>(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        out: &mut [T],
+        threads: Threads,
+        epilogue: impl Fn(&[i32], &mut [T]) + Sync,
+    ) {
+        let (k, n) = (b.k(), b.n());
+        assert_eq!(a.len(), m * k, "linear: A has {} elements, {m}x{k} needs {}", a.len(), m * k);
+        assert_eq!(out.len(), m * n, "linear: the output has {} elements, {m}x{n} needs {}", out.len(), m * n);
+        if out.is_empty() {
+            return;
+        }
+        let rows = (BLOCK_ACCUMULATORS / n).clamp(1, m);
+        let macs = m.saturating_mul(n).saturating_mul(k);
+        let threads = if macs < INT8_PARALLEL_MACS { Threads::Single } else { threads };
+        crate::parallel::for_each_chunk_mut(out, rows * n, threads, Vec::new, |acc: &mut Vec<i32>, (i, o)| {
+            let r = o.len() / n;
+            acc.resize(r * n, 0);
+            self.gemm_u8s8(&a[i * rows * k..][..r * k], r, za, b, acc);
+            epilogue(acc, o);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::int8::tier::available;
+    use crate::int8::u8s8::tests::bytes;
+    use crate::{Pool, Threads};
+
+    /// Both forms equal the product followed by the separate epilogue, bit
+    /// for bit, on every tier, on one thread and on a pool.
+    fn check(m: usize, k: usize, n: usize, za: u8, relu: bool, bias: bool, seed: u64) -> Result<(), TestCaseError> {
+        let a = bytes(m * k, seed, false);
+        let w: Vec<i8> = bytes(k * n, seed ^ 1, false).into_iter().map(|v| v as i8).collect();
+        let packed = PackedB::new(&w, k, n);
+        let sw: Vec<f32> = (0..n).map(|j| 1e-3 * (1.0 + (j % 7) as f32)).collect();
+        let bv: Vec<f32> = (0..n).map(|j| (j % 5) as f32 - 2.0).collect();
+        let d = Dequant { scale_a: 0.05, scale_b: &sw, bias: bias.then_some(&bv[..]), relu };
+        let pool = Arc::new(Pool::new(2).expect("pool"));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for kernels in available() {
+            let mut acc = vec![0i32; m * n];
+            kernels.gemm_u8s8(&a, m, za, &packed, &mut acc);
+            let mut want_f = vec![0f32; m * n];
+            kernels.dequantize_acc(&acc, n, &d, &mut want_f);
+            let mut want_u = vec![0u8; m * n];
+            kernels.dequantize_quantize_acc(&acc, n, &d, 0.03, 17, &mut want_u);
+            for threads in [Threads::Single, Threads::Pool] {
+                let (mut f, mut u) = (vec![f32::NAN; m * n], vec![0u8; m * n]);
+                pool.install(|| {
+                    kernels.linear_f32(&a, m, za, &packed, &d, &mut f, threads);
+                    kernels.linear_u8(&a, m, za, &packed, &d, (0.03, 17), &mut u, threads);
+                });
+                prop_assert_eq!(bits(&f), bits(&want_f), "{} {:?}", kernels.tier(), threads);
+                prop_assert_eq!(&u, &want_u, "{} {:?}", kernels.tier(), threads);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Row counts that leave a partial last block, widths from one
+        /// column to several blocks' worth.
+        #[test]
+        fn equals_the_product_then_the_epilogue(
+            m in 1usize..80, k in 1usize..70, n in 1usize..700, za: u8, relu: bool, bias: bool, seed: u64,
+        ) {
+            check(m, k, n, za, relu, bias, seed)?;
+        }
+    }
+
+    /// A product large enough to run its row blocks on the pool.
+    #[test]
+    fn a_large_product_splits_its_blocks_across_the_pool() {
+        let (m, k, n) = (200, 128, 520);
+        assert!(m * k * n >= INT8_PARALLEL_MACS && m > BLOCK_ACCUMULATORS / n);
+        check(m, k, n, 131, true, true, 9).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "needs")]
+    fn a_short_output_is_rejected() {
+        let k = Int8Kernels::detect();
+        let b = PackedB::new(&[1, 2, 3, 4], 2, 2);
+        let d = Dequant { scale_a: 1.0, scale_b: &[1.0, 1.0], bias: None, relu: false };
+        k.linear_f32(&[1, 2, 3, 4], 2, 0, &b, &d, &mut [0.0; 3], Threads::Single);
+    }
+}
