@@ -11,6 +11,7 @@
 mod error;
 mod fold;
 mod fuse;
+mod fuse_gelu;
 mod inputs;
 mod int8;
 mod int8_add;

@@ -22,7 +22,9 @@ pub struct ExecOptions {
     pub threads: usize,
     /// Rewrite the graph for speed first: batch norms folded into the
     /// convolutions before them, a Relu applied in place by the Conv, Gemm
-    /// or MatMul feeding it, and every node whose inputs are all constants
+    /// or MatMul feeding it, the five nodes of an exported exact GELU run as
+    /// one (a last-bit difference in the Erf's argument, see
+    /// `fuse_gelu.rs`), and every node whose inputs are all constants
     /// (weight dequantization, say) evaluated once into a constant. Values
     /// that disappear (a convolution's output before its batch norm or Relu,
     /// a dequantized weight) are then not seen by probes.
@@ -110,6 +112,7 @@ impl Plan {
             if options.optimize {
                 ptq_ir::passes::fold_batch_norms(&mut rewritten);
                 relu_after = crate::fuse::fuse_relus(&mut rewritten);
+                crate::fuse_gelu::fuse_gelus(&mut rewritten);
             }
             if options.integer {
                 integer = crate::int8::rewrite(&mut rewritten, &relu_after)?;
