@@ -367,16 +367,7 @@ fn integer_path_runs_openvino_int8_models() {
             continue;
         }
         let (want, want_n) = integer_outputs(q.model.graph(), &inputs);
-        let ir = match ptq::load(&path) {
-            Ok(m) => m,
-            // The IR reader cannot yet read a GroupConvolution whose
-            // weights are dequantized (not a constant).
-            Err(e) if name == "mobilenet_block" => {
-                eprintln!("{name}: skipped: {e}");
-                continue;
-            }
-            Err(e) => panic!("{name}: {e}"),
-        };
+        let ir = ptq::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (got, n) = integer_outputs(ir.graph(), &inputs);
         let worst = want
             .iter()
@@ -390,7 +381,7 @@ fn integer_path_runs_openvino_int8_models() {
         }
         exported.push(name);
     }
-    for must in ["resnet_stage", "digits_cnn", "transformer_encoder"] {
+    for must in ["resnet_stage", "digits_cnn", "transformer_encoder", "mobilenet_block"] {
         assert!(exported.iter().any(|m| m == must), "{must} was not checked");
     }
     let fx = fixture("digits_cnn");

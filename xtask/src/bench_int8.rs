@@ -41,7 +41,8 @@ fn generated(root: &Path, py: &str, work: &Path) -> anyhow::Result<std::path::Pa
     let models = work.join("models");
     let dir = models.join(GENERATED);
     if !dir.join("calib.npz").is_file() {
-        let o = Command::new(py).arg(root.join("tests/fixtures/generate.py")).arg("--bench-model").arg(&models).output()?;
+        let o =
+            Command::new(py).arg(root.join("tests/fixtures/generate.py")).arg("--bench-model").arg(&models).output()?;
         if !o.status.success() {
             bail!("generate.py --bench-model failed: {}", String::from_utf8_lossy(&o.stderr));
         }

@@ -10,8 +10,10 @@
 //!   `(x − il) / s` and `x / s` lands on different sides of a tie: one step.
 //! - A compressed weight, `Const(i8) → Convert(f32) → [Subtract(0)] →
 //!   Multiply(scale)`, optionally followed by the transpose of a matrix
-//!   (`MatMul transpose_b`), becomes a DequantizeLinear of the (transposed)
-//!   i8 constant, its scale along the one axis it varies on.
+//!   (`MatMul transpose_b`) and then by a Reshape that keeps the scale's
+//!   axis whole (a grouped convolution's weights, merged), becomes a
+//!   DequantizeLinear of the (transposed, reshaped) i8 constant, its scale
+//!   along the one axis it varies on.
 //! - A per-tensor u8 DequantizeLinear read only by a Reshape, Flatten,
 //!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
 //!   u8 values), so the MatMul or Gemm behind a flattening reads a
@@ -208,7 +210,60 @@ fn compressed_weight(
         out = y;
         nodes.insert(0, t);
     }
+    // A grouped convolution's `[G, O/G, I/G, k..]` weights arrive merged
+    // into `[O, I/G, k..]` by a Reshape; any reshape that keeps the scale's
+    // axis whole folds the same way.
+    if let Some((r, 0)) = sole_reader(g, consumers, out)
+        && let Some(rn) = g.node(r)
+        && let Op::Reshape(op) = &rn.op
+        && let Some(to) = rn.inputs.get(1).copied().flatten().and_then(|v| constant(g, v)?.to_i64_vec())
+        && let Some(shape) = resolve_reshape(w.shape(), &to, op.allowzero)
+        && let Some(new_axis) = axis.map_or(Some(None), |a| kept_axis(w.shape(), &shape, a as usize).map(Some))
+        && let Some(y) = rn.outputs.first().copied().flatten()
+        && let Ok(reshaped) = w.clone().into_shape_with_order(IxDyn(&shape))
+    {
+        w = reshaped;
+        axis = new_axis.map(|a| a as i64);
+        out = y;
+        nodes.insert(0, r);
+    }
     Some(Weight { w, scale, axis, out, nodes })
+}
+
+/// The shape a Reshape to `to` gives `from` (0 copies the dim when not
+/// `allowzero`, one -1 takes the rest), if it is valid.
+fn resolve_reshape(from: &[usize], to: &[i64], allowzero: bool) -> Option<Vec<usize>> {
+    let total: usize = from.iter().product();
+    let mut dims = Vec::with_capacity(to.len());
+    let mut infer = None;
+    for (i, &d) in to.iter().enumerate() {
+        match d {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                dims.push(1);
+            }
+            0 if !allowzero => dims.push(*from.get(i)?),
+            d if d >= 0 => dims.push(usize::try_from(d).ok()?),
+            _ => return None,
+        }
+    }
+    let known: usize = dims.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || !total.is_multiple_of(known) {
+            return None;
+        }
+        dims[i] = total / known;
+    }
+    (dims.iter().product::<usize>() == total).then_some(dims)
+}
+
+/// Where axis `a` of `from` is in `to` when the reshape keeps it whole: an
+/// axis of the same size after the same number of elements' worth of
+/// leading axes.
+fn kept_axis(from: &[usize], to: &[usize], a: usize) -> Option<usize> {
+    let lead: usize = from.get(..a)?.iter().product();
+    let size = *from.get(a)?;
+    (0..to.len()).find(|&b| to[..b].iter().product::<usize>() == lead && to[b] == size)
 }
 
 /// The scale as one value, or as the values along the one axis of `w` it
@@ -310,5 +365,31 @@ fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
     if let Some(Some(n)) = g.nodes.get_mut(dq.0) {
         n.inputs[0] = Some(yq);
         n.outputs[0] = Some(y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kept_axis, resolve_reshape};
+
+    #[test]
+    fn reshapes_resolve_like_onnx() {
+        assert_eq!(resolve_reshape(&[8, 1, 1, 3, 3], &[8, 1, 3, 3], false), Some(vec![8, 1, 3, 3]));
+        assert_eq!(resolve_reshape(&[8, 1, 1, 3, 3], &[-1, 1, 3, 3], false), Some(vec![8, 1, 3, 3]));
+        assert_eq!(resolve_reshape(&[2, 3, 4], &[0, -1], false), Some(vec![2, 12]));
+        assert_eq!(resolve_reshape(&[2, 3, 4], &[0, -1], true), None);
+        assert_eq!(resolve_reshape(&[2, 3, 4], &[5, -1], false), None);
+        assert_eq!(resolve_reshape(&[2, 3, 4], &[-1, -1], false), None);
+        assert_eq!(resolve_reshape(&[2, 3, 4], &[2, 3, 5], false), None);
+    }
+
+    #[test]
+    fn an_axis_is_kept_only_when_it_stays_whole() {
+        // Groups merged: [G=8, 1, 1, k, k] -> [8, 1, k, k] keeps axis 0.
+        assert_eq!(kept_axis(&[8, 1, 1, 3, 3], &[8, 1, 3, 3], 0), Some(0));
+        // [G=2, O/G=4, ..] -> [8, ..] splits the channel axis 1 across two.
+        assert_eq!(kept_axis(&[2, 4, 1, 3, 3], &[8, 1, 3, 3], 1), None);
+        assert_eq!(kept_axis(&[1, 6, 5], &[6, 5], 1), Some(0));
+        assert_eq!(kept_axis(&[6, 5], &[3, 2, 5], 0), None);
     }
 }
