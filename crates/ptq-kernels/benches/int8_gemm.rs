@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ptq_kernels::int8::{Int8Kernels, PackedB, Tier};
+use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, Tier};
 use ptq_kernels::{Gemm, Threads, sgemm};
 
 #[path = "support/bytes.rs"]
@@ -38,6 +38,16 @@ fn int8_gemm(c: &mut Criterion) {
                 bench.iter(|| kernels.gemm_u8s8(black_box(&a), m, 3, black_box(&packed), &mut out))
             });
         }
+        // The whole quantized linear layer (product and dequantizing
+        // epilogue in row blocks), on the best tier.
+        let kernels = Int8Kernels::detect();
+        let sw = vec![1e-3f32; n];
+        let bias = vec![0.5f32; n];
+        let d = Dequant { scale_a: 0.02, scale_b: &sw, bias: Some(&bias), relu: false };
+        let mut y = vec![0f32; m * n];
+        group.bench_function(format!("linear_f32_{}", kernels.tier()), |bench| {
+            bench.iter(|| kernels.linear_f32(black_box(&a), m, 3, &packed, &d, &mut y, Threads::Single))
+        });
         let af: Vec<f32> = a.iter().map(|&v| f32::from(v) - 3.0).collect();
         let bf: Vec<f32> = b.iter().map(|&v| f32::from(v)).collect();
         let mut outf = vec![0f32; m * n];

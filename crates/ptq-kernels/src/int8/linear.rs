@@ -11,6 +11,9 @@ use crate::int8::INT8_PARALLEL_MACS;
 /// mostly in L1) between the product and the epilogue.
 const BLOCK_ACCUMULATORS: usize = 16 * 1024;
 
+/// A multiple of every micro-kernel's tile height (1, 4 or 12 rows).
+const TILE_ROWS: usize = 24;
+
 impl Int8Kernels {
     /// `out = dequantize(A·B)`: [`Int8Kernels::gemm_u8s8`] followed by
     /// [`Int8Kernels::dequantize_acc`] with `d`, bit-identical to the two,
@@ -69,7 +72,8 @@ impl Int8Kernels {
         if out.is_empty() {
             return;
         }
-        let rows = (BLOCK_ACCUMULATORS / n).clamp(1, m);
+        // Whole tiles of every tier (1, 4 and 12 rows) unless the block is all of m.
+        let rows = (BLOCK_ACCUMULATORS / n / TILE_ROWS * TILE_ROWS).max(TILE_ROWS).min(m);
         let macs = m.saturating_mul(n).saturating_mul(k);
         let threads = if macs < INT8_PARALLEL_MACS { Threads::Single } else { threads };
         crate::parallel::for_each_chunk_mut(out, rows * n, threads, Vec::new, |acc: &mut Vec<i32>, (i, o)| {
