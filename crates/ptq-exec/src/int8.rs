@@ -379,6 +379,16 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
         };
         let Some(adq) = dequantizer(g, &producers, a) else { continue };
         let Some(bdq) = dequantizer(g, &producers, b) else { continue };
+        if gemm.is_none()
+            && let Ok(kernels) = int8_kernels()
+            && let Some((k, xs)) =
+                crate::int8_act_matmul::match_act_matmul(g, (adq, bdq), relu_after.contains(&id), kernels)
+        {
+            found.insert(id, Box::new(k));
+            new_inputs.push((id, xs.map(Some).to_vec()));
+            dqs.extend([adq, bdq]);
+            continue;
+        }
         let Some((xq, za, sa)) = activation(g, adq) else { continue };
         let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
         let mut bias_vals = None;

@@ -14,7 +14,7 @@
 //!   axis whole (a grouped convolution's weights, merged), becomes a
 //!   DequantizeLinear of the (transposed, reshaped) i8 constant, its scale
 //!   along the one axis it varies on.
-//! - A per-tensor u8 DequantizeLinear read only by a Reshape, Flatten,
+//! - A per-tensor u8 (or symmetric i8) DequantizeLinear read only by a Reshape, Flatten,
 //!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
 //!   u8 values), so the MatMul or Gemm behind a flattening reads a
 //!   DequantizeLinear directly.
@@ -309,10 +309,11 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
 
 /// The node that only moves or renames elements (Reshape, Flatten,
 /// Squeeze, Unsqueeze, Transpose) and is the only reader of the per-tensor
-/// u8 DequantizeLinear `id`'s output, reading it as its data input.
+/// u8 (or symmetric i8) DequantizeLinear `id`'s output, reading it as its
+/// data input.
 fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
     let node = g.node(id)?;
-    crate::int8::activation(g, id)?;
+    crate::int8_act_matmul::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
     let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));

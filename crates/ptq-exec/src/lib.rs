@@ -14,6 +14,7 @@ mod fuse;
 mod fuse_gelu;
 mod inputs;
 mod int8;
+mod int8_act_matmul;
 mod int8_add;
 mod int8_canon;
 mod int8_conv;

@@ -70,13 +70,20 @@ pub fn run(op: &Transpose, ins: &mut Inputs, _n: usize) -> Out {
         permute_into(src, a.shape(), &perm, &mut out);
         return one(Tensor::F32(crate::util::array(&shape, out)?));
     }
-    // The integer path moves quantized activations as u8.
+    // The integer path moves quantized activations as u8 or i8.
     if let Tensor::U8(a) = &x
         && let Some(src) = a.as_slice()
     {
         let mut out = Vec::new();
         permute_into(src, a.shape(), &perm, &mut out);
         return one(Tensor::U8(crate::util::array(&shape, out)?));
+    }
+    if let Tensor::I8(a) = &x
+        && let Some(src) = a.as_slice()
+    {
+        let mut out = Vec::new();
+        permute_into(src, a.shape(), &perm, &mut out);
+        return one(Tensor::I8(crate::util::array(&shape, out)?));
     }
     one(map_tensor!(x, |a| a.permuted_axes(perm.clone()).as_standard_layout().into_owned()))
 }

@@ -39,13 +39,31 @@ impl PackedB {
             .and_then(|x| x.checked_mul(GROUP_BYTES))
             .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
         let mut data = vec![0i8; size];
+        // Written in packed order, a group of KG rows by one panel's columns
+        // at a time (runs when a batched MatMul packs activations).
+        for (pg, dst) in data.chunks_exact_mut(GROUP_BYTES).enumerate() {
+            let (p, g) = (pg / groups, pg % groups);
+            let (j0, k0) = (p * NR, g * KG);
+            let w = NR.min(n - j0);
+            let depth = KG.min(k - k0);
+            let row = |t: usize| &b[(k0 + t) * n + j0..][..w];
+            if depth == KG {
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                for (jj, d) in dst.chunks_exact_mut(KG).take(w).enumerate() {
+                    d.copy_from_slice(&[r0[jj], r1[jj], r2[jj], r3[jj]]);
+                }
+            } else {
+                for t in 0..depth {
+                    for (jj, &v) in row(t).iter().enumerate() {
+                        dst[jj * KG + t] = v;
+                    }
+                }
+            }
+        }
         let mut colsum = vec![0i32; panels * NR];
-        for kk in 0..k {
-            let (g, t) = (kk / KG, kk % KG);
-            for (j, &v) in b[kk * n..(kk + 1) * n].iter().enumerate() {
-                let (p, jj) = (j / NR, j % NR);
-                data[(p * groups + g) * GROUP_BYTES + jj * KG + t] = v;
-                colsum[j] = colsum[j].wrapping_add(i32::from(v));
+        for row in b.chunks_exact(n.max(1)) {
+            for (c, &v) in colsum.iter_mut().zip(row) {
+                *c = c.wrapping_add(i32::from(v));
             }
         }
         PackedB { k, n, data, colsum }

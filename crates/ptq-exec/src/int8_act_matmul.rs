@@ -1,0 +1,274 @@
+//! A MatMul of two quantized activations (attention's `Q·Kᵀ`) on the int8
+//! kernels (part of [`ExecOptions::integer`](crate::ExecOptions::integer)).
+//!
+//! Both inputs are per-tensor DequantizeLinear outputs of rank ≥ 2. The
+//! left one may be u8 (any zero point) or i8 with zero point 0, which is
+//! the same tensor as u8 with zero point 128 (flip the top bit); the right
+//! one must be symmetric — i8 with zero point 0 or u8 with zero point 128 —
+//! since the kernels multiply by signed bytes without a zero point. Each
+//! matrix of the batch packs its right operand when the node runs, then
+//! multiplies and dequantizes in one call.
+
+use std::borrow::Cow;
+
+use ptq_ir::{DType, Graph, NodeId, Tensor, ValueId};
+use ptq_kernels::Threads;
+use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
+
+use crate::inputs::Inputs;
+use crate::int8::{constant, dq_parts, scales};
+use crate::ops::{Kernel, Out, one};
+use crate::util::{array, contiguous};
+
+/// How a quantized activation's bytes read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActBytes {
+    /// u8 with this zero point.
+    U8(u8),
+    /// i8 with zero point 0.
+    I8,
+}
+
+/// `(the quantized value, its bytes, its scale)` of a per-tensor
+/// DequantizeLinear of a u8 or symmetric i8 value.
+pub(crate) fn quantized_activation(g: &Graph, dq: NodeId) -> Option<(ValueId, ActBytes, f32)> {
+    let (_, xq, s, z) = dq_parts(g, dq)?;
+    let s = scales(constant(g, s)?)?;
+    let &[s] = s.as_slice() else { return None };
+    let bytes = match z.map(|z| constant(g, z)) {
+        None => match g.value(xq).fact.dtype? {
+            DType::U8 => ActBytes::U8(0),
+            DType::I8 => ActBytes::I8,
+            _ => return None,
+        },
+        Some(Some(Tensor::U8(a))) if a.len() == 1 => ActBytes::U8(*a.iter().next()?),
+        Some(Some(Tensor::I8(a))) if a.len() == 1 && a.iter().all(|&v| v == 0) => ActBytes::I8,
+        _ => return None,
+    };
+    Some((xq, bytes, s))
+}
+
+/// The kernel for MatMul node `mm` reading the DequantizeLinear outputs
+/// `adq` and `bdq`, if they fit (see the module docs): the kernel and the
+/// two quantized values it reads instead.
+pub(crate) fn match_act_matmul(
+    g: &Graph,
+    (adq, bdq): (NodeId, NodeId),
+    relu: bool,
+    kernels: &'static Int8Kernels,
+) -> Option<(IntActMatMul, [ValueId; 2])> {
+    let (xa, a, sa) = quantized_activation(g, adq)?;
+    let (xb, b, sb) = quantized_activation(g, bdq)?;
+    if !matches!(b, ActBytes::I8 | ActBytes::U8(128)) || constant(g, xa).is_some() || constant(g, xb).is_some() {
+        return None;
+    }
+    // Matrices, not vectors, on both sides: a rank the facts vouch for.
+    let rank = |v: ValueId| g.value(v).fact.shape.as_ref().map(Vec::len);
+    (rank(xa)? >= 2 && rank(xb)? >= 2).then_some(())?;
+    Some((IntActMatMul { a, sa, b, sb, relu, kernels }, [xa, xb]))
+}
+
+/// The kernel.
+pub struct IntActMatMul {
+    pub a: ActBytes,
+    pub sa: f32,
+    /// `I8` or `U8(128)`.
+    pub b: ActBytes,
+    pub sb: f32,
+    pub relu: bool,
+    pub kernels: &'static Int8Kernels,
+}
+
+impl std::fmt::Debug for IntActMatMul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntActMatMul")
+            .field("a", &self.a)
+            .field("sa", &self.sa)
+            .field("b", &self.b)
+            .field("sb", &self.sb)
+            .field("relu", &self.relu)
+            .field("tier", &self.kernels.tier())
+            .finish()
+    }
+}
+
+/// The bytes of a u8 or i8 tensor as u8 with a zero point: i8 `v` reads as
+/// u8 `v + 128` with zero point 128.
+fn as_u8(t: &Tensor, q: ActBytes) -> Result<(Cow<'_, [u8]>, u8), String> {
+    match (t, q) {
+        (Tensor::U8(a), ActBytes::U8(z)) => Ok((contiguous(a), z)),
+        (Tensor::I8(a), ActBytes::I8) => Ok((contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect(), 128)),
+        (t, q) => Err(format!("integer path: a {} activation where {q:?} was expected", t.dtype())),
+    }
+}
+
+/// The bytes of a symmetric u8 (zero point 128) or i8 tensor as i8.
+fn as_i8(t: &Tensor, q: ActBytes) -> Result<Cow<'_, [i8]>, String> {
+    match (t, q) {
+        (Tensor::U8(a), ActBytes::U8(128)) => Ok(contiguous(a).iter().map(|&v| (v ^ 0x80) as i8).collect()),
+        (Tensor::I8(a), ActBytes::I8) => Ok(contiguous(a)),
+        (t, q) => Err(format!("integer path: a {} right operand where symmetric {q:?} was expected", t.dtype())),
+    }
+}
+
+/// Batch shape of `a [.., m, k]` and `b [.., k, n]` broadcast together, and
+/// for each output matrix the index of its A and B matrices.
+fn batches(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, Vec<(usize, usize)>), String> {
+    let (ba, bb) = (&a[..a.len() - 2], &b[..b.len() - 2]);
+    let rank = ba.len().max(bb.len());
+    let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, rank - s.len()).chain(s.iter().copied()).collect() };
+    let (pa, pb) = (pad(ba), pad(bb));
+    let mut out = Vec::with_capacity(rank);
+    for (&x, &y) in pa.iter().zip(&pb) {
+        out.push(match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(format!("MatMul batch dims {ba:?} and {bb:?} do not broadcast")),
+        });
+    }
+    let total: usize = out.iter().product();
+    let mut pairs = Vec::with_capacity(total);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..total {
+        let (mut ia, mut ib) = (0, 0);
+        for d in 0..rank {
+            ia = ia * pa[d] + if pa[d] == 1 { 0 } else { idx[d] };
+            ib = ib * pb[d] + if pb[d] == 1 { 0 } else { idx[d] };
+        }
+        pairs.push((ia, ib));
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < out[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok((out, pairs))
+}
+
+impl Kernel for IntActMatMul {
+    fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
+        let (ta, tb) = (ins.get(0)?, ins.get(1)?);
+        let (sa, sb) = (ta.shape().to_vec(), tb.shape().to_vec());
+        if sa.len() < 2 || sb.len() < 2 || sa[sa.len() - 1] != sb[sb.len() - 2] {
+            return Err(format!("integer path: MatMul of shapes {sa:?} and {sb:?}"));
+        }
+        let (m, k, n) = (sa[sa.len() - 2], sa[sa.len() - 1], sb[sb.len() - 1]);
+        let (batch, pairs) = batches(&sa, &sb)?;
+        let (a, za) = as_u8(ta, self.a)?;
+        let b = as_i8(tb, self.b)?;
+        let scale_b = vec![self.sb; n];
+        let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, relu: self.relu };
+        let mut y = vec![0f32; pairs.len() * m * n];
+        for (o, &(ia, ib)) in y.chunks_exact_mut((m * n).max(1)).zip(&pairs) {
+            let packed = PackedB::new(&b[ib * k * n..][..k * n], k, n);
+            self.kernels.linear_f32(&a[ia * m * k..][..m * k], m, za, &packed, &d, o, Threads::Single);
+        }
+        let mut shape = batch;
+        shape.extend([m, n]);
+        one(Tensor::F32(array(&shape, y)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, IxDyn};
+    use ptq_ir::ops::dequantize::DequantizeLinear;
+    use ptq_ir::ops::matmul::MatMul;
+    use ptq_ir::ops::quantize::QuantizeLinear;
+    use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
+
+    use super::batches;
+    use crate::{ExecOptions, Plan};
+
+    #[test]
+    fn batch_dims_broadcast_like_numpy() {
+        let (shape, pairs) = batches(&[2, 1, 3, 4], &[4, 5]).unwrap();
+        assert_eq!(shape, [2, 1]);
+        assert_eq!(pairs, [(0, 0), (1, 0)]);
+        let (shape, pairs) = batches(&[2, 1, 3, 4], &[1, 3, 4, 5]).unwrap();
+        assert_eq!(shape, [2, 3]);
+        assert_eq!(pairs, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+        assert!(batches(&[2, 3, 4], &[3, 4, 5]).is_err());
+    }
+
+    fn fact(shape: &[usize]) -> Fact {
+        Fact { dtype: None, shape: Some(shape.iter().map(|&d| Dim::Known(d as u64)).collect()) }
+    }
+
+    /// `input → QuantizeLinear(s, z) → DequantizeLinear`, z u8 or i8.
+    fn quantized(g: &mut Graph, name: &str, shape: &[usize], s: f32, z: Tensor) -> ValueId {
+        let x = g.add_value(Value { name: name.into(), fact: fact(shape), ..Value::default() });
+        g.inputs.push(x);
+        let sc = g.add_constant(format!("{name}_s"), Tensor::scalar_f32(s), ConstSource::Stored);
+        let zp = g.add_constant(format!("{name}_z"), z, ConstSource::Stored);
+        let q = g.add_value(Value { name: format!("{name}_q"), fact: fact(shape), ..Value::default() });
+        let dq = g.add_value(Value { name: format!("{name}_dq"), fact: fact(shape), ..Value::default() });
+        let node = |name: String, op: Op, inputs: Vec<ValueId>, out: ValueId| Node {
+            name,
+            op,
+            inputs: inputs.into_iter().map(Some).collect(),
+            outputs: vec![Some(out)],
+            doc: String::new(),
+            meta: vec![],
+        };
+        g.add_node(node(format!("{name}_quant"), Op::QuantizeLinear(QuantizeLinear::default()), vec![x, sc, zp], q));
+        let dq_op = Op::DequantizeLinear(DequantizeLinear::default());
+        g.add_node(node(format!("{name}_dequant"), dq_op, vec![q, sc, zp], dq));
+        dq
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000)
+            .map(|v| v as f32 / 250.0 - 2.0)
+            .collect()
+    }
+
+    /// Attention-like `[2, 3, 5, 16] · [1, 3, 16, 7]` (the batch broadcast)
+    /// with ptq's zero points (u8, and u8 128 on the right) and NNCF's
+    /// (i8 0 on both sides): the MatMul runs on the int8 kernels and agrees
+    /// with the fake-quant path up to f32 summation rounding. A right
+    /// operand with another zero point stays in f32.
+    #[test]
+    fn quantized_activation_products_run_in_integers() {
+        let u8z = |z: u8| Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![z]).unwrap());
+        let i8z = || Tensor::I8(ArrayD::from_shape_vec(IxDyn(&[]), vec![0]).unwrap());
+        let (sa, sb) = ([2, 3, 5, 16], [1, 3, 16, 7]);
+        for (za, zb, integer) in [(u8z(120), u8z(128), true), (i8z(), i8z(), true), (u8z(3), u8z(100), false)] {
+            let mut g = Graph::default();
+            let a = quantized(&mut g, "a", &sa, 0.02, za);
+            let b = quantized(&mut g, "b", &sb, 0.015, zb);
+            let y = g.add_value(Value { name: "y".into(), ..Value::default() });
+            g.add_node(Node {
+                name: "mm".into(),
+                op: Op::MatMul(MatMul),
+                inputs: vec![Some(a), Some(b)],
+                outputs: vec![Some(y)],
+                doc: String::new(),
+                meta: vec![],
+            });
+            g.outputs.push(y);
+            let inputs = vec![
+                ("a".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sa), values(480, 1)).unwrap())),
+                ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 7)).unwrap())),
+            ];
+            let run = |int: bool| {
+                let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
+                let out = plan.run(inputs.clone()).unwrap();
+                (out[0].1.clone(), plan.integer_nodes().to_vec())
+            };
+            let ((yf, _), (yi, nodes)) = (run(false), run(true));
+            assert_eq!(nodes.len(), usize::from(integer), "{nodes:?}");
+            assert_eq!(yi.shape(), [2, 3, 5, 7]);
+            let (yf, yi) = (yf.to_f64_vec(), yi.to_f64_vec());
+            let max = yf.iter().fold(0f64, |m, v| m.max(v.abs()));
+            assert!(max > 0.1);
+            for (a, b) in yi.iter().zip(&yf) {
+                assert!((a - b).abs() <= 1e-5 * max, "integer {a}, f32 {b}");
+            }
+        }
+    }
+}
