@@ -35,6 +35,9 @@ pub struct IntMatMul {
     /// Activation zero point and scale.
     za: u8,
     sa: f32,
+    /// The activation arrives as symmetric i8, read as u8 with zero point
+    /// 128 (`za`).
+    signed: bool,
     /// Weight scale per output column.
     sw: Vec<f32>,
     /// f32 bias per output column.
@@ -66,10 +69,11 @@ impl Kernel for IntMatMul {
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let (k, n) = (self.packed.k(), self.packed.n());
         let x = ins.get(0)?;
-        let Tensor::U8(a) = x else {
-            return Err(format!("integer path: the quantized activation is {}, expected u8", x.dtype()));
+        let (shape, ad): (&[usize], std::borrow::Cow<'_, [u8]>) = match x {
+            Tensor::U8(a) if !self.signed => (a.shape(), contiguous(a)),
+            Tensor::I8(a) if self.signed => (a.shape(), contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect()),
+            x => return Err(format!("integer path: the quantized activation is {}, not the type expected", x.dtype())),
         };
-        let shape = a.shape();
         let Some((&last, lead)) = shape.split_last() else {
             return Err("integer path: the activation is a scalar".into());
         };
@@ -77,7 +81,6 @@ impl Kernel for IntMatMul {
             return Err(format!("integer path: activation of shape {shape:?} does not fit weights {k}x{n}"));
         }
         let m: usize = lead.iter().product();
-        let ad = contiguous(a);
         let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
         let mut out_shape = lead.to_vec();
         out_shape.push(n);
@@ -389,7 +392,12 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             dqs.extend([adq, bdq]);
             continue;
         }
-        let Some((xq, za, sa)) = activation(g, adq) else { continue };
+        // u8, or NNCF's symmetric i8 (read as u8 with zero point 128).
+        let Some((xq, bytes, sa)) = crate::int8_act_matmul::quantized_activation(g, adq) else { continue };
+        let (za, signed) = match bytes {
+            crate::int8_act_matmul::ActBytes::U8(z) => (z, false),
+            crate::int8_act_matmul::ActBytes::I8 => (128, true),
+        };
         let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
         let mut bias_vals = None;
         if let (Some(gemm), Some(c)) = (&gemm, node.inputs.get(2).copied().flatten())
@@ -451,6 +459,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 packed: PackedB::new(&w, k, n),
                 za,
                 sa,
+                signed,
                 sw,
                 bias: bias_vals,
                 relu,

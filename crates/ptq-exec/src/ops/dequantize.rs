@@ -42,6 +42,23 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         kernels.dequantize_u8(&q, scale[0], zp, &mut y);
         return one(Tensor::F32(array(a.shape(), y)?));
     }
+    if let (Tensor::I8(a), Tensor::F32(s)) = (x, scale_t)
+        && s.len() == 1
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // i8 q with zero point z is u8 q + 128 with zero point z + 128: the
+        // same integer difference, so the same values.
+        let zp = match ins.opt(2) {
+            Some(Tensor::I8(z)) if z.len() == 1 => z.iter().next().copied().unwrap_or(0),
+            Some(_) => return Err("a per-tensor scale needs a one-element zero point".into()),
+            None => 0,
+        };
+        let q: Vec<u8> = contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect();
+        let mut y = vec![0f32; q.len()];
+        kernels.dequantize_u8(&q, scale[0], (zp as u8) ^ 0x80, &mut y);
+        return one(Tensor::F32(array(a.shape(), y)?));
+    }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = if float8 {
         let zp: Vec<f32> = match ins.opt(2) {
@@ -99,6 +116,20 @@ mod tests {
         let slot = |t| Some(Slot { tensor: std::sync::Arc::new(t), reusable: false });
         let mut ins = Inputs::new(vec![slot(x), slot(scale), zp.and_then(slot)]);
         run(op, &mut ins, 1).map(|mut v| v.remove(0).unwrap_or_else(|| Tensor::zeros(DType::F32, &[0])))
+    }
+
+    /// The i8 shortcut (the u8 kernel, shifted) gives `(q − z)·scale`.
+    #[test]
+    fn per_tensor_i8_matches_the_formula() {
+        let q: Vec<i8> = vec![-128, -1, 0, 1, 37, 127];
+        for z in [None, Some(-128i8), Some(-5), Some(0), Some(127)] {
+            let zt = z.map(|z| Tensor::I8(array(&[], vec![z]).unwrap()));
+            let x = Tensor::I8(array(&[6], q.clone()).unwrap());
+            let y = dequantize(&DequantizeLinear::default(), x, Tensor::scalar_f32(0.37), zt).unwrap();
+            let want: Vec<f64> =
+                q.iter().map(|&v| f64::from((i32::from(v) - i32::from(z.unwrap_or(0))) as f32 * 0.37)).collect();
+            assert_eq!((y.dtype(), y.to_f64_vec()), (DType::F32, want), "zero point {z:?}");
+        }
     }
 
     #[test]

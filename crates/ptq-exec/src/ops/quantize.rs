@@ -92,6 +92,19 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         kernels.quantize_u8(&xs, s, z as u8, &mut q);
         return one(Tensor::U8(array(a.shape(), q)?));
     }
+    if let (Tensor::F32(a), DType::I8, &[s], &[z]) = (&*x, dtype, scale.as_slice(), zp.as_slice())
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // i8 with zero point z is u8 with zero point z + 128, shifted down
+        // by 128 (flipping the top bit): rounding and clamping line up, and
+        // the sums are exact in f32. NaN gives 0, as below.
+        let xs = contiguous(a);
+        let mut q = vec![0u8; xs.len()];
+        kernels.quantize_u8(&xs, s, (z + 128.0) as u8, &mut q);
+        let q = q.iter().zip(xs.iter()).map(|(&q, v)| if v.is_nan() { 0 } else { (q ^ 0x80) as i8 }).collect();
+        return one(Tensor::I8(array(a.shape(), q)?));
+    }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let xs: std::borrow::Cow<'_, [f32]> = match &*x {
         Tensor::F32(a) => contiguous(a),
@@ -173,6 +186,22 @@ mod tests {
             let want: Vec<i64> =
                 x.iter().map(|&v| (f64::from(v / 0.5).round_ties_even() + z).clamp(0.0, 255.0) as u8 as i64).collect();
             assert_eq!((y.dtype(), y.to_i64_vec()), (DType::U8, Some(want)), "zero point {zp:?}");
+        }
+    }
+
+    /// The i8 shortcut (the u8 kernel, shifted) against the general path.
+    #[test]
+    fn per_tensor_i8_matches_the_general_path() {
+        let x = [0.0, 0.25, 0.75, -0.25, 2.5, 1e9, -1e9, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -63.7, 63.7, -0.0];
+        for z in [-128i8, -3, 0, 5, 127] {
+            let zt = Tensor::I8(array(&[], vec![z]).unwrap());
+            let y = quantize(&QuantizeLinear::default(), &x, Tensor::scalar_f32(0.5), Some(zt)).unwrap();
+            let want: Vec<i64> = x
+                .iter()
+                .map(|&v| if v.is_nan() { 0.0 } else { (v / 0.5).round_ties_even() as f64 + f64::from(z) })
+                .map(|q| q.clamp(-128.0, 127.0) as i64)
+                .collect();
+            assert_eq!((y.dtype(), y.to_i64_vec()), (DType::I8, Some(want)), "zero point {z}");
         }
     }
 
