@@ -328,6 +328,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
     let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
     let mut convs: HashMap<NodeId, crate::int8_conv::IntConv> = HashMap::new();
     let mut adds: HashMap<NodeId, crate::int8_add::IntAdd> = HashMap::new();
+    let mut luts: HashMap<NodeId, crate::int8_lut::IntLut> = HashMap::new();
     let mut new_inputs: Vec<(NodeId, Vec<Option<ValueId>>)> = vec![];
     let mut dqs: Vec<NodeId> = vec![];
     let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
@@ -351,6 +352,19 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 convs.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
                 dqs.extend(m.dqs);
+            }
+            continue;
+        }
+        if matches!(node.op, Op::Unary(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(m) = crate::int8_lut::match_lut(g, &producers, &consumers, id, kernels) {
+                luts.insert(id, m.kernel);
+                new_inputs.push((id, vec![Some(m.input)]));
+                if let Some(Some(n)) = g.nodes.get_mut(id.0) {
+                    n.outputs[0] = Some(m.output);
+                }
+                g.nodes[m.q.0] = None;
+                dqs.push(m.dq);
             }
             continue;
         }
@@ -484,9 +498,10 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             g.nodes[dq.0] = None;
         }
     }
-    set_layouts(g, &mut convs, &mut adds);
+    set_layouts(g, &mut convs, &mut adds, &mut luts);
     found.extend(convs.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
     found.extend(adds.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
+    found.extend(luts.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
     Ok(found)
 }
 
@@ -496,11 +511,13 @@ fn set_layouts(
     g: &Graph,
     convs: &mut HashMap<NodeId, crate::int8_conv::IntConv>,
     adds: &mut HashMap<NodeId, crate::int8_add::IntAdd>,
+    luts: &mut HashMap<NodeId, crate::int8_lut::IntLut>,
 ) {
     use crate::int8_layout::{Kernels, channels_last, layouts};
     let conv_ids: HashSet<NodeId> = convs.keys().copied().collect();
     let quantized: HashSet<NodeId> = convs.iter().filter(|(_, k)| k.out_q.is_some()).map(|(id, _)| *id).collect();
-    let add_ids: HashSet<NodeId> = adds.keys().copied().collect();
+    // A table lookup follows its input's layout as an addition does.
+    let add_ids: HashSet<NodeId> = adds.keys().chain(luts.keys()).copied().collect();
     let set = channels_last(g, &Kernels { convs: &conv_ids, quantized_convs: &quantized, adds: &add_ids });
     for (id, (ins, out)) in layouts(g, &set, &conv_ids) {
         if let Some(k) = convs.get_mut(&id) {
@@ -511,6 +528,10 @@ fn set_layouts(
     for (id, (ins, out)) in layouts(g, &set, &add_ids) {
         if let Some(k) = adds.get_mut(&id) {
             k.in_nhwc = [0, 1].map(|i| ins.get(i).copied().unwrap_or(false));
+            k.out_nhwc = out;
+        }
+        if let Some(k) = luts.get_mut(&id) {
+            k.in_nhwc = ins.first().copied().unwrap_or(false);
             k.out_nhwc = out;
         }
     }
@@ -933,6 +954,27 @@ mod tests {
         let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true }).unwrap();
         let out = plan.run(vec![("x".into(), x)]).unwrap();
         assert_eq!(out[1].1.to_f64_vec(), vec![2.0, 3.0, 24.0]);
+    }
+
+    /// DequantizeLinear → HardSwish → QuantizeLinear on u8 runs as one
+    /// table lookup that gives exactly the float path's bytes.
+    #[test]
+    fn a_quantized_activation_runs_as_a_table_with_the_float_paths_bytes() {
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.05, 120);
+        let h = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(xdq)], "h");
+        let (q, y) = requantized(&mut g, h, "o", 0.03, 10);
+        g.outputs.extend([q, y]);
+        let x = Tensor::F32(tensor(&[2, 3, 7], values(42, 5, -7.0, 7.0)));
+        let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+        let (float, int) = (plan(false), plan(true));
+        assert_eq!(int.integer_nodes(), ["hswish".to_string()]);
+        let (yf, yi) =
+            (float.run(vec![("x".into(), x.clone())]).unwrap(), int.run(vec![("x".into(), x.clone())]).unwrap());
+        assert_eq!(yf[0].1.to_i64_vec(), yi[0].1.to_i64_vec(), "u8 bytes");
+        assert_eq!(yf[1].1.to_f64_vec(), yi[1].1.to_f64_vec());
+        let (_, _, seen) = run(&g, true, false, &x);
+        assert!(!seen.contains(&"x_dq".to_string()) && !seen.contains(&"h".to_string()), "{seen:?}");
     }
 
     /// Two residual blocks (conv → Relu → Q/DQ → conv → Q/DQ → Add with the

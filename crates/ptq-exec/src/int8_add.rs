@@ -55,7 +55,7 @@ impl Kernel for IntAdd {
 }
 
 /// `t`, channels-last if `from`, in the layout `to`.
-fn relayout(t: &ArrayD<u8>, from: bool, to: bool) -> Result<Cow<'_, ArrayD<u8>>, String> {
+pub(crate) fn relayout(t: &ArrayD<u8>, from: bool, to: bool) -> Result<Cow<'_, ArrayD<u8>>, String> {
     Ok(match (from, to) {
         (true, false) => Cow::Owned(to_channels_first(t)?),
         (false, true) => Cow::Owned(to_channels_last(t)?),

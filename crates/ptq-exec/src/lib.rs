@@ -19,6 +19,7 @@ mod int8_add;
 mod int8_canon;
 mod int8_conv;
 mod int8_layout;
+mod int8_lut;
 mod ops;
 mod plan;
 mod util;

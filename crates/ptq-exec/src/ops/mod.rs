@@ -37,7 +37,7 @@ mod split;
 mod tile;
 mod topk;
 mod transpose;
-mod unary;
+pub(crate) mod unary;
 mod variadic;
 mod where_;
 

@@ -1,0 +1,101 @@
+//! Quantized elementwise activations as a 256-entry table (part of
+//! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
+//! [`crate::int8::rewrite`]).
+//!
+//! `DequantizeLinear (u8, per tensor) → f(x) → QuantizeLinear (u8, per
+//! tensor)`, with f any elementwise Unary op (HardSwish, Sigmoid, Tanh,
+//! GELU...), maps each of the 256 input bytes to one output byte. The table
+//! is computed at plan time with the same dequantize, f32 op and quantize
+//! code the float path runs, so the node gives exactly the bytes the three
+//! nodes give, in one pass over u8 data. The table reads either layout (see
+//! [`crate::int8_layout`]): it takes part there as an addition with one
+//! input does.
+
+use std::collections::HashMap;
+
+use ptq_ir::ops::unary::{Unary, UnaryKind};
+use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_kernels::int8::Int8Kernels;
+
+use crate::inputs::{Inputs, Slot};
+use crate::int8::{activation, dequantizer, sole_quantizer};
+use crate::int8_add::relayout;
+use crate::ops::{Kernel, Out, one};
+use crate::util::{array, contiguous};
+
+/// A u8 → u8 table lookup.
+pub struct IntLut {
+    pub table: [u8; 256],
+    /// The input is `[N, H, W, C]`.
+    pub in_nhwc: bool,
+    /// The output is written `[N, H, W, C]` (then the input is too).
+    pub out_nhwc: bool,
+}
+
+impl std::fmt::Debug for IntLut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntLut").field("in_nhwc", &self.in_nhwc).field("out_nhwc", &self.out_nhwc).finish()
+    }
+}
+
+impl Kernel for IntLut {
+    fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
+        let Tensor::U8(x) = ins.get(0)? else {
+            return Err("integer path: a table lookup's input is not u8".into());
+        };
+        let x = relayout(x, self.in_nhwc, self.out_nhwc)?;
+        let y: Vec<u8> = contiguous(&x).iter().map(|&v| self.table[usize::from(v)]).collect();
+        one(Tensor::U8(array(x.shape(), y)?))
+    }
+}
+
+/// A match: the kernel, the u8 value it reads, the QuantizeLinear output it
+/// writes, the DequantizeLinear and QuantizeLinear it replaces.
+pub struct LutMatch {
+    pub kernel: IntLut,
+    pub input: ValueId,
+    pub output: ValueId,
+    pub dq: NodeId,
+    pub q: NodeId,
+}
+
+/// The table for the Unary node `id`, if it sits between a per-tensor u8
+/// DequantizeLinear that only it reads and a per-tensor u8 QuantizeLinear
+/// that is its only reader.
+pub fn match_lut(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    id: NodeId,
+    kernels: &'static Int8Kernels,
+) -> Option<LutMatch> {
+    let node = g.node(id)?;
+    let Op::Unary(op) = &node.op else { return None };
+    if matches!(op.kind, UnaryKind::IsNaN | UnaryKind::Not) || node.output_ids().count() != 1 {
+        return None;
+    }
+    let x = node.inputs.first().copied().flatten()?;
+    let dq = dequantizer(g, producers, x)?;
+    if g.outputs.contains(&x) || consumers.get(&x).map(Vec::len) != Some(1) {
+        return None;
+    }
+    let (xq, za, sa) = activation(g, dq)?;
+    let (q, output, so, zo) = sole_quantizer(g, consumers, node.outputs.first().copied().flatten()?)?;
+    let table = table(op, (sa, za), (so, zo), kernels)?;
+    Some(LutMatch { kernel: IntLut { table, in_nhwc: false, out_nhwc: false }, input: xq, output, dq, q })
+}
+
+/// quantize(f(dequantize(b))) for every byte b, with the float path's code.
+fn table(op: &Unary, (sa, za): (f32, u8), (so, zo): (f32, u8), kernels: &Int8Kernels) -> Option<[u8; 256]> {
+    let bytes: Vec<u8> = (0..=255).collect();
+    let mut x = vec![0f32; 256];
+    kernels.dequantize_u8(&bytes, sa, za, &mut x);
+    let slot = Slot { tensor: std::sync::Arc::new(Tensor::from_f32s(&x)), reusable: true };
+    let mut ins = Inputs { slots: vec![Some(slot)], threads: ptq_kernels::Threads::Single };
+    let y = crate::ops::unary::run(op, &mut ins, 1).ok()?.into_iter().next()??;
+    let Tensor::F32(y) = y else { return None };
+    let y: Vec<f32> = y.iter().copied().collect();
+    let mut out = [0u8; 256];
+    kernels.quantize_u8(&y, so, zo, &mut out);
+    Some(out)
+}
