@@ -149,7 +149,7 @@ mod tests {
         let x = g.add_value(Value { name: "x".into(), ..Value::default() });
         g.inputs.push(x);
         let c = |g: &mut Graph, name: &str, v: f32| g.add_constant(name, Tensor::scalar_f32(v), ConstSource::Stored);
-        let sqrt2 = c(&mut g, "sqrt2", 1.414_213_5);
+        let sqrt2 = c(&mut g, "sqrt2", std::f32::consts::SQRT_2);
         let t = bin(&mut g, BinaryKind::Div, x, sqrt2, "t");
         let e = node(&mut g, Op::Unary(Unary { kind: UnaryKind::Erf }), vec![t], "e");
         let one = c(&mut g, "one", 1.0);

@@ -111,9 +111,12 @@ fn as_i8(t: &Tensor, q: ActBytes) -> Result<Cow<'_, [i8]>, String> {
     }
 }
 
+/// The batch shape, and the A and B matrix of each output matrix.
+type Batches = (Vec<usize>, Vec<(usize, usize)>);
+
 /// Batch shape of `a [.., m, k]` and `b [.., k, n]` broadcast together, and
 /// for each output matrix the index of its A and B matrices.
-fn batches(a: &[usize], b: &[usize]) -> Result<(Vec<usize>, Vec<(usize, usize)>), String> {
+fn batches(a: &[usize], b: &[usize]) -> Result<Batches, String> {
     let (ba, bb) = (&a[..a.len() - 2], &b[..b.len() - 2]);
     let rank = ba.len().max(bb.len());
     let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, rank - s.len()).chain(s.iter().copied()).collect() };
