@@ -13,6 +13,8 @@ use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::unary::{Unary, UnaryKind};
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
+use crate::util::sole_reader;
+
 /// Rewrites every match in `g`; returns how many.
 pub fn fuse_gelus(g: &mut Graph) -> usize {
     let erfs: Vec<NodeId> = g
@@ -72,10 +74,7 @@ fn gelu_at(
 ) -> Option<Match> {
     let out = |id: NodeId| g.node(id).and_then(|n| n.outputs.first().copied().flatten());
     // The only reader of `v`, which must not be a graph output.
-    let sole = |v: ValueId| match consumers.get(&v).map(Vec::as_slice) {
-        Some(&[(r, _)]) if !g.outputs.contains(&v) => Some(r),
-        _ => None,
-    };
+    let sole = |v: ValueId| sole_reader(g, consumers, v).map(|(r, _)| r);
     let t = g.node(erf)?.inputs.first().copied().flatten()?;
     let &(scale, _) = producers.get(&t)?;
     sole(t)?;

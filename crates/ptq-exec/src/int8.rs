@@ -15,6 +15,7 @@
 //! integer kernels exchange are then kept channels-last
 //! ([`crate::int8_layout`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use ndarray::IxDyn;
@@ -26,18 +27,15 @@ use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, int8_kernels};
 use crate::error::ExecError;
 use crate::inputs::{Inputs, Slot};
 use crate::ops::{Kernel, Out, one};
-use crate::util::{array, contiguous};
+use crate::util::{array, contiguous, sole_reader};
 
 /// A MatMul or Gemm run on the int8 kernels.
 pub struct IntMatMul {
     /// Packed weights, `K × N`.
     packed: PackedB,
-    /// Activation zero point and scale.
-    za: u8,
+    /// How the activation's bytes read, and its scale.
+    a: ActBytes,
     sa: f32,
-    /// The activation arrives as symmetric i8, read as u8 with zero point
-    /// 128 (`za`).
-    signed: bool,
     /// Weight scale per output column.
     sw: Vec<f32>,
     /// f32 bias per output column.
@@ -55,7 +53,7 @@ impl std::fmt::Debug for IntMatMul {
         f.debug_struct("IntMatMul")
             .field("k", &self.packed.k())
             .field("n", &self.packed.n())
-            .field("za", &self.za)
+            .field("a", &self.a)
             .field("sa", &self.sa)
             .field("bias", &self.bias.is_some())
             .field("relu", &self.relu)
@@ -69,11 +67,8 @@ impl Kernel for IntMatMul {
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let (k, n) = (self.packed.k(), self.packed.n());
         let x = ins.get(0)?;
-        let (shape, ad): (&[usize], std::borrow::Cow<'_, [u8]>) = match x {
-            Tensor::U8(a) if !self.signed => (a.shape(), contiguous(a)),
-            Tensor::I8(a) if self.signed => (a.shape(), contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect()),
-            x => return Err(format!("integer path: the quantized activation is {}, not the type expected", x.dtype())),
-        };
+        let shape = x.shape();
+        let (ad, za) = as_u8(x, self.a)?;
         let Some((&last, lead)) = shape.split_last() else {
             return Err("integer path: the activation is a scalar".into());
         };
@@ -86,11 +81,11 @@ impl Kernel for IntMatMul {
         out_shape.push(n);
         if let Some(q) = self.out_q {
             let mut y = vec![0u8; m * n];
-            self.kernels.linear_u8(&ad, m, self.za, &self.packed, &d, q, &mut y, ins.threads);
+            self.kernels.linear_u8(&ad, m, za, &self.packed, &d, q, &mut y, ins.threads);
             return one(Tensor::U8(array(&out_shape, y)?));
         }
         let mut y = vec![0f32; m * n];
-        self.kernels.linear_f32(&ad, m, self.za, &self.packed, &d, &mut y, ins.threads);
+        self.kernels.linear_f32(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
         one(Tensor::F32(array(&out_shape, y)?))
     }
 }
@@ -133,12 +128,48 @@ pub(crate) fn scales(t: &Tensor) -> Option<Vec<f32>> {
 
 /// Activation side: `(x_q, zero point, scale)` for a u8 per-tensor DequantizeLinear.
 pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
-    let (_, xq, s, z) = dq_parts(g, dq)?;
-    if z.is_none() && g.value(xq).fact.dtype != Some(DType::U8) {
-        return None;
+    match quantized_activation(g, dq)? {
+        (xq, ActBytes::U8(za), s) => Some((xq, za, s)),
+        (_, ActBytes::I8, _) => None,
     }
-    let (s, za) = per_tensor_u8(g, s, z)?;
-    Some((xq, za, s))
+}
+
+/// How a quantized activation's bytes read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ActBytes {
+    /// u8 with this zero point.
+    U8(u8),
+    /// i8 with zero point 0.
+    I8,
+}
+
+/// `(the quantized value, its bytes, its scale)` of a per-tensor
+/// DequantizeLinear of a u8 or symmetric i8 value.
+pub(crate) fn quantized_activation(g: &Graph, dq: NodeId) -> Option<(ValueId, ActBytes, f32)> {
+    let (_, xq, s, z) = dq_parts(g, dq)?;
+    let s = scales(constant(g, s)?)?;
+    let &[s] = s.as_slice() else { return None };
+    let bytes = match z.map(|z| constant(g, z)) {
+        None => match g.value(xq).fact.dtype? {
+            DType::U8 => ActBytes::U8(0),
+            DType::I8 => ActBytes::I8,
+            _ => return None,
+        },
+        Some(Some(Tensor::U8(a))) if a.len() == 1 => ActBytes::U8(*a.iter().next()?),
+        Some(Some(Tensor::I8(a))) if a.len() == 1 && a.iter().all(|&v| v == 0) => ActBytes::I8,
+        _ => return None,
+    };
+    Some((xq, bytes, s))
+}
+
+/// The bytes of a u8 or i8 tensor as u8 with a zero point: i8 `v` reads as
+/// u8 `v + 128` with zero point 128.
+pub(crate) fn as_u8(t: &Tensor, q: ActBytes) -> Result<(Cow<'_, [u8]>, u8), String> {
+    match (t, q) {
+        (Tensor::U8(a), ActBytes::U8(z)) => Ok((contiguous(a), z)),
+        (Tensor::I8(a), ActBytes::I8) => Ok((contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect(), 128)),
+        (t, q) => Err(format!("integer path: a {} activation where {q:?} was expected", t.dtype())),
+    }
 }
 
 /// A constant positive finite scalar scale and a constant u8 scalar zero
@@ -208,10 +239,7 @@ fn bias_add(
     v: ValueId,
     n: usize,
 ) -> Option<(NodeId, ValueId, Vec<f32>)> {
-    if g.outputs.contains(&v) {
-        return None;
-    }
-    let &[(add, slot)] = consumers.get(&v)?.as_slice() else { return None };
+    let (add, slot) = sole_reader(g, consumers, v)?;
     let node = g.node(add)?;
     if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.output_ids().count() != 1 {
         return None;
@@ -226,10 +254,7 @@ fn bias_add(
 
 /// The Relu that is the only reader of `v` (not a graph output): `(node, its output)`.
 fn sole_relu(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, v: ValueId) -> Option<(NodeId, ValueId)> {
-    if g.outputs.contains(&v) {
-        return None;
-    }
-    let &[(r, 0)] = consumers.get(&v)?.as_slice() else { return None };
+    let (r, 0) = sole_reader(g, consumers, v)? else { return None };
     let node = g.node(r)?;
     if !matches!(&node.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu) {
         return None;
@@ -410,11 +435,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             continue;
         }
         // u8, or NNCF's symmetric i8 (read as u8 with zero point 128).
-        let Some((xq, bytes, sa)) = crate::int8_act_matmul::quantized_activation(g, adq) else { continue };
-        let (za, signed) = match bytes {
-            crate::int8_act_matmul::ActBytes::U8(z) => (z, false),
-            crate::int8_act_matmul::ActBytes::I8 => (128, true),
-        };
+        let Some((xq, a_bytes, sa)) = quantized_activation(g, adq) else { continue };
         let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
         let mut bias_vals = None;
         if let (Some(gemm), Some(c)) = (&gemm, node.inputs.get(2).copied().flatten())
@@ -474,9 +495,8 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             id,
             Box::new(IntMatMul {
                 packed: PackedB::new(&w, k, n),
-                za,
+                a: a_bytes,
                 sa,
-                signed,
                 sw,
                 bias: bias_vals,
                 relu,

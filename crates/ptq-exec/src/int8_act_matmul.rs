@@ -11,42 +11,14 @@
 
 use std::borrow::Cow;
 
-use ptq_ir::{DType, Graph, NodeId, Tensor, ValueId};
+use ptq_ir::{Graph, NodeId, Tensor, ValueId};
 use ptq_kernels::Threads;
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
-use crate::int8::{constant, dq_parts, scales};
+use crate::int8::{ActBytes, as_u8, constant, quantized_activation};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
-
-/// How a quantized activation's bytes read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActBytes {
-    /// u8 with this zero point.
-    U8(u8),
-    /// i8 with zero point 0.
-    I8,
-}
-
-/// `(the quantized value, its bytes, its scale)` of a per-tensor
-/// DequantizeLinear of a u8 or symmetric i8 value.
-pub(crate) fn quantized_activation(g: &Graph, dq: NodeId) -> Option<(ValueId, ActBytes, f32)> {
-    let (_, xq, s, z) = dq_parts(g, dq)?;
-    let s = scales(constant(g, s)?)?;
-    let &[s] = s.as_slice() else { return None };
-    let bytes = match z.map(|z| constant(g, z)) {
-        None => match g.value(xq).fact.dtype? {
-            DType::U8 => ActBytes::U8(0),
-            DType::I8 => ActBytes::I8,
-            _ => return None,
-        },
-        Some(Some(Tensor::U8(a))) if a.len() == 1 => ActBytes::U8(*a.iter().next()?),
-        Some(Some(Tensor::I8(a))) if a.len() == 1 && a.iter().all(|&v| v == 0) => ActBytes::I8,
-        _ => return None,
-    };
-    Some((xq, bytes, s))
-}
 
 /// The kernel for MatMul node `mm` reading the DequantizeLinear outputs
 /// `adq` and `bdq`, if they fit (see the module docs): the kernel and the
@@ -89,16 +61,6 @@ impl std::fmt::Debug for IntActMatMul {
             .field("relu", &self.relu)
             .field("tier", &self.kernels.tier())
             .finish()
-    }
-}
-
-/// The bytes of a u8 or i8 tensor as u8 with a zero point: i8 `v` reads as
-/// u8 `v + 128` with zero point 128.
-fn as_u8(t: &Tensor, q: ActBytes) -> Result<(Cow<'_, [u8]>, u8), String> {
-    match (t, q) {
-        (Tensor::U8(a), ActBytes::U8(z)) => Ok((contiguous(a), z)),
-        (Tensor::I8(a), ActBytes::I8) => Ok((contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect(), 128)),
-        (t, q) => Err(format!("integer path: a {} activation where {q:?} was expected", t.dtype())),
     }
 }
 

@@ -33,6 +33,7 @@ use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, ValueId};
 
 use crate::int8::constant;
+use crate::util::sole_reader;
 
 /// Applies the rewrites of the module docs to every match in `g`.
 pub fn canonicalize(g: &mut Graph) {
@@ -53,13 +54,20 @@ pub fn canonicalize(g: &mut Graph) {
     // node, so the loop ends; it stops early when a pass changes nothing.
     for _ in 0..g.nodes.len() {
         let mut changed = false;
+        // Recomputed only after a rewrite has changed the edges.
+        let mut consumers = g.consumers();
         for id in ids(g) {
-            let consumers = g.consumers();
-            if let Some(r) = reshape_after(g, &consumers, id) {
+            let step = if let Some(r) = reshape_after(g, &consumers, id) {
                 swap_with_reshape(g, id, r);
-                changed = true;
+                true
             } else if let Some((q, q_out, xq)) = requantize(g, &consumers, id) {
                 drop_requantize(g, &consumers, (id, q), q_out, xq);
+                true
+            } else {
+                false
+            };
+            if step {
+                consumers = g.consumers();
                 changed = true;
             }
         }
@@ -142,14 +150,6 @@ struct Weight {
     out: ValueId,
     /// The chain's nodes, last first: it is replaced by one DequantizeLinear.
     nodes: Vec<NodeId>,
-}
-
-/// The single node reading `v` (not a graph output), with its input slot.
-fn sole_reader(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, v: ValueId) -> Option<(NodeId, usize)> {
-    match consumers.get(&v).map(Vec::as_slice) {
-        Some(&[r]) if !g.outputs.contains(&v) => Some(r),
-        _ => None,
-    }
 }
 
 fn compressed_weight(
@@ -313,7 +313,7 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
 /// data input.
 fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
     let node = g.node(id)?;
-    crate::int8_act_matmul::quantized_activation(g, id)?;
+    crate::int8::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
     let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));

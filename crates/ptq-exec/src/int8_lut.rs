@@ -21,7 +21,7 @@ use crate::inputs::{Inputs, Slot};
 use crate::int8::{activation, dequantizer, sole_quantizer};
 use crate::int8_add::relayout;
 use crate::ops::{Kernel, Out, one};
-use crate::util::{array, contiguous};
+use crate::util::{array, contiguous, sole_reader};
 
 /// A u8 → u8 table lookup.
 pub struct IntLut {
@@ -76,9 +76,7 @@ pub fn match_lut(
     }
     let x = node.inputs.first().copied().flatten()?;
     let dq = dequantizer(g, producers, x)?;
-    if g.outputs.contains(&x) || consumers.get(&x).map(Vec::len) != Some(1) {
-        return None;
-    }
+    sole_reader(g, consumers, x)?;
     let (xq, za, sa) = activation(g, dq)?;
     let (q, output, so, zo) = sole_quantizer(g, consumers, node.outputs.first().copied().flatten()?)?;
     let table = table(op, (sa, za), (so, zo), kernels)?;

@@ -25,39 +25,30 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     {
         return Err(format!("zero point is {} but the input is {}", z.dtype(), x.dtype()));
     }
-    if let (Tensor::U8(a), Tensor::F32(s)) = (x, scale_t)
+    if let (Tensor::U8(_) | Tensor::I8(_), Tensor::F32(s)) = (x, scale_t)
         && s.len() == 1
         && op.block_size.unwrap_or(0) == 0
         && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
     {
         // Per-tensor u8 to f32 on the vectorised kernel: the same values as
-        // below ((q − zp) exactly in f32, times the scale).
-        let zp = match ins.opt(2) {
-            Some(Tensor::U8(z)) if z.len() == 1 => z.iter().next().copied().unwrap_or(0),
+        // below ((q − zp) exactly in f32, times the scale). i8 q with zero
+        // point z is u8 q + 128 with zero point z + 128: the same integer
+        // difference, so the same values.
+        let z = match ins.opt(2) {
+            Some(Tensor::U8(z)) if z.len() == 1 => z.iter().next().map_or(0, |&z| i32::from(z)),
+            Some(Tensor::I8(z)) if z.len() == 1 => z.iter().next().map_or(0, |&z| i32::from(z)),
             Some(_) => return Err("a per-tensor scale needs a one-element zero point".into()),
             None => 0,
         };
-        let q = contiguous(a);
+        let (q, zp): (std::borrow::Cow<'_, [u8]>, i32) = match x {
+            Tensor::I8(a) => (contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect(), z + 128),
+            Tensor::U8(a) => (contiguous(a), z),
+            t => return Err(format!("{} is not a byte type", t.dtype())),
+        };
+        let zp = u8::try_from(zp).map_err(|_| format!("zero point {z} out of range"))?;
         let mut y = vec![0f32; q.len()];
         kernels.dequantize_u8(&q, scale[0], zp, &mut y);
-        return one(Tensor::F32(array(a.shape(), y)?));
-    }
-    if let (Tensor::I8(a), Tensor::F32(s)) = (x, scale_t)
-        && s.len() == 1
-        && op.block_size.unwrap_or(0) == 0
-        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
-    {
-        // i8 q with zero point z is u8 q + 128 with zero point z + 128: the
-        // same integer difference, so the same values.
-        let zp = match ins.opt(2) {
-            Some(Tensor::I8(z)) if z.len() == 1 => z.iter().next().copied().unwrap_or(0),
-            Some(_) => return Err("a per-tensor scale needs a one-element zero point".into()),
-            None => 0,
-        };
-        let q: Vec<u8> = contiguous(a).iter().map(|&v| (v as u8) ^ 0x80).collect();
-        let mut y = vec![0f32; q.len()];
-        kernels.dequantize_u8(&q, scale[0], (zp as u8) ^ 0x80, &mut y);
-        return one(Tensor::F32(array(a.shape(), y)?));
+        return one(Tensor::F32(array(x.shape(), y)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = if float8 {

@@ -80,28 +80,22 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
     if zp.len() != scale.len() {
         return Err("scale and zero point differ in length".into());
     }
-    if let (Tensor::F32(a), DType::U8, &[s], &[z]) = (&*x, dtype, scale.as_slice(), zp.as_slice())
+    if let (Tensor::F32(a), DType::U8 | DType::I8, &[s], &[z]) = (&*x, dtype, scale.as_slice(), zp.as_slice())
         && op.block_size.unwrap_or(0) == 0
         && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
     {
         // Per-tensor f32 to u8 on the vectorised kernel: the same values as
         // below (x / scale in f32, rounded half to even, zero point added,
-        // clamped; NaN gives 0).
+        // clamped; NaN gives 0). i8 with zero point z is u8 with zero point
+        // z + 128, shifted down by 128 (flipping the top bit): rounding and
+        // clamping line up, and the sums are exact in f32.
+        let signed = dtype == DType::I8;
         let xs = contiguous(a);
         let mut q = vec![0u8; xs.len()];
-        kernels.quantize_u8(&xs, s, z as u8, &mut q);
-        return one(Tensor::U8(array(a.shape(), q)?));
-    }
-    if let (Tensor::F32(a), DType::I8, &[s], &[z]) = (&*x, dtype, scale.as_slice(), zp.as_slice())
-        && op.block_size.unwrap_or(0) == 0
-        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
-    {
-        // i8 with zero point z is u8 with zero point z + 128, shifted down
-        // by 128 (flipping the top bit): rounding and clamping line up, and
-        // the sums are exact in f32. NaN gives 0, as below.
-        let xs = contiguous(a);
-        let mut q = vec![0u8; xs.len()];
-        kernels.quantize_u8(&xs, s, (z + 128.0) as u8, &mut q);
+        kernels.quantize_u8(&xs, s, (z + if signed { 128.0 } else { 0.0 }) as u8, &mut q);
+        if !signed {
+            return one(Tensor::U8(array(a.shape(), q)?));
+        }
         let q = q.iter().zip(xs.iter()).map(|(&q, v)| if v.is_nan() { 0 } else { (q ^ 0x80) as i8 }).collect();
         return one(Tensor::I8(array(a.shape(), q)?));
     }

@@ -58,32 +58,29 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
     }
 }
 
+/// `a` permuted by `perm` with [`permute_into`], when `a` is contiguous.
+fn permuted<T: Copy>(a: &ndarray::ArrayD<T>, perm: &[usize]) -> Option<Result<ndarray::ArrayD<T>, String>> {
+    let src = a.as_slice()?;
+    let mut out = Vec::new();
+    permute_into(src, a.shape(), perm, &mut out);
+    let shape: Vec<usize> = perm.iter().map(|&p| a.shape()[p]).collect();
+    Some(crate::util::array(&shape, out))
+}
+
 /// Permutes axes and materialises the result in standard layout.
 pub fn run(op: &Transpose, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.take(0)?;
     let perm = op.resolved_perm(x.shape().len())?;
-    let shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
-    if let Tensor::F32(a) = &x
-        && let Some(src) = a.as_slice()
-    {
-        let mut out = Vec::new();
-        permute_into(src, a.shape(), &perm, &mut out);
-        return one(Tensor::F32(crate::util::array(&shape, out)?));
-    }
-    // The integer path moves quantized activations as u8 or i8.
-    if let Tensor::U8(a) = &x
-        && let Some(src) = a.as_slice()
-    {
-        let mut out = Vec::new();
-        permute_into(src, a.shape(), &perm, &mut out);
-        return one(Tensor::U8(crate::util::array(&shape, out)?));
-    }
-    if let Tensor::I8(a) = &x
-        && let Some(src) = a.as_slice()
-    {
-        let mut out = Vec::new();
-        permute_into(src, a.shape(), &perm, &mut out);
-        return one(Tensor::I8(crate::util::array(&shape, out)?));
+    // Contiguous f32, u8 and i8 (the integer path's quantized activations)
+    // take the row-wise copy; the rest go through ndarray.
+    let fast = match &x {
+        Tensor::F32(a) => permuted(a, &perm).map(|r| r.map(Tensor::F32)),
+        Tensor::U8(a) => permuted(a, &perm).map(|r| r.map(Tensor::U8)),
+        Tensor::I8(a) => permuted(a, &perm).map(|r| r.map(Tensor::I8)),
+        _ => None,
+    };
+    if let Some(t) = fast {
+        return one(t?);
     }
     one(map_tensor!(x, |a| a.permuted_axes(perm.clone()).as_standard_layout().into_owned()))
 }
