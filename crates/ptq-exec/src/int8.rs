@@ -22,7 +22,7 @@ use ndarray::IxDyn;
 use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::{DType, Graph, NodeId, Op, Tensor, ValueId};
-use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, int8_kernels};
+use ptq_kernels::int8::{Activation, Dequant, Int8Kernels, PackedB, int8_kernels};
 
 use crate::error::ExecError;
 use crate::inputs::{Inputs, Slot};
@@ -40,7 +40,8 @@ pub struct IntMatMul {
     sw: Vec<f32>,
     /// f32 bias per output column.
     bias: Option<Vec<f32>>,
-    relu: bool,
+    /// A fused Relu or GELU.
+    act: Activation,
     /// A fused QuantizeLinear `(scale, zero point)`: the node then writes u8.
     out_q: Option<(f32, u8)>,
     /// Gemm: the activation must be a matrix.
@@ -56,7 +57,7 @@ impl std::fmt::Debug for IntMatMul {
             .field("a", &self.a)
             .field("sa", &self.sa)
             .field("bias", &self.bias.is_some())
-            .field("relu", &self.relu)
+            .field("act", &self.act)
             .field("out_q", &self.out_q)
             .field("tier", &self.kernels.tier())
             .finish()
@@ -76,7 +77,7 @@ impl Kernel for IntMatMul {
             return Err(format!("integer path: activation of shape {shape:?} does not fit weights {k}x{n}"));
         }
         let m: usize = lead.iter().product();
-        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), act: self.act };
         let mut out_shape = lead.to_vec();
         out_shape.push(n);
         if let Some(q) = self.out_q {
@@ -252,14 +253,27 @@ fn bias_add(
     Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
 }
 
-/// The Relu that is the only reader of `v` (not a graph output): `(node, its output)`.
-fn sole_relu(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, v: ValueId) -> Option<(NodeId, ValueId)> {
+/// The epilogue activation for a fused Relu flag.
+pub(crate) fn relu_activation(relu: bool) -> Activation {
+    if relu { Activation::Relu } else { Activation::Identity }
+}
+
+/// The Relu or exact GELU that is the only reader of `v` (not a graph
+/// output): `(node, its output, the epilogue's activation)`.
+fn sole_activation(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<(NodeId, ValueId, Activation)> {
+    use ptq_ir::ops::unary::UnaryKind;
     let (r, 0) = sole_reader(g, consumers, v)? else { return None };
     let node = g.node(r)?;
-    if !matches!(&node.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu) {
-        return None;
-    }
-    Some((r, node.outputs.first().copied().flatten()?))
+    let act = match &node.op {
+        Op::Unary(u) if u.kind == UnaryKind::Relu => Activation::Relu,
+        Op::Unary(u) if u.kind == (UnaryKind::Gelu { tanh: false }) => Activation::Gelu,
+        _ => return None,
+    };
+    Some((r, node.outputs.first().copied().flatten()?, act))
 }
 
 /// Weights ready to pack.
@@ -453,14 +467,14 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             op: node.op.name().to_string(),
             msg: format!("integer path: {e}"),
         })?;
-        let mut relu = relu_after.contains(&id);
+        let mut act = relu_activation(relu_after.contains(&id));
         let mut out = node.outputs.first().copied().flatten();
         // The bias Add a linear layer's export puts after its MatMul runs in
         // the epilogue (not after a fused Relu: the Add comes first there),
-        // then a Relu that is the Add's only reader, and a QuantizeLinear
-        // that is then the only reader: the node takes over the last fused
-        // node's output.
-        if let Some(v) = out.filter(|_| !relu)
+        // then a Relu or GELU that is the Add's only reader, and a
+        // QuantizeLinear that is then the only reader: the node takes over
+        // the last fused node's output.
+        if let Some(v) = out.filter(|_| act == Activation::Identity)
             && let Some((add, add_out, b)) = bias_add(g, &consumers, v, n)
         {
             bias_vals = Some(match bias_vals {
@@ -469,8 +483,8 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             });
             g.nodes[add.0] = None;
             out = Some(add_out);
-            if let Some((r, r_out)) = sole_relu(g, &consumers, add_out) {
-                relu = true;
+            if let Some((r, r_out, a)) = sole_activation(g, &consumers, add_out) {
+                act = a;
                 g.nodes[r.0] = None;
                 out = Some(r_out);
             }
@@ -499,7 +513,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 sa,
                 sw,
                 bias: bias_vals,
-                relu,
+                act,
                 out_q,
                 matrix_only: gemm.is_some(),
                 kernels,
@@ -928,15 +942,24 @@ mod tests {
         (q, dq)
     }
 
-    /// A linear layer as exporters write it — MatMul → Add(bias) → Relu →
-    /// QuantizeLinear, with a Shape reading the Relu's output — whose
-    /// result goes through Reshape and Transpose, each wrapped in a Q/DQ
-    /// pair of the same parameters: the integer path runs the bias, the
-    /// Relu and the quantizer in the MatMul's epilogue, moves u8 through
-    /// the Reshape and the Transpose, and dequantizes once at the end. It
-    /// agrees with the fake-quant path within one step.
+    /// A linear layer as exporters write it — MatMul → Add(bias) → Relu or
+    /// GELU → QuantizeLinear, with a Shape reading the activation's output —
+    /// whose result goes through Reshape and Transpose, each wrapped in a
+    /// Q/DQ pair of the same parameters: the integer path runs the bias, the
+    /// activation and the quantizer in the MatMul's epilogue, moves u8
+    /// through the Reshape and the Transpose, and dequantizes once at the
+    /// end. It agrees with the fake-quant path within one step. The tanh
+    /// GELU has no epilogue: it and its quantizer stay separate nodes.
     #[test]
-    fn a_linear_layer_fuses_bias_relu_and_quantizer_and_moves_u8_through_reshapes() {
+    fn a_linear_layer_fuses_bias_activation_and_quantizer_and_moves_u8_through_reshapes() {
+        for (kind, fused) in
+            [(UnaryKind::Relu, true), (UnaryKind::Gelu { tanh: false }, true), (UnaryKind::Gelu { tanh: true }, false)]
+        {
+            linear_layer_with(kind, fused);
+        }
+    }
+
+    fn linear_layer_with(kind: UnaryKind, fused: bool) {
         use ptq_ir::ops::binary::Binary;
         use ptq_ir::ops::reshape::Reshape;
         use ptq_ir::ops::shape_of::ShapeOf;
@@ -949,7 +972,7 @@ mod tests {
         let mm = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "mm_out");
         let b = konst(&mut g, "b", Tensor::from_f32s(&values(n, 5, -0.5, 0.5)));
         let lin = node(&mut g, "bias", Op::Binary(Binary { kind: BinaryKind::Add }), vec![b, Some(mm)], "lin");
-        let act = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(lin)], "act");
+        let act = node(&mut g, "act", Op::Unary(Unary { kind }), vec![Some(lin)], "act");
         let shape = node(&mut g, "shape", Op::ShapeOf(ShapeOf::default()), vec![Some(act)], "shape");
         let step = 0.02;
         let (_, a) = requantized(&mut g, act, "a", step, 3);
@@ -966,13 +989,14 @@ mod tests {
         assert_eq!(ni, vec!["mm".to_string()]);
         assert_eq!(yi.len(), yf.len());
         let worst = yi.iter().zip(&yf).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        assert!(worst <= step * 1.0001, "worst difference {worst} exceeds one step {step}");
-        assert!(yf.iter().any(|&v| v > 0.0) && yf.contains(&0.0), "the Relu should clip some values");
-        for gone in ["mm_out", "lin", "act", "a_f", "r", "b_u8", "b_f", "t", "c_u8"] {
-            assert!(!seen.contains(&gone.to_string()), "{gone} is still computed: {seen:?}");
+        assert!(worst <= step * 1.0001, "{kind:?}: worst difference {worst} exceeds one step {step}");
+        assert!(yf.iter().any(|&v| v > 0.0) && yf.contains(&0.0), "the activation should clip some values");
+        let epilogue = ["lin", "act"];
+        for gone in ["mm_out", "a_f", "r", "b_u8", "b_f", "t", "c_u8"].iter().chain(epilogue.iter().filter(|_| fused)) {
+            assert!(!seen.contains(&gone.to_string()), "{kind:?}: {gone} is still computed: {seen:?}");
         }
-        for kept in ["a_u8", "shape", "c_f"] {
-            assert!(seen.contains(&kept.to_string()), "{kept} is not computed: {seen:?}");
+        for kept in ["a_u8", "shape", "c_f"].iter().chain(epilogue.iter().filter(|_| !fused)) {
+            assert!(seen.contains(&kept.to_string()), "{kind:?}: {kept} is not computed: {seen:?}");
         }
         let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true }).unwrap();
         let out = plan.run(vec![("x".into(), x)]).unwrap();

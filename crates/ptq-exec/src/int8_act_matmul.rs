@@ -16,7 +16,7 @@ use ptq_kernels::Threads;
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
-use crate::int8::{ActBytes, as_u8, constant, quantized_activation};
+use crate::int8::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
 
@@ -125,7 +125,7 @@ impl Kernel for IntActMatMul {
         let (a, za) = as_u8(ta, self.a)?;
         let b = as_i8(tb, self.b)?;
         let scale_b = vec![self.sb; n];
-        let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, relu: self.relu };
+        let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, act: relu_activation(self.relu) };
         let mut y = vec![0f32; pairs.len() * m * n];
         for (o, &(ia, ib)) in y.chunks_exact_mut((m * n).max(1)).zip(&pairs) {
             let packed = PackedB::new(&b[ib * k * n..][..k * n], k, n);

@@ -25,7 +25,7 @@ use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
-use crate::int8::{activation, bias, constant, dequantizer, dq_parts, weight_scales};
+use crate::int8::{activation, bias, constant, dequantizer, dq_parts, relu_activation, weight_scales};
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
@@ -151,7 +151,12 @@ impl Kernel for IntConv {
             None => (vec![0f32; n * m * p], vec![]),
             Some(_) => (vec![], vec![0u8; n * m * p]),
         };
-        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), relu: self.relu };
+        let d = Dequant {
+            scale_a: self.sa,
+            scale_b: &self.sw,
+            bias: self.bias.as_deref(),
+            act: relu_activation(self.relu),
+        };
         with_scratch(|s| {
             // Refilled only when the layout or the zero point changes: the
             // interior is rewritten for every image and the border is not.

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ptq_kernels::int8::{Dequant, Int8Kernels, QuantAdd, U8Quant};
+use ptq_kernels::int8::{Activation, Dequant, Int8Kernels, QuantAdd, U8Quant};
 
 #[path = "support/bytes.rs"]
 mod support;
@@ -26,7 +26,7 @@ fn elementwise(c: &mut Criterion) {
         bytes(4 * len, 1).chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], 0]) - (1 << 23)).collect();
     let sw: Vec<f32> = floats(CHANNELS, 2).iter().map(|v| 1e-4 * (1.5 + v)).collect();
     let bias = floats(CHANNELS, 3);
-    let d = Dequant { scale_a: 0.02, scale_b: &sw, bias: Some(&bias), relu: true };
+    let d = Dequant { scale_a: 0.02, scale_b: &sw, bias: Some(&bias), act: Activation::Relu };
     let mut out = vec![0u8; len];
     group.bench_function("dequantize_quantize_acc", |b| {
         b.iter(|| k.dequantize_quantize_acc(black_box(&acc), CHANNELS, &d, 0.013, 0, &mut out))
@@ -37,7 +37,7 @@ fn elementwise(c: &mut Criterion) {
     let p = QuantAdd {
         a: U8Quant { scale: 0.031, zero_point: 0 },
         b: U8Quant { scale: 0.017, zero_point: 0 },
-        relu: true,
+        act: Activation::Relu,
         out: U8Quant { scale: 0.045, zero_point: 0 },
     };
     group.bench_function("add_u8", |b| b.iter(|| k.add_u8(black_box(&a), black_box(&bb), &p, &mut out)));

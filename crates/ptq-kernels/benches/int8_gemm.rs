@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB, Tier};
+use ptq_kernels::int8::{Activation, Dequant, Int8Kernels, PackedB, Tier};
 use ptq_kernels::{Gemm, Threads, sgemm};
 
 #[path = "support/bytes.rs"]
@@ -43,7 +43,7 @@ fn int8_gemm(c: &mut Criterion) {
         let kernels = Int8Kernels::detect();
         let sw = vec![1e-3f32; n];
         let bias = vec![0.5f32; n];
-        let d = Dequant { scale_a: 0.02, scale_b: &sw, bias: Some(&bias), relu: false };
+        let d = Dequant { scale_a: 0.02, scale_b: &sw, bias: Some(&bias), act: Activation::Identity };
         let mut y = vec![0f32; m * n];
         group.bench_function(format!("linear_f32_{}", kernels.tier()), |bench| {
             bench.iter(|| kernels.linear_f32(black_box(&a), m, 3, &packed, &d, &mut y, Threads::Single))

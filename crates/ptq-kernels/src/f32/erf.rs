@@ -37,8 +37,16 @@ fn erf_body(x: &mut [f32]) {
 #[inline(always)]
 fn gelu_body(x: &mut [f32]) {
     for v in x {
-        *v = 0.5 * *v * (1.0 + erf1(*v * std::f32::consts::FRAC_1_SQRT_2));
+        *v = gelu_one(*v);
     }
+}
+
+/// Exact GELU of one value, `0.5·x·(1 + erf(x/√2))`, as [`gelu`] computes it
+/// (the int8 epilogues apply it with the same operations, so fused and
+/// separate passes give the same bits).
+#[inline(always)]
+pub(crate) fn gelu_one(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf1(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// erf of one value.

@@ -7,7 +7,7 @@ mod conv_transpose;
 mod depthwise;
 mod direct;
 mod elementwise;
-mod erf;
+pub(crate) mod erf;
 mod exp;
 mod gather;
 mod gemm;

@@ -6,10 +6,10 @@
 
 use super::quantize::quantize_one;
 use super::tier::Int8Kernels;
+use crate::f32::erf::gelu_one;
 use crate::f32::isa::multiversion;
 
-/// Dequantize epilogue: `out = acc·(scale_a·scale_b[j]) + bias[j]`, then
-/// `max(out, 0)` when `relu` (a NaN becomes 0).
+/// Dequantize epilogue: `out = act(acc·(scale_a·scale_b[j]) + bias[j])`.
 #[derive(Clone, Copy, Debug)]
 pub struct Dequant<'a> {
     /// Activation scale.
@@ -18,8 +18,22 @@ pub struct Dequant<'a> {
     pub scale_b: &'a [f32],
     /// f32 bias per column (N entries), if any.
     pub bias: Option<&'a [f32]>,
-    /// Clamp at zero.
-    pub relu: bool,
+    /// Applied after the bias.
+    pub act: Activation,
+}
+
+/// The element-wise function a [`Dequant`] epilogue applies last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Activation {
+    /// None.
+    #[default]
+    Identity,
+    /// `max(x, 0)` (a NaN becomes 0).
+    Relu,
+    /// Exact GELU, `0.5·x·(1 + erf(x/√2))`, with the same operations as
+    /// [`crate::gelu`], so the fused epilogue and a separate pass agree bit
+    /// for bit.
+    Gelu,
 }
 
 /// Requantize epilogue to u8:
@@ -52,21 +66,30 @@ fn check(what: &str, acc: usize, out: usize, n: usize, cols: &[(&str, usize)]) {
     }
 }
 
-/// `out[i] = f(relu?(acc[i]·(scale_a·scale_b[j]) + bias[j]))` for the
-/// [`Dequant`] epilogue followed by `f`.
+/// `out[i] = f(act(acc[i]·(scale_a·scale_b[j]) + bias[j]))` for the
+/// [`Dequant`] epilogue followed by `f`. The activation is chosen outside
+/// the loops, so each loop stays branch-free and vectorises.
 #[inline(always)]
 fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl Fn(f32) -> T) {
-    let relu = |x: f32| if d.relu { x.max(0.0) } else { x };
+    match d.act {
+        Activation::Identity => dequant_rows(acc, n, d, out, |x| f(x)),
+        Activation::Relu => dequant_rows(acc, n, d, out, |x| f(x.max(0.0))),
+        Activation::Gelu => dequant_rows(acc, n, d, out, |x| f(gelu_one(x))),
+    }
+}
+
+#[inline(always)]
+fn dequant_rows<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl Fn(f32) -> T) {
     for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
         match d.bias {
             Some(bias) => {
                 for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
-                    *o = f(relu(v as f32 * (d.scale_a * sb) + b));
+                    *o = f(v as f32 * (d.scale_a * sb) + b);
                 }
             }
             None => {
                 for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
-                    *o = f(relu(v as f32 * (d.scale_a * sb)));
+                    *o = f(v as f32 * (d.scale_a * sb));
                 }
             }
         }
@@ -180,10 +203,10 @@ mod tests {
     fn dequantize_example() {
         let k = Int8Kernels::detect();
         let mut out = [0.0; 4];
-        let d = Dequant { scale_a: 0.5, scale_b: &[2.0, 0.25], bias: Some(&[1.0, -1.0]), relu: true };
+        let d = Dequant { scale_a: 0.5, scale_b: &[2.0, 0.25], bias: Some(&[1.0, -1.0]), act: Activation::Relu };
         k.dequantize_acc(&[3, 4, -5, 8], 2, &d, &mut out);
         assert_eq!(out, [4.0, 0.0, 0.0, 0.0]);
-        let d = Dequant { relu: false, bias: None, ..d };
+        let d = Dequant { act: Activation::Identity, bias: None, ..d };
         k.dequantize_acc(&[3, 4, -5, 8], 2, &d, &mut out);
         assert_eq!(out, [3.0, 0.5, -5.0, 1.0]);
     }
@@ -198,8 +221,36 @@ mod tests {
         assert_eq!(out, [10, 12, 12, 10, 200, 10, 10]);
     }
 
+    const ACTIVATIONS: [Activation; 3] = [Activation::Identity, Activation::Relu, Activation::Gelu];
+
+    /// The activations equal their separate passes: ReLU clamps at zero
+    /// (NaN too), GELU is [`crate::gelu`] bit for bit.
+    #[test]
+    fn activations_equal_their_separate_passes() {
+        let n = 5;
+        let acc: Vec<i32> = (-40..40).map(|i| i * 997).collect();
+        let sb = [0.011, 0.003, 0.02, 0.0007, 0.05];
+        let bias = [0.5, -1.0, 0.0, 2.0, -0.25];
+        for t in available() {
+            let plain = Dequant { scale_a: 0.1, scale_b: &sb, bias: Some(&bias), act: Activation::Identity };
+            let mut want = vec![0f32; acc.len()];
+            t.dequantize_acc(&acc, n, &plain, &mut want);
+            let mut relu = want.clone();
+            crate::relu(&mut relu);
+            let mut gelu = want.clone();
+            crate::gelu(&mut gelu);
+            assert!(gelu.iter().zip(&want).any(|(g, w)| g != w && *w != 0.0));
+            for (act, want) in [(Activation::Relu, relu), (Activation::Gelu, gelu)] {
+                let mut got = vec![0f32; acc.len()];
+                t.dequantize_acc(&acc, n, &Dequant { act, ..plain }, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{} {act:?}", t.tier());
+            }
+        }
+    }
+
     /// The fused epilogue equals dequantize_acc then quantize_u8, on every
-    /// tier, with and without bias and ReLU.
+    /// tier, with and without bias, for every activation.
     #[test]
     fn dequantize_quantize_equals_the_two_passes() {
         let n = 19;
@@ -211,14 +262,16 @@ mod tests {
         let sb: Vec<f32> = (0..n).map(|j| 1e-7 * (j as f32 + 1.0)).collect();
         let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.37 - 3.0).collect();
         for t in available().iter().chain([&Int8Kernels::detect()]) {
-            for (b, relu) in [(Some(&bias[..]), true), (Some(&bias[..]), false), (None, true), (None, false)] {
-                let d = Dequant { scale_a: 0.3, scale_b: &sb, bias: b, relu };
-                let mut f = vec![0f32; acc.len()];
-                t.dequantize_acc(acc, n, &d, &mut f);
-                let (mut want, mut got) = (vec![0u8; acc.len()], vec![0u8; acc.len()]);
-                t.quantize_u8(&f, 0.013, 77, &mut want);
-                t.dequantize_quantize_acc(acc, n, &d, 0.013, 77, &mut got);
-                assert_eq!(got, want, "{} bias {} relu {relu}", t.tier(), b.is_some());
+            for b in [Some(&bias[..]), None] {
+                for act in ACTIVATIONS {
+                    let d = Dequant { scale_a: 0.3, scale_b: &sb, bias: b, act };
+                    let mut f = vec![0f32; acc.len()];
+                    t.dequantize_acc(acc, n, &d, &mut f);
+                    let (mut want, mut got) = (vec![0u8; acc.len()], vec![0u8; acc.len()]);
+                    t.quantize_u8(&f, 0.013, 77, &mut want);
+                    t.dequantize_quantize_acc(acc, n, &d, 0.013, 77, &mut got);
+                    assert_eq!(got, want, "{} bias {} {act:?}", t.tier(), b.is_some());
+                }
             }
         }
     }
@@ -238,20 +291,27 @@ mod tests {
         let tables = available();
         let base = Int8Kernels::detect();
         let q = Requant { multiplier: &mult, bias: Some(&bias_i), zero_point: 128, min: 3, max: 250 };
-        let d = Dequant { scale_a: 0.02, scale_b: &mult, bias: Some(&bias_f), relu: true };
-        let (mut rq0, mut dq0) = (vec![0u8; acc.len()], vec![0f32; acc.len()]);
+        let (mut rq0, mut dq0) = (vec![0u8; acc.len()], vec![vec![0f32; acc.len()]; ACTIVATIONS.len()]);
         let scalar = Int8Kernels::for_tier(crate::int8::Tier::Scalar).unwrap();
         scalar.requantize_acc(&acc, n, &q, &mut rq0);
-        scalar.dequantize_acc(&acc, n, &d, &mut dq0);
+        let dequant = |act| Dequant { scale_a: 0.02, scale_b: &mult, bias: Some(&bias_f), act };
+        for (act, dq0) in ACTIVATIONS.into_iter().zip(&mut dq0) {
+            scalar.dequantize_acc(&acc, n, &dequant(act), dq0);
+        }
         for t in tables.iter().chain([&base]) {
-            let (mut rq, mut dq) = (vec![0u8; acc.len()], vec![0f32; acc.len()]);
+            let mut rq = vec![0u8; acc.len()];
             t.requantize_acc(&acc, n, &q, &mut rq);
-            t.dequantize_acc(&acc, n, &d, &mut dq);
             assert_eq!(rq, rq0, "{}", t.tier());
-            assert_eq!(
-                dq.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                dq0.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-            );
+            for (act, dq0) in ACTIVATIONS.into_iter().zip(&dq0) {
+                let mut dq = vec![0f32; acc.len()];
+                t.dequantize_acc(&acc, n, &dequant(act), &mut dq);
+                assert_eq!(
+                    dq.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    dq0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    "{} {act:?}",
+                    t.tier()
+                );
+            }
         }
         // Reference formula, written out.
         for (i, &v) in acc.iter().enumerate() {

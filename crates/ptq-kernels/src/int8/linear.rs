@@ -92,19 +92,28 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::int8::Activation;
     use crate::int8::tier::available;
     use crate::int8::u8s8::tests::bytes;
     use crate::{Pool, Threads};
 
     /// Both forms equal the product followed by the separate epilogue, bit
     /// for bit, on every tier, on one thread and on a pool.
-    fn check(m: usize, k: usize, n: usize, za: u8, relu: bool, bias: bool, seed: u64) -> Result<(), TestCaseError> {
+    fn check(
+        m: usize,
+        k: usize,
+        n: usize,
+        za: u8,
+        act: Activation,
+        bias: bool,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
         let a = bytes(m * k, seed, false);
         let w: Vec<i8> = bytes(k * n, seed ^ 1, false).into_iter().map(|v| v as i8).collect();
         let packed = PackedB::new(&w, k, n);
         let sw: Vec<f32> = (0..n).map(|j| 1e-3 * (1.0 + (j % 7) as f32)).collect();
         let bv: Vec<f32> = (0..n).map(|j| (j % 5) as f32 - 2.0).collect();
-        let d = Dequant { scale_a: 0.05, scale_b: &sw, bias: bias.then_some(&bv[..]), relu };
+        let d = Dequant { scale_a: 0.05, scale_b: &sw, bias: bias.then_some(&bv[..]), act };
         let pool = Arc::new(Pool::new(2).expect("pool"));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for kernels in available() {
@@ -132,9 +141,10 @@ mod tests {
         /// column to several blocks' worth.
         #[test]
         fn equals_the_product_then_the_epilogue(
-            m in 1usize..80, k in 1usize..70, n in 1usize..700, za: u8, relu: bool, bias: bool, seed: u64,
+            m in 1usize..80, k in 1usize..70, n in 1usize..700, za: u8, act in 0usize..3, bias: bool, seed: u64,
         ) {
-            check(m, k, n, za, relu, bias, seed)?;
+            let act = [Activation::Identity, Activation::Relu, Activation::Gelu][act];
+            check(m, k, n, za, act, bias, seed)?;
         }
     }
 
@@ -143,7 +153,7 @@ mod tests {
     fn a_large_product_splits_its_blocks_across_the_pool() {
         let (m, k, n) = (200, 128, 520);
         assert!(m * k * n >= INT8_PARALLEL_MACS && m > BLOCK_ACCUMULATORS / n);
-        check(m, k, n, 131, true, true, 9).unwrap();
+        check(m, k, n, 131, Activation::Gelu, true, 9).unwrap();
     }
 
     #[test]
@@ -151,7 +161,7 @@ mod tests {
     fn a_short_output_is_rejected() {
         let k = Int8Kernels::detect();
         let b = PackedB::new(&[1, 2, 3, 4], 2, 2);
-        let d = Dequant { scale_a: 1.0, scale_b: &[1.0, 1.0], bias: None, relu: false };
+        let d = Dequant { scale_a: 1.0, scale_b: &[1.0, 1.0], bias: None, act: Activation::Identity };
         k.linear_f32(&[1, 2, 3, 4], 2, 0, &b, &d, &mut [0.0; 3], Threads::Single);
     }
 }
