@@ -81,12 +81,12 @@ impl Kernel for IntMatMul {
         let mut out_shape = lead.to_vec();
         out_shape.push(n);
         if let Some(q) = self.out_q {
-            let mut y = vec![0u8; m * n];
-            self.kernels.linear_u8(&ad, m, za, &self.packed, &d, q, &mut y, ins.threads);
+            let mut y = Vec::new();
+            self.kernels.linear_u8_extend(&ad, m, za, &self.packed, &d, q, &mut y, ins.threads);
             return one(Tensor::U8(array(&out_shape, y)?));
         }
-        let mut y = vec![0f32; m * n];
-        self.kernels.linear_f32(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
+        let mut y = Vec::new();
+        self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
         one(Tensor::F32(array(&out_shape, y)?))
     }
 }
@@ -276,6 +276,29 @@ fn sole_activation(
     Some((r, node.outputs.first().copied().flatten()?, act))
 }
 
+/// The Div by (or Mul with) a finite, non-zero f32 scalar constant that is
+/// the only reader of `v`: `(node, its output, the factor it multiplies by)`.
+fn scalar_scaling(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<(NodeId, ValueId, f32)> {
+    let (r, slot) = sole_reader(g, consumers, v)?;
+    let node = g.node(r)?;
+    let Op::Binary(b) = &node.op else { return None };
+    let other = node.inputs.get(1 - slot.min(1)).copied().flatten()?;
+    // A scalar of rank 0 or 1 cannot raise the output's rank.
+    let c = constant(g, other).filter(|t| t.dtype() == DType::F32 && t.len() == 1 && t.shape().len() <= 1)?;
+    let c = c.to_f64_vec()[0] as f32;
+    let factor = match (b.kind, slot) {
+        (BinaryKind::Mul, _) => c,
+        (BinaryKind::Div, 0) => 1.0 / c,
+        _ => return None,
+    };
+    (factor.is_finite() && factor != 0.0 && node.inputs.len() == 2).then_some(())?;
+    Some((r, node.outputs.first().copied().flatten()?, factor))
+}
+
 /// Weights ready to pack.
 struct Weights {
     /// The i8 constant.
@@ -443,6 +466,19 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             && let Some((k, xs)) =
                 crate::int8_act_matmul::match_act_matmul(g, (adq, bdq), relu_after.contains(&id), kernels)
         {
+            let mut k = k;
+            // Attention divides the scores by √d right after Q·Kᵀ: the
+            // factor joins the dequantize scale.
+            if !k.relu
+                && let Some(v) = node.outputs.first().copied().flatten()
+                && let Some((div, div_out, factor)) = scalar_scaling(g, &consumers, v)
+            {
+                k.sa *= factor;
+                g.nodes[div.0] = None;
+                if let Some(Some(mm)) = g.nodes.get_mut(id.0) {
+                    mm.outputs[0] = Some(div_out);
+                }
+            }
             found.insert(id, Box::new(k));
             new_inputs.push((id, xs.map(Some).to_vec()));
             dqs.extend([adq, bdq]);

@@ -126,10 +126,10 @@ impl Kernel for IntActMatMul {
         let b = as_i8(tb, self.b)?;
         let scale_b = vec![self.sb; n];
         let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, act: relu_activation(self.relu) };
-        let mut y = vec![0f32; pairs.len() * m * n];
-        for (o, &(ia, ib)) in y.chunks_exact_mut((m * n).max(1)).zip(&pairs) {
+        let mut y = Vec::with_capacity(pairs.len() * m * n);
+        for &(ia, ib) in &pairs {
             let packed = PackedB::new(&b[ib * k * n..][..k * n], k, n);
-            self.kernels.linear_f32(&a[ia * m * k..][..m * k], m, za, &packed, &d, o, Threads::Single);
+            self.kernels.linear_f32_extend(&a[ia * m * k..][..m * k], m, za, &packed, &d, &mut y, Threads::Single);
         }
         let mut shape = batch;
         shape.extend([m, n]);
@@ -140,6 +140,7 @@ impl Kernel for IntActMatMul {
 #[cfg(test)]
 mod tests {
     use ndarray::{ArrayD, IxDyn};
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
     use ptq_ir::ops::dequantize::DequantizeLinear;
     use ptq_ir::ops::matmul::MatMul;
     use ptq_ir::ops::quantize::QuantizeLinear;
@@ -201,39 +202,68 @@ mod tests {
     fn quantized_activation_products_run_in_integers() {
         let u8z = |z: u8| Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![z]).unwrap());
         let i8z = || Tensor::I8(ArrayD::from_shape_vec(IxDyn(&[]), vec![0]).unwrap());
-        let (sa, sb) = ([2, 3, 5, 16], [1, 3, 16, 7]);
         for (za, zb, integer) in [(u8z(120), u8z(128), true), (i8z(), i8z(), true), (u8z(3), u8z(100), false)] {
-            let mut g = Graph::default();
-            let a = quantized(&mut g, "a", &sa, 0.02, za);
-            let b = quantized(&mut g, "b", &sb, 0.015, zb);
-            let y = g.add_value(Value { name: "y".into(), ..Value::default() });
-            g.add_node(Node {
-                name: "mm".into(),
-                op: Op::MatMul(MatMul),
-                inputs: vec![Some(a), Some(b)],
-                outputs: vec![Some(y)],
-                doc: String::new(),
-                meta: vec![],
-            });
-            g.outputs.push(y);
-            let inputs = vec![
-                ("a".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sa), values(480, 1)).unwrap())),
-                ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 7)).unwrap())),
-            ];
-            let run = |int: bool| {
-                let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
-                let out = plan.run(inputs.clone()).unwrap();
-                (out[0].1.clone(), plan.integer_nodes().to_vec())
-            };
-            let ((yf, _), (yi, nodes)) = (run(false), run(true));
-            assert_eq!(nodes.len(), usize::from(integer), "{nodes:?}");
-            assert_eq!(yi.shape(), [2, 3, 5, 7]);
-            let (yf, yi) = (yf.to_f64_vec(), yi.to_f64_vec());
-            let max = yf.iter().fold(0f64, |m, v| m.max(v.abs()));
-            assert!(max > 0.1);
-            for (a, b) in yi.iter().zip(&yf) {
-                assert!((a - b).abs() <= 1e-5 * max, "integer {a}, f32 {b}");
-            }
+            check_product(za, zb, integer, None);
+        }
+    }
+
+    /// The scaling attention applies to its scores — a Div by √d, or a Mul
+    /// by its inverse — joins the dequantize scale; a subtraction does not.
+    #[test]
+    fn a_scalar_scaling_of_the_product_joins_its_scale() {
+        let u8z = |z: u8| Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![z]).unwrap());
+        for (kind, product_first, fused) in
+            [(BinaryKind::Div, true, true), (BinaryKind::Mul, false, true), (BinaryKind::Sub, true, false)]
+        {
+            check_product(u8z(120), u8z(128), true, Some((kind, product_first, fused)));
+        }
+    }
+
+    /// Builds `a · b` (then the scaling `(kind, product first, fused)`),
+    /// runs both paths and compares them.
+    fn check_product(za: Tensor, zb: Tensor, integer: bool, scaling: Option<(BinaryKind, bool, bool)>) {
+        let (sa, sb) = ([2, 3, 5, 16], [1, 3, 16, 7]);
+        let mut g = Graph::default();
+        let a = quantized(&mut g, "a", &sa, 0.02, za);
+        let b = quantized(&mut g, "b", &sb, 0.015, zb);
+        let mut y = g.add_value(Value { name: "y".into(), ..Value::default() });
+        let node = |name: &str, op: Op, inputs: Vec<ValueId>, out: ValueId| Node {
+            name: name.into(),
+            op,
+            inputs: inputs.into_iter().map(Some).collect(),
+            outputs: vec![Some(out)],
+            doc: String::new(),
+            meta: vec![],
+        };
+        g.add_node(node("mm", Op::MatMul(MatMul), vec![a, b], y));
+        if let Some((kind, product_first, _)) = scaling {
+            let c = g.add_constant("c", Tensor::scalar_f32(8.0), ConstSource::Stored);
+            let z = g.add_value(Value { name: "z".into(), ..Value::default() });
+            let ins = if product_first { vec![y, c] } else { vec![c, y] };
+            g.add_node(node("scale", Op::Binary(Binary { kind }), ins, z));
+            y = z;
+        }
+        g.outputs.push(y);
+        let inputs = vec![
+            ("a".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sa), values(480, 1)).unwrap())),
+            ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 7)).unwrap())),
+        ];
+        let run = |int: bool| {
+            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
+            let out = plan.run(inputs.clone()).unwrap();
+            let binaries = plan.graph().iter_nodes().filter(|(_, n)| matches!(n.op, Op::Binary(_))).count();
+            (out[0].1.clone(), plan.integer_nodes().to_vec(), binaries)
+        };
+        let ((yf, _, _), (yi, nodes, binaries)) = (run(false), run(true));
+        assert_eq!(nodes.len(), usize::from(integer), "{nodes:?}");
+        let fused = scaling.is_some_and(|(_, _, fused)| fused);
+        assert_eq!(binaries, usize::from(scaling.is_some() && !fused), "{scaling:?}");
+        assert_eq!(yi.shape(), [2, 3, 5, 7]);
+        let (yf, yi) = (yf.to_f64_vec(), yi.to_f64_vec());
+        let max = yf.iter().fold(0f64, |m, v| m.max(v.abs()));
+        assert!(max > 0.01);
+        for (a, b) in yi.iter().zip(&yf) {
+            assert!((a - b).abs() <= 1e-5 * max, "{scaling:?}: integer {a}, f32 {b}");
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod layout;
 pub mod parallel;
 mod pool;
 mod threads;
+mod uninit;
 
 pub use f32::{
     Arith, Conv2d, ConvTranspose2d, Gemm, add_channel_bias, arith, conv_transpose2d, conv2d, erf, exp, gelu,

@@ -4,10 +4,13 @@
 //! vectorises it); they use no fused multiply-add, so every build gives
 //! bit-identical results.
 
+use std::mem::MaybeUninit;
+
 use super::quantize::quantize_one;
 use super::tier::Int8Kernels;
 use crate::f32::erf::gelu_one;
 use crate::f32::isa::multiversion;
+use crate::uninit::as_uninit;
 
 /// Dequantize epilogue: `out = act(acc·(scale_a·scale_b[j]) + bias[j])`.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +73,7 @@ fn check(what: &str, acc: usize, out: usize, n: usize, cols: &[(&str, usize)]) {
 /// [`Dequant`] epilogue followed by `f`. The activation is chosen outside
 /// the loops, so each loop stays branch-free and vectorises.
 #[inline(always)]
-fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl Fn(f32) -> T) {
+fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<T>], f: impl Fn(f32) -> T) {
     match d.act {
         Activation::Identity => dequant_rows(acc, n, d, out, |x| f(x)),
         Activation::Relu => dequant_rows(acc, n, d, out, |x| f(x.max(0.0))),
@@ -79,17 +82,17 @@ fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl
 }
 
 #[inline(always)]
-fn dequant_rows<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: impl Fn(f32) -> T) {
+fn dequant_rows<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<T>], f: impl Fn(f32) -> T) {
     for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
         match d.bias {
             Some(bias) => {
                 for (((o, &v), &sb), &b) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias) {
-                    *o = f(v as f32 * (d.scale_a * sb) + b);
+                    o.write(f(v as f32 * (d.scale_a * sb) + b));
                 }
             }
             None => {
                 for ((o, &v), &sb) in o.iter_mut().zip(row).zip(d.scale_b) {
-                    *o = f(v as f32 * (d.scale_a * sb));
+                    o.write(f(v as f32 * (d.scale_a * sb)));
                 }
             }
         }
@@ -97,25 +100,32 @@ fn dequant_rows<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [T], f: imp
 }
 
 #[inline(always)]
-fn dequant_body(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) {
+fn dequant_body(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<f32>]) {
     dequant_map(acc, n, d, out, |x| x);
 }
 
 multiversion! {
-    fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [f32]) => dequant_body;
+    pub(crate) fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<f32>]) => dequant_body;
 }
 
 /// [`dequant_body`] then QuantizeLinear per element, with the same float
 /// operations in the same order, so the result is bit-identical to
 /// dequantizing and quantizing in two passes.
 #[inline(always)]
-fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [u8]) {
+fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [MaybeUninit<u8>]) {
     let zp = f32::from(zero_point);
     dequant_map(acc, n, d, out, |x| quantize_one(x, scale, zp));
 }
 
 multiversion! {
-    fn dequant_quant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [u8]) => dequant_quant_body;
+    pub(crate) fn dequant_quant_isa(
+        acc: &[i32],
+        n: usize,
+        d: &Dequant<'_>,
+        scale: f32,
+        zero_point: u8,
+        out: &mut [MaybeUninit<u8>],
+    ) => dequant_quant_body;
 }
 
 /// One requantized value (see [`Requant`]); `v` already includes the bias.
@@ -157,7 +167,8 @@ impl Int8Kernels {
         if acc.is_empty() {
             return;
         }
-        dequant_isa(self.isa, acc, n, d, out);
+        // SAFETY: the epilogue writes only computed values.
+        dequant_isa(self.isa, acc, n, d, unsafe { as_uninit(out) });
     }
 
     /// Dequantizes row-major accumulators with [`Dequant`] and quantizes
@@ -178,7 +189,8 @@ impl Int8Kernels {
         if acc.is_empty() {
             return;
         }
-        dequant_quant_isa(self.isa, acc, n, d, scale, zero_point, out);
+        // SAFETY: the epilogue writes only computed values.
+        dequant_quant_isa(self.isa, acc, n, d, scale, zero_point, unsafe { as_uninit(out) });
     }
 
     /// Requantizes row-major accumulators (`acc.len() / n` rows of `n`) to u8

@@ -3,9 +3,13 @@
 //! still in cache when the epilogue reads them and the whole `m × n`
 //! accumulator matrix is never written out.
 
+use std::mem::MaybeUninit;
+
+use super::epilogue::{dequant_isa, dequant_quant_isa};
 use super::{Dequant, Int8Kernels, PackedB};
 use crate::Threads;
 use crate::int8::INT8_PARALLEL_MACS;
+use crate::uninit::{as_uninit, extend_with};
 
 /// Accumulators per row block: 64 KiB of i32, which stays in L2 (and
 /// mostly in L1) between the product and the epilogue.
@@ -31,7 +35,26 @@ impl Int8Kernels {
         out: &mut [f32],
         threads: Threads,
     ) {
-        self.linear(a, m, za, b, out, threads, |acc, o| self.dequantize_acc(acc, b.n(), d, o));
+        // SAFETY: the epilogue writes only computed values.
+        self.linear_f32_uninit(a, m, za, b, d, unsafe { as_uninit(out) }, threads);
+    }
+
+    /// [`Int8Kernels::linear_f32`] appending its `m × b.n()` results to
+    /// `out`, which need not be initialised beforehand.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_f32_extend(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        out: &mut Vec<f32>,
+        threads: Threads,
+    ) {
+        // SAFETY: `linear` hands every row block of the slice to the
+        // epilogue, which writes each of its elements.
+        unsafe { extend_with(out, m * b.n(), |o| self.linear_f32_uninit(a, m, za, b, d, o, threads)) };
     }
 
     /// `out = quantize(dequantize(A·B))` to u8 with `scale` and
@@ -46,15 +69,68 @@ impl Int8Kernels {
         za: u8,
         b: &PackedB,
         d: &Dequant<'_>,
-        (scale, zero_point): (f32, u8),
+        q: (f32, u8),
         out: &mut [u8],
         threads: Threads,
     ) {
+        // SAFETY: the epilogue writes only computed values.
+        self.linear_u8_uninit(a, m, za, b, d, q, unsafe { as_uninit(out) }, threads);
+    }
+
+    /// [`Int8Kernels::linear_u8`] appending its `m × b.n()` results to
+    /// `out`, which need not be initialised beforehand.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_u8_extend(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        q: (f32, u8),
+        out: &mut Vec<u8>,
+        threads: Threads,
+    ) {
+        // SAFETY: as in `linear_f32_extend`.
+        unsafe { extend_with(out, m * b.n(), |o| self.linear_u8_uninit(a, m, za, b, d, q, o, threads)) };
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn linear_f32_uninit(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        out: &mut [MaybeUninit<f32>],
+        threads: Threads,
+    ) {
+        check_columns("linear_f32", d, b.n());
+        self.linear(a, m, za, b, out, threads, |acc, o| dequant_isa(self.isa, acc, b.n(), d, o));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn linear_u8_uninit(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        (scale, zero_point): (f32, u8),
+        out: &mut [MaybeUninit<u8>],
+        threads: Threads,
+    ) {
+        check_columns("linear_u8", d, b.n());
         self.linear(a, m, za, b, out, threads, |acc, o| {
-            self.dequantize_quantize_acc(acc, b.n(), d, scale, zero_point, o)
+            dequant_quant_isa(self.isa, acc, b.n(), d, scale, zero_point, o)
         });
     }
 
+    /// Runs the product one row block at a time and hands each block's
+    /// accumulators and output rows to `epilogue`, which must write all of
+    /// them.
     #[allow(clippy::too_many_arguments)]
     fn linear<T: Send>(
         &self,
@@ -62,9 +138,9 @@ impl Int8Kernels {
         m: usize,
         za: u8,
         b: &PackedB,
-        out: &mut [T],
+        out: &mut [MaybeUninit<T>],
         threads: Threads,
-        epilogue: impl Fn(&[i32], &mut [T]) + Sync,
+        epilogue: impl Fn(&[i32], &mut [MaybeUninit<T>]) + Sync,
     ) {
         let (k, n) = (b.k(), b.n());
         assert_eq!(a.len(), m * k, "linear: A has {} elements, {m}x{k} needs {}", a.len(), m * k);
@@ -83,6 +159,16 @@ impl Int8Kernels {
             epilogue(acc, o);
         });
     }
+}
+
+/// Panics unless the epilogue has one scale (and bias) per column.
+fn check_columns(what: &str, d: &Dequant<'_>, n: usize) {
+    assert_eq!(d.scale_b.len(), n, "{what}: scale_b has {} entries, N is {n}", d.scale_b.len());
+    assert!(
+        d.bias.is_none_or(|b| b.len() == n),
+        "{what}: bias has {} entries, N is {n}",
+        d.bias.map_or(0, <[f32]>::len)
+    );
 }
 
 #[cfg(test)]
@@ -131,6 +217,15 @@ mod tests {
                 });
                 prop_assert_eq!(bits(&f), bits(&want_f), "{} {:?}", kernels.tier(), threads);
                 prop_assert_eq!(&u, &want_u, "{} {:?}", kernels.tier(), threads);
+                // The appending forms keep what was there and add the same values.
+                let (mut fe, mut ue) = (vec![7.5f32], vec![9u8, 8]);
+                pool.install(|| {
+                    kernels.linear_f32_extend(&a, m, za, &packed, &d, &mut fe, threads);
+                    kernels.linear_u8_extend(&a, m, za, &packed, &d, (0.03, 17), &mut ue, threads);
+                });
+                prop_assert_eq!(bits(&fe[1..]), bits(&want_f));
+                prop_assert_eq!(&ue[2..], &want_u[..]);
+                prop_assert_eq!((fe[0], &ue[..2]), (7.5, &[9u8, 8][..]));
             }
         }
         Ok(())
