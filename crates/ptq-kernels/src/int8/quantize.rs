@@ -8,11 +8,26 @@ use super::tier::Int8Kernels;
 use crate::f32::isa::multiversion;
 
 /// One ONNX QuantizeLinear value, `saturate_u8(round_half_even(v / scale) + zp)`
-/// with NaN giving 0. Every kernel that quantizes uses it, so fused kernels
-/// stay bit-identical to QuantizeLinear.
+/// with NaN giving 0. QuantizeLinear and the table lookups use it; the fused
+/// epilogues use [`quantize_by`].
 #[inline(always)]
 pub(super) fn quantize_one(v: f32, scale: f32, zp: f32) -> u8 {
-    let q = (v / scale).round_ties_even() + zp;
+    clamp_u8((v / scale).round_ties_even() + zp)
+}
+
+/// [`quantize_one`] with a multiplication by `inv_scale = 1 / scale` where
+/// it divides, for the fused epilogues: a division costs as much as a dozen
+/// other vector operations. The product can differ from the quotient in its
+/// last bit or so, which changes the byte (by one) only where `v / scale`
+/// lies that close to a rounding boundary.
+#[inline(always)]
+pub(super) fn quantize_by(v: f32, inv_scale: f32, zp: f32) -> u8 {
+    clamp_u8((v * inv_scale).round_ties_even() + zp)
+}
+
+/// A rounded value plus zero point, clamped to u8.
+#[inline(always)]
+fn clamp_u8(q: f32) -> u8 {
     // `max` drops a NaN (giving 0), then the value is an integer in
     // [0, 255], so the unchecked conversion vectorises (a saturating
     // `as u8` is done lane by lane).
