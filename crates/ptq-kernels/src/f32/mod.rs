@@ -15,7 +15,7 @@ mod im2col;
 pub(crate) mod isa;
 mod layer_norm;
 mod max_pool;
-mod scratch;
+pub(crate) mod scratch;
 mod softmax;
 mod tasks;
 mod window;

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH_I32: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Largest scratch (elements) kept between calls: 16 MiB.
@@ -14,10 +15,23 @@ const KEEP: usize = 1 << 22;
 /// an earlier call left), from this thread's scratch buffer. Calls must not
 /// nest on one thread; a nested call gets a fresh allocation instead.
 pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+    with(&SCRATCH, len, f)
+}
+
+/// [`with_scratch`] for i32 (the int8 kernels' accumulators).
+pub(crate) fn with_scratch_i32<R>(len: usize, f: impl FnOnce(&mut [i32]) -> R) -> R {
+    with(&SCRATCH_I32, len, f)
+}
+
+fn with<T: Copy + Default + 'static, R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<T>>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < len {
-                buf.resize(len, 0.0);
+                buf.resize(len, T::default());
             }
             let r = f(&mut buf[..len]);
             if buf.len() > KEEP {
@@ -25,7 +39,7 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
             }
             r
         }
-        Err(_) => f(&mut vec![0.0; len]),
+        Err(_) => f(&mut vec![T::default(); len]),
     })
 }
 

@@ -8,6 +8,7 @@ use std::mem::MaybeUninit;
 use super::epilogue::{dequant_isa, dequant_quant_isa};
 use super::{Dequant, Int8Kernels, PackedB};
 use crate::Threads;
+use crate::f32::scratch::with_scratch_i32;
 use crate::int8::INT8_PARALLEL_MACS;
 use crate::uninit::{as_uninit, extend_with};
 
@@ -152,12 +153,21 @@ impl Int8Kernels {
         let rows = (BLOCK_ACCUMULATORS / n / TILE_ROWS * TILE_ROWS).max(TILE_ROWS).min(m);
         let macs = m.saturating_mul(n).saturating_mul(k);
         let threads = if macs < INT8_PARALLEL_MACS { Threads::Single } else { threads };
-        crate::parallel::for_each_chunk_mut(out, rows * n, threads, Vec::new, |acc: &mut Vec<i32>, (i, o)| {
-            let r = o.len() / n;
-            acc.resize(r * n, 0);
-            self.gemm_u8s8(&a[i * rows * k..][..r * k], r, za, b, acc);
-            epilogue(acc, o);
-        });
+        crate::parallel::for_each_chunk_mut(
+            out,
+            rows * n,
+            threads,
+            || (),
+            |_, (i, o)| {
+                let r = o.len() / n;
+                // The product overwrites every accumulator: the scratch need
+                // not be cleared.
+                with_scratch_i32(r * n, |acc| {
+                    self.gemm_u8s8(&a[i * rows * k..][..r * k], r, za, b, acc);
+                    epilogue(acc, o);
+                });
+            },
+        );
     }
 }
 
