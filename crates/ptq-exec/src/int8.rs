@@ -466,11 +466,18 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             && let Some((k, xs)) =
                 crate::int8_act_matmul::match_act_matmul(g, (adq, bdq), relu_after.contains(&id), kernels)
         {
-            let mut k = k;
+            let (mut k, mut xs, mm_out) = (k, xs, node.outputs.first().copied().flatten());
+            if let Some((t, input)) =
+                crate::int8_act_matmul::transposed_operand(g, &producers, &consumers, (id, bdq, xs[1]))
+            {
+                g.nodes[t.0] = None;
+                xs[1] = input;
+                k.b_transposed = true;
+            }
             // Attention divides the scores by √d right after Q·Kᵀ: the
             // factor joins the dequantize scale.
             if !k.relu
-                && let Some(v) = node.outputs.first().copied().flatten()
+                && let Some(v) = mm_out
                 && let Some((div, div_out, factor)) = scalar_scaling(g, &consumers, v)
             {
                 k.sa *= factor;

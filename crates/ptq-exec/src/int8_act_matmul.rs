@@ -10,15 +10,17 @@
 //! multiplies and dequantizes in one call.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
-use ptq_ir::{Graph, NodeId, Tensor, ValueId};
+use ptq_ir::ops::transpose::Transpose;
+use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::Threads;
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
 use crate::int8::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
 use crate::ops::{Kernel, Out, one};
-use crate::util::{array, contiguous};
+use crate::util::{array, contiguous, sole_reader};
 
 /// The kernel for MatMul node `mm` reading the DequantizeLinear outputs
 /// `adq` and `bdq`, if they fit (see the module docs): the kernel and the
@@ -37,7 +39,33 @@ pub(crate) fn match_act_matmul(
     // Matrices, not vectors, on both sides: a rank the facts vouch for.
     let rank = |v: ValueId| g.value(v).fact.shape.as_ref().map(Vec::len);
     (rank(xa)? >= 2 && rank(xb)? >= 2).then_some(())?;
-    Some((IntActMatMul { a, sa, b, sb, relu, kernels }, [xa, xb]))
+    Some((IntActMatMul { a, sa, b, sb, relu, b_transposed: false, kernels }, [xa, xb]))
+}
+
+/// Attention's `Kᵀ` is a Transpose of the last two axes right before the
+/// right operand's DequantizeLinear: when the Transpose output `xb` is read
+/// by that DequantizeLinear alone, whose output only MatMul `mm` reads, the
+/// kernel can pack B from the untransposed tensor (where each column of B
+/// is already contiguous). Returns the Transpose node and its input.
+pub(crate) fn transposed_operand(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    (mm, bdq, xb): (NodeId, NodeId, ValueId),
+) -> Option<(NodeId, ValueId)> {
+    let bdq_out = g.node(bdq)?.outputs.first().copied().flatten()?;
+    (sole_reader(g, consumers, xb)? == (bdq, 0) && sole_reader(g, consumers, bdq_out)? == (mm, 1)).then_some(())?;
+    let &(t, 0) = producers.get(&xb)? else { return None };
+    let node = g.node(t)?;
+    let Op::Transpose(Transpose { perm }) = &node.op else { return None };
+    let input = node.inputs.first().copied().flatten()?;
+    let rank = g.value(input).fact.shape.as_ref()?.len();
+    let swap: Vec<i64> = (0..rank as i64 - 2).chain([rank as i64 - 1, rank as i64 - 2]).collect();
+    let swaps_last_two = match perm {
+        Some(p) => *p == swap,
+        None => rank == 2,
+    };
+    (rank >= 2 && swaps_last_two).then_some((t, input))
 }
 
 /// The kernel.
@@ -48,6 +76,8 @@ pub struct IntActMatMul {
     pub b: ActBytes,
     pub sb: f32,
     pub relu: bool,
+    /// The right operand arrives as `[.., n, k]` (see [`transposed_operand`]).
+    pub b_transposed: bool,
     pub kernels: &'static Int8Kernels,
 }
 
@@ -59,6 +89,7 @@ impl std::fmt::Debug for IntActMatMul {
             .field("b", &self.b)
             .field("sb", &self.sb)
             .field("relu", &self.relu)
+            .field("b_transposed", &self.b_transposed)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -113,22 +144,45 @@ fn batches(a: &[usize], b: &[usize]) -> Result<Batches, String> {
     Ok((out, pairs))
 }
 
+impl IntActMatMul {
+    /// Packs batch matrix `ib` of the right operand, `k × n` (stored
+    /// `n × k` when `b_transposed`).
+    fn pack(&self, tb: &Tensor, ib: usize, (k, n): (usize, usize)) -> Result<PackedB, String> {
+        if !self.b_transposed {
+            let b = as_i8(tb, self.b)?;
+            return Ok(PackedB::new(&b[ib * k * n..][..k * n], k, n));
+        }
+        match (tb, self.b) {
+            (Tensor::U8(t), ActBytes::U8(128)) => {
+                Ok(PackedB::from_transposed(&contiguous(t)[ib * k * n..][..k * n], k, n, |v| (v ^ 0x80) as i8))
+            }
+            (Tensor::I8(t), ActBytes::I8) => {
+                Ok(PackedB::from_transposed(&contiguous(t)[ib * k * n..][..k * n], k, n, |v| v))
+            }
+            (t, q) => Err(format!("integer path: a {} right operand where symmetric {q:?} was expected", t.dtype())),
+        }
+    }
+}
+
 impl Kernel for IntActMatMul {
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let (ta, tb) = (ins.get(0)?, ins.get(1)?);
-        let (sa, sb) = (ta.shape().to_vec(), tb.shape().to_vec());
+        let (sa, mut sb) = (ta.shape().to_vec(), tb.shape().to_vec());
+        if self.b_transposed && sb.len() >= 2 {
+            let r = sb.len();
+            sb.swap(r - 2, r - 1);
+        }
         if sa.len() < 2 || sb.len() < 2 || sa[sa.len() - 1] != sb[sb.len() - 2] {
             return Err(format!("integer path: MatMul of shapes {sa:?} and {sb:?}"));
         }
         let (m, k, n) = (sa[sa.len() - 2], sa[sa.len() - 1], sb[sb.len() - 1]);
         let (batch, pairs) = batches(&sa, &sb)?;
         let (a, za) = as_u8(ta, self.a)?;
-        let b = as_i8(tb, self.b)?;
         let scale_b = vec![self.sb; n];
         let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, act: relu_activation(self.relu) };
         let mut y = Vec::with_capacity(pairs.len() * m * n);
         for &(ia, ib) in &pairs {
-            let packed = PackedB::new(&b[ib * k * n..][..k * n], k, n);
+            let packed = self.pack(tb, ib, (k, n))?;
             self.kernels.linear_f32_extend(&a[ia * m * k..][..m * k], m, za, &packed, &d, &mut y, Threads::Single);
         }
         let mut shape = batch;
@@ -144,6 +198,7 @@ mod tests {
     use ptq_ir::ops::dequantize::DequantizeLinear;
     use ptq_ir::ops::matmul::MatMul;
     use ptq_ir::ops::quantize::QuantizeLinear;
+    use ptq_ir::ops::transpose::Transpose;
     use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
 
     use super::batches;
@@ -168,22 +223,30 @@ mod tests {
     fn quantized(g: &mut Graph, name: &str, shape: &[usize], s: f32, z: Tensor) -> ValueId {
         let x = g.add_value(Value { name: name.into(), fact: fact(shape), ..Value::default() });
         g.inputs.push(x);
+        requantized(g, x, name, shape, s, z)
+    }
+
+    /// `x → QuantizeLinear(s, z) → DequantizeLinear`.
+    fn requantized(g: &mut Graph, x: ValueId, name: &str, shape: &[usize], s: f32, z: Tensor) -> ValueId {
         let sc = g.add_constant(format!("{name}_s"), Tensor::scalar_f32(s), ConstSource::Stored);
         let zp = g.add_constant(format!("{name}_z"), z, ConstSource::Stored);
         let q = g.add_value(Value { name: format!("{name}_q"), fact: fact(shape), ..Value::default() });
         let dq = g.add_value(Value { name: format!("{name}_dq"), fact: fact(shape), ..Value::default() });
-        let node = |name: String, op: Op, inputs: Vec<ValueId>, out: ValueId| Node {
-            name,
+        g.add_node(node(&format!("{name}_quant"), Op::QuantizeLinear(QuantizeLinear::default()), vec![x, sc, zp], q));
+        let dq_op = Op::DequantizeLinear(DequantizeLinear::default());
+        g.add_node(node(&format!("{name}_dequant"), dq_op, vec![q, sc, zp], dq));
+        dq
+    }
+
+    fn node(name: &str, op: Op, inputs: Vec<ValueId>, out: ValueId) -> Node {
+        Node {
+            name: name.into(),
             op,
             inputs: inputs.into_iter().map(Some).collect(),
             outputs: vec![Some(out)],
             doc: String::new(),
             meta: vec![],
-        };
-        g.add_node(node(format!("{name}_quant"), Op::QuantizeLinear(QuantizeLinear::default()), vec![x, sc, zp], q));
-        let dq_op = Op::DequantizeLinear(DequantizeLinear::default());
-        g.add_node(node(format!("{name}_dequant"), dq_op, vec![q, sc, zp], dq));
-        dq
+        }
     }
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
@@ -203,7 +266,8 @@ mod tests {
         let u8z = |z: u8| Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![z]).unwrap());
         let i8z = || Tensor::I8(ArrayD::from_shape_vec(IxDyn(&[]), vec![0]).unwrap());
         for (za, zb, integer) in [(u8z(120), u8z(128), true), (i8z(), i8z(), true), (u8z(3), u8z(100), false)] {
-            check_product(za, zb, integer, None);
+            check_product(za.clone(), zb.clone(), integer, None, false);
+            check_product(za, zb, integer, None, true);
         }
     }
 
@@ -215,26 +279,34 @@ mod tests {
         for (kind, product_first, fused) in
             [(BinaryKind::Div, true, true), (BinaryKind::Mul, false, true), (BinaryKind::Sub, true, false)]
         {
-            check_product(u8z(120), u8z(128), true, Some((kind, product_first, fused)));
+            check_product(u8z(120), u8z(128), true, Some((kind, product_first, fused)), false);
         }
     }
 
     /// Builds `a · b` (then the scaling `(kind, product first, fused)`),
-    /// runs both paths and compares them.
-    fn check_product(za: Tensor, zb: Tensor, integer: bool, scaling: Option<(BinaryKind, bool, bool)>) {
-        let (sa, sb) = ([2, 3, 5, 16], [1, 3, 16, 7]);
+    /// runs both paths and compares them. With `transposed`, b is `Kᵀ` as
+    /// attention exports write it — a `[1, 3, 7, 16]` input quantized,
+    /// transposed and quantized again with the same parameters — and the
+    /// integer path packs it without transposing.
+    fn check_product(
+        za: Tensor,
+        zb: Tensor,
+        integer: bool,
+        scaling: Option<(BinaryKind, bool, bool)>,
+        transposed: bool,
+    ) {
+        let sa = [2, 3, 5, 16];
+        let sb = if transposed { [1, 3, 7, 16] } else { [1, 3, 16, 7] };
         let mut g = Graph::default();
         let a = quantized(&mut g, "a", &sa, 0.02, za);
-        let b = quantized(&mut g, "b", &sb, 0.015, zb);
+        let zb_name = format!("{zb:?}");
+        let mut b = quantized(&mut g, "b", &sb, 0.015, zb.clone());
+        if transposed {
+            let t = g.add_value(Value { name: "bt".into(), fact: fact(&[1, 3, 16, 7]), ..Value::default() });
+            g.add_node(node("transpose", Op::Transpose(Transpose { perm: Some(vec![0, 1, 3, 2]) }), vec![b], t));
+            b = requantized(&mut g, t, "bt", &[1, 3, 16, 7], 0.015, zb);
+        }
         let mut y = g.add_value(Value { name: "y".into(), ..Value::default() });
-        let node = |name: &str, op: Op, inputs: Vec<ValueId>, out: ValueId| Node {
-            name: name.into(),
-            op,
-            inputs: inputs.into_iter().map(Some).collect(),
-            outputs: vec![Some(out)],
-            doc: String::new(),
-            meta: vec![],
-        };
         g.add_node(node("mm", Op::MatMul(MatMul), vec![a, b], y));
         if let Some((kind, product_first, _)) = scaling {
             let c = g.add_constant("c", Tensor::scalar_f32(8.0), ConstSource::Stored);
@@ -251,11 +323,13 @@ mod tests {
         let run = |int: bool| {
             let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
             let out = plan.run(inputs.clone()).unwrap();
-            let binaries = plan.graph().iter_nodes().filter(|(_, n)| matches!(n.op, Op::Binary(_))).count();
-            (out[0].1.clone(), plan.integer_nodes().to_vec(), binaries)
+            let count = |f: fn(&Op) -> bool| plan.graph().iter_nodes().filter(|(_, n)| f(&n.op)).count();
+            let counts = (count(|op| matches!(op, Op::Binary(_))), count(|op| matches!(op, Op::Transpose(_))));
+            (out[0].1.clone(), plan.integer_nodes().to_vec(), counts)
         };
-        let ((yf, _, _), (yi, nodes, binaries)) = (run(false), run(true));
+        let ((yf, _, _), (yi, nodes, (binaries, transposes))) = (run(false), run(true));
         assert_eq!(nodes.len(), usize::from(integer), "{nodes:?}");
+        assert_eq!(transposes, usize::from(transposed && !integer), "{zb_name} transposed {transposed}");
         let fused = scaling.is_some_and(|(_, _, fused)| fused);
         assert_eq!(binaries, usize::from(scaling.is_some() && !fused), "{scaling:?}");
         assert_eq!(yi.shape(), [2, 3, 5, 7]);

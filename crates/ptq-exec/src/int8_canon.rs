@@ -18,7 +18,7 @@
 //!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
 //!   u8 values), so the MatMul or Gemm behind a flattening reads a
 //!   DequantizeLinear directly.
-//! - A per-tensor u8 DequantizeLinear read only by a QuantizeLinear with
+//! - A per-tensor u8 (or symmetric i8) DequantizeLinear read only by a QuantizeLinear with
 //!   the same scale and zero point is dropped with it (the pair is the
 //!   identity), so chains like `Q → DQ → Reshape → Q → DQ → Transpose`,
 //!   which quantizers write so that QDQ runtimes see each op quantized,
@@ -32,7 +32,7 @@ use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, ValueId};
 
-use crate::int8::constant;
+use crate::int8::{ActBytes, constant};
 use crate::util::sole_reader;
 
 /// Applies the rewrites of the module docs to every match in `g`.
@@ -108,8 +108,18 @@ fn scalar_u8(v: u8) -> Tensor {
 
 /// A new u8 value `{node}/u8` with the shape of `v`.
 fn u8_value_like(g: &mut Graph, v: ValueId, node: &str) -> ValueId {
+    bytes_value_like(g, v, node, DType::U8)
+}
+
+/// A new value `{node}/u8` (or `/i8`) of `dtype` with the shape of `v`.
+fn bytes_value_like(g: &mut Graph, v: ValueId, node: &str, dtype: DType) -> ValueId {
     let shape = g.value(v).fact.shape.clone();
-    g.add_value(Value { name: format!("{node}/u8"), fact: Fact { dtype: Some(DType::U8), shape }, ..Value::default() })
+    let suffix = if dtype == DType::I8 { "i8" } else { "u8" };
+    g.add_value(Value {
+        name: format!("{node}/{suffix}"),
+        fact: Fact { dtype: Some(dtype), shape },
+        ..Value::default()
+    })
 }
 
 fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
@@ -320,20 +330,35 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
     (slot == 0 && moves && rn.output_ids().count() == 1).then_some(r)
 }
 
-/// A per-tensor u8 DequantizeLinear `id` whose only reader is a
-/// QuantizeLinear back to u8 with the same scale and zero point: `(the
-/// QuantizeLinear, its output, the DequantizeLinear's u8 input)`. The pair
-/// is the identity: `(q − z)·s` is within a few ulp of the integer `q − z`
-/// (|q − z| ≤ 255), so dividing by `s` and rounding gives it back exactly.
+/// A per-tensor u8 (or symmetric i8) DequantizeLinear `id` whose only
+/// reader is a QuantizeLinear back to the same type with the same scale and
+/// zero point: `(the QuantizeLinear, its output, the DequantizeLinear's
+/// input)`. The pair is the identity: `(q − z)·s` is within a few ulp of
+/// the integer `q − z` (|q − z| ≤ 255), so dividing by `s` and rounding
+/// gives it back exactly.
 fn requantize(
     g: &Graph,
     consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
     id: NodeId,
 ) -> Option<(NodeId, ValueId, ValueId)> {
-    let (xq, za, sa) = crate::int8::activation(g, id)?;
+    let (xq, bytes, sa) = crate::int8::quantized_activation(g, id)?;
     let out = g.node(id)?.outputs.first().copied().flatten()?;
-    let (q, q_out, s, z) = crate::int8::sole_quantizer(g, consumers, out)?;
-    (s.to_bits() == sa.to_bits() && z == za && !g.outputs.contains(&q_out)).then_some((q, q_out, xq))
+    let (q, 0) = sole_reader(g, consumers, out)? else { return None };
+    let qn = g.node(q)?;
+    let Op::QuantizeLinear(op) = &qn.op else { return None };
+    let q_out = qn.outputs.first().copied().flatten()?;
+    if op.block_size.is_some_and(|b| b != 0) || qn.output_ids().count() != 1 || g.outputs.contains(&q_out) {
+        return None;
+    }
+    let s = crate::int8::scales(constant(g, qn.inputs.get(1).copied().flatten()?)?)?;
+    let same_zero_point = match (qn.inputs.get(2).copied().flatten().map(|z| constant(g, z)), bytes) {
+        (Some(Some(Tensor::U8(z))), ActBytes::U8(za)) => z.len() == 1 && z.iter().all(|&v| v == za),
+        (Some(Some(Tensor::I8(z))), ActBytes::I8) => z.len() == 1 && z.iter().all(|&v| v == 0),
+        (None, ActBytes::U8(0)) => op.output_dtype.is_none_or(|d| d == DType::U8),
+        (None, ActBytes::I8) => op.output_dtype == Some(DType::I8),
+        _ => false,
+    };
+    (s.len() == 1 && s[0].to_bits() == sa.to_bits() && same_zero_point).then_some((q, q_out, xq))
 }
 
 /// Removes the pair `(dq, q)`: the readers of `q_out` read `xq`.
@@ -358,7 +383,8 @@ fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
     let (Some(xq), Some(y)) = (dqn.inputs.first().copied().flatten(), rn.outputs.first().copied().flatten()) else {
         return;
     };
-    let yq = u8_value_like(g, y, &rn.name);
+    let dtype = g.value(xq).fact.dtype.unwrap_or(DType::U8);
+    let yq = bytes_value_like(g, y, &rn.name, dtype);
     if let Some(Some(n)) = g.nodes.get_mut(r.0) {
         n.inputs[0] = Some(xq);
         n.outputs[0] = Some(yq);

@@ -70,6 +70,45 @@ impl PackedB {
     }
 
     /// Depth K (rows of B).
+    /// Packs `B` given as its transpose: `bt` holds `n` rows of `k` (each
+    /// column of B contiguous), each element read as `to_i8(x)`. Equals
+    /// [`PackedB::new`] of the transposed matrix. Panics on a length
+    /// mismatch.
+    pub fn from_transposed<T: Copy>(bt: &[T], k: usize, n: usize, to_i8: impl Fn(T) -> i8) -> PackedB {
+        let len = k.checked_mul(n).unwrap_or_else(|| panic!("PackedB: {k}x{n} overflows"));
+        assert_eq!(bt.len(), len, "PackedB: Bᵀ has {} elements, a {n}x{k} matrix needs {len}", bt.len());
+        let panels = n.div_ceil(NR);
+        let groups = k.div_ceil(KG);
+        let size = panels
+            .checked_mul(groups)
+            .and_then(|x| x.checked_mul(GROUP_BYTES))
+            .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
+        let mut data = vec![0i8; size];
+        let mut colsum = vec![0i32; panels * NR];
+        if k == 0 {
+            return PackedB { k, n, data, colsum };
+        }
+        // A group of a panel is 32 columns × 4 depths, column-major: word
+        // `g·32 + jj` of a panel holds column jj's depths 4g..4g+4, which
+        // lie together in its row of Bᵀ.
+        let words = data.as_chunks_mut::<KG>().0;
+        for (j, (col, sum)) in bt.chunks_exact(k).zip(colsum.iter_mut()).enumerate() {
+            let base = (j / NR) * groups * NR + j % NR;
+            let (quads, rest) = col.as_chunks::<KG>();
+            for (w, q) in words[base..].iter_mut().step_by(NR).zip(quads) {
+                *w = q.map(&to_i8);
+            }
+            if !rest.is_empty() {
+                let w = &mut words[base + quads.len() * NR];
+                for (d, &v) in w.iter_mut().zip(rest) {
+                    *d = to_i8(v);
+                }
+            }
+            *sum = col.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(to_i8(v))));
+        }
+        PackedB { k, n, data, colsum }
+    }
+
     pub fn k(&self) -> usize {
         self.k
     }
@@ -128,6 +167,15 @@ mod tests {
             assert_eq!(p.col_sums()[j], want);
         }
         assert!(p.col_sums_padded()[n..].iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn packing_the_transpose_equals_packing_the_matrix() {
+        for (k, n) in [(5, 33), (8, 32), (1, 1), (130, 70), (0, 3), (3, 0)] {
+            let b: Vec<i8> = (0..k * n).map(|i| (i as i32 * 37 % 256 - 128) as i8).collect();
+            let bt: Vec<u8> = (0..n * k).map(|i| b[(i % k.max(1)) * n + i / k.max(1)] as u8 ^ 0x80).collect();
+            assert_eq!(PackedB::from_transposed(&bt, k, n, |v| (v ^ 0x80) as i8), PackedB::new(&b, k, n), "{k}x{n}");
+        }
     }
 
     #[test]
