@@ -1,6 +1,8 @@
 //! A fast f32 error function, and the exact (erf) GELU built on it: a
 //! rational approximation on [-4, 4] (beyond which erf is ±1 in f32),
-//! written so loops over it vectorise, with one build per instruction set.
+//! written so loops over it vectorise, with one build per instruction set
+//! (the polynomials use explicit fused multiply-adds, which round the same
+//! on every build).
 
 use super::isa::{Isa, multiversion};
 
@@ -55,12 +57,12 @@ fn erf1(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let mut p = A[0];
-    for a in &A[1..] {
-        p = p * x2 + a;
+    for &a in &A[1..] {
+        p = p.mul_add(x2, a);
     }
     let mut q = B[0];
-    for b in &B[1..] {
-        q = q * x2 + b;
+    for &b in &B[1..] {
+        q = q.mul_add(x2, b);
     }
     x * p / q
 }

@@ -3,9 +3,10 @@
 //! x = n·ln2 + r with n = round(x·log2 e) and |r| ≤ ln2/2 (ln2 split in two
 //! parts, so n·ln2_hi is exact), e^r from a degree-7 polynomial, then the
 //! result scaled by 2^n in two steps so that subnormal results are rounded
-//! once. Everything is plain arithmetic on each lane (no table, no branch, no
-//! fused multiply-add), so the compiler vectorises it and every build gives
-//! the same bits.
+//! once. Everything is plain arithmetic on each lane (no table, no branch;
+//! the polynomial's steps are explicit fused multiply-adds, rounded once on
+//! every build), so the compiler vectorises it and every build gives the
+//! same bits.
 
 use super::isa::{Isa, multiversion};
 
@@ -54,7 +55,7 @@ pub(crate) fn exp_one(x: f32) -> f32 {
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = C[5];
     for &c in C[..5].iter().rev() {
-        p = p * r + c;
+        p = p.mul_add(r, c);
     }
     let e_r = 1.0 + (r + r * r * p);
     // n = round(x·log2 e) in [-150, 128] sits in the low mantissa bits of t.

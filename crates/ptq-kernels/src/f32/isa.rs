@@ -3,8 +3,11 @@
 
 /// Instruction sets the hand-dispatched kernels have a build for. Each such
 /// kernel has one body, `#[inline(always)]`, compiled once per variant inside
-/// a `#[target_feature]` wrapper; the bodies avoid fused multiply-add, so
-/// every build gives bit-identical results.
+/// a `#[target_feature]` wrapper. The bodies never let the compiler contract
+/// a multiplication and an addition; where they want a fused multiply-add
+/// they call `f32::mul_add`, which rounds once on every build (an FMA
+/// instruction on AVX2 and AVX-512, the C library's `fmaf` on the
+/// baseline), so every build gives bit-identical results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
     Baseline,
@@ -22,7 +25,7 @@ impl Isa {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 return Isa::Avx512;
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 return Isa::Avx2;
             }
         }
@@ -36,7 +39,7 @@ impl Isa {
         let mut all = vec![Isa::Baseline];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 all.push(Isa::Avx2);
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -62,7 +65,7 @@ macro_rules! multiversion {
         $(#[$meta])*
         $vis fn $name(isa: $crate::f32::isa::Isa, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2")]
+            #[target_feature(enable = "avx2,fma")]
             fn avx2($($arg: $ty),*) {
                 $body($($arg),*)
             }
@@ -74,7 +77,7 @@ macro_rules! multiversion {
             match isa {
                 $crate::f32::isa::Isa::Baseline => $body($($arg),*),
                 // SAFETY: `Isa::detect` returns Avx2 only after checking that
-                // the CPU supports AVX2.
+                // the CPU supports AVX2 and FMA.
                 #[cfg(target_arch = "x86_64")]
                 $crate::f32::isa::Isa::Avx2 => unsafe { avx2($($arg),*) },
                 // SAFETY: `Isa::detect` returns Avx512 only after checking
