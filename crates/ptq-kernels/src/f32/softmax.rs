@@ -57,9 +57,13 @@ fn max(x: &[f32]) -> f32 {
 }
 
 /// Combines the `LANES` partial results pairwise (halving the width each
-/// step), so the combination is a few vector operations instead of a chain
-/// of `LANES` dependent scalar ones.
-#[inline(always)]
+/// step), a tree of depth 4 instead of a chain of `LANES` dependent steps.
+///
+/// Never inlined: inlined, its pairwise tree led the compiler to split the
+/// callers' accumulation loops into two-lane vectors (an eighth of an
+/// AVX-512 register); out of line it runs once per row and the loops use
+/// whole registers. It is plain scalar arithmetic, the same on every build.
+#[inline(never)]
 pub(crate) fn fold_lanes(mut acc: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut width = LANES / 2;
     while width > 0 {
