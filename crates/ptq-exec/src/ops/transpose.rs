@@ -30,19 +30,16 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
     let (inner, inner_stride) = (out_shape[rank - 1], out_strides[rank - 1]);
     let mut idx = vec![0usize; rank - 1];
     let mut base = 0usize;
-    // Whole output rows at a time; every row is written before it is read.
-    dst.resize(total, src[0]);
-    for row in dst.chunks_exact_mut(inner) {
-        if inner_stride == 1 {
-            // An element loop: rows are often a handful of elements, where a
-            // `memcpy` call costs more than the copy.
-            for (d, s) in row.iter_mut().zip(&src[base..base + inner]) {
-                *d = *s;
-            }
+    // Whole output rows at a time, appended: a row that stays contiguous is
+    // one slice copy (an element loop when short, where a `memcpy` call
+    // costs more than the copy), a gathered one an element loop.
+    for _ in 0..total / inner {
+        if inner_stride == 1 && inner >= 32 {
+            dst.extend_from_slice(&src[base..base + inner]);
+        } else if inner_stride == 1 {
+            dst.extend(src[base..base + inner].iter().copied());
         } else {
-            for (i, d) in row.iter_mut().enumerate() {
-                *d = src[base + i * inner_stride];
-            }
+            dst.extend((0..inner).map(|i| src[base + i * inner_stride]));
         }
         let mut a = rank - 1;
         while a > 0 {
