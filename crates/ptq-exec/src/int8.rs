@@ -44,6 +44,9 @@ pub struct IntMatMul {
     act: Activation,
     /// A fused QuantizeLinear `(scale, zero point)`: the node then writes u8.
     out_q: Option<(f32, u8)>,
+    /// A fused residual Add: the node's third input is added to its f32
+    /// output.
+    residual: bool,
     /// Gemm: the activation must be a matrix.
     matrix_only: bool,
     kernels: &'static Int8Kernels,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for IntMatMul {
             .field("bias", &self.bias.is_some())
             .field("act", &self.act)
             .field("out_q", &self.out_q)
+            .field("residual", &self.residual)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -86,8 +90,25 @@ impl Kernel for IntMatMul {
             return one(Tensor::U8(array(&out_shape, y)?));
         }
         let mut y = Vec::new();
-        self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
-        one(Tensor::F32(array(&out_shape, y)?))
+        if !self.residual {
+            self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
+            return one(Tensor::F32(array(&out_shape, y)?));
+        }
+        match ins.get(2)? {
+            Tensor::F32(r) if r.shape() == out_shape.as_slice() => {
+                self.kernels.linear_f32_add_extend(&ad, m, za, &self.packed, &d, &contiguous(r), &mut y, ins.threads);
+                one(Tensor::F32(array(&out_shape, y)?))
+            }
+            // An addend that broadcasts: the product, then the Add.
+            Tensor::F32(r) => {
+                self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
+                let (y, r) = (array(&out_shape, y)?, r.view());
+                let shape = crate::util::broadcast_shape(y.shape(), r.shape())?;
+                let sum = &y.broadcast(shape.clone()).ok_or("broadcast")? + &r.broadcast(shape).ok_or("broadcast")?;
+                one(Tensor::F32(sum))
+            }
+            t => Err(format!("integer path: a {} residual where f32 was expected", t.dtype())),
+        }
     }
 }
 
@@ -251,6 +272,24 @@ fn bias_add(
         return None;
     }
     Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+}
+
+/// The Add that is the only reader of `v` (not a graph output) and adds
+/// another computed tensor to it, as a residual connection does: `(node,
+/// its output, the other operand)`.
+fn residual_add(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<(NodeId, ValueId, ValueId)> {
+    let (add, slot) = sole_reader(g, consumers, v)?;
+    let node = g.node(add)?;
+    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.inputs.len() != 2 {
+        return None;
+    }
+    let other = node.inputs.get(1 - slot).copied().flatten()?;
+    (other != v && constant(g, other).is_none() && node.output_ids().count() == 1).then_some(())?;
+    Some((add, node.outputs.first().copied().flatten()?, other))
 }
 
 /// The epilogue activation for a fused Relu flag.
@@ -532,8 +571,18 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 out = Some(r_out);
             }
         }
+        // A residual Add of another f32 tensor (not after an activation).
+        let mut residual = None;
+        if act == Activation::Identity
+            && let Some(v) = out
+            && let Some((add, add_out, r)) = residual_add(g, &consumers, v)
+        {
+            g.nodes[add.0] = None;
+            out = Some(add_out);
+            residual = Some(r);
+        }
         let mut out_q = None;
-        if let Some(v) = out
+        if let Some(v) = out.filter(|_| residual.is_none())
             && let Some(((q, q_out, scale, zp), shapes)) = quantizer_beside_shapes(g, &consumers, v)
         {
             out_q = Some((scale, zp));
@@ -558,12 +607,13 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 bias: bias_vals,
                 act,
                 out_q,
+                residual: residual.is_some(),
                 matrix_only: gemm.is_some(),
                 kernels,
             }),
         );
         // The weights stay an input only so the work estimate sees N (or K).
-        new_inputs.push((id, vec![Some(xq), Some(wq)]));
+        new_inputs.push((id, [Some(xq), Some(wq)].into_iter().chain(residual.map(Some)).collect()));
         dqs.extend([adq, bdq]);
     }
     for (id, inputs) in new_inputs {
@@ -1044,6 +1094,43 @@ mod tests {
         let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true }).unwrap();
         let out = plan.run(vec![("x".into(), x)]).unwrap();
         assert_eq!(out[1].1.to_f64_vec(), vec![2.0, 3.0, 24.0]);
+    }
+
+    /// A residual connection after a linear layer — MatMul → Add(bias) →
+    /// Add(another tensor) — runs in the MatMul's epilogue, with an addend
+    /// of the output's shape and with one that broadcasts, and agrees with
+    /// the fake-quant path up to f32 summation rounding.
+    #[test]
+    fn a_residual_add_after_a_linear_layer_runs_in_the_epilogue() {
+        use ptq_ir::ops::binary::Binary;
+        let (k, n) = (40, 24);
+        for r_shape in [vec![2, 3, n], vec![n]] {
+            let mut g = Graph::default();
+            let (_, xdq) = quantized_input(&mut g, 0.05, 120);
+            let r = g.add_value(Value { name: "r".into(), ..Value::default() });
+            g.inputs.push(r);
+            let sw: Vec<f32> = values(n, 7, 0.001, 0.01);
+            let wdq = dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), None, Some(1));
+            let mm = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "mm_out");
+            let b = konst(&mut g, "b", Tensor::from_f32s(&values(n, 5, -0.5, 0.5)));
+            let lin = node(&mut g, "bias", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(mm), b], "lin");
+            let y = node(&mut g, "res", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(r), Some(lin)], "y");
+            g.outputs.push(y);
+            let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
+            let rv = Tensor::F32(tensor(&r_shape, values(r_shape.iter().product(), 3, -2.0, 2.0)));
+            let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+            let (float, int) = (plan(false), plan(true));
+            let inputs = vec![("x".to_string(), x.clone()), ("r".to_string(), rv.clone())];
+            let (yf, yi) = (float.run(inputs.clone()).unwrap(), int.run(inputs).unwrap());
+            assert_eq!(int.integer_nodes(), ["mm".to_string()]);
+            assert_eq!(int.graph().iter_nodes().count(), 2, "the quantizer and the MatMul only");
+            assert_eq!(yi[0].1.shape(), [2, 3, n]);
+            let (yf, yi) = (yf[0].1.to_f64_vec(), yi[0].1.to_f64_vec());
+            let max = yf.iter().fold(0f64, |m, v| m.max(v.abs()));
+            for (a, b) in yi.iter().zip(&yf) {
+                assert!((a - b).abs() <= 1e-5 * max, "{r_shape:?}: integer {a}, f32 {b}");
+            }
+        }
     }
 
     /// DequantizeLinear → HardSwish → QuantizeLinear on u8 runs as one

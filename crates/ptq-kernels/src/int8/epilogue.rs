@@ -108,6 +108,54 @@ multiversion! {
     pub(crate) fn dequant_isa(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<f32>]) => dequant_body;
 }
 
+/// [`dequant_body`] plus `addend` (row-major, the output's shape), added
+/// after the activation: the float operations of the Add node it replaces,
+/// in the same order. `addend` has as many elements as `acc`.
+#[inline(always)]
+fn dequant_add_body(acc: &[i32], n: usize, d: &Dequant<'_>, addend: &[f32], out: &mut [MaybeUninit<f32>]) {
+    match d.act {
+        Activation::Identity => dequant_add_rows(acc, n, d, addend, out, |x| x),
+        Activation::Relu => dequant_add_rows(acc, n, d, addend, out, |x| x.max(0.0)),
+        Activation::Gelu => dequant_add_rows(acc, n, d, addend, out, gelu_one),
+    }
+}
+
+#[inline(always)]
+fn dequant_add_rows(
+    acc: &[i32],
+    n: usize,
+    d: &Dequant<'_>,
+    addend: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    act: impl Fn(f32) -> f32,
+) {
+    let rows = acc.chunks_exact(n).zip(out.chunks_exact_mut(n)).zip(addend.chunks_exact(n));
+    for ((row, o), add) in rows {
+        match d.bias {
+            Some(bias) => {
+                for ((((o, &v), &sb), &b), &r) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias).zip(add) {
+                    o.write(act(v as f32 * (d.scale_a * sb) + b) + r);
+                }
+            }
+            None => {
+                for (((o, &v), &sb), &r) in o.iter_mut().zip(row).zip(d.scale_b).zip(add) {
+                    o.write(act(v as f32 * (d.scale_a * sb)) + r);
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    pub(crate) fn dequant_add_isa(
+        acc: &[i32],
+        n: usize,
+        d: &Dequant<'_>,
+        addend: &[f32],
+        out: &mut [MaybeUninit<f32>],
+    ) => dequant_add_body;
+}
+
 /// [`dequant_body`] then QuantizeLinear per element, with the same float
 /// operations in the same order except that it multiplies by `1 / scale`
 /// where QuantizeLinear divides (see [`quantize_by`]): a byte can differ

@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::epilogue::{dequant_isa, dequant_quant_isa};
+use super::epilogue::{dequant_add_isa, dequant_isa, dequant_quant_isa};
 use super::{Dequant, Int8Kernels, PackedB};
 use crate::Threads;
 use crate::f32::scratch::with_scratch_i32;
@@ -58,6 +58,41 @@ impl Int8Kernels {
         unsafe { extend_with(out, m * b.n(), |o| self.linear_f32_uninit(a, m, za, b, d, o, threads)) };
     }
 
+    /// [`Int8Kernels::linear_f32_extend`] plus an addend of the output's
+    /// shape (a residual connection): `dequantize(A·B) + addend`, the
+    /// addition after the epilogue's activation. Panics unless `addend`
+    /// has `m × b.n()` elements.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_f32_add_extend(
+        &self,
+        a: &[u8],
+        m: usize,
+        za: u8,
+        b: &PackedB,
+        d: &Dequant<'_>,
+        addend: &[f32],
+        out: &mut Vec<f32>,
+        threads: Threads,
+    ) {
+        let n = b.n();
+        assert_eq!(
+            addend.len(),
+            m * n,
+            "linear_f32_add: the addend has {} elements, {m}x{n} needs {}",
+            addend.len(),
+            m * n
+        );
+        check_columns("linear_f32_add", d, n);
+        let fill = |o: &mut [MaybeUninit<f32>]| {
+            self.linear(a, m, za, b, o, threads, |start, acc, o| {
+                dequant_add_isa(self.isa, acc, n, d, &addend[start..start + o.len()], o)
+            })
+        };
+        // SAFETY: `linear` hands every row block of the slice to the
+        // epilogue, which writes each of its elements.
+        unsafe { extend_with(out, m * n, fill) };
+    }
+
     /// `out = quantize(dequantize(A·B))` to u8 with `scale` and
     /// `zero_point`: [`Int8Kernels::gemm_u8s8`] followed by
     /// [`Int8Kernels::dequantize_quantize_acc`], bit-identical to the two.
@@ -108,7 +143,7 @@ impl Int8Kernels {
         threads: Threads,
     ) {
         check_columns("linear_f32", d, b.n());
-        self.linear(a, m, za, b, out, threads, |acc, o| dequant_isa(self.isa, acc, b.n(), d, o));
+        self.linear(a, m, za, b, out, threads, |_, acc, o| dequant_isa(self.isa, acc, b.n(), d, o));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -124,14 +159,14 @@ impl Int8Kernels {
         threads: Threads,
     ) {
         check_columns("linear_u8", d, b.n());
-        self.linear(a, m, za, b, out, threads, |acc, o| {
+        self.linear(a, m, za, b, out, threads, |_, acc, o| {
             dequant_quant_isa(self.isa, acc, b.n(), d, scale, zero_point, o)
         });
     }
 
     /// Runs the product one row block at a time and hands each block's
-    /// accumulators and output rows to `epilogue`, which must write all of
-    /// them.
+    /// first element's index, accumulators and output rows to `epilogue`,
+    /// which must write all of them.
     #[allow(clippy::too_many_arguments)]
     fn linear<T: Send>(
         &self,
@@ -141,7 +176,7 @@ impl Int8Kernels {
         b: &PackedB,
         out: &mut [MaybeUninit<T>],
         threads: Threads,
-        epilogue: impl Fn(&[i32], &mut [MaybeUninit<T>]) + Sync,
+        epilogue: impl Fn(usize, &[i32], &mut [MaybeUninit<T>]) + Sync,
     ) {
         let (k, n) = (b.k(), b.n());
         assert_eq!(a.len(), m * k, "linear: A has {} elements, {m}x{k} needs {}", a.len(), m * k);
@@ -164,7 +199,7 @@ impl Int8Kernels {
                 // not be cleared.
                 with_scratch_i32(r * n, |acc| {
                     self.gemm_u8s8(&a[i * rows * k..][..r * k], r, za, b, acc);
-                    epilogue(acc, o);
+                    epilogue(i * rows * n, acc, o);
                 });
             },
         );
@@ -236,6 +271,12 @@ mod tests {
                 prop_assert_eq!(bits(&fe[1..]), bits(&want_f));
                 prop_assert_eq!(&ue[2..], &want_u[..]);
                 prop_assert_eq!((fe[0], &ue[..2]), (7.5, &[9u8, 8][..]));
+                // A residual addend joins after the epilogue, as a separate Add would.
+                let addend: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 * 0.25 - 1.5).collect();
+                let mut fa = vec![];
+                pool.install(|| kernels.linear_f32_add_extend(&a, m, za, &packed, &d, &addend, &mut fa, threads));
+                let want_a: Vec<f32> = want_f.iter().zip(&addend).map(|(x, r)| x + r).collect();
+                prop_assert_eq!(bits(&fa), bits(&want_a), "{} {:?} addend", kernels.tier(), threads);
             }
         }
         Ok(())
