@@ -164,7 +164,28 @@ multiversion! {
 #[inline(always)]
 fn dequant_quant_body(acc: &[i32], n: usize, d: &Dequant<'_>, scale: f32, zero_point: u8, out: &mut [MaybeUninit<u8>]) {
     let (inv, zp) = (1.0 / scale, f32::from(zero_point));
-    dequant_map(acc, n, d, out, |x| quantize_by(x, inv, zp));
+    if d.act != Activation::Gelu {
+        dequant_map(acc, n, d, out, |x| quantize_by(x, inv, zp));
+        return;
+    }
+    // GELU's long dependency chain schedules better as its own loop: each
+    // run of 64 values is dequantized and activated into a buffer, then
+    // quantized (the same operations in the same order).
+    const RUN: usize = 64;
+    let mut buf = [MaybeUninit::<f32>::uninit(); RUN];
+    let plain = Dequant { act: Activation::Identity, ..*d };
+    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        for (j0, (a, o)) in row.chunks(RUN).zip(o.chunks_mut(RUN)).enumerate() {
+            let cols = j0 * RUN..j0 * RUN + a.len();
+            let part = Dequant { scale_b: &d.scale_b[cols.clone()], bias: d.bias.map(|b| &b[cols]), ..plain };
+            let b = &mut buf[..a.len()];
+            dequant_rows(a, a.len(), &part, b, gelu_one);
+            for (o, b) in o.iter_mut().zip(b.iter()) {
+                // SAFETY: `dequant_rows` wrote every element of `b`.
+                o.write(quantize_by(unsafe { b.assume_init() }, inv, zp));
+            }
+        }
+    }
 }
 
 multiversion! {
