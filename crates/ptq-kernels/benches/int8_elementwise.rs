@@ -37,7 +37,7 @@ fn elementwise(c: &mut Criterion) {
     let p = QuantAdd {
         a: U8Quant { scale: 0.031, zero_point: 0 },
         b: U8Quant { scale: 0.017, zero_point: 0 },
-        act: Activation::Relu,
+        relu: true,
         out: U8Quant { scale: 0.045, zero_point: 0 },
     };
     group.bench_function("add_u8", |b| b.iter(|| k.add_u8(black_box(&a), black_box(&bb), &p, &mut out)));

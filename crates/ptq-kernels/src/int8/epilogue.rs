@@ -75,7 +75,7 @@ fn check(what: &str, acc: usize, out: usize, n: usize, cols: &[(&str, usize)]) {
 #[inline(always)]
 fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit<T>], f: impl Fn(f32) -> T) {
     match d.act {
-        Activation::Identity => dequant_rows(acc, n, d, out, |x| f(x)),
+        Activation::Identity => dequant_rows(acc, n, d, out, &f),
         Activation::Relu => dequant_rows(acc, n, d, out, |x| f(x.max(0.0))),
         Activation::Gelu => dequant_rows(acc, n, d, out, |x| f(gelu_one(x))),
     }
