@@ -1,8 +1,11 @@
 //! Epilogues on i32 GEMM accumulators: dequantize to f32, requantize to u8.
 //!
 //! Each is one plain loop compiled per instruction set (the compiler
-//! vectorises it); they use no fused multiply-add, so every build gives
-//! bit-identical results.
+//! vectorises it). The compiler contracts nothing into fused multiply-adds;
+//! the only ones are GELU's explicit `mul_add`s, which round once on every
+//! build, so every build gives bit-identical results. The outputs are
+//! written as `MaybeUninit`, every element of them, so callers can hand in
+//! memory nobody has zeroed.
 
 use std::mem::MaybeUninit;
 
@@ -113,6 +116,8 @@ multiversion! {
 /// in the same order. `addend` has as many elements as `acc`.
 #[inline(always)]
 fn dequant_add_body(acc: &[i32], n: usize, d: &Dequant<'_>, addend: &[f32], out: &mut [MaybeUninit<f32>]) {
+    // Every output element needs its addend (the zip below would stop short).
+    assert_eq!(addend.len(), acc.len(), "dequant_add: the addend has {} elements, not {}", addend.len(), acc.len());
     match d.act {
         Activation::Identity => dequant_add_rows(acc, n, d, addend, out, |x| x),
         Activation::Relu => dequant_add_rows(acc, n, d, addend, out, |x| x.max(0.0)),

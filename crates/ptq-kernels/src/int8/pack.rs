@@ -25,19 +25,26 @@ pub struct PackedB {
     colsum: Vec<i32>,
 }
 
+/// Panels, depth groups and packed bytes of a `k × n` B given `len`
+/// elements (named `what` in the panic); panics on a length mismatch or an
+/// overflow.
+fn layout(len: usize, k: usize, n: usize, what: &str) -> (usize, usize, usize) {
+    let want = k.checked_mul(n).unwrap_or_else(|| panic!("PackedB: {k}x{n} overflows"));
+    assert_eq!(len, want, "PackedB: {what} has {len} elements, a {k}x{n} matrix needs {want}");
+    let (panels, groups) = (n.div_ceil(NR), k.div_ceil(KG));
+    let size = panels
+        .checked_mul(groups)
+        .and_then(|x| x.checked_mul(GROUP_BYTES))
+        .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
+    (panels, groups, size)
+}
+
 impl PackedB {
     /// Packs row-major B (`b[kk * n + j]` is B\[kk, j\]).
     ///
     /// Panics if `b.len() != k * n` or the packed size overflows `usize`.
     pub fn new(b: &[i8], k: usize, n: usize) -> PackedB {
-        let len = k.checked_mul(n).unwrap_or_else(|| panic!("PackedB: {k}x{n} overflows"));
-        assert_eq!(b.len(), len, "PackedB: B has {} elements, a {k}x{n} matrix needs {len}", b.len());
-        let panels = n.div_ceil(NR);
-        let groups = k.div_ceil(KG);
-        let size = panels
-            .checked_mul(groups)
-            .and_then(|x| x.checked_mul(GROUP_BYTES))
-            .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
+        let (panels, groups, size) = layout(b.len(), k, n, "B");
         let mut data = vec![0i8; size];
         // Written in packed order, a group of KG rows by one panel's columns
         // at a time (runs when a batched MatMul packs activations).
@@ -69,20 +76,12 @@ impl PackedB {
         PackedB { k, n, data, colsum }
     }
 
-    /// Depth K (rows of B).
     /// Packs `B` given as its transpose: `bt` holds `n` rows of `k` (each
     /// column of B contiguous), each element read as `to_i8(x)`. Equals
     /// [`PackedB::new`] of the transposed matrix. Panics on a length
     /// mismatch.
     pub fn from_transposed<T: Copy>(bt: &[T], k: usize, n: usize, to_i8: impl Fn(T) -> i8) -> PackedB {
-        let len = k.checked_mul(n).unwrap_or_else(|| panic!("PackedB: {k}x{n} overflows"));
-        assert_eq!(bt.len(), len, "PackedB: Bᵀ has {} elements, a {n}x{k} matrix needs {len}", bt.len());
-        let panels = n.div_ceil(NR);
-        let groups = k.div_ceil(KG);
-        let size = panels
-            .checked_mul(groups)
-            .and_then(|x| x.checked_mul(GROUP_BYTES))
-            .unwrap_or_else(|| panic!("PackedB: packed size of {k}x{n} overflows"));
+        let (panels, groups, size) = layout(bt.len(), k, n, "Bᵀ");
         let mut data = vec![0i8; size];
         let mut colsum = vec![0i32; panels * NR];
         if k == 0 {
@@ -109,6 +108,7 @@ impl PackedB {
         PackedB { k, n, data, colsum }
     }
 
+    /// Depth K (rows of B).
     pub fn k(&self) -> usize {
         self.k
     }
