@@ -1133,6 +1133,37 @@ mod tests {
         }
     }
 
+    /// A QuantizeLinear after a Transpose of floats (attention's context
+    /// before its output projection) moves before it on the integer path:
+    /// the Transpose then moves bytes, the outputs are the same bits, and a
+    /// Shape of the transposed tensor still gives its shape.
+    #[test]
+    fn a_quantizer_after_a_transpose_moves_before_it() {
+        use ptq_ir::ops::shape_of::ShapeOf;
+        use ptq_ir::ops::transpose::Transpose;
+        let mut g = Graph::default();
+        let x = g.add_value(Value { name: "x".into(), ..Value::default() });
+        g.inputs.push(x);
+        let t = node(&mut g, "transpose", Op::Transpose(Transpose { perm: Some(vec![0, 2, 1]) }), vec![Some(x)], "t");
+        let shape = node(&mut g, "shape", Op::ShapeOf(ShapeOf::default()), vec![Some(t)], "shape");
+        let (q, y) = requantized(&mut g, t, "o", 0.03, 7);
+        g.outputs.extend([q, y, shape]);
+        let x = Tensor::F32(tensor(&[2, 3, 5], values(30, 5, -3.0, 3.0)));
+        let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+        let (float, int) = (plan(false), plan(true));
+        let (yf, yi) = (float.run(vec![("x".into(), x.clone())]).unwrap(), int.run(vec![("x".into(), x)]).unwrap());
+        for (f, i) in yf.iter().zip(&yi) {
+            assert_eq!((f.1.dtype(), f.1.shape()), (i.1.dtype(), i.1.shape()), "{}", f.0);
+            assert_eq!(f.1.to_f64_vec(), i.1.to_f64_vec(), "{}", f.0);
+        }
+        assert_eq!(yi[2].1.to_f64_vec(), vec![2.0, 5.0, 3.0]);
+        let ig = int.graph();
+        let producers = ig.producers();
+        let (_, tn) = ig.iter_nodes().find(|(_, n)| matches!(n.op, Op::Transpose(_))).unwrap();
+        let (qn, _) = producers[&tn.inputs[0].unwrap()];
+        assert!(matches!(ig.node(qn).unwrap().op, Op::QuantizeLinear(_)), "the Transpose reads the quantizer");
+    }
+
     /// DequantizeLinear → HardSwish → QuantizeLinear on u8 runs as one
     /// table lookup that gives exactly the float path's bytes.
     #[test]

@@ -18,6 +18,9 @@
 //!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
 //!   u8 values), so the MatMul or Gemm behind a flattening reads a
 //!   DequantizeLinear directly.
+//! - A per-tensor QuantizeLinear of the output of such a moving node (read
+//!   otherwise only by Shape nodes) moves before it, so the node moves
+//!   bytes instead of floats.
 //! - A per-tensor u8 (or symmetric i8) DequantizeLinear read only by a QuantizeLinear with
 //!   the same scale and zero point is dropped with it (the pair is the
 //!   identity), so chains like `Q → DQ → Reshape → Q → DQ → Transpose`,
@@ -55,7 +58,7 @@ pub fn canonicalize(g: &mut Graph) {
     for _ in 0..g.nodes.len() {
         let mut changed = false;
         // Recomputed only after a rewrite has changed the edges.
-        let mut consumers = g.consumers();
+        let (mut producers, mut consumers) = (g.producers(), g.consumers());
         for id in ids(g) {
             let step = if let Some(r) = reshape_after(g, &consumers, id) {
                 swap_with_reshape(g, id, r);
@@ -63,11 +66,14 @@ pub fn canonicalize(g: &mut Graph) {
             } else if let Some((q, q_out, xq)) = requantize(g, &consumers, id) {
                 drop_requantize(g, &consumers, (id, q), q_out, xq);
                 true
+            } else if let Some(m) = quantize_first(g, &producers, &consumers, id) {
+                swap_quantizer_up(g, id, m);
+                true
             } else {
                 false
             };
             if step {
-                consumers = g.consumers();
+                (producers, consumers) = (g.producers(), g.consumers());
                 changed = true;
             }
         }
@@ -376,6 +382,75 @@ fn drop_requantize(
     }
     g.nodes[dq.0] = None;
     g.nodes[q.0] = None;
+}
+
+/// A per-tensor QuantizeLinear `id` whose f32 input comes from a node that
+/// only moves elements (see [`reshape_after`]) and is read by nothing else
+/// but Shape nodes: quantizing first and moving bytes gives the same
+/// tensor (the quantizer is element-wise) with a quarter of the bytes to
+/// move, as attention's `Transpose → QuantizeLinear` before its output
+/// projection. `(the moving node, the Shape readers)`.
+fn quantize_first(
+    g: &Graph,
+    producers: &HashMap<ValueId, (NodeId, usize)>,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    id: NodeId,
+) -> Option<(NodeId, Vec<NodeId>)> {
+    let node = g.node(id)?;
+    let Op::QuantizeLinear(op) = &node.op else { return None };
+    let x = node.inputs.first().copied().flatten()?;
+    let scale = constant(g, node.inputs.get(1).copied().flatten()?)?;
+    let zero_point = node.inputs.get(2).copied().flatten().map(|z| constant(g, z));
+    let per_tensor = scale.len() == 1 && zero_point.is_none_or(|z| z.is_some_and(|z| z.len() == 1));
+    if !per_tensor || op.block_size.is_some_and(|b| b != 0) || g.outputs.contains(&x) || node.output_ids().count() != 1
+    {
+        return None;
+    }
+    let &(r, 0) = producers.get(&x)? else { return None };
+    let rn = g.node(r)?;
+    let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));
+    if !moves || rn.output_ids().count() != 1 || rn.inputs.first().copied().flatten().is_none() {
+        return None;
+    }
+    let mut shapes = vec![];
+    for &(n, slot) in consumers.get(&x)? {
+        match g.node(n)?.op {
+            _ if n == id && slot == 0 => {}
+            Op::ShapeOf(_) => shapes.push(n),
+            _ => return None,
+        }
+    }
+    Some((r, shapes))
+}
+
+/// Makes QuantizeLinear `q` read the moving node `r`'s input and `r` move
+/// the quantized bytes into `q`'s old output; `shapes` read that instead.
+fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>)) {
+    let (Some(qn), Some(rn)) = (g.node(q).cloned(), g.node(r).cloned()) else { return };
+    let (Some(xin), Some(q_out)) = (rn.inputs.first().copied().flatten(), qn.outputs.first().copied().flatten()) else {
+        return;
+    };
+    let dtype = match qn.inputs.get(2).copied().flatten().and_then(|z| constant(g, z)) {
+        Some(z) => z.dtype(),
+        None => match &qn.op {
+            Op::QuantizeLinear(op) => op.output_dtype.unwrap_or(DType::U8),
+            _ => DType::U8,
+        },
+    };
+    let moved = bytes_value_like(g, xin, &qn.name, dtype);
+    if let Some(Some(n)) = g.nodes.get_mut(q.0) {
+        n.inputs[0] = Some(xin);
+        n.outputs[0] = Some(moved);
+    }
+    if let Some(Some(n)) = g.nodes.get_mut(r.0) {
+        n.inputs[0] = Some(moved);
+        n.outputs[0] = Some(q_out);
+    }
+    for s in shapes {
+        if let Some(Some(n)) = g.nodes.get_mut(s.0) {
+            n.inputs[0] = Some(q_out);
+        }
+    }
 }
 
 fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
