@@ -323,6 +323,12 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
     });
 }
 
+/// Reshape, Flatten, Squeeze, Unsqueeze and Transpose: ops that only move
+/// or rename elements, so they commute with an element-wise quantizer.
+fn moves_elements(op: &Op) -> bool {
+    matches!(op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_))
+}
+
 /// The node that only moves or renames elements (Reshape, Flatten,
 /// Squeeze, Unsqueeze, Transpose) and is the only reader of the per-tensor
 /// u8 (or symmetric i8) DequantizeLinear `id`'s output, reading it as its
@@ -332,8 +338,7 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
     crate::int8::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
-    let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));
-    (slot == 0 && moves && rn.output_ids().count() == 1).then_some(r)
+    (slot == 0 && moves_elements(&rn.op) && rn.output_ids().count() == 1).then_some(r)
 }
 
 /// A per-tensor u8 (or symmetric i8) DequantizeLinear `id` whose only
@@ -408,8 +413,7 @@ fn quantize_first(
     }
     let &(r, 0) = producers.get(&x)? else { return None };
     let rn = g.node(r)?;
-    let moves = matches!(rn.op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_));
-    if !moves || rn.output_ids().count() != 1 || rn.inputs.first().copied().flatten().is_none() {
+    if !moves_elements(&rn.op) || rn.output_ids().count() != 1 || rn.inputs.first().copied().flatten().is_none() {
         return None;
     }
     let mut shapes = vec![];
@@ -438,18 +442,10 @@ fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>
         },
     };
     let moved = bytes_value_like(g, xin, &qn.name, dtype);
-    if let Some(Some(n)) = g.nodes.get_mut(q.0) {
-        n.inputs[0] = Some(xin);
-        n.outputs[0] = Some(moved);
-    }
-    if let Some(Some(n)) = g.nodes.get_mut(r.0) {
-        n.inputs[0] = Some(moved);
-        n.outputs[0] = Some(q_out);
-    }
+    rewire(g, q, xin, Some(moved));
+    rewire(g, r, moved, Some(q_out));
     for s in shapes {
-        if let Some(Some(n)) = g.nodes.get_mut(s.0) {
-            n.inputs[0] = Some(q_out);
-        }
+        rewire(g, s, q_out, None);
     }
 }
 
@@ -460,13 +456,18 @@ fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
     };
     let dtype = g.value(xq).fact.dtype.unwrap_or(DType::U8);
     let yq = bytes_value_like(g, y, &rn.name, dtype);
-    if let Some(Some(n)) = g.nodes.get_mut(r.0) {
-        n.inputs[0] = Some(xq);
-        n.outputs[0] = Some(yq);
-    }
-    if let Some(Some(n)) = g.nodes.get_mut(dq.0) {
-        n.inputs[0] = Some(yq);
-        n.outputs[0] = Some(y);
+    rewire(g, r, xq, Some(yq));
+    rewire(g, dq, yq, Some(y));
+}
+
+/// Points node `id`'s data input at `input` and, if given, its first
+/// output at `output`.
+fn rewire(g: &mut Graph, id: NodeId, input: ValueId, output: Option<ValueId>) {
+    if let Some(Some(n)) = g.nodes.get_mut(id.0) {
+        n.inputs[0] = Some(input);
+        if let Some(o) = output {
+            n.outputs[0] = Some(o);
+        }
     }
 }
 

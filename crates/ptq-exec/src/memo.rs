@@ -122,21 +122,24 @@ impl ShapeMemo {
         self.records.get(step).copied().flatten()
     }
 
-    /// The key of memoized step `step` in this run (None: not memoized, or
-    /// a reading is missing).
-    pub(crate) fn key(&self, step: usize, readings: &[Option<Vec<usize>>]) -> Option<Vec<Vec<usize>>> {
-        self.deps.get(step)?.as_ref()?.iter().map(|&r| readings.get(r).cloned().flatten()).collect()
+    /// This run's readings for memoized step `step`, in its dependency
+    /// order (None: not memoized, or a reading is missing).
+    fn key<'r>(&self, step: usize, readings: &'r [Option<Vec<usize>>]) -> Option<Vec<&'r [usize]>> {
+        self.deps.get(step)?.as_ref()?.iter().map(|&r| readings.get(r)?.as_deref()).collect()
     }
 
-    /// The outputs an earlier run of `step` produced for `key`.
-    pub(crate) fn lookup(&self, step: usize, key: &[Vec<usize>]) -> Option<Vec<Option<Arc<Tensor>>>> {
+    /// The outputs an earlier run of `step` produced from the same
+    /// readings.
+    pub(crate) fn lookup(&self, step: usize, readings: &[Option<Vec<usize>>]) -> Option<Vec<Option<Arc<Tensor>>>> {
+        let key = self.key(step, readings)?;
         let cache = self.cache.get(step)?.lock().ok()?;
-        cache.iter().find(|(k, _)| k == key).map(|(_, outs)| outs.clone())
+        cache.iter().find(|(k, _)| k.iter().map(Vec::as_slice).eq(key.iter().copied())).map(|(_, outs)| outs.clone())
     }
 
-    /// Keeps `outs` as `step`'s outputs for `key` (the oldest of
-    /// [`ENTRIES`] goes), unless one is large.
-    pub(crate) fn store(&self, step: usize, key: Vec<Vec<usize>>, outs: Vec<Option<Arc<Tensor>>>) {
+    /// Keeps `outs` as memoized step `step`'s outputs for this run's
+    /// readings (the oldest of [`ENTRIES`] goes), unless one is large.
+    pub(crate) fn store(&self, step: usize, readings: &[Option<Vec<usize>>], outs: &[Option<Arc<Tensor>>]) {
+        let Some(key) = self.key(step, readings) else { return };
         if outs.iter().flatten().any(|t| t.len() > MAX_ELEMENTS) {
             return;
         }
@@ -144,7 +147,7 @@ impl ShapeMemo {
         if cache.len() >= ENTRIES {
             cache.remove(0);
         }
-        cache.push((key, outs));
+        cache.push((key.into_iter().map(<[usize]>::to_vec).collect(), outs.to_vec()));
     }
 }
 

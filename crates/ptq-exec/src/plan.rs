@@ -311,53 +311,20 @@ impl Plan {
             {
                 readings[r] = Some(x.shape().to_vec());
             }
-            let key = self.memo.key(si, &readings);
-            if let Some(outs) = key.as_ref().and_then(|k| self.memo.lookup(si, k)) {
-                for (v, t) in step.outputs.iter().zip(outs) {
-                    let (Some(v), Some(t)) = (v, t) else { continue };
-                    if which.wants(*v) {
-                        probe(*v, &t);
-                    }
-                    values[v.0] = Some(t);
+            let outs = match self.memo.lookup(si, &readings) {
+                Some(outs) => outs,
+                None => {
+                    let outs = self.run_step(step, &mut values)?;
+                    self.memo.store(si, &readings, &outs);
+                    outs
                 }
-                for v in &step.frees {
-                    values[v.0] = None;
-                }
-                if let (Some(t), Some(s)) = (times.as_deref_mut(), started) {
-                    t[si] += s.elapsed().as_secs_f64();
-                }
-                continue;
-            }
-            let mut slots = Vec::with_capacity(step.inputs.len());
-            for (v, &reusable) in step.inputs.iter().zip(&step.reusable) {
-                let Some(v) = v else {
-                    slots.push(None);
-                    continue;
-                };
-                let tensor = if reusable { values[v.0].take() } else { values[v.0].clone() };
-                let tensor = tensor.ok_or_else(|| self.node_err(step, "an input was not computed".into()))?;
-                slots.push(Some(Slot { tensor, reusable }));
-            }
-            let mut ins = Inputs { slots, threads: Threads::Single };
-            let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
-            if heavy {
-                ins.threads = Threads::Pool;
-            }
-            let mut outs = step.kernel.run(&mut ins, step.outputs.len()).map_err(|m| self.node_err(step, m))?;
-            drop(ins);
-            for (slot, out) in step.outputs.iter().enumerate() {
-                let Some(v) = out else { continue };
-                let t = outs
-                    .get_mut(slot)
-                    .and_then(Option::take)
-                    .ok_or_else(|| self.node_err(step, format!("output {slot} was not produced")))?;
+            };
+            for (v, t) in step.outputs.iter().zip(outs) {
+                let (Some(v), Some(t)) = (v, t) else { continue };
                 if which.wants(*v) {
                     probe(*v, &t);
                 }
-                values[v.0] = Some(Arc::new(t));
-            }
-            if let Some(k) = key {
-                self.memo.store(si, k, step.outputs.iter().map(|v| v.and_then(|v| values[v.0].clone())).collect());
+                values[v.0] = Some(t);
             }
             for v in &step.frees {
                 values[v.0] = None;
@@ -374,6 +341,41 @@ impl Plan {
                     msg: "output was not computed".into(),
                 })?;
                 Ok((g.value(o).name.clone(), Arc::try_unwrap(t).unwrap_or_else(|a| (*a).clone())))
+            })
+            .collect()
+    }
+
+    /// Runs one step's kernel on its inputs (taken out of `values` at
+    /// their last use) and returns its outputs, one per output slot (None
+    /// for an unwired slot).
+    fn run_step(&self, step: &Step, values: &mut [Option<Arc<Tensor>>]) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
+        let mut slots = Vec::with_capacity(step.inputs.len());
+        for (v, &reusable) in step.inputs.iter().zip(&step.reusable) {
+            let Some(v) = v else {
+                slots.push(None);
+                continue;
+            };
+            let tensor = if reusable { values[v.0].take() } else { values[v.0].clone() };
+            let tensor = tensor.ok_or_else(|| self.node_err(step, "an input was not computed".into()))?;
+            slots.push(Some(Slot { tensor, reusable }));
+        }
+        let mut ins = Inputs { slots, threads: Threads::Single };
+        let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
+        if heavy {
+            ins.threads = Threads::Pool;
+        }
+        let mut outs = step.kernel.run(&mut ins, step.outputs.len()).map_err(|m| self.node_err(step, m))?;
+        drop(ins);
+        step.outputs
+            .iter()
+            .enumerate()
+            .map(|(slot, out)| match out {
+                None => Ok(None),
+                Some(_) => outs
+                    .get_mut(slot)
+                    .and_then(Option::take)
+                    .map(|t| Some(Arc::new(t)))
+                    .ok_or_else(|| self.node_err(step, format!("output {slot} was not produced"))),
             })
             .collect()
     }
