@@ -64,6 +64,31 @@ pub(crate) fn exp_one(x: f32) -> f32 {
     e_r * pow2(half) * pow2(n - half)
 }
 
+/// e^x for x ≤ 0 (softmax's x − max), with fewer operations than
+/// [`exp_one`] (17 against 27 per vector): fused multiply-adds where that
+/// one rounds twice, and results below `f32::MIN_POSITIVE` (x below about
+/// −87.3) flushed to 0 instead of made subnormal. Within 2 ulp of the
+/// exact value otherwise; −∞ gives 0 and NaN stays NaN. For x > 0 the
+/// result is meaningless.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_one(x: f32) -> f32 {
+    // A NaN fails the comparison and stays.
+    let x = if x < LOW { LOW } else { x };
+    let t = x.mul_add(LOG2E, ROUND);
+    let n = t - ROUND;
+    let r = (-n).mul_add(LN2_HI, x);
+    let r = (-n).mul_add(LN2_LO, r);
+    let mut p = C[5];
+    for &c in C[..5].iter().rev() {
+        p = p.mul_add(r, c);
+    }
+    let e_r = 1.0 + (r * r).mul_add(p, r);
+    // n in [-150, 0]; below -126 the biased exponent clamps to 0, which
+    // gives 0.0 (flushing the subnormal results).
+    let n = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    e_r * f32::from_bits(((n + 127).max(0) as u32) << 23)
+}
+
 /// 2^n for n in [-126, 127] (the halves of n above always are).
 #[inline(always)]
 fn pow2(n: i32) -> f32 {
@@ -105,6 +130,26 @@ mod tests {
         for bits in (0..=HIGH.to_bits()).chain(0x8000_0000..=LOW.to_bits()) {
             check(f32::from_bits(bits));
         }
+    }
+
+    /// The softmax variant: within 2 ulp wherever the result is normal, 0
+    /// or within 2^-126 of the exact value below, on every 7th input in
+    /// [−104, 0] and the special values.
+    #[test]
+    fn nonpositive_variant_within_two_ulp() {
+        for bits in (0x8000_0000..=LOW.to_bits()).step_by(7) {
+            let x = f32::from_bits(bits);
+            let (got, want) = (exp_nonpositive_one(x), (x as f64).exp());
+            if want >= f64::from(f32::MIN_POSITIVE) {
+                assert!(ulps(got, want as f32) <= 2, "exp({x:e}) = {got:e}, want {want:e}");
+            } else {
+                assert!((f64::from(got) - want).abs() <= f64::from(f32::MIN_POSITIVE), "exp({x:e}) = {got:e}");
+            }
+        }
+        assert_eq!(exp_nonpositive_one(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_nonpositive_one(-1000.0), 0.0);
+        assert_eq!(exp_nonpositive_one(0.0), 1.0);
+        assert!(exp_nonpositive_one(f32::NAN).is_nan());
     }
 
     #[test]

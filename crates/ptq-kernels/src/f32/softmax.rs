@@ -1,6 +1,6 @@
 //! Numerically stable softmax over contiguous rows.
 
-use super::exp::exp_one;
+use super::exp::exp_nonpositive_one;
 use super::isa::{Isa, multiversion};
 
 /// Lanes of the reductions: independent partial results the compiler can keep
@@ -9,7 +9,9 @@ use super::isa::{Isa, multiversion};
 pub(crate) const LANES: usize = 16;
 
 /// Replaces every row of `row` contiguous elements with its softmax,
-/// exp(x − max) · (1 / Σ exp(x − max)), with [`exp`](super::exp::exp) (2 ulp).
+/// exp(x − max) · (1 / Σ exp(x − max)), with an exponential within 2 ulp
+/// (exponentials below `f32::MIN_POSITIVE` flushed to 0; see
+/// `exp_nonpositive_one`).
 ///
 /// A row holding a NaN becomes all NaN, and so does a row of all −∞. Panics
 /// unless `row > 0` and `x.len()` is a multiple of it (an empty `x` is always
@@ -30,63 +32,67 @@ multiversion! {
 fn softmax_body(x: &mut [f32], row: usize) {
     for r in x.chunks_exact_mut(row) {
         let max = max(r);
-        for v in r.iter_mut() {
-            *v = exp_one(*v - max);
-        }
         // One division per row, then multiplications (as onnxruntime's MLAS).
-        let inv = 1.0 / sum(r);
+        let inv = 1.0 / exp_and_sum(r, max);
         for v in r.iter_mut() {
             *v *= inv;
         }
     }
 }
 
-/// Largest element (NaN elements are skipped; −∞ for an empty slice).
+/// Largest element (−∞ for an empty slice). A NaN may or may not be
+/// skipped: either way its row's exponentials and sum are NaN, so the
+/// row becomes all NaN.
 #[inline(always)]
 fn max(x: &[f32]) -> f32 {
+    // One vector instruction (`f32::max` takes three, to skip NaN).
+    let larger = |a: f32, b: f32| if b > a { b } else { a };
     let mut acc = [f32::NEG_INFINITY; LANES];
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a = a.max(v);
+            *a = larger(*a, v);
         }
     }
-    let m = fold_lanes(acc, f32::max);
-    tail.iter().fold(m, |m, &v| m.max(v))
+    let m = fold_lanes(acc, larger);
+    tail.iter().fold(m, |m, &v| larger(m, v))
 }
 
-/// Combines the `LANES` partial results pairwise (halving the width each
-/// step), a tree of depth 4 instead of a chain of `LANES` dependent steps.
+/// Combines the `LANES` partial results pairwise, halving the width each
+/// step (a tree of depth 4 instead of a chain of `LANES` dependent steps;
+/// the fixed widths let each step be one vector operation).
 ///
 /// Never inlined: inlined, its pairwise tree led the compiler to split the
 /// callers' accumulation loops into two-lane vectors (an eighth of an
 /// AVX-512 register); out of line it runs once per row and the loops use
-/// whole registers. It is plain scalar arithmetic, the same on every build.
+/// whole registers. It is plain arithmetic, the same on every build.
 #[inline(never)]
-pub(crate) fn fold_lanes(mut acc: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut width = LANES / 2;
-    while width > 0 {
-        for i in 0..width {
-            acc[i] = f(acc[i], acc[i + width]);
-        }
-        width /= 2;
-    }
-    acc[0]
+pub(crate) fn fold_lanes(acc: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let a: [f32; 8] = std::array::from_fn(|i| f(acc[i], acc[i + 8]));
+    let a: [f32; 4] = std::array::from_fn(|i| f(a[i], a[i + 4]));
+    let a: [f32; 2] = std::array::from_fn(|i| f(a[i], a[i + 2]));
+    f(a[0], a[1])
 }
 
-/// Sum of the elements, in `LANES` interleaved partial sums.
+/// Replaces every element with exp(x − max) and returns their sum, in
+/// `LANES` interleaved partial sums.
 #[inline(always)]
-fn sum(x: &[f32]) -> f32 {
+fn exp_and_sum(x: &mut [f32], max: f32) -> f32 {
     let mut acc = [0.0f32; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v;
+    let mut chunks = x.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *v = exp_nonpositive_one(*v - max);
+            *a += *v;
         }
     }
-    tail.iter().fold(fold_lanes(acc, |a, b| a + b), |s, &v| s + v)
+    let mut s = fold_lanes(acc, |a, b| a + b);
+    for v in chunks.into_remainder() {
+        *v = exp_nonpositive_one(*v - max);
+        s += *v;
+    }
+    s
 }
 
 #[cfg(test)]
