@@ -1,7 +1,8 @@
 //! The int8 path's elementwise kernels on one ResNet feature map (64
 //! channels × 32×32 positions), on the best tier this CPU has, one thread:
-//! the fused dequantize-quantize epilogue, QuantizeLinear and the u8 add.
-//! Throughput is in elements.
+//! the fused dequantize-quantize epilogue, QuantizeLinear and the u8 add;
+//! and the epilogue of a transformer's GELU layer. Throughput is in
+//! elements (of the feature map; the GELU case has 64 Ki elements too).
 //!
 //! Quick run: `cargo bench -p ptq-kernels --bench int8_elementwise -- --warm-up-time 1 --measurement-time 3`.
 
@@ -30,6 +31,17 @@ fn elementwise(c: &mut Criterion) {
     let mut out = vec![0u8; len];
     group.bench_function("dequantize_quantize_acc", |b| {
         b.iter(|| k.dequantize_quantize_acc(black_box(&acc), CHANNELS, &d, 0.013, 0, &mut out))
+    });
+    // A transformer's first feed-forward layer: 128 tokens × 512 columns,
+    // bias, exact GELU, then the quantizer.
+    let (rows, cols) = (128, 512);
+    let acc_ffn: Vec<i32> = acc.iter().cycle().take(rows * cols).map(|v| v >> 8).collect();
+    let sw_ffn: Vec<f32> = floats(cols, 7).iter().map(|v| 1e-3 * (1.5 + v)).collect();
+    let bias_ffn = floats(cols, 8);
+    let gelu = Dequant { scale_a: 0.02, scale_b: &sw_ffn, bias: Some(&bias_ffn), act: Activation::Gelu };
+    let mut out_ffn = vec![0u8; rows * cols];
+    group.bench_function("dequantize_quantize_acc_gelu_128x512", |b| {
+        b.iter(|| k.dequantize_quantize_acc(black_box(&acc_ffn), cols, &gelu, 0.02, 10, &mut out_ffn))
     });
     let x: Vec<f32> = floats(len, 4).iter().map(|v| 3.0 * v).collect();
     group.bench_function("quantize_u8", |b| b.iter(|| k.quantize_u8(black_box(&x), 0.013, 128, &mut out)));
