@@ -46,8 +46,8 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
             t => return Err(format!("{} is not a byte type", t.dtype())),
         };
         let zp = u8::try_from(zp).map_err(|_| format!("zero point {z} out of range"))?;
-        let mut y = vec![0f32; q.len()];
-        kernels.dequantize_u8(&q, scale[0], zp, &mut y);
+        let mut y = Vec::new();
+        kernels.dequantize_u8_extend(&q, scale[0], zp, &mut y);
         return one(Tensor::F32(array(x.shape(), y)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;

@@ -91,12 +91,12 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         // clamping line up, and the sums are exact in f32.
         let signed = dtype == DType::I8;
         let xs = contiguous(a);
-        let mut q = vec![0u8; xs.len()];
-        kernels.quantize_u8(&xs, s, (z + if signed { 128.0 } else { 0.0 }) as u8, &mut q);
+        let mut q = Vec::new();
+        kernels.quantize_u8_extend(&xs, s, (z + if signed { 128.0 } else { 0.0 }) as u8, &mut q);
         if !signed {
             return one(Tensor::U8(array(a.shape(), q)?));
         }
-        let q = q.iter().zip(xs.iter()).map(|(&q, v)| if v.is_nan() { 0 } else { (q ^ 0x80) as i8 }).collect();
+        let q = q.into_iter().zip(xs.iter()).map(|(q, v)| if v.is_nan() { 0 } else { (q ^ 0x80) as i8 }).collect();
         return one(Tensor::I8(array(a.shape(), q)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;

@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 
 use super::tier::Int8Kernels;
 use crate::f32::isa::multiversion;
-use crate::uninit::as_uninit;
+use crate::uninit::{as_uninit, extend_with};
 
 /// One ONNX QuantizeLinear value, `saturate_u8(round_half_even(v / scale) + zp)`
 /// with NaN giving 0. The int8 addition uses it; QuantizeLinear uses
@@ -110,15 +110,15 @@ multiversion! {
 }
 
 #[inline(always)]
-fn dequantize_body(q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) {
+fn dequantize_body(q: &[u8], scale: f32, zero_point: u8, out: &mut [MaybeUninit<f32>]) {
     let zp = i32::from(zero_point);
     for (o, &v) in out.iter_mut().zip(q) {
-        *o = (i32::from(v) - zp) as f32 * scale;
+        o.write((i32::from(v) - zp) as f32 * scale);
     }
 }
 
 multiversion! {
-    fn dequantize_isa(q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) => dequantize_body;
+    fn dequantize_isa(q: &[u8], scale: f32, zero_point: u8, out: &mut [MaybeUninit<f32>]) => dequantize_body;
 }
 
 impl Int8Kernels {
@@ -135,7 +135,23 @@ impl Int8Kernels {
     /// if the lengths differ.
     pub fn dequantize_u8(&self, q: &[u8], scale: f32, zero_point: u8, out: &mut [f32]) {
         assert_eq!(q.len(), out.len(), "dequantize_u8: {} inputs, {} outputs", q.len(), out.len());
-        dequantize_isa(self.isa, q, scale, zero_point, out);
+        // SAFETY: the kernel writes only computed values.
+        dequantize_isa(self.isa, q, scale, zero_point, unsafe { as_uninit(out) });
+    }
+
+    /// [`Int8Kernels::quantize_u8`] appending `x.len()` bytes to `out`,
+    /// without zeroing them first.
+    pub fn quantize_u8_extend(&self, x: &[f32], scale: f32, zero_point: u8, out: &mut Vec<u8>) {
+        // SAFETY: the kernel writes every element of the slice it is given
+        // (one per input value).
+        unsafe { extend_with(out, x.len(), |o| quantize_isa(self.isa, x, scale, zero_point, o)) };
+    }
+
+    /// [`Int8Kernels::dequantize_u8`] appending `q.len()` values to `out`,
+    /// without zeroing them first.
+    pub fn dequantize_u8_extend(&self, q: &[u8], scale: f32, zero_point: u8, out: &mut Vec<f32>) {
+        // SAFETY: as above.
+        unsafe { extend_with(out, q.len(), |o| dequantize_isa(self.isa, q, scale, zero_point, o)) };
     }
 }
 
@@ -206,6 +222,22 @@ mod tests {
                 proptest::prop_assert_eq!(&got, &want, "{}", t.tier());
             }
         }
+    }
+
+    #[test]
+    fn extend_forms_append_the_same_values() {
+        let k = Int8Kernels::detect();
+        let x: Vec<f32> = (0..300).map(|i| (i as f32 - 150.0) * 0.037).collect();
+        let mut want = vec![0u8; x.len()];
+        k.quantize_u8(&x, 0.05, 131, &mut want);
+        let mut got = vec![7u8];
+        k.quantize_u8_extend(&x, 0.05, 131, &mut got);
+        assert_eq!((got[0], &got[1..]), (7, &want[..]));
+        let mut back = vec![0f32; want.len()];
+        k.dequantize_u8(&want, 0.05, 131, &mut back);
+        let mut got = vec![-1.0f32];
+        k.dequantize_u8_extend(&want, 0.05, 131, &mut got);
+        assert_eq!((got[0], &got[1..]), (-1.0, &back[..]));
     }
 
     #[test]
