@@ -64,12 +64,12 @@ pub(crate) fn exp_one(x: f32) -> f32 {
     e_r * pow2(half) * pow2(n - half)
 }
 
-/// e^x for x ≤ 0 (softmax's x − max), with fewer operations than
-/// [`exp_one`] (17 against 27 per vector): fused multiply-adds where that
-/// one rounds twice, and results below `f32::MIN_POSITIVE` (x below about
-/// −87.3) flushed to 0 instead of made subnormal. Within 2 ulp of the
-/// exact value otherwise; −∞ gives 0 and NaN stays NaN. For x > 0 the
-/// result is meaningless.
+/// e^x for x ≤ 0 (softmax's x − max), with about two thirds of
+/// [`exp_one`]'s operations: fused multiply-adds where that one rounds
+/// twice, a one-sided clamp, and results below `f32::MIN_POSITIVE` (x
+/// below about −87.3) flushed to 0 instead of made subnormal. Within 2 ulp
+/// of the exact value otherwise; −∞ gives 0 and NaN stays NaN. For x > 0
+/// the result is meaningless.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_one(x: f32) -> f32 {
     // A NaN fails the comparison and stays.

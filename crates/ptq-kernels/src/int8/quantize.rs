@@ -27,8 +27,9 @@ pub(super) fn quantize_one(v: f32, scale: f32, zp: f32) -> u8 {
 /// roundings (the reciprocal, the product, the quotient) is within 2^-24
 /// of its exact value, so `y` and the rounded quotient `fl(v / scale)`
 /// differ by under 3.0001·2^-24·|y|, which is under 2^-13 for |y| < 512.
-/// Beyond that both saturate to the same byte (each is within one of the
-/// other, and every zero point puts ±511 outside [0, 255]).
+/// Beyond that both saturate to the same byte: both round to integers of
+/// magnitude 512 or more, on the same side of zero, and every zero point
+/// puts those outside [0, 255].
 const UNSURE: f32 = 0.5 - 1.0 / 8192.0;
 
 /// [`quantize_one`] with a multiplication by `inv_scale = 1 / scale` where
