@@ -14,29 +14,20 @@
 //! 128.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use ptq_kernels::int8::{Activation, Dequant, Int8Kernels};
 use ptq_kernels::{layer_norm_rows, softmax_rows};
 
 #[path = "../benches/support/bytes.rs"]
 mod support;
+mod timing;
 use support::floats;
 
 /// Minimum and median microseconds of `iters` calls of `f`, after two
 /// untimed ones.
-fn time_us(iters: usize, mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    f();
-    let mut t: Vec<f64> = (0..iters.max(1))
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    (t[0], t[t.len() / 2])
+fn time_us(iters: usize, f: impl FnMut()) -> (f64, f64) {
+    let t = timing::sorted_seconds(iters, f);
+    (t[0] * 1e6, t[t.len() / 2] * 1e6)
 }
 
 fn report(what: &str, (min, median): (f64, f64), elements: usize) {

@@ -16,21 +16,13 @@ use ptq_kernels::{Gemm, Threads, sgemm};
 
 #[path = "../benches/support/bytes.rs"]
 mod support;
+mod timing;
 use support::bytes;
 
 /// Median milliseconds of `iters` calls of `f`, after two untimed ones.
-fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    f();
-    let mut t: Vec<f64> = (0..iters.max(1))
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+fn median_ms(iters: usize, f: impl FnMut()) -> f64 {
+    let t = timing::sorted_seconds(iters, f);
+    t[t.len() / 2] * 1e3
 }
 
 fn main() {
