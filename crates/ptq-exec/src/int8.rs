@@ -515,18 +515,34 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
             }
             // Attention divides the scores by √d right after Q·Kᵀ: the
             // factor joins the dequantize scale.
+            let mut out = mm_out;
             if !k.relu
                 && let Some(v) = mm_out
                 && let Some((div, div_out, factor)) = scalar_scaling(g, &consumers, v)
             {
                 k.sa *= factor;
                 g.nodes[div.0] = None;
-                if let Some(Some(mm)) = g.nodes.get_mut(id.0) {
-                    mm.outputs[0] = Some(div_out);
+                out = Some(div_out);
+            }
+            // Then its mask Add and Softmax run on each matrix of scores.
+            let mut inputs = xs.map(Some).to_vec();
+            if !k.relu
+                && let Some(v) = out
+                && let Some(tail) = crate::int8_scores::match_scores_tail(g, &consumers, v)
+            {
+                for r in tail.removed {
+                    g.nodes[r.0] = None;
                 }
+                k.softmax = true;
+                k.masked = tail.mask.is_some();
+                inputs.extend(tail.mask.map(Some));
+                out = Some(tail.output);
+            }
+            if let Some(Some(mm)) = g.nodes.get_mut(id.0) {
+                mm.outputs[0] = out;
             }
             found.insert(id, Box::new(k));
-            new_inputs.push((id, xs.map(Some).to_vec()));
+            new_inputs.push((id, inputs));
             dqs.extend([adq, bdq]);
             continue;
         }

@@ -19,6 +19,7 @@ use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
 use crate::int8::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
+use crate::int8_scores::{MaskLayout, add_then_softmax};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 
@@ -39,7 +40,7 @@ pub(crate) fn match_act_matmul(
     // Matrices, not vectors, on both sides: a rank the facts vouch for.
     let rank = |v: ValueId| g.value(v).fact.shape.as_ref().map(Vec::len);
     (rank(xa)? >= 2 && rank(xb)? >= 2).then_some(())?;
-    Some((IntActMatMul { a, sa, b, sb, relu, b_transposed: false, kernels }, [xa, xb]))
+    Some((IntActMatMul { a, sa, b, sb, relu, b_transposed: false, masked: false, softmax: false, kernels }, [xa, xb]))
 }
 
 /// Attention's `Kᵀ` is a Transpose of the last two axes right before the
@@ -78,6 +79,11 @@ pub struct IntActMatMul {
     pub relu: bool,
     /// The right operand arrives as `[.., n, k]` (see [`transposed_operand`]).
     pub b_transposed: bool,
+    /// A third input, an f32 mask, is added to the dequantized product
+    /// (see [`crate::int8_scores`]).
+    pub masked: bool,
+    /// Then each row of the result is replaced by its softmax.
+    pub softmax: bool,
     pub kernels: &'static Int8Kernels,
 }
 
@@ -90,6 +96,8 @@ impl std::fmt::Debug for IntActMatMul {
             .field("sb", &self.sb)
             .field("relu", &self.relu)
             .field("b_transposed", &self.b_transposed)
+            .field("masked", &self.masked)
+            .field("softmax", &self.softmax)
             .field("tier", &self.kernels.tier())
             .finish()
     }
@@ -180,14 +188,40 @@ impl Kernel for IntActMatMul {
         let (a, za) = as_u8(ta, self.a)?;
         let scale_b = vec![self.sb; n];
         let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, act: relu_activation(self.relu) };
-        let mut y = Vec::with_capacity(pairs.len() * m * n);
-        for &(ia, ib) in &pairs {
-            let packed = self.pack(tb, ib, (k, n))?;
-            self.kernels.linear_f32_extend(&a[ia * m * k..][..m * k], m, za, &packed, &d, &mut y, Threads::Single);
-        }
         let mut shape = batch;
         shape.extend([m, n]);
-        one(Tensor::F32(array(&shape, y)?))
+        let mask = match self.masked {
+            true => match ins.get(2)? {
+                Tensor::F32(t) => Some(t),
+                t => return Err(format!("integer path: a {} mask where f32 was expected", t.dtype())),
+            },
+            false => None,
+        };
+        // A mask that broadcasts into the scores is added matrix by matrix,
+        // with the softmax; one that enlarges them, after the product.
+        let layout = mask.map(|t| MaskLayout::new(t.shape(), &shape));
+        let in_place = !matches!(layout, Some(None));
+        let mask_values = mask.map(contiguous);
+        let mut y = Vec::with_capacity(pairs.len() * m * n);
+        for (i, &(ia, ib)) in pairs.iter().enumerate() {
+            let packed = self.pack(tb, ib, (k, n))?;
+            let start = y.len();
+            self.kernels.linear_f32_extend(&a[ia * m * k..][..m * k], m, za, &packed, &d, &mut y, Threads::Single);
+            if in_place {
+                let block = &mut y[start..];
+                if let (Some(Some(l)), Some(values)) = (&layout, &mask_values) {
+                    l.add(i, block, n, values);
+                }
+                if self.softmax && n > 0 {
+                    ptq_kernels::softmax_rows(block, n);
+                }
+            }
+        }
+        let y = array(&shape, y)?;
+        match mask {
+            Some(mask) if !in_place => one(Tensor::F32(add_then_softmax(&y, mask)?)),
+            _ => one(Tensor::F32(y)),
+        }
     }
 }
 
@@ -198,6 +232,7 @@ mod tests {
     use ptq_ir::ops::dequantize::DequantizeLinear;
     use ptq_ir::ops::matmul::MatMul;
     use ptq_ir::ops::quantize::QuantizeLinear;
+    use ptq_ir::ops::softmax::{Softmax, SoftmaxKind};
     use ptq_ir::ops::transpose::Transpose;
     use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
 
@@ -280,6 +315,76 @@ mod tests {
             [(BinaryKind::Div, true, true), (BinaryKind::Mul, false, true), (BinaryKind::Sub, true, false)]
         {
             check_product(u8z(120), u8z(128), true, Some((kind, product_first, fused)), false);
+        }
+    }
+
+    /// Attention's `softmax(Q·Kᵀ / 8 + mask)`: the mask Add and the
+    /// Softmax run inside the integer product, for masks that broadcast
+    /// into the scores (on either side of the Add, of rank 2 to 4) and for
+    /// one that enlarges them; without a mask too. A Softmax over another
+    /// axis stays a node. The probabilities agree with the fake-quant path.
+    #[test]
+    fn attention_masks_and_softmax_run_in_the_product() {
+        // (left operand's shape, mask shape, mask first in the Add, Softmax axis, fused)
+        type Case = (&'static [usize], Option<&'static [usize]>, bool, i64, bool);
+        let cases: [Case; 7] = [
+            (&[2, 3, 5, 16], None, false, -1, true),
+            (&[2, 3, 5, 16], Some(&[2, 1, 1, 7]), false, -1, true),
+            (&[2, 3, 5, 16], Some(&[2, 1, 1, 7]), true, 3, true),
+            (&[2, 3, 5, 16], Some(&[5, 7]), false, -1, true),
+            (&[2, 3, 5, 16], Some(&[2, 3, 5, 7]), true, -1, true),
+            (&[1, 3, 5, 16], Some(&[2, 1, 1, 7]), false, -1, true),
+            (&[2, 3, 5, 16], Some(&[2, 1, 1, 7]), false, 2, false),
+        ];
+        for (sa, mask, mask_first, axis, fused) in cases {
+            let sb = [1, 3, 16, 7];
+            let mut g = Graph::default();
+            let u8z = |z: u8| Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![z]).unwrap());
+            let a = quantized(&mut g, "a", sa, 0.05, u8z(120));
+            let b = quantized(&mut g, "b", &sb, 0.04, u8z(128));
+            let scores = [sa[0], 3, 5, 7];
+            let y = g.add_value(Value { name: "y".into(), fact: fact(&scores), ..Value::default() });
+            g.add_node(node("mm", Op::MatMul(MatMul), vec![a, b], y));
+            let c = g.add_constant("c", Tensor::scalar_f32(8.0), ConstSource::Stored);
+            let mut z = g.add_value(Value { name: "z".into(), fact: fact(&scores), ..Value::default() });
+            g.add_node(node("scale", Op::Binary(Binary { kind: BinaryKind::Div }), vec![y, c], z));
+            let mut inputs = vec![
+                (
+                    "a".to_string(),
+                    Tensor::F32(ArrayD::from_shape_vec(IxDyn(sa), values(sa.iter().product(), 3)).unwrap()),
+                ),
+                ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 5)).unwrap())),
+            ];
+            if let Some(ms) = mask {
+                let m = g.add_value(Value { name: "mask".into(), fact: fact(ms), ..Value::default() });
+                g.inputs.push(m);
+                let len = ms.iter().product();
+                let vals: Vec<f32> =
+                    values(len, 9).iter().map(|v| if *v > 1.0 { -10_000.0 } else { v * 0.5 }).collect();
+                inputs.push(("mask".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(ms), vals).unwrap())));
+                let out_shape: Vec<usize> = if sa[0] == 1 { vec![2, 3, 5, 7] } else { scores.to_vec() };
+                let sum = g.add_value(Value { name: "sum".into(), fact: fact(&out_shape), ..Value::default() });
+                let ins = if mask_first { vec![m, z] } else { vec![z, m] };
+                g.add_node(node("mask", Op::Binary(Binary { kind: BinaryKind::Add }), ins, sum));
+                z = sum;
+            }
+            let p = g.add_value(Value { name: "p".into(), ..Value::default() });
+            let sm = Softmax { kind: SoftmaxKind::Softmax, axis, coerce_2d: false };
+            g.add_node(node("softmax", Op::Softmax(sm), vec![z], p));
+            g.outputs.push(p);
+            let run = |int: bool| {
+                let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
+                let out = plan.run(inputs.clone()).unwrap();
+                let softmaxes = plan.graph().iter_nodes().filter(|(_, n)| matches!(n.op, Op::Softmax(_))).count();
+                (out[0].1.clone(), softmaxes)
+            };
+            let ((pf, _), (pi, softmaxes)) = (run(false), run(true));
+            let what = format!("a {sa:?}, mask {mask:?}, axis {axis}");
+            assert_eq!(softmaxes, usize::from(!fused), "{what}");
+            assert_eq!(pi.shape(), pf.shape(), "{what}");
+            for (x, y) in pi.to_f64_vec().iter().zip(pf.to_f64_vec()) {
+                assert!((x - y).abs() <= 2e-5, "{what}: integer {x}, f32 {y}");
+            }
         }
     }
 

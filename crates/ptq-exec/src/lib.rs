@@ -20,6 +20,7 @@ mod int8_canon;
 mod int8_conv;
 mod int8_layout;
 mod int8_lut;
+mod int8_scores;
 mod memo;
 mod ops;
 mod plan;
