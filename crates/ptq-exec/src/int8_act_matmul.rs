@@ -7,7 +7,9 @@
 //! one must be symmetric — i8 with zero point 0 or u8 with zero point 128 —
 //! since the kernels multiply by signed bytes without a zero point. Each
 //! matrix of the batch packs its right operand when the node runs, then
-//! multiplies and dequantizes in one call.
+//! multiplies and dequantizes in one call; attention's mask Add and
+//! Softmax, when they follow, run on that matrix next
+//! ([`crate::int8_scores`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -80,7 +82,7 @@ pub struct IntActMatMul {
     /// The right operand arrives as `[.., n, k]` (see [`transposed_operand`]).
     pub b_transposed: bool,
     /// A third input, an f32 mask, is added to the dequantized product
-    /// (see [`crate::int8_scores`]).
+    /// (see [`crate::int8_scores`]); only together with `softmax`.
     pub masked: bool,
     /// Then each row of the result is replaced by its softmax.
     pub softmax: bool,
@@ -190,12 +192,13 @@ impl Kernel for IntActMatMul {
         let d = Dequant { scale_a: self.sa, scale_b: &scale_b, bias: None, act: relu_activation(self.relu) };
         let mut shape = batch;
         shape.extend([m, n]);
-        let mask = match self.masked {
-            true => match ins.get(2)? {
+        let mask = if self.masked {
+            match ins.get(2)? {
                 Tensor::F32(t) => Some(t),
                 t => return Err(format!("integer path: a {} mask where f32 was expected", t.dtype())),
-            },
-            false => None,
+            }
+        } else {
+            None
         };
         // A mask that broadcasts into the scores is added matrix by matrix,
         // with the softmax; one that enlarges them, after the product.

@@ -119,9 +119,9 @@ impl MaskLayout {
 /// enlarges the scores when broadcast): the Add with NumPy broadcasting,
 /// then the Softmax over the last axis, on the whole tensor.
 pub(crate) fn add_then_softmax(scores: &ArrayD<f32>, mask: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
-    let sum = (scores + mask).as_standard_layout().into_owned();
+    let mut sum = (scores + mask).as_standard_layout().into_owned();
     let n = *sum.shape().last().ok_or("the scores have rank 0")?;
-    let mut sum = sum;
+    // A fresh standard-layout array is one slice.
     if let Some(s) = sum.as_slice_mut()
         && n > 0
     {
