@@ -119,7 +119,7 @@ type Batches = (Vec<usize>, Vec<(usize, usize)>);
 
 /// Batch shape of `a [.., m, k]` and `b [.., k, n]` broadcast together, and
 /// for each output matrix the index of its A and B matrices.
-fn batches(a: &[usize], b: &[usize]) -> Result<Batches, String> {
+pub(crate) fn batches(a: &[usize], b: &[usize]) -> Result<Batches, String> {
     let (ba, bb) = (&a[..a.len() - 2], &b[..b.len() - 2]);
     let rank = ba.len().max(bb.len());
     let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, rank - s.len()).chain(s.iter().copied()).collect() };
@@ -204,7 +204,7 @@ impl Kernel for IntActMatMul {
         // with the softmax; one that enlarges them, after the product.
         let layout = mask.map(|t| MaskLayout::new(t.shape(), &shape));
         let in_place = !matches!(layout, Some(None));
-        let mask_values = mask.map(contiguous);
+        let mask_values = mask.filter(|_| in_place).map(contiguous);
         let mut y = Vec::with_capacity(pairs.len() * m * n);
         for (i, &(ia, ib)) in pairs.iter().enumerate() {
             let packed = self.pack(tb, ib, (k, n))?;

@@ -16,6 +16,7 @@ use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::ops::softmax::SoftmaxKind;
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
+use crate::int8_act_matmul::batches;
 use crate::util::sole_reader;
 
 /// What follows the product: the nodes the MatMul takes over, the value
@@ -75,26 +76,14 @@ impl MaskLayout {
         (r >= 2 && mask.len() <= r).then_some(())?;
         let padded: Vec<usize> = std::iter::repeat_n(1, r - mask.len()).chain(mask.iter().copied()).collect();
         padded.iter().zip(out).all(|(&d, &o)| d == 1 || d == o).then_some(())?;
-        let mut strides = vec![0usize; r];
-        let mut s = 1;
-        for d in (0..r).rev() {
-            strides[d] = if padded[d] == 1 { 0 } else { s };
-            s *= padded[d];
-        }
-        let batch = &out[..r - 2];
-        let mut bases = Vec::with_capacity(batch.iter().product());
-        let mut idx = vec![0usize; batch.len()];
-        for _ in 0..batch.iter().product::<usize>() {
-            bases.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
-            for d in (0..batch.len()).rev() {
-                idx[d] += 1;
-                if idx[d] < batch[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
-        Some(MaskLayout { bases, row_stride: strides[r - 2], col_stride: strides[r - 1] })
+        // The mask's matrix for each output matrix, as for a MatMul operand.
+        let (_, pairs) = batches(out, &padded).ok()?;
+        let (rows, cols) = (padded[r - 2], padded[r - 1]);
+        Some(MaskLayout {
+            bases: pairs.iter().map(|&(_, im)| im * rows * cols).collect(),
+            row_stride: if rows == 1 { 0 } else { cols },
+            col_stride: usize::from(cols != 1),
+        })
     }
 
     /// Adds the mask's part for output matrix `i` to `block`, its rows of
