@@ -55,6 +55,15 @@ fn f32_tensor(name: &str, dims: &[i64], raw: Vec<u8>) -> TensorProto {
     t
 }
 
+fn i64_tensor(name: &str, dims: &[i64], values: &[i64]) -> TensorProto {
+    let mut t = TensorProto::new();
+    t.name = name.into();
+    t.data_type = DataType::INT64 as i32;
+    t.dims = dims.to_vec();
+    t.int64_data = values.to_vec();
+    t
+}
+
 fn relu_model() -> ModelProto {
     model(13, vec![node("relu0", "Relu", &["x"], &["y"])], vec![])
 }
@@ -139,9 +148,19 @@ fn negative_and_huge_dims_are_errors_without_allocating() {
         let e = load(&m).unwrap_err();
         assert!(matches!(e, OnnxError::Tensor { .. }), "{dims:?}: {e}");
     }
+}
+
+#[test]
+fn negative_declared_dims_are_unknown_with_a_warning() {
+    // paddle2onnx writes -1 for a dynamic dim; onnxruntime reads it as unknown.
     let mut m = relu_model();
-    m.graph.as_mut().unwrap().input = vec![vi("x", &[-3, 4])];
-    assert!(matches!(load(&m).unwrap_err(), OnnxError::Value { .. }));
+    m.graph.as_mut().unwrap().input = vec![vi("x", &[-1, 4])];
+    let loaded = load(&m).unwrap();
+    let x = loaded.graph.value(loaded.graph.inputs[0]);
+    assert_eq!(x.fact.shape, Some(vec![ptq_ir::Dim::Unknown, ptq_ir::Dim::Known(4)]));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    let w = &loaded.warnings[0];
+    assert!(w.contains("hostile.onnx") && w.contains("\"x\"") && w.contains("-1"), "{w}");
 }
 
 #[test]
@@ -208,11 +227,49 @@ fn wrongly_typed_attribute_names_the_node() {
 }
 
 #[test]
-fn shape_contradictions_name_the_node() {
+fn shape_contradictions_are_overruled_with_a_warning_naming_value_and_node() {
+    // onnxruntime warns and runs such files; inference wins, as there.
     let mut m = model(13, vec![node("mm", "MatMul", &["x", "w"], &["y"])], vec![f32_tensor("w", &[4, 3], vec![0; 48])]);
     m.graph.as_mut().unwrap().output = vec![vi("y", &[1, 4])];
+    let loaded = load(&m).unwrap();
+    let y = loaded.graph.value(loaded.graph.outputs[0]);
+    assert_eq!(y.fact.shape, Some(vec![ptq_ir::Dim::Known(1), ptq_ir::Dim::Known(3)]));
+    let [w] = loaded.warnings.as_slice() else { panic!("{:?}", loaded.warnings) };
+    assert!(w.contains("\"y\"") && w.contains("\"mm\"") && w.contains("[1,4]") && w.contains("[1,3]"), "{w}");
+
+    // A rank that contradicts (a declared [1,seq] of a rank-3 Reshape) too.
+    let mut m = model(13, vec![node("r", "Reshape", &["x", "s"], &["y"])], vec![i64_tensor("s", &[3], &[2, 1, 2])]);
+    m.graph.as_mut().unwrap().output = vec![vi("y", &[1, 4])];
+    let loaded = load(&m).unwrap();
+    let y = loaded.graph.value(loaded.graph.outputs[0]);
+    assert_eq!(y.fact.rank(), Some(3));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+
+    // A dtype contradiction is still an error naming the node.
+    let mut m = model(13, vec![node("mm", "MatMul", &["x", "w"], &["y"])], vec![f32_tensor("w", &[4, 3], vec![0; 48])]);
+    m.graph.as_mut().unwrap().output = vec![ptq_tests::onnx_build::value_info("y", &[1, 3], DataType::INT64)];
     let e = load(&m).unwrap_err();
     assert!(e.to_string().contains("mm"), "{e}");
+}
+
+#[test]
+fn conflicting_value_info_and_opset_imports_are_warnings() {
+    let mut m = model(13, vec![node("r0", "Relu", &["x"], &["h"]), node("r1", "Relu", &["h"], &["y"])], vec![]);
+    let g = m.graph.as_mut().unwrap();
+    g.value_info = vec![vi("h", &[1, 4]), vi("h", &[2, 4]), vi("nowhere", &[1])];
+    let mut dup = OperatorSetIdProto::new();
+    dup.domain = "ai.onnx".into();
+    dup.version = 14;
+    m.opset_import.push(dup);
+    let loaded = load(&m).unwrap();
+    assert_eq!(loaded.info.opset(), 14);
+    let text = loaded.warnings.join("\n");
+    assert!(text.contains("opset") && text.contains("[13, 14]"), "{text}");
+    assert!(text.contains("value_info given twice"), "{text}");
+    // The last value_info ([2,4]) contradicts inference ([1,4]) and gives way.
+    assert!(text.contains("\"h\"") && text.contains("\"r0\""), "{text}");
+    let h = loaded.graph.values.iter().find(|v| v.name == "h").unwrap();
+    assert_eq!(h.fact.shape, Some(vec![ptq_ir::Dim::Known(1), ptq_ir::Dim::Known(4)]));
 }
 
 #[test]

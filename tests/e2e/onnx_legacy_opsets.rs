@@ -135,14 +135,8 @@ fn old_opset_attribute_forms_round_trip() {
         let inp = dir.path().join("in.npz");
         ptq::npz::write(&inp, &inputs).unwrap();
         let expected = dir.path().join("expected.npz");
-        let out = std::process::Command::new("python3")
-            .arg(ptq_tests::tests_dir().join("tools/ort_run.py"))
-            .args([&src, &inp])
-            .arg("--write")
-            .arg(&expected)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "opset {opset}: {}", String::from_utf8_lossy(&out.stderr));
+        let r = ptq_tests::ort_outputs(&src, &inp, &expected);
+        assert!(r.ok, "opset {opset}: {}", r.output);
 
         let m = ptq_onnx::load(&src).unwrap_or_else(|e| panic!("opset {opset}: {e}"));
         let plan = ptq_exec::Plan::new(&m.graph, &ptq_exec::ExecOptions::default()).unwrap();

@@ -1,8 +1,9 @@
 //! Helpers for the end-to-end tests: fixture discovery and the Python runtimes.
 //!
 //! Runtime checks call the scripts in `tests/tools/` with the interpreter named
-//! by `PTQ_PYTHON` (default `python3`), which needs the packages pinned in
-//! `tests/requirements.txt`. A missing runtime fails the test with the install
+//! by `PTQ_PYTHON` (default: the project virtualenv `target/venv`, which
+//! `cargo xtask test` creates, else `python3`), which needs the packages
+//! pinned in `tests/requirements.txt`. A missing runtime fails the test with the install
 //! command, so a green run always means the runtime really ran.
 #![forbid(unsafe_code)]
 
@@ -34,8 +35,21 @@ pub fn onnx_fixtures() -> Vec<String> {
     v
 }
 
+/// The interpreter the runtime checks use: `$PTQ_PYTHON`, else the project
+/// virtualenv `target/venv` that `cargo xtask test` fills, else `python3`.
+pub fn python_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("PTQ_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = tests_dir().parent().map(|root| root.join("target/venv/bin/python"));
+    match venv {
+        Some(v) if v.exists() => v,
+        _ => PathBuf::from("python3"),
+    }
+}
+
 fn python() -> Command {
-    Command::new(std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()))
+    Command::new(python_path())
 }
 
 /// Fails unless the Python runtime packages are importable.
@@ -44,11 +58,14 @@ pub fn require_python_runtimes() {
     match out {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
-            "the ONNX runtime checks need Python packages: run `python3 -m pip install -r tests/requirements.txt`\n{}",
+            "the ONNX runtime checks need Python packages: run `cargo xtask test` (it installs tests/requirements.txt into target/venv) or set PTQ_PYTHON\n{}",
             String::from_utf8_lossy(&o.stderr)
         ),
         Err(e) => {
-            panic!("cannot start python3 ({e}); set PTQ_PYTHON to an interpreter with tests/requirements.txt installed")
+            panic!(
+                "cannot start {} ({e}); run `cargo xtask test` or set PTQ_PYTHON to an interpreter with tests/requirements.txt installed",
+                python_path().display()
+            )
         }
     }
 }
@@ -124,7 +141,9 @@ pub fn require_openvino() {
     let out = python().args(["-c", "import openvino, numpy"]).output();
     match out {
         Ok(o) if o.status.success() => {}
-        _ => panic!("the OpenVINO checks need `python3 -m pip install -r tests/requirements.txt` (openvino)"),
+        _ => panic!(
+            "the OpenVINO checks need openvino: run `cargo xtask test` (it installs tests/requirements.txt into target/venv) or set PTQ_PYTHON"
+        ),
     }
 }
 

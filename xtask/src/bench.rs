@@ -44,7 +44,7 @@ pub(crate) fn release_ptq(root: &Path) -> anyhow::Result<(PathBuf, String)> {
     if !status.success() {
         bail!("release build failed");
     }
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = crate::python::interpreter()?;
     Ok((root.join("target/release/ptq"), py))
 }
 

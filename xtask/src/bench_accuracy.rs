@@ -48,7 +48,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if let Err(why) = build_ptq(root) {
         bail!("{why}");
     }
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = crate::python::interpreter()?;
     let work = root.join("target/bench-accuracy");
     let mut lines = vec![];
     for name in FIXTURES {

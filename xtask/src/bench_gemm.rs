@@ -38,7 +38,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("release build of the timing example failed");
     }
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = crate::python::interpreter()?;
     let ours_bin = root.join("target/release/examples/int8_gemm_timing");
     let mut best: std::collections::BTreeMap<String, f64> = Default::default();
     let mut ort_version = String::new();

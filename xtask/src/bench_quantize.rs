@@ -123,7 +123,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     let env = Env {
         root: root.to_path_buf(),
-        py: std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into()),
+        py: crate::python::interpreter()?,
         work: root.join("target/bench-quantize"),
         ptq_broken: build_ptq(root).err(),
     };

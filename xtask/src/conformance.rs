@@ -262,7 +262,7 @@ fn node_tests_dir() -> anyhow::Result<PathBuf> {
     if let Some(d) = std::env::var_os("PTQ_ONNX_NODE_TESTS") {
         return Ok(PathBuf::from(d));
     }
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = crate::python::interpreter()?;
     let out = Command::new(&py)
         .args(["-c", "import onnx, os; print(os.path.dirname(onnx.__file__))"])
         .output()

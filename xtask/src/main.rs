@@ -3,8 +3,13 @@
 //! - `layering`: checks the crate dependency rules of docs/ARCHITECTURE.md and
 //!   that every crate but ptq-kernels forbids `unsafe`.
 //! - `test`: installs the Python runtimes the tests check against
-//!   (tests/requirements.txt; skipped with `PTQ_SKIP_PIP=1`), then runs
-//!   `cargo test --workspace` with any further arguments.
+//!   (tests/requirements.txt) into the project virtualenv `target/venv`
+//!   (`python.rs`; skipped with `PTQ_SKIP_PIP=1`; `PTQ_PYTHON` names another
+//!   interpreter), then runs `cargo test --workspace --no-fail-fast` with any
+//!   further arguments and `PTQ_PYTHON` set to that interpreter; without
+//!   arguments it then runs the kernel, executor and int8 end-to-end tests
+//!   again with `PTQ_CPU_TIER=avx2` (where the CPU has it) and
+//!   `PTQ_CPU_TIER=scalar`.
 //! - `bench`: ptq-exec against onnxruntime on the fixtures, FP32, same inputs
 //!   and threads; rewrites docs/PERFORMANCE.md.
 //! - `quantize [ARGS]`: `ptq quantize ARGS` from a release build; with no
@@ -20,6 +25,9 @@
 //! - `bench-gemm [M K N]`: the int8 GEMM tiers and f32 `sgemm` against
 //!   onnxruntime's MatMulInteger, one thread; rewrites its section of
 //!   docs/PERFORMANCE.md.
+//! - `zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`: real
+//!   models from the usual exporters (tests/zoo/) through every stage of ptq,
+//!   beside NNCF and onnxruntime's quantizer; writes docs/ZOO.md (`zoo.rs`).
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -37,7 +45,11 @@ mod bench_int8;
 mod bench_quantize;
 mod conformance;
 mod layering;
+mod python;
 mod quantize;
+mod zoo;
+
+use python::pip_install;
 
 use std::process::{Command, ExitCode};
 
@@ -49,7 +61,7 @@ fn workspace_root() -> std::path::PathBuf {
 
 fn fixtures() -> anyhow::Result<()> {
     let root = workspace_root();
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = crate::python::interpreter()?;
     pip_install("tests/fixtures/requirements.txt")?;
     let status =
         Command::new(&py).arg(root.join("tests/fixtures/generate.py")).status().context("running the generator")?;
@@ -59,32 +71,71 @@ fn fixtures() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pip_install(requirements: &str) -> anyhow::Result<()> {
-    let py = std::env::var("PTQ_PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(&py)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r"])
-        .arg(workspace_root().join(requirements))
-        .status()
-        .with_context(|| format!("running {py} -m pip"))?;
-    if !status.success() {
-        bail!("pip install -r {requirements} failed");
+/// The int8 tiers below the CPU's best that `test` runs the kernel, executor
+/// and int8 end-to-end tests on again (`PTQ_CPU_TIER`), so a tier this CPU
+/// would not pick by itself is tested here too.
+fn lower_tiers() -> Vec<&'static str> {
+    let mut tiers = vec![];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        tiers.push("avx2");
     }
-    Ok(())
+    tiers.push("scalar");
+    tiers
+}
+
+/// The test runs of `cargo xtask test`: the whole workspace, then the kernel,
+/// executor and int8 end-to-end tests once per lower tier.
+fn test_runs(extra: &[String]) -> Vec<(Option<&'static str>, Vec<String>)> {
+    let args = |a: &[&str]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let mut whole = args(&["test", "--workspace", "--no-fail-fast"]);
+    whole.extend(extra.iter().cloned());
+    let mut runs = vec![(None, whole)];
+    if extra.is_empty() {
+        for tier in lower_tiers() {
+            runs.push((Some(tier), args(&["test", "--no-fail-fast", "-p", "ptq-kernels", "-p", "ptq-exec"])));
+            runs.push((
+                Some(tier),
+                args(&[
+                    "test",
+                    "--no-fail-fast",
+                    "-p",
+                    "ptq-tests",
+                    "--test",
+                    "exec_fixtures",
+                    "--test",
+                    "quantize",
+                    "--test",
+                    "openvino_import",
+                ]),
+            ));
+        }
+    }
+    runs
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    if std::env::var_os("PTQ_SKIP_PIP").is_none() {
-        pip_install("tests/requirements.txt")?;
-    }
+    pip_install("tests/requirements.txt")?;
+    let py = python::interpreter()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["test", "--workspace"])
-        .args(extra)
-        .current_dir(workspace_root())
-        .status()
-        .context("running cargo test")?;
-    if !status.success() {
-        bail!("cargo test failed");
+    let mut failed = vec![];
+    for (tier, args) in test_runs(extra) {
+        let mut cmd = Command::new(&cargo);
+        cmd.args(&args).env("PTQ_PYTHON", &py).current_dir(workspace_root());
+        let label = match tier {
+            Some(t) => {
+                cmd.env("PTQ_CPU_TIER", t);
+                format!("PTQ_CPU_TIER={t} cargo {}", args.join(" "))
+            }
+            None => format!("cargo {}", args.join(" ")),
+        };
+        eprintln!("xtask test: {label}");
+        if !cmd.status().context("running cargo test")?.success() {
+            failed.push(label);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join("; "));
     }
     Ok(())
 }
@@ -112,10 +163,12 @@ fn main() -> ExitCode {
         "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
+        "zoo" => zoo::run(&workspace_root(), &args),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]>"
+                 bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
+                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]>"
             );
             return ExitCode::from(2);
         }

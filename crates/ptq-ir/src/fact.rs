@@ -121,6 +121,43 @@ impl Fact {
     }
 }
 
+impl Fact {
+    /// Like [`Fact::refine`], but a shape that contradicts `inferred` gives
+    /// way to it: a rank mismatch takes the inferred shape whole, a known dim
+    /// that differs takes the inferred dim, and every other dim is refined as
+    /// usual. Returns the shape that was overruled (`None` when nothing
+    /// contradicted). A dtype contradiction is still an error.
+    pub fn refine_overruling(&mut self, inferred: &Fact) -> Result<Option<String>, FactConflict> {
+        let mut trial = self.clone();
+        match trial.refine(inferred) {
+            Ok(()) => {
+                *self = trial;
+                Ok(None)
+            }
+            Err(FactConflict::DType(a, b)) => Err(FactConflict::DType(a, b)),
+            Err(FactConflict::Shape(..)) => {
+                let declared = self.shape.as_deref().map(shape_string).unwrap_or_default();
+                if self.dtype.is_none() {
+                    self.dtype = inferred.dtype;
+                }
+                match (&mut self.shape, &inferred.shape) {
+                    (Some(a), Some(b)) if a.len() == b.len() => {
+                        for (da, db) in a.iter_mut().zip(b) {
+                            match (&*da, db) {
+                                (Dim::Known(x), Dim::Known(y)) if x != y => *da = db.clone(),
+                                (Dim::Unknown, _) | (Dim::Sym(_), Dim::Known(_)) => *da = db.clone(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    (a, b) => *a = b.clone(),
+                }
+                Ok(Some(declared))
+            }
+        }
+    }
+}
+
 /// A contradiction between two facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FactConflict {
@@ -178,6 +215,24 @@ mod tests {
         let b = vec![Dim::Known(3), Dim::Known(1)];
         assert_eq!(broadcast(&a, &b).unwrap(), vec![Dim::Sym("b".into()), Dim::Known(3), Dim::Known(4)]);
         assert!(broadcast(&[Dim::Known(2)], &[Dim::Known(3)]).is_err());
+    }
+
+    #[test]
+    fn refine_overruling_gives_way_to_inference() {
+        let mut f = Fact::new(DType::F32, vec![Dim::Known(1), Dim::Sym("seq".into())]);
+        let inferred = Fact::new(DType::F32, vec![Dim::Unknown, Dim::Unknown, Dim::Known(4)]);
+        assert_eq!(f.refine_overruling(&inferred).unwrap().as_deref(), Some("[1,seq]"));
+        assert_eq!(f.shape, inferred.shape);
+
+        let mut g = Fact::new(DType::F32, vec![Dim::Known(5), Dim::Sym("n".into())]);
+        let r = g.refine_overruling(&Fact::new(DType::F32, vec![Dim::Known(7), Dim::Known(3)])).unwrap();
+        assert_eq!(r.as_deref(), Some("[5,n]"));
+        assert_eq!(g.shape, Some(vec![Dim::Known(7), Dim::Known(3)]));
+
+        let mut h = Fact::new(DType::F32, vec![Dim::Unknown]);
+        assert_eq!(h.refine_overruling(&Fact::new(DType::F32, vec![Dim::Known(2)])).unwrap(), None);
+        assert_eq!(h.shape, Some(vec![Dim::Known(2)]));
+        assert!(h.refine_overruling(&Fact::new(DType::I64, vec![Dim::Known(2)])).is_err());
     }
 
     #[test]

@@ -10,6 +10,43 @@ use crate::topo::topo_order;
 /// declared are refined, never overwritten; a contradiction between a declared
 /// and an inferred fact is an error naming the value and the node.
 pub fn infer_facts(graph: &mut Graph) -> Result<()> {
+    infer(graph, None)
+}
+
+/// A declared shape that inference contradicted and replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overruled {
+    /// The value whose declared shape gave way.
+    pub value: String,
+    /// The node that produces it.
+    pub node: String,
+    /// The shape the file declared.
+    pub declared: String,
+    /// The shape inference gave it instead.
+    pub inferred: String,
+}
+
+impl std::fmt::Display for Overruled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "value {:?}: declared shape {} but node {:?} produces {}; using the inferred shape",
+            self.value, self.declared, self.node, self.inferred
+        )
+    }
+}
+
+/// Like [`infer_facts`], but as liberal as onnxruntime with files that
+/// declare shapes their nodes do not produce: the inferred shape wins and
+/// each such value is returned (the caller warns). A dtype contradiction is
+/// still an error.
+pub fn infer_facts_overruling(graph: &mut Graph) -> Result<Vec<Overruled>> {
+    let mut overruled = vec![];
+    infer(graph, Some(&mut overruled))?;
+    Ok(overruled)
+}
+
+fn infer(graph: &mut Graph, mut overruled: Option<&mut Vec<Overruled>>) -> Result<()> {
     for id in topo_order(graph)? {
         let Some(node) = graph.node(id) else { continue };
         let inferred = {
@@ -28,7 +65,22 @@ pub fn infer_facts(graph: &mut Graph) -> Result<()> {
         let label = graph.node_label(id);
         for (slot, out) in outputs.iter().enumerate() {
             let (Some(v), Some(fact)) = (out, inferred.get(slot)) else { continue };
-            refine(graph, *v, fact, &label)?;
+            match overruled.as_deref_mut() {
+                None => refine(graph, *v, fact, &label)?,
+                Some(list) => {
+                    let value = &mut graph.values[v.0];
+                    match value.fact.refine_overruling(fact) {
+                        Ok(None) => {}
+                        Ok(Some(declared)) => list.push(Overruled {
+                            value: value.name.clone(),
+                            node: label.clone(),
+                            declared,
+                            inferred: value.fact.shape.as_deref().map(crate::fact::shape_string).unwrap_or_default(),
+                        }),
+                        Err(_) => refine(graph, *v, fact, &label)?,
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -63,7 +63,16 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         quantization_annotation: vec![],
         had_external_data: false,
     };
-    let opset = info.opset();
+    let mut warnings = vec![];
+    let defaults: Vec<i64> =
+        info.opset_import.iter().filter(|(d, _)| d.is_empty() || d == "ai.onnx").map(|(_, v)| *v).collect();
+    if defaults.iter().any(|&v| v != defaults[0]) {
+        let newest = defaults.iter().copied().max().unwrap_or_default();
+        warnings.push(format!(
+            "{file}: the model imports the default (ai.onnx) opset more than once ({defaults:?}); using {newest}"
+        ));
+    }
+    let opset = defaults.iter().copied().max().unwrap_or_default();
     if !info.opset_import.iter().any(|(d, _)| d.is_empty() || d == "ai.onnx") {
         return Err(model_err("the model imports no default-domain (ai.onnx) opset".into()));
     }
@@ -71,7 +80,8 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         return Err(OnnxError::UnsupportedOpset { file: file.into(), version: opset, min: MIN_OPSET, max: MAX_OPSET });
     }
     let gp = proto.graph.as_ref().ok_or_else(|| model_err("the model has no graph".into()))?;
-    let mut im = Importer { file, opset, graph: Graph::default(), names: HashMap::new(), ext, had_external: false };
+    let mut im =
+        Importer { file, opset, graph: Graph::default(), names: HashMap::new(), ext, had_external: false, warnings };
     im.graph_proto(gp)?;
     let mut info = info;
     info.had_external_data = im.had_external;
@@ -82,12 +92,14 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         .collect::<Result<_, _>>()
         .map_err(|e| model_err(e.to_string()))?;
     let mut graph = im.graph;
+    let mut warnings = im.warnings;
     graph.meta = proto.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
     ptq_ir::validate::validate(&graph)
         .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
-    ptq_ir::infer::infer_facts(&mut graph)
+    let overruled = ptq_ir::infer::infer_facts_overruling(&mut graph)
         .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
-    Ok(OnnxModel { graph, info })
+    warnings.extend(overruled.iter().map(|o| format!("{file}: {o}")));
+    Ok(OnnxModel { graph, info, warnings })
 }
 
 struct Importer<'a> {
@@ -97,6 +109,7 @@ struct Importer<'a> {
     names: HashMap<String, ValueId>,
     ext: ExternalData,
     had_external: bool,
+    warnings: Vec<String>,
 }
 
 struct Pending<'p> {
@@ -121,6 +134,22 @@ impl Importer<'_> {
         OnnxError::Value { file: self.file.into(), value: value.into(), msg: msg.into() }
     }
 
+    /// The fact `vi` declares; a negative dim (paddle2onnx writes `-1` for a
+    /// dynamic one, which onnxruntime reads as unknown) becomes unknown with
+    /// a warning.
+    fn declared_fact(&mut self, vi: &ValueInfoProto) -> Result<Fact, OnnxError> {
+        let (fact, negative) = fact_of(vi).map_err(|m| self.value_err(&vi.name, m))?;
+        if !negative.is_empty() {
+            self.warnings.push(format!(
+                "{}: value {:?}: negative dimension {} read as unknown",
+                self.file,
+                vi.name,
+                negative.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(fact)
+    }
+
     fn define(&mut self, name: &str, value: Value) -> Option<ValueId> {
         if self.names.contains_key(name) {
             return None;
@@ -134,7 +163,7 @@ impl Importer<'_> {
         self.graph.name = gp.name.clone();
         self.graph.doc = gp.doc_string.clone();
         for vi in &gp.input {
-            let fact = fact_of(vi).map_err(|m| self.value_err(&vi.name, m))?;
+            let fact = self.declared_fact(vi)?;
             let v =
                 Value { name: vi.name.clone(), fact, doc: vi.doc_string.clone(), declared: true, ..Value::default() };
             let id = self.define(&vi.name, v).ok_or_else(|| self.value_err(&vi.name, "graph input listed twice"))?;
@@ -174,14 +203,22 @@ impl Importer<'_> {
         for (i, p) in pending.into_iter().enumerate() {
             self.node_pass2(p, i)?;
         }
+        let mut described = HashMap::new();
         for vi in &gp.value_info {
             let Some(&id) = self.names.get(&vi.name) else { continue };
-            if let Ok(fact) = fact_of(vi) {
-                let v = &mut self.graph.values[id.0];
-                if v.constant.is_none() {
-                    v.fact = fact;
-                    v.declared = true;
-                }
+            let Ok(fact) = self.declared_fact(vi) else { continue };
+            if let Some(earlier) = described.insert(id, fact.clone())
+                && earlier != fact
+            {
+                self.warnings.push(format!(
+                    "{}: value {:?}: value_info given twice ({earlier} and {fact}); using the last",
+                    self.file, vi.name
+                ));
+            }
+            let v = &mut self.graph.values[id.0];
+            if v.constant.is_none() {
+                v.fact = fact;
+                v.declared = true;
             }
         }
         for vi in &gp.output {
@@ -189,7 +226,7 @@ impl Importer<'_> {
                 .names
                 .get(&vi.name)
                 .ok_or_else(|| self.value_err(&vi.name, "graph output is not produced by anything"))?;
-            let fact = fact_of(vi).map_err(|m| self.value_err(&vi.name, m))?;
+            let fact = self.declared_fact(vi)?;
             let v = &mut self.graph.values[id.0];
             if v.constant.is_none() && !self.graph.inputs.contains(&id) {
                 v.fact = fact;
@@ -334,12 +371,14 @@ fn constant_value(np: &NodeProto) -> Result<Option<Tensor>, String> {
     Ok(None)
 }
 
-/// The fact a `ValueInfoProto` declares.
-fn fact_of(vi: &ValueInfoProto) -> Result<Fact, String> {
-    let Some(tp) = vi.type_.as_ref() else { return Ok(Fact::default()) };
+/// The fact a `ValueInfoProto` declares, and the negative dims it gave
+/// (read as unknown).
+fn fact_of(vi: &ValueInfoProto) -> Result<(Fact, Vec<i64>), String> {
+    let mut negative = vec![];
+    let Some(tp) = vi.type_.as_ref() else { return Ok((Fact::default(), negative)) };
     let tt = match &tp.value {
         Some(TypeValue::TensorType(t)) => t,
-        None => return Ok(Fact::default()),
+        None => return Ok((Fact::default(), negative)),
         Some(_) => return Err("only tensor-typed values are supported (not sequences, maps or optionals)".into()),
     };
     let dtype = match tt.elem_type {
@@ -349,20 +388,21 @@ fn fact_of(vi: &ValueInfoProto) -> Result<Fact, String> {
                 .ok_or_else(|| format!("element type {} is not supported", crate::dtype::code_name(c)))?,
         ),
     };
-    let shape = match tt.shape.as_ref() {
-        None => None,
-        Some(s) => Some(
-            s.dim
-                .iter()
-                .map(|d| match &d.value {
-                    Some(DimValue::DimValue(v)) => {
-                        u64::try_from(*v).map(Dim::Known).map_err(|_| format!("negative dimension {v}"))
-                    }
-                    Some(DimValue::DimParam(p)) if !p.is_empty() => Ok(Dim::Sym(p.clone())),
-                    _ => Ok(Dim::Unknown),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-    };
-    Ok(Fact { dtype, shape })
+    let shape = tt.shape.as_ref().map(|s| {
+        s.dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(DimValue::DimValue(v)) => u64::try_from(*v).map_or_else(
+                    |_| {
+                        negative.push(*v);
+                        Dim::Unknown
+                    },
+                    Dim::Known,
+                ),
+                Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Sym(p.clone()),
+                _ => Dim::Unknown,
+            })
+            .collect()
+    });
+    Ok((Fact { dtype, shape }, negative))
 }

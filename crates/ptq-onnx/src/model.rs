@@ -26,7 +26,7 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// The default-domain opset.
     pub fn opset(&self) -> i64 {
-        self.opset_import.iter().find(|(d, _)| d.is_empty() || d == "ai.onnx").map_or(0, |(_, v)| *v)
+        self.opset_import.iter().filter(|(d, _)| d.is_empty() || d == "ai.onnx").map(|(_, v)| *v).max().unwrap_or(0)
     }
 }
 
@@ -35,4 +35,9 @@ impl ModelInfo {
 pub struct OnnxModel {
     pub graph: Graph,
     pub info: ModelInfo,
+    /// What the importer tolerated, one line each, naming the file and the
+    /// value: declared shapes that inference overruled, negative dims read
+    /// as unknown, conflicting duplicate value_info, inconsistent opset
+    /// imports. Empty for a well-formed file.
+    pub warnings: Vec<String>,
 }

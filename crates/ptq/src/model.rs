@@ -25,6 +25,8 @@ pub struct Model {
     /// How the model was quantized (`key`, `value`), written where the
     /// format has room for it (OpenVINO rt_info `<ptq><quantization>`).
     quantization: Vec<(String, String)>,
+    /// What the frontend tolerated while reading the file (see [`Model::warnings`]).
+    warnings: Vec<String>,
 }
 
 /// Loads a model, choosing the frontend from the file name.
@@ -38,12 +40,19 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
                 source: Source::Onnx(m.info),
                 loaded_from: std::fs::canonicalize(path).ok(),
                 quantization: vec![],
+                warnings: m.warnings,
             })
         }
         Format::OpenVino => {
             let m = ptq_openvino::load(path)?;
             let loaded_from = std::fs::canonicalize(path).ok();
-            Ok(Model { graph: m.graph, source: Source::OpenVino(m.info), loaded_from, quantization: vec![] })
+            Ok(Model {
+                graph: m.graph,
+                source: Source::OpenVino(m.info),
+                loaded_from,
+                quantization: vec![],
+                warnings: vec![],
+            })
         }
     }
 }
@@ -76,7 +85,15 @@ impl Model {
             }
             Source::OpenVino(info) => Source::OpenVino(info.clone()),
         };
-        Model { graph, source, loaded_from: self.loaded_from.clone(), quantization }
+        Model { graph, source, loaded_from: self.loaded_from.clone(), quantization, warnings: vec![] }
+    }
+
+    /// What the frontend tolerated while reading the file, one line each
+    /// naming the file and the value (a declared shape that inference
+    /// overruled, a `-1` dim read as unknown, ...). Empty for a well-formed
+    /// file; the CLI prints each as a warning.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// IR export options: the quantization settings as model rt_info.

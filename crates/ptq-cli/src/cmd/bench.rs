@@ -197,7 +197,7 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
 
 /// Loads the model, quantizes it if needed, and times the paths.
 fn measure(a: &Args) -> anyhow::Result<Report> {
-    let model = ptq::load(&a.model)?;
+    let model = super::load_model(&a.model)?;
     let inputs = synthetic_inputs(model.graph(), a.batch, &a.dims)?;
     let quantized = model
         .graph()

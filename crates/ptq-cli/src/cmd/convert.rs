@@ -17,7 +17,7 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let t = Instant::now();
-    let model = ptq::load(&a.input)?;
+    let model = super::load_model(&a.input)?;
     model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "wrote {} ({} nodes) in {:.2}s",

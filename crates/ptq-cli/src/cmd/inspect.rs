@@ -34,7 +34,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
-    let model = ptq::load(&a.model)?;
+    let model = super::load_model(&a.model)?;
     let g = model.graph();
     println!("model: {} ({})", a.model.display(), model.describe_source());
     let width = g.inputs.iter().chain(&g.outputs).map(|&i| g.value(i).name.len()).max().unwrap_or(0);

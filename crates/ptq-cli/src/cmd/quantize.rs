@@ -166,7 +166,7 @@ fn kib(b: u64) -> String {
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let model = ptq::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let model = super::load_model(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
     let data = Dataset::open(&a.data)?;
     if data.is_empty() {
         bail!("{}: the calibration data has no items", a.data.display());

@@ -1,4 +1,4 @@
-//! `ptq run --model M --input IN.npz --output OUT.npz`.
+//! `ptq run --model M --input IN.npz|DIR --output OUT.npz|DIR`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,10 +12,12 @@ pub struct Args {
     /// The model to run.
     #[arg(long)]
     model: PathBuf,
-    /// Inputs: an .npz whose arrays are named after the model's inputs.
+    /// Inputs: an .npz whose arrays are named after the model's inputs, or a
+    /// folder of such files, each run on its own.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the outputs (.npz, arrays named after the model's outputs).
+    /// Where to write the outputs (.npz, arrays named after the model's
+    /// outputs; a folder, one file per input file, when the input is a folder).
     #[arg(long)]
     output: Option<PathBuf>,
     /// Worker threads (0: one per core).
@@ -39,11 +41,15 @@ fn summary(t: &Tensor) -> String {
     format!("min {min:.6} max {max:.6} mean {mean:.6}")
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand: one input file, or every `.npz` of a folder (sorted
+/// by name), each written under the same name into the `--output` folder.
 pub fn run(a: &Args) -> anyhow::Result<()> {
-    let model = ptq::load(&a.model)?;
-    let inputs = ptq::npz::read(&a.input)?;
+    let model = super::load_model(&a.model)?;
     let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer: false })?;
+    if a.input.is_dir() {
+        return run_folder(a, &plan);
+    }
+    let inputs = ptq::npz::read(&a.input)?;
     let t = Instant::now();
     let outputs = plan.run(inputs)?;
     let elapsed = t.elapsed();
@@ -53,6 +59,35 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     eprintln!("ran in {:.2} ms", elapsed.as_secs_f64() * 1e3);
     if let Some(out) = &a.output {
         ptq::npz::write(out, &outputs)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn run_folder(a: &Args, plan: &Plan) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&a.input)
+        .with_context(|| format!("reading {}", a.input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "npz"))
+        .collect();
+    files.sort();
+    anyhow::ensure!(!files.is_empty(), "{}: no .npz files", a.input.display());
+    if let Some(out) = &a.output {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let mut elapsed = std::time::Duration::ZERO;
+    for f in &files {
+        let inputs = ptq::npz::read(f)?;
+        let t = Instant::now();
+        let outputs = plan.run(inputs).with_context(|| format!("{}", f.display()))?;
+        elapsed += t.elapsed();
+        if let (Some(out), Some(name)) = (&a.output, f.file_name()) {
+            ptq::npz::write(out.join(name), &outputs)?;
+        }
+    }
+    eprintln!("ran {} inputs in {:.2} ms each", files.len(), elapsed.as_secs_f64() * 1e3 / files.len() as f64);
+    if let Some(out) = &a.output {
         eprintln!("wrote {}", out.display());
     }
     Ok(())
