@@ -1,45 +1,88 @@
 //! One file per op: the kernel that evaluates it on tensors.
 
+mod affine_grid;
 mod arg_reduce;
 mod batch_norm;
+mod binarizer;
 mod binary;
+mod bitwise;
 mod cast;
+mod center_crop_pad;
 mod clip;
+mod col2im;
+mod compress;
 mod concat;
 mod constant_of_shape;
 pub(crate) mod conv;
+mod conv_integer;
 mod conv_transpose;
 mod cumsum;
+mod deform_conv;
 mod depth_space;
 pub(crate) mod dequantize;
+mod det;
+mod dft;
 mod dropout;
+mod dynamic_quantize;
+mod einsum;
 mod expand;
+mod eye_like;
 mod fake_quantize;
 mod gather;
 mod gather_elements;
+mod gather_nd;
 mod gemm;
 mod global_pool;
+mod grid_sample;
+mod group_norm;
 mod instance_norm;
+mod is_inf;
 mod layer_norm;
+mod lp_pool;
+mod lrn;
 mod matmul;
+mod matmul_integer;
+mod max_unpool;
+mod mel_weight_matrix;
+mod mvn;
+mod nll_loss;
+mod nms;
+mod non_zero;
+mod one_hot;
+mod opaque;
 mod pad;
 mod pool;
+mod qlinear_conv;
+mod qlinear_matmul;
 mod quantize;
 mod range;
 mod reduce;
 mod reshape;
 mod resize;
+mod reverse_sequence;
 mod rnn;
+mod roi_align;
+mod scatter_elements;
+mod scatter_nd;
 mod shape;
+mod shrink;
+mod simple_rnn;
 mod slice;
 mod softmax;
+mod softmax_cross_entropy;
 mod split;
+mod stft;
 mod tile;
 mod topk;
 mod transpose;
+mod trig;
+mod trilu;
 pub(crate) mod unary;
+mod unique;
+mod upsample;
 mod variadic;
 mod where_;
+mod window;
 
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::ops::unary::UnaryKind;
@@ -141,6 +184,7 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::Opaque(o) if (o.domain.is_empty() || o.domain == "ai.onnx") && o.op_type == "CastLike" => {
             k(o, |o, ins, _| cast::run_like(&o.attrs, ins))
         }
+        Op::Opaque(o) if opaque::handles(o) => opaque::prepare(o),
         Op::Opaque(_) => Err(None),
     }
 }

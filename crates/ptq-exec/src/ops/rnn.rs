@@ -8,8 +8,9 @@ use super::Out;
 use crate::inputs::Inputs;
 use crate::util::{array, contiguous, f32s, to_usize};
 
+/// A recurrent activation with its alpha/beta (also used by the simple RNN).
 #[derive(Clone, Copy, Debug)]
-enum Act {
+pub(crate) enum Act {
     Sigmoid,
     Tanh,
     Relu,
@@ -24,7 +25,7 @@ enum Act {
 }
 
 impl Act {
-    fn apply(self, x: f32) -> f32 {
+    pub(crate) fn apply(self, x: f32) -> f32 {
         match self {
             Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Act::Tanh => x.tanh(),
@@ -71,10 +72,16 @@ fn activations(op: &Rnn, per_dir: usize, dirs: usize) -> Result<Vec<Act>, String
     if names.len() != per_dir * dirs {
         return Err(format!("{} activations given, {} expected", names.len(), per_dir * dirs));
     }
-    let (mut alphas, mut betas) = (
-        op.activation_alpha.clone().unwrap_or_default().into_iter(),
-        op.activation_beta.clone().unwrap_or_default().into_iter(),
-    );
+    parse_activations(&names, op.activation_alpha.as_deref(), op.activation_beta.as_deref())
+}
+
+/// Activations by ONNX name (any case), taking alpha/beta values in order.
+pub(crate) fn parse_activations(
+    names: &[String],
+    alpha: Option<&[f32]>,
+    beta: Option<&[f32]>,
+) -> Result<Vec<Act>, String> {
+    let (mut alphas, mut betas) = (alpha.unwrap_or_default().iter().copied(), beta.unwrap_or_default().iter().copied());
     names
         .iter()
         .map(|n| {
@@ -97,7 +104,7 @@ fn activations(op: &Rnn, per_dir: usize, dirs: usize) -> Result<Vec<Act>, String
 }
 
 /// `out[rows×cols] = a[rows×k] · b[cols×k]ᵀ` (overwrites `out`).
-fn mul_bt(a: &[f32], b: &[f32], out: &mut [f32], rows: usize, cols: usize, k: usize) {
+pub(crate) fn mul_bt(a: &[f32], b: &[f32], out: &mut [f32], rows: usize, cols: usize, k: usize) {
     let g = Gemm::row_major(rows, cols, k, false, true);
     sgemm(&g, a, b, out, Threads::Single);
 }
