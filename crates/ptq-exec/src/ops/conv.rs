@@ -1,4 +1,5 @@
-//! Conv (1-D and 2-D) through the kernels crate.
+//! Conv: 1-D and 2-D through the kernels crate, more spatial axes through
+//! [`super::conv_nd`].
 
 use ndarray::ArrayD;
 use ptq_ir::Tensor;
@@ -6,6 +7,7 @@ use ptq_ir::ops::conv::Conv;
 use ptq_ir::ops::spatial::AutoPad;
 use ptq_kernels::{Conv2d, conv2d};
 
+use super::conv_nd::{ConvNd, conv_nd};
 use super::{Out, one};
 use crate::inputs::Inputs;
 use crate::util::{array, contiguous, f32s, to_usize};
@@ -96,6 +98,15 @@ pub fn run(op: &Conv, ins: &mut Inputs, _n: usize) -> Out {
     let stride = per_axis(&op.strides, sp, "strides")?;
     let dil = per_axis(&op.dilations, sp, "dilations")?;
     let pads = resolve_pads(op.auto_pad, &op.pads, &xs[2..], kernel, &stride, &dil)?;
+    if sp > 2 {
+        let bias = b.map(|b| contiguous(b).into_owned());
+        if bias.as_ref().is_some_and(|b| b.len() != m) {
+            return Err(format!("bias must have {m} entries"));
+        }
+        let p = ConvNd { xs, ws, stride: &stride, dilation: &dil, pads: &pads, group };
+        let (y, shape) = conv_nd(&p, &contiguous(x), &contiguous(w), bias.as_deref(), ins.threads)?;
+        return one(Tensor::F32(array(&shape, y)?));
+    }
     let [h, wd] = as_2d(&xs[2..], 1)?;
     let [kh, kw] = as_2d(kernel, 1)?;
     let [sh, sw] = as_2d(&stride, 1)?;

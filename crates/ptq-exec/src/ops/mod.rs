@@ -15,6 +15,7 @@ mod concat;
 mod constant_of_shape;
 pub(crate) mod conv;
 mod conv_integer;
+mod conv_nd;
 mod conv_transpose;
 mod cumsum;
 mod deform_conv;

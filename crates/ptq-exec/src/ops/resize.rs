@@ -94,11 +94,10 @@ fn source_coord(ctm: &str, o: usize, p: &AxisPlan) -> Result<Option<f64>, String
             }
         }
         "align_corners" => {
-            if p.len_out == 1 {
-                0.0
-            } else {
-                o * (len_in - 1.0) / (len_out - 1.0)
-            }
+            // With a given scale, the unrounded output length `len_in · scale`,
+            // as the ONNX reference has it; with sizes, the output length.
+            let out = if len_out / len_in == scale { len_out } else { len_in * scale };
+            if p.len_out == 1 || out == 1.0 { 0.0 } else { o * (len_in - 1.0) / (out - 1.0) }
         }
         "asymmetric" => o / scale,
         "half_pixel_symmetric" => {
@@ -472,5 +471,15 @@ mod tests {
         let plan = AxisPlan { axis: 0, len_in: 4, len_out: 3, scale: 1.0, roi: (0.5, 1.5) };
         assert_eq!(source_coord("tf_crop_and_resize", 0, &plan).unwrap(), Some(1.5));
         assert_eq!(source_coord("tf_crop_and_resize", 2, &plan).unwrap(), None);
+    }
+
+    #[test]
+    fn align_corners_with_a_scale_uses_the_unrounded_output_length() {
+        // 4 × 0.6 = 2.4: output 1 reads 3 / 1.4 (the ONNX reference), not 3 / 1.
+        let plan = AxisPlan { axis: 0, len_in: 4, len_out: 2, scale: 0.6, roi: (0.0, 1.0) };
+        let x = source_coord("align_corners", 1, &plan).unwrap().unwrap();
+        assert!((x - 3.0 / 1.4).abs() < 1e-12);
+        let sized = AxisPlan { axis: 0, len_in: 4, len_out: 2, scale: 0.5, roi: (0.0, 1.0) };
+        assert_eq!(source_coord("align_corners", 1, &sized).unwrap(), Some(3.0));
     }
 }
