@@ -42,8 +42,8 @@ pub fn run(op: &AffineGrid, ins: &mut Inputs, _n: usize) -> Out {
         return Err(format!("theta {:?} and size {size:?} do not fit", theta.shape()));
     }
     let sp = size[2..].iter().map(|&d| crate::util::to_usize(d, "size")).collect::<Result<Vec<_>, _>>()?;
-    let total: usize = sp.iter().product();
-    if total > 1 << 28 {
+    let total = ptq_ir::tensor::checked_numel(&sp).unwrap_or(usize::MAX);
+    if total.checked_mul(n * k).is_none_or(|t| t > 1 << 31) {
         return Err(format!("size {size:?} is too large"));
     }
     // Per axis in x, y[, z] order (reversed spatial axes).

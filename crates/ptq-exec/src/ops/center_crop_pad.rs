@@ -55,7 +55,7 @@ pub fn run(op: &CenterCropPad, ins: &mut Inputs, _n: usize) -> Out {
     for (&ax, &s) in axes.iter().zip(&shape) {
         target[ax] = crate::util::to_usize(s, "shape")?;
     }
-    if ptq_ir::tensor::checked_numel(&target).is_none_or(|n| n > 1 << 32) {
+    if ptq_ir::tensor::checked_numel(&target).is_none_or(|n| n > 1 << 31) {
         return Err(format!("shape {target:?} is too large"));
     }
     let out: Result<Tensor, String> = try_map_tensor!(x, |a| crop_pad(a, &target));

@@ -21,7 +21,10 @@ pub struct Col2Im {
 
 /// Reads `dilations`, `pads` and `strides`.
 pub fn prepare(a: &Attrs<'_>) -> Result<Box<dyn Kernel>, String> {
-    kern(Col2Im { dilations: a.ints("dilations")?, pads: a.ints("pads")?, strides: a.ints("strides")? }, run)
+    kern(
+        Col2Im { dilations: a.geometry("dilations")?, pads: a.geometry("pads")?, strides: a.geometry("strides")? },
+        run,
+    )
 }
 
 /// Runs Col2Im.
@@ -31,7 +34,7 @@ pub fn run(op: &Col2Im, ins: &mut Inputs, _n: usize) -> Out {
     let image = usizes(ins.ints(1)?, "image_shape")?;
     let block = usizes(ins.ints(2)?, "block_shape")?;
     let k = image.len();
-    if block.len() != k || k == 0 || block.contains(&0) {
+    if block.len() != k || k == 0 || block.contains(&0) || image.iter().chain(&block).any(|&d| d > 1 << 31) {
         return Err(format!("image_shape {image:?} and block_shape {block:?} do not fit"));
     }
     let stride = super::conv::per_axis(&op.strides, k, "strides")?;
@@ -50,15 +53,15 @@ pub fn run(op: &Col2Im, ins: &mut Inputs, _n: usize) -> Out {
         }
         blocks.push((padded - eff) / stride[i] + 1);
     }
-    let kb: usize = block.iter().product();
-    let l: usize = blocks.iter().product();
+    let kb = ptq_ir::tensor::checked_numel(&block).filter(|&v| v <= 1 << 31).ok_or("block_shape is too large")?;
+    let l = ptq_ir::tensor::checked_numel(&blocks).filter(|&v| v <= 1 << 31).ok_or("too many block positions")?;
     let &[n, ck, xl] = x.shape() else { return Err(format!("input must be 3-D, has shape {:?}", x.shape())) };
     if ck % kb != 0 || xl != l {
         return Err(format!("input {:?} does not fit {kb} block values and {l} block positions", x.shape()));
     }
     let c = ck / kb;
-    let plane: usize = image.iter().product();
-    if n.checked_mul(c).and_then(|v| v.checked_mul(plane)).is_none_or(|v| v > 1 << 32) {
+    let plane = ptq_ir::tensor::checked_numel(&image).ok_or("image_shape is too large")?;
+    if n.checked_mul(c).and_then(|v| v.checked_mul(plane)).is_none_or(|v| v > 1 << 31) {
         return Err(format!("image_shape {image:?} is too large"));
     }
     let v = floats(x, "input")?;

@@ -32,11 +32,11 @@ impl ConvGeometry {
         let pad = a.string("auto_pad", "NOTSET")?;
         Ok(ConvGeometry {
             auto_pad: AutoPad::parse(&pad).ok_or(format!("unknown auto_pad {pad:?}"))?,
-            dilations: a.ints("dilations")?,
+            dilations: a.geometry("dilations")?,
             group: a.int("group", 1)?,
-            kernel_shape: a.ints("kernel_shape")?,
-            pads: a.ints("pads")?,
-            strides: a.ints("strides")?,
+            kernel_shape: a.geometry("kernel_shape")?,
+            pads: a.geometry("pads")?,
+            strides: a.geometry("strides")?,
         })
     }
 }
@@ -89,7 +89,7 @@ pub fn int_conv(
     }
     let in_sp: usize = xs[2..].iter().product();
     let k_sp: usize = kernel.iter().product();
-    let o_sp: usize = out_sp.iter().product();
+    let o_sp = ptq_ir::tensor::checked_numel(&out_sp).filter(|&v| v <= 1 << 31).ok_or("the output is too large")?;
     // For each output position and kernel offset, the flat input position (None: padding).
     let mut taps: Vec<Option<usize>> = Vec::with_capacity(o_sp * k_sp);
     let mut opos = vec![0usize; sp];

@@ -22,12 +22,13 @@ pub struct ConvNd<'a> {
 pub fn out_sizes(p: &ConvNd<'_>) -> Result<Vec<usize>, String> {
     (0..p.xs.len() - 2)
         .map(|i| {
-            let eff = (p.ws[2 + i] - 1) * p.dilation[i] + 1;
-            let padded = p.xs[2 + i] + p.pads[i].0 + p.pads[i].1;
-            if padded < eff {
-                return Err("the kernel is larger than the padded input".to_string());
+            let eff = (p.ws[2 + i] - 1).checked_mul(p.dilation[i]).and_then(|v| v.checked_add(1));
+            let padded = p.xs[2 + i].checked_add(p.pads[i].0).and_then(|v| v.checked_add(p.pads[i].1));
+            match (eff, padded) {
+                (Some(e), Some(q)) if q >= e => Ok((q - e) / p.stride[i] + 1),
+                (Some(_), Some(_)) => Err("the kernel is larger than the padded input".to_string()),
+                _ => Err("pads or dilations are out of range".to_string()),
             }
-            Ok((padded - eff) / p.stride[i] + 1)
         })
         .collect()
 }
@@ -46,10 +47,13 @@ pub fn conv_nd(
     let mg = m / g;
     let kernel = &p.ws[2..];
     let out = out_sizes(p)?;
-    let (k_sp, o_sp): (usize, usize) = (kernel.iter().product(), out.iter().product());
+    let k_sp: usize = kernel.iter().product();
+    let o_sp = ptq_ir::tensor::checked_numel(&out).ok_or("the convolution is too large")?;
     let in_sp: usize = p.xs[2..].iter().product();
     let rows = cg * k_sp;
-    if rows.checked_mul(o_sp).is_none_or(|v| v > 1 << 31) || n.checked_mul(m * o_sp).is_none_or(|v| v > 1 << 32) {
+    if rows.checked_mul(o_sp).is_none_or(|v| v > 1 << 31)
+        || ptq_ir::tensor::checked_numel(&[n, m, o_sp]).is_none_or(|v| v > 1 << 31)
+    {
         return Err("the convolution is too large".into());
     }
     // For each kernel offset and output position, the flat input position (None: padding).

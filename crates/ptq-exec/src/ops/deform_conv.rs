@@ -28,11 +28,11 @@ pub fn prepare(a: &Attrs<'_>) -> Result<Box<dyn Kernel>, String> {
     ConvGeometry::from_attrs(a)?;
     kern(
         DeformConv {
-            dilations: a.ints("dilations")?,
+            dilations: a.geometry("dilations")?,
             group: a.int("group", 1)?,
             offset_group: a.int("offset_group", 1)?,
-            pads: a.ints("pads")?,
-            strides: a.ints("strides")?,
+            pads: a.geometry("pads")?,
+            strides: a.geometry("strides")?,
         },
         run,
     )

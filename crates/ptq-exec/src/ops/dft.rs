@@ -13,6 +13,9 @@ use super::opaque::{Attrs, kern};
 use super::{Kernel, Out, one};
 use crate::inputs::Inputs;
 
+/// The longest transform that is not a power of two (summed directly, O(L²)).
+pub const MAX_DIRECT: usize = 1 << 14;
+
 /// DFT's settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Dft {
@@ -108,6 +111,11 @@ pub fn run(op: &Dft, ins: &mut Inputs, _n: usize) -> Out {
         },
         None => n,
     };
+    if !l.is_power_of_two() && l > MAX_DIRECT {
+        return Err(format!(
+            "a transform of length {l} (not a power of two) longer than {MAX_DIRECT} is not supported"
+        ));
+    }
     if op.onesided && comps == 2 {
         return Err("a one-sided transform needs real input".into());
     }
@@ -118,7 +126,7 @@ pub fn run(op: &Dft, ins: &mut Inputs, _n: usize) -> Out {
     let mut out_shape = s.clone();
     out_shape[ax] = keep;
     out_shape[r - 1] = 2;
-    if ptq_ir::tensor::checked_numel(&out_shape).is_none_or(|t| t > 1 << 32) {
+    if ptq_ir::tensor::checked_numel(&out_shape).is_none_or(|t| t > 1 << 31) {
         return Err(format!("output {out_shape:?} is too large"));
     }
     let mut y = vec![0f64; outer * keep * inner * 2];

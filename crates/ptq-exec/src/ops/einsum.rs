@@ -141,7 +141,7 @@ pub fn run(op: &Einsum, ins: &mut Inputs, _n: usize) -> Out {
     let out_shape: Vec<usize> = dims[..out.len()].to_vec();
     let out_len: usize = out_shape.iter().product();
     let inner: usize = dims[out.len()..].iter().product();
-    if ptq_ir::tensor::checked_numel(&dims).is_none_or(|t| t > 1 << 34) {
+    if ptq_ir::tensor::checked_numel(&dims).is_none_or(|t| t > 1 << 31) {
         return Err("the equation is too large to evaluate".into());
     }
     if tensors.iter().any(|t| t.dtype() != tensors[0].dtype()) {

@@ -32,7 +32,7 @@ pub fn run(op: &EyeLike, ins: &mut Inputs, _n: usize) -> Out {
     };
     let mut eye = ndarray::Array2::<f32>::zeros((rows, cols));
     for i in 0..rows {
-        let j = i as i64 + op.k;
+        let j = (i as i64).saturating_add(op.k);
         if (0..cols as i64).contains(&j) {
             eye[[i, j as usize]] = 1.0;
         }

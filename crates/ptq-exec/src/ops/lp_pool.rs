@@ -28,7 +28,7 @@ pub struct LpPool {
 /// Reads the attributes; `kernel_shape` is required.
 pub fn prepare(a: &Attrs<'_>) -> Result<Box<dyn Kernel>, String> {
     let pad = a.string("auto_pad", "NOTSET")?;
-    let kernel = a.ints("kernel_shape")?.ok_or("kernel_shape is required")?;
+    let kernel = a.geometry("kernel_shape")?.ok_or("kernel_shape is required")?;
     let kernel = kernel.iter().map(|&k| to_usize(k, "kernel_shape")).collect::<Result<Vec<_>, _>>()?;
     if kernel.contains(&0) {
         return Err("kernel_shape must be positive".into());
@@ -37,11 +37,11 @@ pub fn prepare(a: &Attrs<'_>) -> Result<Box<dyn Kernel>, String> {
         LpPool {
             auto_pad: AutoPad::parse(&pad).ok_or(format!("unknown auto_pad {pad:?}"))?,
             ceil: a.int("ceil_mode", 0)? != 0,
-            dilations: a.ints("dilations")?,
+            dilations: a.geometry("dilations")?,
             kernel,
             p: a.int("p", 2)? as f64,
-            pads: a.ints("pads")?,
-            strides: a.ints("strides")?,
+            pads: a.geometry("pads")?,
+            strides: a.geometry("strides")?,
         },
         run,
     )
@@ -74,7 +74,7 @@ pub fn run(op: &LpPool, ins: &mut Inputs, _n: usize) -> Out {
     }
     let v = floats(x, "input")?;
     let in_sp: usize = xs[2..].iter().product();
-    let o_sp: usize = out_sp.iter().product();
+    let o_sp = ptq_ir::tensor::checked_numel(&out_sp).filter(|&v| v <= 1 << 31).ok_or("the output is too large")?;
     let k_sp: usize = op.kernel.iter().product();
     let planes = xs[0] * xs[1];
     let mut y = vec![0f64; planes * o_sp];

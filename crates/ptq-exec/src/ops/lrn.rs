@@ -42,7 +42,7 @@ fn lrn(op: &Lrn, x: &[f64], shape: &[usize]) -> Vec<f64> {
     for (block, o) in x.chunks((c * inner).max(1)).zip(out.chunks_mut((c * inner).max(1))) {
         for ch in 0..c {
             sq.iter_mut().for_each(|s| *s = 0.0);
-            for k in ch.saturating_sub(lo)..(ch + hi + 1).min(c) {
+            for k in ch.saturating_sub(lo)..ch.saturating_add(hi).saturating_add(1).min(c) {
                 for (s, v) in sq.iter_mut().zip(&block[k * inner..(k + 1) * inner]) {
                     *s += v * v;
                 }

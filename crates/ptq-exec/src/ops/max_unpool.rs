@@ -24,9 +24,9 @@ pub struct MaxUnpool {
 
 /// Reads `kernel_shape` (required), `pads` and `strides`.
 pub fn prepare(a: &Attrs<'_>) -> Result<Box<dyn Kernel>, String> {
-    let kernel = a.ints("kernel_shape")?.ok_or("kernel_shape is required")?;
+    let kernel = a.geometry("kernel_shape")?.ok_or("kernel_shape is required")?;
     let kernel = kernel.iter().map(|&k| to_usize(k, "kernel_shape")).collect::<Result<Vec<_>, _>>()?;
-    kern(MaxUnpool { kernel, pads: a.ints("pads")?, strides: a.ints("strides")? }, run)
+    kern(MaxUnpool { kernel, pads: a.geometry("pads")?, strides: a.geometry("strides")? }, run)
 }
 
 fn unpool<T: Clone + Default>(
@@ -79,7 +79,7 @@ pub fn run(op: &MaxUnpool, ins: &mut Inputs, _n: usize) -> Out {
     };
     if target.len() != xs.len()
         || target.iter().zip(&shape).any(|(t, s)| t < s)
-        || ptq_ir::tensor::checked_numel(&target).is_none_or(|n| n > 1 << 32)
+        || ptq_ir::tensor::checked_numel(&target).is_none_or(|n| n > 1 << 31)
     {
         return Err(format!("output_shape {target:?} must hold the unpooled shape {shape:?}"));
     }

@@ -37,6 +37,9 @@ pub fn run(op: &MelWeightMatrix, ins: &mut Inputs, _n: usize) -> Out {
         ins.opt_scalar(4)?.ok_or("upper_edge_hertz is missing")?,
     );
     let spec = dft as usize / 2 + 1;
+    if spec * bins > 1 << 31 {
+        return Err(format!("a {spec} × {bins} matrix is too large"));
+    }
     // The reference keeps the edge frequencies in f32.
     let mel = |hz: f64| (2595.0 * (1.0 + hz as f32 / 700.0).log10()) as f64;
     let (lm, hm) = (mel(lo), mel(hi));

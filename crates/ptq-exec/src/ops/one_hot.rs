@@ -57,6 +57,9 @@ pub fn run(op: &OneHot, ins: &mut Inputs, _n: usize) -> Out {
         [d] if *d >= 1.0 && *d <= 1e9 => *d as usize,
         d => return Err(format!("depth must be one positive number, got {d:?}")),
     };
+    if idx.len().checked_mul(depth).is_none_or(|n| n > 1 << 31) {
+        return Err(format!("{} indices of depth {depth} are too large", idx.len()));
+    }
     let ishape = it.shape().to_vec();
     let ax = crate::util::axis(op.axis, ishape.len() + 1)?;
     let mut shape = ishape.clone();

@@ -44,6 +44,17 @@ impl Attrs<'_> {
         }
     }
 
+    /// An ints attribute of geometry (pads, strides, dilations, kernel
+    /// sizes), if present; entries beyond ±2³¹ are refused so that window
+    /// arithmetic cannot overflow.
+    pub fn geometry(&self, name: &str) -> Result<Option<Vec<i64>>, String> {
+        let v = self.ints(name)?;
+        if let Some(x) = v.iter().flatten().find(|x| x.unsigned_abs() > 1 << 31) {
+            return Err(format!("attribute {name} has an out-of-range entry {x}"));
+        }
+        Ok(v)
+    }
+
     /// A floats attribute, if present.
     pub fn floats(&self, name: &str) -> Result<Option<Vec<f32>>, String> {
         match self.find(name) {
@@ -239,4 +250,132 @@ pub fn assert_close(t: &ptq_ir::Tensor, shape: &[usize], want: &[f32]) {
         assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "element {i}: {g} != {w}");
     }
     assert_eq!(a.len(), want.len());
+}
+
+#[cfg(test)]
+mod robustness {
+    use ptq_ir::{Attr, Tensor};
+
+    use super::test_run_opt;
+
+    const OPS: &[&str] = &[
+        "Tan",
+        "Acosh",
+        "BitwiseAnd",
+        "BitwiseNot",
+        "BitShift",
+        "HannWindow",
+        "IsInf",
+        "Trilu",
+        "EyeLike",
+        "ScatterElements",
+        "ScatterND",
+        "GatherND",
+        "OneHot",
+        "Compress",
+        "NonZero",
+        "Shrink",
+        "NegativeLogLikelihoodLoss",
+        "SoftmaxCrossEntropyLoss",
+        "LRN",
+        "GroupNormalization",
+        "MeanVarianceNormalization",
+        "ReverseSequence",
+        "Upsample",
+        "Det",
+        "DynamicQuantizeLinear",
+        "MatMulInteger",
+        "QLinearMatMul",
+        "ConvInteger",
+        "QLinearConv",
+        "RNN",
+        "LpPool",
+        "Einsum",
+        "NonMaxSuppression",
+        "CenterCropPad",
+        "Unique",
+        "MaxUnpool",
+        "GridSample",
+        "AffineGrid",
+        "Col2Im",
+        "RoiAlign",
+        "DFT",
+        "STFT",
+        "MelWeightMatrix",
+        "DeformConv",
+    ];
+
+    fn pool() -> Vec<Option<Tensor>> {
+        let f = |s: &[usize], v: Vec<f32>| Some(Tensor::F32(crate::util::array(s, v).unwrap()));
+        vec![
+            None,
+            f(&[0], vec![]),
+            f(&[], vec![-1.5]),
+            f(&[1, 2, 4], (0..8).map(|v| v as f32 * 0.7 - 2.0).collect()),
+            f(&[1, 1, 3, 3], (0..9).map(|v| v as f32).collect()),
+            Some(Tensor::from_i64s(&[2, -9])),
+            Some(Tensor::I64(crate::util::array(&[], vec![3]).unwrap())),
+            Some(Tensor::U8(crate::util::array(&[1, 1, 2, 2], vec![0, 255, 7, 1]).unwrap())),
+            Some(Tensor::Bool(crate::util::array(&[3], vec![true, false, true]).unwrap())),
+        ]
+    }
+
+    fn attr_sets() -> Vec<Vec<(&'static str, Attr)>> {
+        let s = |v: &str| Attr::String(v.as_bytes().to_vec());
+        vec![
+            vec![],
+            vec![
+                ("axis", Attr::Int(1)),
+                ("size", Attr::Int(3)),
+                ("kernel_shape", Attr::Ints(vec![2, 2])),
+                ("num_groups", Attr::Int(1)),
+                ("hidden_size", Attr::Int(2)),
+                ("equation", s("ij,jk->ik")),
+                ("direction", s("LEFT")),
+                ("reduction", s("add")),
+                ("mode", s("max")),
+            ],
+            vec![
+                ("axis", Attr::Int(1 << 40)),
+                ("batch_dims", Attr::Int(-3)),
+                ("size", Attr::Int(1 << 40)),
+                ("kernel_shape", Attr::Ints(vec![1 << 40, -1])),
+                ("pads", Attr::Ints(vec![-1, 1 << 40, 0, 0])),
+                ("strides", Attr::Ints(vec![0, 1])),
+                ("dilations", Attr::Ints(vec![1 << 40, 1])),
+                ("num_groups", Attr::Int(-1)),
+                ("hidden_size", Attr::Int(1 << 40)),
+                ("output_height", Attr::Int(1 << 40)),
+                ("output_width", Attr::Int(1 << 40)),
+                ("group", Attr::Int(0)),
+                ("offset_group", Attr::Int(1 << 40)),
+                ("k", Attr::Int(i64::MAX)),
+                ("equation", s("...ii,...->...")),
+                ("dtype", Attr::Int(99)),
+                ("p", Attr::Int(0)),
+                ("sampling_ratio", Attr::Int(1 << 40)),
+                ("ignore_index", Attr::Int(i64::MIN)),
+            ],
+        ]
+    }
+
+    /// Every op returns a result, never panics, on small malformed inputs
+    /// (any mix of dtypes, ranks, empty and absent inputs, hostile attributes).
+    #[test]
+    fn malformed_inputs_are_errors_not_panics() {
+        let pool = pool();
+        let n = pool.len();
+        for op in OPS {
+            for attrs in attr_sets() {
+                for len in 0..=3usize {
+                    for code in 0..n.pow(len as u32) {
+                        let ins: Vec<Option<Tensor>> =
+                            (0..len).map(|i| pool[(code / n.pow(i as u32)) % n].clone()).collect();
+                        let r = std::panic::catch_unwind(|| test_run_opt(op, &attrs, ins.clone(), 4));
+                        assert!(r.is_ok(), "{op} panicked on {ins:?} with {attrs:?}");
+                    }
+                }
+            }
+        }
+    }
 }

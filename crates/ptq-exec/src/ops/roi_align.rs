@@ -90,8 +90,11 @@ pub fn run(op: &RoiAlign, ins: &mut Inputs, _n: usize) -> Out {
         return Err(format!("rois {:?} must be [{r}, 4]", ins.get(1)?.shape()));
     }
     let (oh, ow) = (op.oh, op.ow);
-    if oh == 0 || ow == 0 || r.checked_mul(c * oh * ow).is_none_or(|v| v > 1 << 32) {
+    if oh == 0 || ow == 0 || ptq_ir::tensor::checked_numel(&[r.max(1), c, oh, ow]).is_none_or(|v| v > 1 << 31) {
         return Err(format!("output {oh}×{ow} is empty or too large"));
+    }
+    if h == 0 || w == 0 {
+        return Err(format!("X {:?} has an empty image", x.shape()));
     }
     let xv = floats(x, "X")?;
     let off = if op.half_pixel { 0.5 } else { 0.0 };
@@ -110,6 +113,9 @@ pub fn run(op: &RoiAlign, ins: &mut Inputs, _n: usize) -> Out {
         let gh = if op.ratio > 0 { op.ratio } else { (rh / oh as f64).ceil().clamp(0.0, 1e4) as usize };
         let gw = if op.ratio > 0 { op.ratio } else { (rw / ow as f64).ceil().clamp(0.0, 1e4) as usize };
         let count = (gh * gw).max(1) as f64;
+        if ptq_ir::tensor::checked_numel(&[gh, gw, oh, ow]).is_none_or(|s| s > 1 << 31) {
+            return Err(format!("{gh}×{gw} samples per bin of {oh}×{ow} bins are too many"));
+        }
         samples.clear();
         for ph in 0..oh {
             for pw in 0..ow {

@@ -45,6 +45,12 @@ pub fn run(op: &Stft, ins: &mut Inputs, _n: usize) -> Out {
     if window.as_ref().is_some_and(|w| w.len() != l) || l > len {
         return Err(format!("frame length {l} does not fit the window or the signal of {len}"));
     }
+    if !l.is_power_of_two() && l > super::dft::MAX_DIRECT {
+        return Err(format!(
+            "frames of {l} (not a power of two) longer than {} are not supported",
+            super::dft::MAX_DIRECT
+        ));
+    }
     if op.onesided && comps == 2 {
         return Err("a one-sided transform needs a real signal".into());
     }

@@ -55,7 +55,7 @@ pub fn run(op: &Upsample, ins: &mut Inputs, _n: usize) -> Out {
         return Err(format!("scales {scales:?} must be one value of at least 1 per axis of {:?}", x.shape()));
     }
     let shape: Vec<usize> = x.shape().iter().zip(&scales).map(|(&d, &s)| (d as f64 * s) as usize).collect();
-    if ptq_ir::tensor::checked_numel(&shape).is_none_or(|n| n > 1 << 32) {
+    if ptq_ir::tensor::checked_numel(&shape).is_none_or(|n| n > 1 << 31) {
         return Err(format!("output shape {shape:?} is too large"));
     }
     let out: Result<Tensor, String> = try_map_tensor!(x, |a| nearest(a, &shape, &scales));
