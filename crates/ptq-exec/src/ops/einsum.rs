@@ -6,7 +6,11 @@
 //! Numbers (floats summed in f64, integers in i64), output in the inputs'
 //! dtype.
 
+use std::collections::BTreeMap;
+
+use ndarray::ArrayD;
 use ptq_ir::Tensor;
+use ptq_kernels::{Gemm, Threads, sgemm};
 
 use super::opaque::{Attrs, kern};
 use super::{Kernel, Out, one};
@@ -84,7 +88,7 @@ pub fn run(op: &Einsum, ins: &mut Inputs, _n: usize) -> Out {
     let ell_total = ells.iter().copied().max().unwrap_or(0);
     let labels: Vec<Vec<char>> = op.inputs.iter().zip(&ells).map(|(t, &e)| expand(t, e, ell_total)).collect();
     // Sizes per label (size-1 broadcasts for ellipsis axes).
-    let mut size: std::collections::BTreeMap<char, usize> = Default::default();
+    let mut size: BTreeMap<char, usize> = Default::default();
     for (l, x) in labels.iter().zip(&tensors) {
         for (&c, &d) in l.iter().zip(x.shape()) {
             let e = size.entry(c).or_insert(d);
@@ -116,6 +120,11 @@ pub fn run(op: &Einsum, ins: &mut Inputs, _n: usize) -> Out {
         if !size.contains_key(c) {
             return Err(format!("output label {c} appears in no operand"));
         }
+    }
+    if let [Tensor::F32(a), Tensor::F32(b)] = tensors.as_slice()
+        && let Some(r) = as_matmul(a, &labels[0], b, &labels[1], &out, &size, ins.threads)
+    {
+        return one(Tensor::F32(r?));
     }
     let summed: Vec<char> = size.keys().copied().filter(|c| !out.contains(c)).collect();
     let order: Vec<char> = out.iter().chain(&summed).copied().collect();
@@ -175,6 +184,58 @@ pub fn run(op: &Einsum, ins: &mut Inputs, _n: usize) -> Out {
     one(result)
 }
 
+/// Two f32 operands whose labels are each batch (in both and the output),
+/// free (in one and the output) or contracted (in both, not the output),
+/// without repeats or broadcasting: the operands are permuted to `[batch,
+/// m, k]` and `[batch, k, n]` and multiplied with `sgemm`. `None` when the
+/// equation has another form.
+fn as_matmul(
+    a: &ArrayD<f32>,
+    la: &[char],
+    b: &ArrayD<f32>,
+    lb: &[char],
+    out: &[char],
+    size: &BTreeMap<char, usize>,
+    threads: Threads,
+) -> Option<Result<ArrayD<f32>, String>> {
+    let distinct = |l: &[char]| l.iter().enumerate().all(|(i, c)| !l[..i].contains(c));
+    let exact = |l: &[char], s: &[usize]| l.iter().zip(s).all(|(c, &d)| size.get(c) == Some(&d));
+    let lone = |l: &[char], other: &[char]| l.iter().any(|c| !out.contains(c) && !other.contains(c));
+    if !distinct(la) || !distinct(lb) || !distinct(out) || !exact(la, a.shape()) || !exact(lb, b.shape()) {
+        return None;
+    }
+    if lone(la, lb) || lone(lb, la) {
+        return None;
+    }
+    let batch: Vec<char> = out.iter().filter(|c| la.contains(c) && lb.contains(c)).copied().collect();
+    let m: Vec<char> = out.iter().filter(|c| la.contains(c) && !lb.contains(c)).copied().collect();
+    let n: Vec<char> = out.iter().filter(|c| lb.contains(c) && !la.contains(c)).copied().collect();
+    let k: Vec<char> = la.iter().filter(|c| lb.contains(c) && !out.contains(c)).copied().collect();
+    let pos = |l: &[char], order: &[&[char]]| -> Option<Vec<usize>> {
+        order.iter().flat_map(|v| v.iter()).map(|c| l.iter().position(|d| d == c)).collect()
+    };
+    let pa = pos(la, &[&batch, &m, &k])?;
+    let pb = pos(lb, &[&batch, &k, &n])?;
+    let prod = |v: &[char]| v.iter().map(|c| size.get(c).copied().unwrap_or(0)).product::<usize>();
+    let (bt, mm, nn, kk) = (prod(&batch), prod(&m), prod(&n), prod(&k));
+    let av = a.view().permuted_axes(pa);
+    let av = av.as_standard_layout();
+    let bv = b.view().permuted_axes(pb);
+    let bv = bv.as_standard_layout();
+    let (sa, sb) = (av.as_slice()?, bv.as_slice()?);
+    let mut y = vec![0f32; bt * mm * nn];
+    if mm * nn > 0 {
+        let g = Gemm::row_major(mm, nn, kk, false, false);
+        for (i, yi) in y.chunks_mut(mm * nn).enumerate() {
+            sgemm(&g, &sa[i * mm * kk..(i + 1) * mm * kk], &sb[i * kk * nn..(i + 1) * kk * nn], yi, threads);
+        }
+    }
+    let rl: Vec<char> = batch.iter().chain(&m).chain(&n).copied().collect();
+    let shape: Vec<usize> = rl.iter().map(|c| size.get(c).copied().unwrap_or(0)).collect();
+    let perm = pos(&rl, &[out])?;
+    Some(crate::util::array(&shape, y).map(|r| r.permuted_axes(perm).as_standard_layout().into_owned()))
+}
+
 /// Calls `f` with each operand's flat offset for every index tuple over
 /// `dims`, in row-major order (`strides[operand][axis]`).
 fn walk(dims: &[usize], strides: &[Vec<usize>], mut f: impl FnMut(&[usize])) {
@@ -228,6 +289,15 @@ mod tests {
         assert_close(&test_run("Einsum", &eq("...j->..."), vec![a.clone()]).unwrap()[0], &[2], &[3.0, 7.0]);
         assert_close(&test_run("Einsum", &eq("ij->"), vec![a.clone()]).unwrap()[0], &[], &[10.0]);
         assert!(test_run("Einsum", &eq("ij,jk->ik"), vec![a.clone(), f(&[3, 1], &[0.0; 3])]).is_err());
+        // Batch matmul with the output transposed, an outer product, and a
+        // label summed within one operand (the general path).
+        let x = f(&[2, 1, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let y = f(&[2, 2, 1], &[1.0, 1.0, 2.0, 0.5]);
+        assert_close(&test_run("Einsum", &eq("bij,bjk->bki"), vec![x.clone(), y]).unwrap()[0], &[2, 1, 1], &[3.0, 8.0]);
+        let u = f(&[2], &[1.0, 2.0]);
+        let outer = test_run("Einsum", &eq("i,j->ji"), vec![u.clone(), f(&[3], &[1.0, 0.0, -1.0])]).unwrap();
+        assert_close(&outer[0], &[3, 2], &[1.0, 2.0, 0.0, 0.0, -1.0, -2.0]);
+        assert_close(&test_run("Einsum", &eq("bij,k->bk"), vec![x, u]).unwrap()[0], &[2, 2], &[3.0, 6.0, 7.0, 14.0]);
         assert!(test_run("Einsum", &eq("ijk->i"), vec![a]).is_err());
     }
 }
