@@ -90,12 +90,15 @@ pub fn int_conv(
     let in_sp: usize = xs[2..].iter().product();
     let k_sp: usize = kernel.iter().product();
     let o_sp = ptq_ir::tensor::checked_numel(&out_sp).filter(|&v| v <= 1 << 31).ok_or("the output is too large")?;
-    // For each output position and kernel offset, the flat input position (None: padding).
-    let mut taps: Vec<Option<usize>> = Vec::with_capacity(o_sp * k_sp);
-    let mut opos = vec![0usize; sp];
-    for _ in 0..o_sp {
-        let mut kpos = vec![0usize; sp];
-        for _ in 0..k_sp {
+    if (cg * k_sp).checked_mul(o_sp).is_none_or(|v| v > 1 << 31) {
+        return Err("the convolution is too large".into());
+    }
+    // For each kernel offset and output position, the flat input position (None: padding).
+    let mut taps: Vec<Option<usize>> = Vec::with_capacity(k_sp * o_sp);
+    let (mut kpos, mut opos) = (vec![0usize; sp], vec![0usize; sp]);
+    for _ in 0..k_sp {
+        opos.iter_mut().for_each(|v| *v = 0);
+        for _ in 0..o_sp {
             let mut flat = Some(0usize);
             for a in 0..sp {
                 let p = (opos[a] * stride[a] + kpos[a] * dil[a]) as i64 - pads[a].0 as i64;
@@ -105,26 +108,33 @@ pub fn int_conv(
                 };
             }
             taps.push(flat);
-            step(&mut kpos, kernel);
+            step(&mut opos, &out_sp);
         }
-        step(&mut opos, &out_sp);
+        step(&mut kpos, kernel);
     }
+    // Per image and group: the patch matrix [cg · k_sp, o_sp] (zero-point-corrected
+    // values, 0 for padding), then each output row as a sum of scaled patch rows.
     let mg = m / group;
+    let rows = cg * k_sp;
     let mut y = vec![0i32; n * m * o_sp];
+    let mut cols = vec![0i32; rows * o_sp];
     for b in 0..n {
-        for oc in 0..m {
-            let g = oc / mg.max(1);
-            let wk = &w[oc * cg * k_sp..(oc + 1) * cg * k_sp];
-            let yo = &mut y[(b * m + oc) * o_sp..(b * m + oc + 1) * o_sp];
+        for g in 0..group {
             for ic in 0..cg {
                 let xc = &x[(b * c + g * cg + ic) * in_sp..(b * c + g * cg + ic + 1) * in_sp];
-                let wc = &wk[ic * k_sp..(ic + 1) * k_sp];
-                for (o, acc) in yo.iter_mut().enumerate() {
-                    let t = &taps[o * k_sp..(o + 1) * k_sp];
-                    for (tap, &wv) in t.iter().zip(wc) {
-                        if let Some(i) = tap {
-                            *acc = acc.wrapping_add(xc[*i].wrapping_mul(wv));
-                        }
+                for kf in 0..k_sp {
+                    let dst = &mut cols[(ic * k_sp + kf) * o_sp..(ic * k_sp + kf + 1) * o_sp];
+                    for (d, t) in dst.iter_mut().zip(&taps[kf * o_sp..(kf + 1) * o_sp]) {
+                        *d = t.map_or(0, |i| xc[i]);
+                    }
+                }
+            }
+            for oc in g * mg..(g + 1) * mg {
+                let wk = &w[oc * rows..(oc + 1) * rows];
+                let yo = &mut y[(b * m + oc) * o_sp..(b * m + oc + 1) * o_sp];
+                for (&wv, src) in wk.iter().zip(cols.chunks(o_sp.max(1))) {
+                    if wv != 0 {
+                        yo.iter_mut().zip(src).for_each(|(acc, &v)| *acc = acc.wrapping_add(wv.wrapping_mul(v)));
                     }
                 }
             }
