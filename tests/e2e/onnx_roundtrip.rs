@@ -127,3 +127,16 @@ fn external_data_is_written_as_external_data() {
     let b = ptq_onnx::load(&out).unwrap();
     assert_same_model("external_data", &a, &b);
 }
+
+#[test]
+fn written_onnx_files_are_recognised_by_openvino() {
+    // OpenVINO's ONNX frontend decides from a file's first fields whether it
+    // is ONNX; ptq writes them in field-number order, as protobuf's Python
+    // and C++ writers do.
+    ptq_tests::require_openvino();
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixtures_dir().join("digits_cnn");
+    let out = convert("digits_cnn", tmp.path());
+    let r = ptq_tests::ov_outputs(&out, &fx.join("inputs.npz"), &tmp.path().join("ov.npz"));
+    assert!(r.ok, "OpenVINO cannot read the written ONNX file: {}", r.output);
+}

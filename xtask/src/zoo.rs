@@ -1,7 +1,9 @@
 //! `cargo xtask zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`:
 //! every model of the zoo (real models this project did not design, made by
 //! tests/zoo/generate.py into target/zoo/) through every stage of ptq, with
-//! NNCF and onnxruntime's quantizer side by side; writes docs/ZOO.md.
+//! NNCF and onnxruntime's quantizer side by side; writes docs/ZOO.md (a run
+//! with `--small`, `--only` or `--skip-peers` writes
+//! target/zoo-run/ZOO.partial.md instead).
 //!
 //! Per entry, each stage in its own process:
 //! 1. FP32 references (tests/zoo/reference.py): onnxruntime and OpenVINO's f32
@@ -17,8 +19,10 @@
 //!    `quantize_static` (tests/zoo/peers.py).
 //! 6. ptq's own INT8 latency against its FP32 (`ptq bench --only`).
 //!
-//! `--small` takes the entries the generator marks small (CI's subset);
-//! `--no-generate` uses what target/zoo holds. Logs and outputs stay in
+//! `--small` runs the small entries committed in tests/zoo/small/ (CI's
+//! subset: copies of generated entries under 1 MB, so CI needs neither the
+//! exporters nor their downloads); `--no-generate` uses what target/zoo
+//! holds. Logs and outputs stay in
 //! target/zoo-run/<entry>/.
 
 use std::fmt::Write as _;
@@ -132,22 +136,23 @@ struct Tool {
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let opts = parse(args)?;
     let zoo = root.join("tests/zoo");
-    if opts.generate {
+    // The small entries are committed (tests/zoo/small/): they need only the
+    // peers' virtualenv, not the exporters'.
+    let setup: &[&str] = if opts.small { &["peers"] } else { &[] };
+    let status = Command::new("bash")
+        .arg(zoo.join("setup.sh"))
+        .args(setup)
+        .current_dir(root)
+        .status()
+        .context("running tests/zoo/setup.sh")?;
+    if !status.success() {
+        bail!("tests/zoo/setup.sh failed");
+    }
+    if opts.generate && !opts.small {
         let mut gen_args = vec![];
-        if opts.small {
-            gen_args.push("--small".to_string());
-        }
         if !opts.only.is_empty() {
-            gen_args.push("--only".into());
+            gen_args.push("--only".to_string());
             gen_args.push(opts.only.join(","));
-        }
-        let status = Command::new("bash")
-            .arg(zoo.join("setup.sh"))
-            .current_dir(root)
-            .status()
-            .context("running tests/zoo/setup.sh")?;
-        if !status.success() {
-            bail!("tests/zoo/setup.sh failed");
         }
         let status = Command::new("python3")
             .arg(zoo.join("generate.py"))
@@ -166,7 +171,8 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         ptq: root.join("target/release/ptq"),
     };
     anyhow::ensure!(env.py.exists(), "{} is missing: run bash tests/zoo/setup.sh", env.py.display());
-    let entries = entries(&root.join("target/zoo"), &opts)?;
+    let entries =
+        if opts.small { entries(&zoo.join("small"), &opts)? } else { entries(&root.join("target/zoo"), &opts)? };
     anyhow::ensure!(!entries.is_empty(), "no zoo entries in target/zoo (run without --no-generate)");
     let started = Instant::now();
     let mut rows = vec![];
@@ -177,7 +183,12 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         rows.push(row);
     }
     let doc = document(&env, &rows, args, started.elapsed().as_secs_f64());
-    let out = root.join("docs/ZOO.md");
+    // Only a run over the whole zoo rewrites docs/ZOO.md.
+    let out = if opts.small || !opts.only.is_empty() || opts.skip_peers {
+        root.join("target/zoo-run/ZOO.partial.md")
+    } else {
+        root.join("docs/ZOO.md")
+    };
     std::fs::write(&out, doc).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("xtask zoo: wrote {}", out.display());
     let failed: Vec<&str> = rows.iter().filter(|r| !r.all_stages_pass()).map(|r| r.name.as_str()).collect();
@@ -187,24 +198,15 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The entry folders to run: every `target/zoo/*/meta.json`, filtered.
+/// The entry folders to run: every `<zoo>/*/meta.json`, filtered by `--only`.
 fn entries(zoo: &Path, opts: &Opts) -> anyhow::Result<Vec<PathBuf>> {
-    let index: Value =
-        std::fs::read(zoo.join("index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-    let small = |name: &str| {
-        index["entries"]
-            .as_array()
-            .and_then(|a| a.iter().find(|e| e["name"] == name))
-            .and_then(|e| e["small"].as_bool())
-            .unwrap_or(false)
-    };
     let mut v: Vec<PathBuf> = std::fs::read_dir(zoo)
         .with_context(|| format!("reading {}", zoo.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("meta.json").is_file())
         .filter(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            (opts.only.is_empty() || opts.only.contains(&name)) && (!opts.small || small(&name))
+            opts.only.is_empty() || opts.only.contains(&name)
         })
         .collect();
     v.sort();

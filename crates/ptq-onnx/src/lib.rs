@@ -17,6 +17,7 @@ mod import;
 mod model;
 mod ops;
 mod tensor;
+mod wire;
 
 pub use error::OnnxError;
 pub use export::{ExportOptions, export_model, save, save_with};
