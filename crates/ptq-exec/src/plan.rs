@@ -140,7 +140,24 @@ impl Plan {
                 kernels.push(k);
                 continue;
             }
-            match prepare(node, graph) {
+            let prepared = if node.op.bodies().is_empty() {
+                prepare(node, graph)
+            } else {
+                match crate::ops::prepare_control(node, options) {
+                    Ok(k) => Ok(k),
+                    // A body's unsupported ops are listed with the others.
+                    Err(ExecError::Unsupported(list)) => {
+                        for (op, at) in list {
+                            if !unsupported.iter().any(|(o, _)| *o == op) {
+                                unsupported.push((op, at));
+                            }
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            match prepared {
                 Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::fuse::WithRelu(k))),
                 Ok(k) => kernels.push(k),
                 Err(why) => {
@@ -294,10 +311,47 @@ impl Plan {
         inputs: Vec<(String, Tensor)>,
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
-        mut times: Option<&mut Vec<f64>>,
+        times: Option<&mut Vec<f64>>,
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
+        let values = self.bind_inputs(inputs)?;
+        let outs = self.run_values(values, which, probe, times)?;
+        Ok(self
+            .graph
+            .outputs
+            .iter()
+            .zip(outs)
+            .map(|(&o, t)| (self.graph.value(o).name.clone(), Arc::try_unwrap(t).unwrap_or_else(|a| (*a).clone())))
+            .collect())
+    }
+
+    /// Runs a body plan (see `ops/control.rs`) on its graph inputs in
+    /// order (formal parameters, then captures), shared, and returns its
+    /// outputs in order. Inputs are not checked against declared facts
+    /// (bodies often declare loose ones); probes see nothing.
+    pub(crate) fn run_shared(&self, inputs: Vec<Arc<Tensor>>) -> Result<Vec<Arc<Tensor>>, ExecError> {
         let g = &self.graph;
-        let mut values = self.bind_inputs(inputs)?;
+        if inputs.len() != g.inputs.len() {
+            return Err(ExecError::Input {
+                name: g.name.clone(),
+                msg: format!("the body takes {} inputs, got {}", g.inputs.len(), inputs.len()),
+            });
+        }
+        let mut values: Vec<Option<Arc<Tensor>>> = g.values.iter().map(|v| v.constant.clone()).collect();
+        for (&i, t) in g.inputs.iter().zip(inputs) {
+            values[i.0] = Some(t);
+        }
+        self.run_values(values, &Probe::Nothing, &mut |_, _| {}, None)
+    }
+
+    /// Runs the steps on bound values and returns the graph outputs.
+    fn run_values(
+        &self,
+        mut values: Vec<Option<Arc<Tensor>>>,
+        which: &Probe,
+        probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+        mut times: Option<&mut Vec<f64>>,
+    ) -> Result<Vec<Arc<Tensor>>, ExecError> {
+        let g = &self.graph;
         for &i in &g.inputs {
             if let (true, Some(t)) = (which.wants(i), &values[i.0]) {
                 probe(i, t);
@@ -336,11 +390,10 @@ impl Plan {
         g.outputs
             .iter()
             .map(|&o| {
-                let t = values[o.0].clone().ok_or_else(|| ExecError::Input {
+                values[o.0].clone().ok_or_else(|| ExecError::Input {
                     name: g.value(o).name.clone(),
                     msg: "output was not computed".into(),
-                })?;
-                Ok((g.value(o).name.clone(), Arc::try_unwrap(t).unwrap_or_else(|a| (*a).clone())))
+                })
             })
             .collect()
     }

@@ -27,6 +27,28 @@ pub enum ConstSource {
     Derived,
 }
 
+/// What a non-tensor value holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonTensorKind {
+    /// A sequence of tensors (ONNX `SequenceType`).
+    Sequence,
+    /// A value that may be absent (ONNX `OptionalType`).
+    Optional,
+    /// A map (ONNX `MapType`).
+    Map,
+}
+
+/// The type of a value that is not a tensor. The IR does not model these
+/// types beyond their kind; the frontend keeps its own encoding of the full
+/// type so export writes it back unchanged. Such values pass through
+/// import, passes and export; the executor runs only tensors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonTensor {
+    pub kind: NonTensorKind,
+    /// The frontend's encoding of the type (ONNX: a serialized `TypeProto`).
+    pub encoded: Vec<u8>,
+}
+
 /// A named value: a graph input, a constant, or a node output.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Value {
@@ -39,6 +61,8 @@ pub struct Value {
     pub doc: String,
     /// Whether the source model declared facts for this value (value_info).
     pub declared: bool,
+    /// Set for a sequence, optional or map value; `fact` is then unknown.
+    pub non_tensor: Option<NonTensor>,
 }
 
 /// One operator application.

@@ -27,7 +27,7 @@ pub use attr::Attr;
 pub use dtype::DType;
 pub use error::IrError;
 pub use fact::{Dim, Fact, Shape};
-pub use graph::{ConstSource, Graph, Node, NodeId, Value, ValueId};
+pub use graph::{ConstSource, Graph, Node, NodeId, NonTensor, NonTensorKind, Value, ValueId};
 pub use ops::Op;
 pub use patch::Patch;
 pub use tensor::Tensor;

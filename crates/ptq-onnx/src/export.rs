@@ -52,6 +52,10 @@ fn value_info(g: &Graph, id: ValueId) -> ValueInfoProto {
     let mut vi = ValueInfoProto::new();
     vi.name = v.name.clone();
     vi.doc_string = v.doc.clone();
+    if let Some(tp) = v.non_tensor.as_ref().and_then(|nt| TypeProto::parse_from_bytes(&nt.encoded).ok()) {
+        vi.type_ = Some(tp).into();
+        return vi;
+    }
     let mut tt = TensorType::new();
     tt.elem_type = v.fact.dtype.map_or(0, crate::dtype::to_onnx);
     if let Some(shape) = &v.fact.shape {
@@ -83,10 +87,9 @@ fn parse_all<M: Message>(items: &[Vec<u8>], file: &str) -> Result<Vec<M>, OnnxEr
         .collect()
 }
 
-/// Builds the `ModelProto` of a model, in the opset it was imported with.
-/// `file` names the destination in errors. Tensor data is inline.
-pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProto, OnnxError> {
-    let opset = info.opset();
+/// The `GraphProto` of a graph (the main graph or a control-flow body) in
+/// `opset`; `file` names the destination in errors.
+pub(crate) fn graph_proto(g: &Graph, opset: i64, file: &str) -> Result<GraphProto, OnnxError> {
     let order = ptq_ir::topo::topo_order(g)
         .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
     let mut nodes = Vec::with_capacity(order.len());
@@ -121,6 +124,9 @@ pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProt
             inputs.pop();
         }
         used.extend(inputs.iter().flatten());
+        // A control-flow node's captures are read by name inside its bodies.
+        let captures = ptq_ir::ops::body::capture_count(node.op.bodies());
+        used.extend(node.inputs[node.inputs.len().saturating_sub(captures)..].iter().flatten());
         np.input = inputs.iter().map(|v| v.map_or_else(String::new, |v| g.value(v).name.clone())).collect();
         let mut outputs = node.outputs.clone();
         while outputs.last() == Some(&None) {
@@ -162,6 +168,13 @@ pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProt
         .filter(|id| g.value(*id).declared && producers.contains_key(id) && !g.outputs.contains(id))
         .map(|id| value_info(g, id))
         .collect();
+    Ok(gp)
+}
+
+/// Builds the `ModelProto` of a model, in the opset it was imported with.
+/// `file` names the destination in errors. Tensor data is inline.
+pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProto, OnnxError> {
+    let mut gp = graph_proto(g, info.opset(), file)?;
     gp.quantization_annotation = parse_all::<TensorAnnotation>(&info.quantization_annotation, file)?;
 
     let mut mp = ModelProto::new();
@@ -245,7 +258,6 @@ pub fn save_with(g: &Graph, info: &ModelInfo, path: impl AsRef<Path>, opts: &Exp
         let data = externalize(gp, &location, opts.external_threshold);
         write_atomic(&path.with_file_name(&location), &data)?;
     }
-    let bytes =
-        crate::wire::model_bytes(&mp).map_err(|e| OnnxError::Model { file: file.clone(), msg: e.to_string() })?;
+    let bytes = crate::wire::model_bytes(&mp).map_err(|e| OnnxError::Model { file: file.clone(), msg: e.to_string() })?;
     write_atomic(path, &bytes)
 }

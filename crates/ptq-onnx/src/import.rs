@@ -17,6 +17,10 @@ use crate::external::ExternalData;
 use crate::model::{ModelInfo, OnnxModel};
 use crate::{MAX_OPSET, MIN_OPSET};
 
+mod functions;
+mod subgraph;
+mod types;
+
 /// Reads an ONNX model file, with its external data, into the IR.
 pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel, OnnxError> {
     let path = path.as_ref();
@@ -80,11 +84,30 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         return Err(OnnxError::UnsupportedOpset { file: file.into(), version: opset, min: MIN_OPSET, max: MAX_OPSET });
     }
     let gp = proto.graph.as_ref().ok_or_else(|| model_err("the model has no graph".into()))?;
-    let mut im =
-        Importer { file, opset, graph: Graph::default(), names: HashMap::new(), ext, had_external: false, warnings };
+    let inlined = functions::inline(gp, &proto.functions).map_err(model_err)?;
+    let gp = inlined.as_ref().unwrap_or(gp);
+    let mut im = Importer {
+        file,
+        opset,
+        graph: Graph::default(),
+        names: HashMap::new(),
+        ext,
+        had_external: false,
+        warnings,
+        depth: 0,
+    };
     im.graph_proto(gp)?;
     let mut info = info;
     info.had_external_data = im.had_external;
+    if inlined.is_some() {
+        // The inlined bodies may use domains only the functions imported.
+        for o in proto.functions.iter().flat_map(|f| &f.opset_import) {
+            let norm = |d: &str| if d == "ai.onnx" { String::new() } else { d.to_string() };
+            if !info.opset_import.iter().any(|(d, _)| norm(d) == norm(&o.domain)) {
+                info.opset_import.push((o.domain.clone(), o.version));
+            }
+        }
+    }
     info.quantization_annotation = gp
         .quantization_annotation
         .iter()
@@ -109,6 +132,9 @@ struct Importer<'a> {
     names: HashMap<String, ValueId>,
     ext: ExternalData,
     had_external: bool,
+    /// Subgraph nesting depth: 0 for the main graph. In a subgraph, a name
+    /// defined nowhere in it is an outer-scope value and becomes a capture.
+    depth: usize,
     warnings: Vec<String>,
 }
 
@@ -222,9 +248,8 @@ impl Importer<'_> {
             }
         }
         for vi in &gp.output {
-            let id = *self
-                .names
-                .get(&vi.name)
+            let id = self
+                .resolve(&vi.name)
                 .ok_or_else(|| self.value_err(&vi.name, "graph output is not produced by anything"))?;
             let fact = self.declared_fact(vi)?;
             let v = &mut self.graph.values[id.0];
@@ -237,6 +262,7 @@ impl Importer<'_> {
             }
             self.graph.outputs.push(id);
         }
+        self.mark_non_tensors(gp);
         Ok(())
     }
 
@@ -266,7 +292,9 @@ impl Importer<'_> {
             self.define(out, v).ok_or_else(|| self.node_err(np, i, format!("output {out:?} is already defined")))?;
             return Ok(None);
         }
-        let lowered = if default_domain {
+        let lowered = if default_domain && subgraph::is_control(&np.op_type) {
+            Some(self.control(np, i)?)
+        } else if default_domain {
             crate::ops::import(np, self.opset).map_err(|m| self.node_err(np, i, m))?
         } else {
             None
@@ -314,8 +342,7 @@ impl Importer<'_> {
             if inp.is_empty() {
                 continue;
             }
-            let id =
-                *self.names.get(inp).ok_or_else(|| self.node_err(np, i, format!("input {inp:?} is not defined")))?;
+            let id = self.resolve(inp).ok_or_else(|| self.node_err(np, i, format!("input {inp:?} is not defined")))?;
             inputs[slot] = Some(id);
         }
         for (slot, tensor) in p.moved {
@@ -337,6 +364,7 @@ impl Importer<'_> {
             self.names.insert(cname, id);
             inputs[slot] = Some(id);
         }
+        self.capture_inputs(&p.op, &mut inputs).map_err(|m| self.node_err(np, i, m))?;
         self.graph.add_node(Node {
             name: p.name,
             op: p.op,
@@ -379,7 +407,8 @@ fn fact_of(vi: &ValueInfoProto) -> Result<(Fact, Vec<i64>), String> {
     let tt = match &tp.value {
         Some(TypeValue::TensorType(t)) => t,
         None => return Ok((Fact::default(), negative)),
-        Some(_) => return Err("only tensor-typed values are supported (not sequences, maps or optionals)".into()),
+        // Sequences, optionals and maps: recorded by `mark_non_tensors`.
+        Some(_) => return Ok(Default::default()),
     };
     let dtype = match tt.elem_type {
         0 => None,

@@ -13,6 +13,7 @@ mod col2im;
 mod compress;
 mod concat;
 mod constant_of_shape;
+mod control;
 pub(crate) mod conv;
 mod conv_integer;
 mod conv_nd;
@@ -36,9 +37,11 @@ mod gemm;
 mod global_pool;
 mod grid_sample;
 mod group_norm;
+mod if_;
 mod instance_norm;
 mod is_inf;
 mod layer_norm;
+mod loop_;
 mod lp_pool;
 mod lrn;
 mod matmul;
@@ -51,6 +54,7 @@ mod nms;
 mod non_zero;
 mod one_hot;
 mod opaque;
+mod optional;
 mod pad;
 mod pool;
 mod qlinear_conv;
@@ -63,6 +67,7 @@ mod resize;
 mod reverse_sequence;
 mod rnn;
 mod roi_align;
+mod scan;
 mod scatter_elements;
 mod scatter_nd;
 mod shape;
@@ -90,6 +95,7 @@ use ptq_ir::ops::unary::UnaryKind;
 use ptq_ir::{Graph, Node, Op, Tensor};
 
 use crate::inputs::Inputs;
+pub(crate) use control::prepare_control;
 
 /// What a kernel returns: one entry per output slot (`None` for outputs it
 /// does not produce), or a message.
@@ -176,6 +182,8 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
         Op::Where(o) => k(o, where_::run),
         Op::Dropout(o) => k(o, dropout::run),
         Op::Rnn(o) => k(o, rnn::run),
+        // Built with their bodies' plans by `prepare_control`.
+        Op::If(_) | Op::Loop(_) | Op::Scan(_) => Err(None),
         Op::QuantizeLinear(o) => k(o, quantize::run),
         Op::DequantizeLinear(o) => k(o, dequantize::run),
         Op::FakeQuantize(o) => k(o, fake_quantize::run),
@@ -186,7 +194,7 @@ pub fn prepare(node: &Node, _graph: &Graph) -> Result<Box<dyn Kernel>, Option<St
             k(o, |o, ins, _| cast::run_like(&o.attrs, ins))
         }
         Op::Opaque(o) if opaque::handles(o) => opaque::prepare(o),
-        Op::Opaque(_) => Err(None),
+        Op::Opaque(o) => optional::prepare(o).unwrap_or(Err(None)),
     }
 }
 

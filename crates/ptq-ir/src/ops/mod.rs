@@ -11,6 +11,7 @@ mod util;
 pub mod arg_reduce;
 pub mod batch_norm;
 pub mod binary;
+pub mod body;
 pub mod cast;
 pub mod clip;
 pub mod concat;
@@ -27,8 +28,10 @@ pub mod gather;
 pub mod gather_elements;
 pub mod gemm;
 pub mod global_pool;
+pub mod if_;
 pub mod instance_norm;
 pub mod layer_norm;
+pub mod loop_;
 pub mod matmul;
 pub mod opaque;
 pub mod pad;
@@ -39,6 +42,7 @@ pub mod reduce;
 pub mod reshape;
 pub mod resize;
 pub mod rnn;
+pub mod scan;
 pub mod shape_of;
 pub mod size;
 pub mod slice;
@@ -85,6 +89,18 @@ macro_rules! define_ops {
                 match self {
                     Op::Opaque(o) => &o.op_type,
                     $(Op::$variant(o) => o.op_name()),*
+                }
+            }
+
+            /// The subgraphs of a control-flow op (`If`, `Loop`, `Scan`), in the
+            /// order their captures follow the node's own inputs; empty for
+            /// every other op.
+            pub fn bodies(&self) -> Vec<&body::Body> {
+                match self {
+                    Op::If(o) => o.bodies().to_vec(),
+                    Op::Loop(o) => vec![&o.body],
+                    Op::Scan(o) => vec![&o.body],
+                    _ => vec![],
                 }
             }
 
@@ -146,6 +162,9 @@ define_ops! {
     Where(where_::Where),
     Dropout(dropout::Dropout),
     Rnn(rnn::Rnn),
+    If(if_::If),
+    Loop(loop_::Loop),
+    Scan(scan::Scan),
     QuantizeLinear(quantize::QuantizeLinear),
     DequantizeLinear(dequantize::DequantizeLinear),
     FakeQuantize(fake_quantize::FakeQuantize),

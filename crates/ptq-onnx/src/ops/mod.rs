@@ -5,6 +5,7 @@
 //! ([`Lowered::moved`]). Exporters write the op in the form of the target
 //! opset, turning such constant inputs back into attributes.
 
+mod control;
 mod conv;
 mod elementwise;
 mod layout;
@@ -194,6 +195,7 @@ fn export_current(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         Op::ArgReduce(_) | Op::TopK(_) => Ok(reduce::export_arg(&cx.node.op)),
         Op::Resize(o) => Ok(resize::export(o)),
         Op::Rnn(o) => Ok(rnn::export(o)),
+        Op::If(_) | Op::Loop(_) | Op::Scan(_) => control::export(cx),
         Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => quant::export(cx),
         Op::FakeQuantize(_) => Err("FakeQuantize (OpenVINO) has no ONNX form in this exporter".into()),
         Op::Opaque(o) => {

@@ -1,0 +1,71 @@
+//! Loop: runs the body while the trip count and the condition allow.
+
+use std::sync::Arc;
+
+use ptq_ir::Tensor;
+use ptq_ir::ops::loop_::Loop;
+
+use super::Out;
+use super::control::{empty_stack, owned, run_body, shared, stack, truth};
+use crate::inputs::Inputs;
+use crate::plan::Plan;
+
+/// A `Loop` node with its body's plan.
+#[derive(Debug)]
+pub struct LoopKernel {
+    op: Loop,
+    plan: Plan,
+    /// The node's own inputs: `M`, `cond` and the initial carried values.
+    own: usize,
+}
+
+impl LoopKernel {
+    pub fn new(op: &Loop, plan: Plan, own: usize) -> LoopKernel {
+        LoopKernel { op: op.clone(), plan, own }
+    }
+}
+
+impl super::Kernel for LoopKernel {
+    fn run(&self, ins: &mut Inputs, n_outputs: usize) -> Out {
+        let carried_n = self.own.checked_sub(2).ok_or("Loop needs M and cond inputs")?;
+        let max_trips = match ins.opt(0) {
+            None => None,
+            Some(t) if t.len() == 1 => t.to_i64_vec().and_then(|v| v.first().copied()),
+            Some(t) => return Err(format!("M must have one element, has shape {:?}", t.shape())),
+        };
+        let mut cond = match ins.opt(1) {
+            None => true,
+            Some(t) => truth(t, "cond")?,
+        };
+        let mut carried = shared(ins, 2..self.own)?;
+        let captures = shared(ins, self.own..ins.len())?;
+        let scans_n = n_outputs.checked_sub(carried_n).ok_or("fewer outputs than loop-carried values")?;
+        let mut scans: Vec<Vec<Arc<Tensor>>> = vec![vec![]; scans_n];
+        let mut iteration = 0i64;
+        while cond && max_trips.is_none_or(|m| iteration < m) {
+            let mut feed = Vec::with_capacity(2 + carried.len() + captures.len());
+            feed.push(Arc::new(Tensor::I64(ndarray::arr0(iteration).into_dyn())));
+            feed.push(Arc::new(Tensor::Bool(ndarray::arr0(cond).into_dyn())));
+            feed.append(&mut carried);
+            feed.extend(captures.iter().cloned());
+            let mut outs = run_body(&self.plan, feed)?.into_iter();
+            let next = outs.next().ok_or("the body has no outputs")?;
+            cond = truth(&next, "the body's condition output")?;
+            carried = outs.by_ref().take(carried_n).collect();
+            for s in &mut scans {
+                s.push(outs.next().ok_or("the body has fewer outputs than the node")?);
+            }
+            iteration += 1;
+        }
+        let mut result: Vec<Option<Tensor>> = carried.into_iter().map(|t| Some(owned(t))).collect();
+        for (k, parts) in scans.iter().enumerate() {
+            result.push(Some(if parts.is_empty() {
+                empty_stack(&self.op.body.output_fact(1 + carried_n + k), 0)
+                    .ok_or("zero iterations, and the body's scan output has no static shape")?
+            } else {
+                stack(parts, 0)?
+            }));
+        }
+        Ok(result)
+    }
+}
