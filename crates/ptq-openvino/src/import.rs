@@ -43,6 +43,22 @@ pub fn load(path: impl AsRef<Path>) -> Result<IrModel, OpenVinoError> {
     import(&net, &mut weights)
 }
 
+/// Imports an IR held in memory: `xml` is the `.xml` text, `bin` the
+/// weights; `label` names the model in errors (its `.bin` twin names the
+/// weights). The in-memory twin of [`load`], for fuzzing and embedding.
+pub fn import_bytes(xml: &[u8], bin: &[u8], label: &str) -> Result<IrModel, OpenVinoError> {
+    let path = Path::new(label);
+    if xml.len() as u64 > doc::MAX_XML_BYTES {
+        let msg = format!("{} bytes is too large for IR XML", xml.len());
+        return Err(OpenVinoError::Xml { path: path.into(), msg });
+    }
+    let text = std::str::from_utf8(xml)
+        .map_err(|e| OpenVinoError::Xml { path: path.into(), msg: format!("not UTF-8: {e}") })?;
+    let net = doc::parse(text, path)?;
+    let mut weights = Weights::from_bytes(&bin_path(path), bin.to_vec());
+    import(&net, &mut weights)
+}
+
 /// What lowering a layer may use.
 #[derive(Debug)]
 pub struct Cx<'a> {

@@ -19,4 +19,4 @@ mod ops;
 
 pub use error::OpenVinoError;
 pub use export::{ExportOptions, IrFiles, save, to_ir};
-pub use import::{IrInfo, IrModel, load};
+pub use import::{IrInfo, IrModel, import_bytes, load};

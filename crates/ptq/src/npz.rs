@@ -1,10 +1,11 @@
 //! Named tensors in NumPy `.npz` archives (inputs, outputs, datasets).
 
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use ndarray::{IxDyn, OwnedRepr};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::{NpzWriter, ReadNpyExt};
 use ptq_ir::Tensor;
 
 use crate::error::Error;
@@ -19,22 +20,62 @@ fn err(path: &Path, msg: impl ToString) -> Error {
 pub fn read(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>, Error> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| err(path, e))?;
-    let mut npz = NpzReader::new(file).map_err(|e| err(path, e))?;
-    let names = npz.names().map_err(|e| err(path, e))?;
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let t = read_one(&mut npz, &name)
-            .ok_or_else(|| err(path, format!("array {name:?} has an unsupported dtype or is corrupt")))?;
+    read_from(file, path)
+}
+
+/// Reads every array of an `.npz` archive held in memory, as [`read`] does;
+/// `label` names it in errors.
+pub fn read_bytes(bytes: &[u8], label: &str) -> Result<Vec<(String, Tensor)>, Error> {
+    read_from(std::io::Cursor::new(bytes), Path::new(label))
+}
+
+fn read_from<R: Read + Seek>(reader: R, path: &Path) -> Result<Vec<(String, Tensor)>, Error> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| err(path, e))?;
+    let mut out = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| err(path, e))?;
+        let name = entry.name().to_string();
+        // Read as the data comes rather than into a buffer of the size the
+        // archive declares: memory follows the bytes actually stored.
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|e| err(path, format!("array {name:?}: {e}")))?;
+        let t = read_one(&bytes).map_err(|msg| err(path, format!("array {name:?} {msg}")))?;
         out.push((name.trim_end_matches(".npy").to_string(), t));
     }
     Ok(out)
 }
 
-fn read_one(npz: &mut NpzReader<File>, name: &str) -> Option<Tensor> {
+/// One `.npy` file's array. The header's shape is checked against the bytes
+/// after it before any element is allocated (every dtype read takes at
+/// least a byte per element).
+fn read_one(bytes: &[u8]) -> Result<Tensor, String> {
+    // The header's own length (NPY format 1.0: u16 at byte 8; 2.0 and 3.0:
+    // u32), checked before the reader allocates it.
+    let header_len = match bytes.get(6) {
+        Some(1) => bytes.get(8..10).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
+        Some(2 | 3) => bytes.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+        _ => None,
+    };
+    if header_len.is_some_and(|n| n > bytes.len()) {
+        return Err(format!("is corrupt: its header is longer than the {} bytes stored", bytes.len()));
+    }
+    let mut rest = bytes;
+    let header = ndarray_npy::npy::header::Header::from_reader(&mut rest).map_err(|e| format!("is corrupt: {e}"))?;
+    let len = header.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    match len {
+        Some(n) if n <= rest.len() => {}
+        _ => {
+            return Err(format!(
+                "is corrupt: its shape {:?} needs more than the {} bytes stored",
+                header.shape,
+                rest.len()
+            ));
+        }
+    }
     macro_rules! attempt {
         ($t:ty, $v:ident) => {
-            if let Ok(a) = npz.by_name::<OwnedRepr<$t>, IxDyn>(name) {
-                return Some(Tensor::$v(a));
+            if let Ok(a) = ndarray::ArrayBase::<OwnedRepr<$t>, IxDyn>::read_npy(bytes) {
+                return Ok(Tensor::$v(a));
             }
         };
     }
@@ -49,7 +90,7 @@ fn read_one(npz: &mut NpzReader<File>, name: &str) -> Option<Tensor> {
     attempt!(u16, U16);
     attempt!(u32, U32);
     attempt!(u64, U64);
-    None
+    Err("has an unsupported dtype or is corrupt".into())
 }
 
 /// Writes named tensors to an uncompressed `.npz` file atomically. f16,
@@ -130,6 +171,9 @@ mod tests {
         ];
         write(&p, &items).unwrap();
         assert_eq!(read(&p).unwrap(), items);
+        assert_eq!(read_bytes(&std::fs::read(&p).unwrap(), "x.npz").unwrap(), items);
+        let e = read_bytes(b"PK\x03\x04 not a zip", "bad.npz").unwrap_err().to_string();
+        assert!(e.contains("bad.npz"), "{e}");
     }
 
     #[test]
@@ -160,5 +204,48 @@ mod tests {
         assert_eq!(read_labels(&p).unwrap(), vec![3, 1, 4]);
         ndarray_npy::write_npy(&p, &ndarray::arr1(&[0.5f32])).unwrap();
         assert!(read_labels(&p).is_err());
+    }
+    /// An `.npz` holding one stored (uncompressed) entry `name` with `npy`.
+    fn npz_of(name: &str, npy: &[u8]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        w.start_file(name, opts).unwrap();
+        std::io::Write::write_all(&mut w, npy).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    /// NPY 1.0 bytes with this header dict and data.
+    fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = dict.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&u16::try_from(h.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// Fuzzing regression: a header declaring 2^40 elements over 8 bytes of
+    /// data made the reader allocate the whole array (4 TiB) and abort.
+    #[test]
+    fn huge_declared_shape_is_an_error_not_an_allocation() {
+        let ok = npz_of(
+            "a.npy",
+            &npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &[0, 0, 128, 63, 0, 0, 0, 64]),
+        );
+        assert_eq!(read_bytes(&ok, "ok.npz").unwrap(), vec![("a".to_string(), Tensor::from_f32s(&[1.0, 2.0]))]);
+        let huge =
+            npz_of("a.npy", &npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }", &[0; 8]));
+        let e = read_bytes(&huge, "huge.npz").unwrap_err().to_string();
+        assert!(e.contains("huge.npz") && e.contains("\"a.npy\"") && e.contains("needs more than"), "{e}");
+        // A header length past the end of the entry.
+        let mut long = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &[0; 8]);
+        long[6] = 2;
+        long.splice(8..10, [0xff, 0xff, 0xff, 0xff]);
+        let e = read_bytes(&npz_of("b.npy", &long), "long.npz").unwrap_err().to_string();
+        assert!(e.contains("header is longer"), "{e}");
     }
 }

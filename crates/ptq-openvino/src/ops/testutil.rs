@@ -148,13 +148,19 @@ impl Ir {
         s
     }
 
-    /// Writes the `.xml` and `.bin` to a temporary folder and imports them.
+    /// Writes the `.xml` and `.bin` to a temporary folder and imports them;
+    /// checks that importing the same bytes from memory
+    /// ([`crate::import_bytes`]) gives the same model or the same error.
     pub fn load(&self) -> Result<IrModel, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let xml = dir.path().join("m.xml");
         std::fs::write(&xml, self.xml()).expect("write xml");
         std::fs::write(dir.path().join("m.bin"), &self.bin).expect("write bin");
-        crate::load(&xml).map_err(|e| e.to_string())
+        let from_file = crate::load(&xml).map_err(|e| e.to_string());
+        let label = xml.to_str().expect("UTF-8 temp path");
+        let from_memory = crate::import_bytes(self.xml().as_bytes(), &self.bin, label).map_err(|e| e.to_string());
+        assert_eq!(from_file, from_memory, "file and in-memory imports differ");
+        from_file
     }
 
     /// The import error's text (panics when the import succeeds).
