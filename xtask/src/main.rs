@@ -28,6 +28,11 @@
 //! - `zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`: real
 //!   models from the usual exporters (tests/zoo/) through every stage of ptq,
 //!   beside NNCF and onnxruntime's quantizer; writes docs/ZOO.md (`zoo.rs`).
+//! - `fuzz --seconds N [--target T]`: the libFuzzer targets in fuzz/
+//!   (importers, `.npz` reader, import → plan → run) for N seconds each under
+//!   `nice -n 19`, corpora seeded from the fixtures and the zoo; prints
+//!   executions, execs/s and the crashes, OOMs and timeouts found
+//!   (`fuzz.rs`).
 //! - `fixtures`: regenerates tests/fixtures with the pinned Python generator.
 //! - `conformance [--update] [--verbose]`: installs tests/requirements.txt
 //!   (skipped with `PTQ_SKIP_PIP=1`), runs the ONNX backend node tests through
@@ -44,6 +49,7 @@ mod bench_gemm;
 mod bench_int8;
 mod bench_quantize;
 mod conformance;
+mod fuzz;
 mod layering;
 mod python;
 mod quantize;
@@ -164,11 +170,12 @@ fn main() -> ExitCode {
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
         "zoo" => zoo::run(&workspace_root(), &args),
+        "fuzz" => fuzz::run(&workspace_root(), &args),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
                  bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
-                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]>"
+                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]|fuzz --seconds N [--target T]>"
             );
             return ExitCode::from(2);
         }
