@@ -9,8 +9,13 @@ use super::{Out, one};
 use crate::inputs::Inputs;
 use crate::util::Elem;
 
+/// The most elements a padded output (and any one of its axes) may have, as
+/// for Resize and Range: pads come from the model file.
+const MAX_ELEMENTS: usize = 1 << 31;
+
 fn source(o: i64, begin: i64, d: i64, mode: PadMode) -> Option<usize> {
-    let c = o - begin;
+    // Saturating: a begin pad near i64::MIN puts every index far past the end.
+    let c = o.saturating_sub(begin);
     if (0..d).contains(&c) {
         return Some(c as usize);
     }
@@ -42,7 +47,9 @@ fn pad<T: Clone>(a: &ArrayD<T>, begins: &[i64], ends: &[i64], mode: PadMode, fil
             usize::try_from(n).map_err(|_| format!("pads make axis {i} negative"))
         })
         .collect::<Result<_, _>>()?;
-    let total = ptq_ir::tensor::checked_numel(&shape).ok_or_else(|| format!("padded shape {shape:?} is too large"))?;
+    let total = ptq_ir::tensor::checked_numel(&shape)
+        .filter(|&n| n <= MAX_ELEMENTS && shape.iter().all(|&d| d <= MAX_ELEMENTS))
+        .ok_or_else(|| format!("padded shape {shape:?} is too large"))?;
     if shape.is_empty() {
         return Ok(a.clone());
     }
@@ -135,4 +142,25 @@ pub fn run(op: &Pad, ins: &mut Inputs, _n: usize) -> Out {
 /// The pad value as an exact i64 when it is an integer tensor (f64 loses bits beyond 2^53).
 fn integer_value(t: Option<&Tensor>, v: f64) -> i64 {
     t.and_then(Tensor::to_i64_vec).and_then(|x| x.first().copied()).unwrap_or(v as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing regression (onnx_plan_run): pads of 5.5e10 on an axis of an
+    /// empty tensor made the per-axis index maps allocate 893 GB and abort.
+    #[test]
+    fn huge_pads_are_an_error_not_an_allocation() {
+        let x = ArrayD::<f32>::zeros(IxDyn(&[1, 0]));
+        let e = pad(&x, &[0, 0], &[55_000_000_000, 0], PadMode::Constant, 0.0).unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+        let y = ArrayD::<f32>::zeros(IxDyn(&[2, 2]));
+        let e = pad(&y, &[1 << 20, 0], &[1 << 20, 1 << 20], PadMode::Edge, 0.0).unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+        // A begin pad near i64::MIN with an end pad that brings the axis back.
+        let r = pad(&y, &[i64::MIN, 0], &[i64::MAX, 0], PadMode::Edge, 0.0).unwrap();
+        assert_eq!(r.shape(), &[1, 2]);
+        assert_eq!(pad(&y, &[1, 0], &[0, 1], PadMode::Constant, 7.0).unwrap().shape(), &[3, 3]);
+    }
 }
