@@ -258,6 +258,7 @@ pub fn save_with(g: &Graph, info: &ModelInfo, path: impl AsRef<Path>, opts: &Exp
         let data = externalize(gp, &location, opts.external_threshold);
         write_atomic(&path.with_file_name(&location), &data)?;
     }
-    let bytes = crate::wire::model_bytes(&mp).map_err(|e| OnnxError::Model { file: file.clone(), msg: e.to_string() })?;
+    let bytes =
+        crate::wire::model_bytes(&mp).map_err(|e| OnnxError::Model { file: file.clone(), msg: e.to_string() })?;
     write_atomic(path, &bytes)
 }
