@@ -371,7 +371,7 @@ fn entry(env: &Env, dir: &Path, skip_peers: bool) -> anyhow::Result<Row> {
 
     // 6. ptq's INT8 latency against its FP32.
     row.int8_speedup = Some(row.ptq.as_ref().map_or(Err("not quantized".into()), |r| match r {
-        Ok(_) => speedup(env, &model, &ptq_out, &calib, &work),
+        Ok(_) => speedup(env, &model, &ptq_out, &work),
         Err(_) => Err("not quantized".into()),
     }));
     Ok(row)
@@ -435,7 +435,7 @@ fn score(env: &Env, d: &std::ffi::OsStr, out: &Path, work: &Path, tool: &str, m:
 }
 
 /// ptq's INT8 latency over its FP32 latency on the same synthetic input.
-fn speedup(env: &Env, model: &Path, int8: &Path, _calib: &Path, work: &Path) -> Result<f64, String> {
+fn speedup(env: &Env, model: &Path, int8: &Path, work: &Path) -> Result<f64, String> {
     let time = |m: &Path, only: &str| -> Result<f64, String> {
         let o = Command::new(&env.ptq)
             .args([os("bench"), os("--model"), m.as_os_str(), os("--only"), os(only), os("--json")])
@@ -457,14 +457,7 @@ fn speedup(env: &Env, model: &Path, int8: &Path, _calib: &Path, work: &Path) -> 
 /// The median milliseconds in a `ptq bench --json` object.
 fn find_ms(v: &Value) -> Option<f64> {
     match v {
-        Value::Object(m) => {
-            for k in ["median_ms", "ms"] {
-                if let Some(x) = m.get(k).and_then(Value::as_f64) {
-                    return Some(x);
-                }
-            }
-            m.values().find_map(find_ms)
-        }
+        Value::Object(m) => m.get("median_ms").and_then(Value::as_f64).or_else(|| m.values().find_map(find_ms)),
         Value::Array(a) => a.iter().find_map(find_ms),
         _ => None,
     }
