@@ -400,3 +400,15 @@ impl Elem for half::bf16 {
         half::bf16::from_f64(v)
     }
 }
+
+/// Advances a row-major multi-index `pos` over `dims` by one position
+/// (wrapping to all zeros after the last).
+pub(crate) fn step_index(pos: &mut [usize], dims: &[usize]) {
+    for a in (0..pos.len()).rev() {
+        pos[a] += 1;
+        if pos[a] < dims[a] {
+            return;
+        }
+        pos[a] = 0;
+    }
+}

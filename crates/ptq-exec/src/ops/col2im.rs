@@ -83,24 +83,13 @@ pub fn run(op: &Col2Im, ins: &mut Inputs, _n: usize) -> Out {
                     y[b * plane + f] += v[(b * kb + kf) * l + lf];
                 }
             }
-            step(&mut lpos, &blocks);
+            crate::util::step_index(&mut lpos, &blocks);
         }
-        step(&mut kpos, &block);
+        crate::util::step_index(&mut kpos, &block);
     }
     let mut shape = vec![n, c];
     shape.extend(&image);
     one(as_dtype(crate::util::array(&shape, y)?, x)?)
-}
-
-/// Advances a row-major multi-index over `dims`.
-fn step(pos: &mut [usize], dims: &[usize]) {
-    for a in (0..pos.len()).rev() {
-        pos[a] += 1;
-        if pos[a] < dims[a] {
-            return;
-        }
-        pos[a] = 0;
-    }
 }
 
 #[cfg(test)]

@@ -108,9 +108,9 @@ pub fn int_conv(
                 };
             }
             taps.push(flat);
-            step(&mut opos, &out_sp);
+            crate::util::step_index(&mut opos, &out_sp);
         }
-        step(&mut kpos, kernel);
+        crate::util::step_index(&mut kpos, kernel);
     }
     // Per image and group: the patch matrix [cg · k_sp, o_sp] (zero-point-corrected
     // values, 0 for padding), then each output row as a sum of scaled patch rows.
@@ -143,17 +143,6 @@ pub fn int_conv(
     let mut shape = vec![n, m];
     shape.extend(out_sp);
     Ok((y, shape))
-}
-
-/// Advances a row-major multi-index over `dims`.
-fn step(pos: &mut [usize], dims: &[usize]) {
-    for a in (0..pos.len()).rev() {
-        pos[a] += 1;
-        if pos[a] < dims[a] {
-            return;
-        }
-        pos[a] = 0;
-    }
 }
 
 /// X and W with their zero points subtracted (zero-point slots `xz`, `wz`).

@@ -71,9 +71,9 @@ pub fn conv_nd(
                 };
             }
             taps.push(flat);
-            step(&mut opos, &out);
+            crate::util::step_index(&mut opos, &out);
         }
-        step(&mut kpos, kernel);
+        crate::util::step_index(&mut kpos, kernel);
     }
     let mut y = vec![0f32; n * m * o_sp];
     let mut cols = vec![0f32; rows * o_sp];
@@ -102,17 +102,6 @@ pub fn conv_nd(
     let mut shape = vec![n, m];
     shape.extend(out);
     Ok((y, shape))
-}
-
-/// Advances a row-major multi-index over `dims`.
-fn step(pos: &mut [usize], dims: &[usize]) {
-    for a in (0..pos.len()).rev() {
-        pos[a] += 1;
-        if pos[a] < dims[a] {
-            return;
-        }
-        pos[a] = 0;
-    }
 }
 
 #[cfg(test)]

@@ -96,25 +96,14 @@ pub fn run(op: &LpPool, ins: &mut Inputs, _n: usize) -> Out {
                     y[pl * o_sp + o] += v[pl * in_sp + i].abs().powf(op.p);
                 }
             }
-            advance(&mut kpos, &op.kernel);
+            crate::util::step_index(&mut kpos, &op.kernel);
         }
-        advance(&mut opos, &out_sp);
+        crate::util::step_index(&mut opos, &out_sp);
     }
     y.iter_mut().for_each(|s| *s = s.powf(1.0 / op.p));
     let mut shape = xs[..2].to_vec();
     shape.extend(out_sp);
     one(as_dtype(crate::util::array(&shape, y)?, x)?)
-}
-
-/// Advances a row-major multi-index over `dims`.
-fn advance(pos: &mut [usize], dims: &[usize]) {
-    for a in (0..pos.len()).rev() {
-        pos[a] += 1;
-        if pos[a] < dims[a] {
-            return;
-        }
-        pos[a] = 0;
-    }
 }
 
 #[cfg(test)]
