@@ -12,6 +12,10 @@ use ptq_ir::{DType, Dim, Graph, Tensor};
 
 const MAX_NODES: usize = 200;
 const MAX_INPUT_ELEMENTS: usize = 100_000;
+/// The plan's output limit (`ExecOptions::max_elements`): 2^24 elements, so a
+/// model that computes a huge tensor fails with an error well inside
+/// libFuzzer's memory limit.
+const MAX_ELEMENTS: usize = 1 << 24;
 
 fn inputs(g: &Graph) -> Option<Vec<(String, Tensor)>> {
     let mut total = 0usize;
@@ -58,6 +62,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Some(inputs) = inputs(g) else { return };
-    let Ok(plan) = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false }) else { return };
+    let Ok(plan) = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, max_elements: Some(MAX_ELEMENTS) }) else { return };
     let _ = plan.run(inputs);
 });

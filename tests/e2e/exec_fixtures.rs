@@ -24,7 +24,7 @@ fn fixtures_match_onnxruntime() {
     for (name, optimize) in onnx_fixtures().into_iter().flat_map(|n| [(n.clone(), false), (n, true)]) {
         let dir = fixtures_dir().join(&name);
         let model = ptq_onnx::load(dir.join("model.onnx")).unwrap();
-        let plan = Plan::new(&model.graph, &ExecOptions { threads: 2, optimize, integer: false })
+        let plan = Plan::new(&model.graph, &ExecOptions { threads: 2, optimize, integer: false, ..Default::default() })
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let name = if optimize { format!("{name} (optimized)") } else { name };
         let inputs = ptq::npz::read(dir.join("inputs.npz")).unwrap();

@@ -281,3 +281,44 @@ fn saving_never_leaves_a_partial_file() {
     let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("out.onnx")], "no temporary files remain");
 }
+
+/// Two small ConstantOfShape outputs, [65536, 1] and [1, 65536], whose Add
+/// broadcasts to 2^32 elements (16 GiB of f32): the plan refuses the Add
+/// before it allocates, with an error naming it, and a lower
+/// `max_elements` refuses smaller outputs the same way.
+fn broadcast_bomb(n: i64) -> ModelProto {
+    let mut m = model(
+        13,
+        vec![
+            node("rows", "ConstantOfShape", &["s1"], &["a"]),
+            node("cols", "ConstantOfShape", &["s2"], &["b"]),
+            node("outer", "Add", &["a", "b"], &["c"]),
+            node("use_x", "Add", &["c", "x0"], &["y"]),
+        ],
+        vec![i64_tensor("s1", &[2], &[n, 1]), i64_tensor("s2", &[2], &[1, n]), f32_tensor("x0", &[1], vec![0; 4])],
+    );
+    m.graph.as_mut().unwrap().output = vec![vi("y", &[n, n])];
+    m
+}
+
+#[test]
+fn outputs_past_the_element_limit_are_refused_before_allocating() {
+    use ptq_exec::{ExecOptions, Plan};
+    let x = ptq_ir::Tensor::F32(ndarray::ArrayD::zeros(vec![1, 4]));
+    let loaded = load(&broadcast_bomb(1 << 16)).unwrap();
+    for optimize in [false, true] {
+        let opts = ExecOptions { threads: 1, optimize, ..Default::default() };
+        let e = Plan::new(&loaded.graph, &opts).and_then(|p| p.run(vec![("x".into(), x.clone())])).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("outer") && msg.contains("4294967296 elements"), "optimize {optimize}: {msg}");
+    }
+    // A 1000 x 1000 broadcast runs by default and is refused under a limit of 10^5.
+    let small = load(&broadcast_bomb(1000)).unwrap();
+    let run = |max: Option<usize>| {
+        let opts = ExecOptions { threads: 1, max_elements: max, ..Default::default() };
+        Plan::new(&small.graph, &opts).and_then(|p| p.run(vec![("x".into(), x.clone())]))
+    };
+    assert_eq!(run(None).unwrap()[0].1.shape(), &[1000, 1000]);
+    let msg = run(Some(100_000)).unwrap_err().to_string();
+    assert!(msg.contains("outer") && msg.contains("1000000 elements"), "{msg}");
+}

@@ -34,7 +34,10 @@ fn ir_fixtures_match_openvino_runtime() {
         let inputs_path = ptq_tests::ir_inputs(&dir);
         let inputs = ptq::npz::read(inputs_path).unwrap();
         let want = ptq::npz::read(dir.join("outputs.npz")).unwrap();
-        let plan = match Plan::new(&model.graph, &ExecOptions { threads: 1, optimize: false, integer: false }) {
+        let plan = match Plan::new(
+            &model.graph,
+            &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() },
+        ) {
             Ok(p) => p,
             Err(e) => {
                 failures.push(format!("{label}: {e}"));

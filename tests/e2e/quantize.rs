@@ -298,7 +298,7 @@ fn quantized_on_its_inputs(name: &str) -> (ptq::QuantizedModel, Vec<(String, Ten
 fn integer_vs_float(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (usize, Vec<(String, f64)>) {
     use ptq::exec::{ExecOptions, Plan};
     let run = |integer: bool| {
-        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer }).unwrap();
+        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer, ..Default::default() }).unwrap();
         (plan.run(inputs.to_vec()).unwrap(), plan.integer_nodes().len())
     };
     let ((float, _), (int, n)) = (run(false), run(true));
@@ -352,7 +352,7 @@ fn largest_fake_quantize_step(g: &ptq::ir::Graph) -> f64 {
 /// Outputs of `g` on its integer path, and how many nodes ran on it.
 fn integer_outputs(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (Vec<Vec<f64>>, usize) {
     use ptq::exec::{ExecOptions, Plan};
-    let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer: true }).unwrap();
+    let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer: true, ..Default::default() }).unwrap();
     let out = plan.run(inputs.to_vec()).unwrap().iter().map(|(_, t)| t.to_f64_vec()).collect();
     (out, plan.integer_nodes().len())
 }

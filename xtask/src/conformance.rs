@@ -372,8 +372,10 @@ fn run_one(test: &Path) -> Outcome {
         Err(e) => return Outcome::Error(format!("output: {}", first_line(&e))),
     };
     let graph = &model.graph;
-    let plan = match ptq_exec::Plan::new(graph, &ptq_exec::ExecOptions { threads: 1, optimize: false, integer: false })
-    {
+    let plan = match ptq_exec::Plan::new(
+        graph,
+        &ptq_exec::ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() },
+    ) {
         Ok(p) => p,
         Err(e) => return Outcome::Error(format!("plan: {}", first_line(&e.to_string()))),
     };

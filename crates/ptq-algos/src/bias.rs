@@ -256,8 +256,8 @@ fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &Tenso
         yv
     };
     m.outputs.push(out);
-    let plan =
-        Plan::new(&m, &ExecOptions { threads: 1, optimize: false, integer: false }).map_err(|e| e.to_string())?;
+    let plan = Plan::new(&m, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })
+        .map_err(|e| e.to_string())?;
     let mut r = plan.run(vec![("x".into(), x)]).map_err(|e| e.to_string())?;
     r.pop().map(|(_, t)| t).ok_or_else(|| "no output".into())
 }

@@ -67,7 +67,7 @@ pub fn calibrate(
     if subset == 0 {
         return Err(AlgoError::Option("subset size must be at least 1".into()));
     }
-    let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false })?;
+    let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })?;
     let which = Probe::Values(watch.iter().map(|w| w.value).collect());
     let mut configs: HashMap<ValueId, Vec<(bool, StatsConfig)>> = HashMap::new();
     for w in watch {

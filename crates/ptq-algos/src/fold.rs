@@ -71,7 +71,7 @@ mod tests {
         let input =
             || vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 2, 3, 3]), x.clone()).unwrap()))];
         let run = |g: &Graph| {
-            Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false })
+            Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })
                 .unwrap()
                 .run(input())
                 .unwrap()

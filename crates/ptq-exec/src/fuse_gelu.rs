@@ -165,7 +165,7 @@ mod tests {
     }
 
     fn run(g: &Graph, optimize: bool) -> Vec<f32> {
-        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer: false }).unwrap();
+        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer: false, ..Default::default() }).unwrap();
         let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.013).collect();
         let x = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[10, 100]), x).unwrap());
         let out = plan.run(vec![("x".into(), x)]).unwrap();

@@ -753,7 +753,7 @@ mod tests {
     }
 
     fn run(g: &Graph, integer: bool, optimize: bool, x: &Tensor) -> (Vec<f32>, Vec<String>, Vec<String>) {
-        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer }).unwrap();
+        let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer, ..Default::default() }).unwrap();
         let mut seen = vec![];
         let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
         let out = plan
@@ -881,7 +881,8 @@ mod tests {
         g.outputs.push(y);
         let x = Tensor::F32(tensor(&[m, k], values(m * k, 11, -6.0, 6.0)));
         for integer in [false, true] {
-            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer }).unwrap();
+            let plan =
+                Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer, ..Default::default() }).unwrap();
             let mut best = f64::INFINITY;
             for _ in 0..10 {
                 let t = std::time::Instant::now();
@@ -915,7 +916,8 @@ mod tests {
             g.outputs.push(y);
             let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
             let (yf, _, _) = run(&g, false, true, &x);
-            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true }).unwrap();
+            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true, ..Default::default() })
+                .unwrap();
             assert_eq!(plan.integer_nodes(), ["conv"], "case {ci}");
             let (yi, _, _) = run(&g, true, true, &x);
             assert_eq!(yi.len(), yf.len(), "case {ci}");
@@ -1107,7 +1109,8 @@ mod tests {
         for kept in ["a_u8", "shape", "c_f"].iter().chain(epilogue.iter().filter(|_| !fused)) {
             assert!(seen.contains(&kept.to_string()), "{kind:?}: {kept} is not computed: {seen:?}");
         }
-        let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true }).unwrap();
+        let plan =
+            Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: true, ..Default::default() }).unwrap();
         let out = plan.run(vec![("x".into(), x)]).unwrap();
         assert_eq!(out[1].1.to_f64_vec(), vec![2.0, 3.0, 24.0]);
     }
@@ -1134,7 +1137,9 @@ mod tests {
             g.outputs.push(y);
             let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
             let rv = Tensor::F32(tensor(&r_shape, values(r_shape.iter().product(), 3, -2.0, 2.0)));
-            let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+            let plan = |integer: bool| {
+                Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
+            };
             let (float, int) = (plan(false), plan(true));
             let inputs = vec![("x".to_string(), x.clone()), ("r".to_string(), rv.clone())];
             let (yf, yi) = (float.run(inputs.clone()).unwrap(), int.run(inputs).unwrap());
@@ -1165,7 +1170,9 @@ mod tests {
         let (q, y) = requantized(&mut g, t, "o", 0.03, 7);
         g.outputs.extend([q, y, shape]);
         let x = Tensor::F32(tensor(&[2, 3, 5], values(30, 5, -3.0, 3.0)));
-        let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+        let plan = |integer: bool| {
+            Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
+        };
         let (float, int) = (plan(false), plan(true));
         let (yf, yi) = (float.run(vec![("x".into(), x.clone())]).unwrap(), int.run(vec![("x".into(), x)]).unwrap());
         for (f, i) in yf.iter().zip(&yi) {
@@ -1190,7 +1197,9 @@ mod tests {
         let (q, y) = requantized(&mut g, h, "o", 0.03, 10);
         g.outputs.extend([q, y]);
         let x = Tensor::F32(tensor(&[2, 3, 7], values(42, 5, -7.0, 7.0)));
-        let plan = |integer: bool| Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer }).unwrap();
+        let plan = |integer: bool| {
+            Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
+        };
         let (float, int) = (plan(false), plan(true));
         assert_eq!(int.integer_nodes(), ["hswish".to_string()]);
         let (yf, yi) =
@@ -1260,7 +1269,8 @@ mod tests {
         g.outputs.push(xdq);
         let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 17, -4.0, 6.0)));
         let (yf, _, _) = run(&g, false, true, &x);
-        let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true }).unwrap();
+        let plan =
+            Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true, ..Default::default() }).unwrap();
         assert_eq!(plan.integer_nodes().len(), 6, "{:?}", plan.integer_nodes());
         let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
         let mut shapes = HashMap::new();

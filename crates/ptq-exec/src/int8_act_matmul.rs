@@ -376,7 +376,9 @@ mod tests {
             g.add_node(node("softmax", Op::Softmax(sm), vec![z], p));
             g.outputs.push(p);
             let run = |int: bool| {
-                let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
+                let plan =
+                    Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int, ..Default::default() })
+                        .unwrap();
                 let out = plan.run(inputs.clone()).unwrap();
                 let softmaxes = plan.graph().iter_nodes().filter(|(_, n)| matches!(n.op, Op::Softmax(_))).count();
                 (out[0].1.clone(), softmaxes)
@@ -429,7 +431,8 @@ mod tests {
             ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 7)).unwrap())),
         ];
         let run = |int: bool| {
-            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int }).unwrap();
+            let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int, ..Default::default() })
+                .unwrap();
             let out = plan.run(inputs.clone()).unwrap();
             let count = |f: fn(&Op) -> bool| plan.graph().iter_nodes().filter(|(_, n)| f(&n.op)).count();
             let counts = (count(|op| matches!(op, Op::Binary(_))), count(|op| matches!(op, Op::Transpose(_))));

@@ -21,6 +21,7 @@ mod int8_conv;
 mod int8_layout;
 mod int8_lut;
 mod int8_scores;
+mod limits;
 mod memo;
 mod ops;
 mod plan;
@@ -28,6 +29,7 @@ mod util;
 mod work;
 
 pub use error::ExecError;
+pub use limits::DEFAULT_MAX_ELEMENTS;
 pub use plan::{ExecOptions, Plan, Probe};
 /// The int8 kernel tier the integer path runs (`PTQ_CPU_TIER`, else the
 /// CPU's best), and its type.

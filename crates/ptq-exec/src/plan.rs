@@ -47,6 +47,12 @@ pub struct ExecOptions {
     /// pass that writes the QuantizeLinear's output. Everything else runs in f32;
     /// [`Plan::integer_nodes`] lists what matched.
     pub integer: bool,
+    /// The most elements one step may produce in one output before it
+    /// allocates, for the ops whose output can outgrow their inputs
+    /// (matrix products, broadcasts, Expand; see `limits.rs`); a step past
+    /// it fails with an error naming the node. None:
+    /// [`DEFAULT_MAX_ELEMENTS`](crate::DEFAULT_MAX_ELEMENTS) (2^31).
+    pub max_elements: Option<usize>,
 }
 
 /// Which values a probe sees.
@@ -98,6 +104,8 @@ pub struct Plan {
     integer_nodes: Vec<String>,
     /// Shape arithmetic reused across runs with the same shapes.
     memo: crate::memo::ShapeMemo,
+    /// [`ExecOptions::max_elements`], resolved.
+    max_elements: usize,
 }
 
 impl Plan {
@@ -225,7 +233,8 @@ impl Plan {
             })?)),
         };
         let threads = if options.threads == 1 { Threads::Single } else { Threads::Pool };
-        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes, memo })
+        let max_elements = options.max_elements.unwrap_or(crate::limits::DEFAULT_MAX_ELEMENTS);
+        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes, memo, max_elements })
     }
 
     /// The graph this plan runs. With [`ExecOptions::integer`], a MatMul or
@@ -413,6 +422,7 @@ impl Plan {
             slots.push(Some(Slot { tensor, reusable }));
         }
         let mut ins = Inputs { slots, threads: Threads::Single };
+        crate::limits::check(&step.node_op, &ins, self.max_elements).map_err(|m| self.node_err(step, m))?;
         let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
         if heavy {
             ins.threads = Threads::Pool;

@@ -84,8 +84,8 @@ fn per_item(
     threads: usize,
     score: impl Fn(usize, &[f64]) -> Result<f64, String>,
 ) -> Result<Validation, String> {
-    let plan =
-        Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false }).map_err(|e| e.to_string())?;
+    let plan = Plan::new(m.graph(), &ExecOptions { threads, optimize: true, integer: false, ..Default::default() })
+        .map_err(|e| e.to_string())?;
     let mut per = Vec::with_capacity(items.len());
     for &(i, item) in items {
         let out = eval::first_output(&plan, item.clone()).map_err(|e| format!("item {i}: {e}"))?;

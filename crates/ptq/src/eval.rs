@@ -24,7 +24,8 @@ pub fn labeled(path: &std::path::Path) -> Result<(Dataset, Option<Vec<i64>>), Er
 /// Runs `model` on every item of `data` and returns each item's first
 /// output, flattened to f64, in item order.
 pub fn first_outputs(model: &Model, data: &Dataset, threads: usize) -> Result<Vec<Vec<f64>>, Error> {
-    let plan = Plan::new(model.graph(), &ExecOptions { threads, optimize: true, integer: false })?;
+    let plan =
+        Plan::new(model.graph(), &ExecOptions { threads, optimize: true, integer: false, ..Default::default() })?;
     let mut out = vec![];
     for (i, item) in data.iter().enumerate() {
         let item = item.map_err(|msg| Error::Item { item: i, msg })?;

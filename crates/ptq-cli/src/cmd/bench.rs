@@ -237,7 +237,8 @@ fn time(
     integer: bool,
     inputs: &[(String, Tensor)],
 ) -> anyhow::Result<Timing> {
-    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer })?;
+    let plan =
+        Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer, ..Default::default() })?;
     for _ in 0..a.warmup {
         plan.run(inputs.to_vec())?;
     }

@@ -45,7 +45,10 @@ fn summary(t: &Tensor) -> String {
 /// by name), each written under the same name into the `--output` folder.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let model = super::load_model(&a.model)?;
-    let plan = Plan::new(model.graph(), &ExecOptions { threads: a.threads, optimize: true, integer: false })?;
+    let plan = Plan::new(
+        model.graph(),
+        &ExecOptions { threads: a.threads, optimize: true, integer: false, ..Default::default() },
+    )?;
     if a.input.is_dir() {
         return run_folder(a, &plan);
     }

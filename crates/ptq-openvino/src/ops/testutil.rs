@@ -174,7 +174,9 @@ impl Ir {
     /// Imports and runs the graph; the outputs in Result order.
     pub fn run(&self, inputs: Vec<(&str, Tensor)>) -> Vec<Tensor> {
         let m = self.load().expect("import");
-        let plan = Plan::new(&m.graph, &ExecOptions { threads: 1, optimize: false, integer: false }).expect("plan");
+        let plan =
+            Plan::new(&m.graph, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })
+                .expect("plan");
         let inputs = inputs.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
         plan.run(inputs).expect("run").into_iter().map(|(_, t)| t).collect()
     }
