@@ -204,7 +204,8 @@ def model_bytes(d):
 
 # ---------------------------------------------------------------- writing an entry
 def save_npz(path, arrays):
-    np.savez(path, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    # np.array, not np.ascontiguousarray: the latter makes a rank-0 array rank 1.
+    np.savez(path, **{k: np.array(v, order="C") for k, v in arrays.items()})
 
 
 def take_item(arr, i, axis=0):

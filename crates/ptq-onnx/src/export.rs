@@ -56,8 +56,12 @@ fn value_info(g: &Graph, id: ValueId) -> ValueInfoProto {
         vi.type_ = Some(tp).into();
         return vi;
     }
+    // Without a dtype there is no valid tensor type (onnxruntime refuses
+    // element type 0): write the value untyped, as exporters write
+    // control-flow body outputs.
+    let Some(dtype) = v.fact.dtype else { return vi };
     let mut tt = TensorType::new();
-    tt.elem_type = v.fact.dtype.map_or(0, crate::dtype::to_onnx);
+    tt.elem_type = crate::dtype::to_onnx(dtype);
     if let Some(shape) = &v.fact.shape {
         let mut sp = TensorShapeProto::new();
         sp.dim = shape
