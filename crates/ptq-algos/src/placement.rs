@@ -135,7 +135,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
             .filter(|&(_, v)| l.is_activation(v))
             .collect();
         let elementwise = matches!(n.op, Op::Binary(_) | Op::Variadic(_));
-        if elementwise && acts.len() < 2 {
+        if elementwise && acts.iter().filter(|&&(_, v)| l.is_varying(v)).count() < 2 {
             continue; // bias add, constant scaling: fused into the producer
         }
         let act_x_act = matches!(n.op, Op::MatMul(_) | Op::Gemm(_)) && acts.len() == 2;

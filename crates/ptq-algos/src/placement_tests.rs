@@ -94,6 +94,27 @@ fn bias_adds_and_decomposed_activations_get_no_quantizers_but_residual_adds_do()
     assert!(readers.iter().any(|r| r == "conv"), "{readers:?}");
 }
 
+#[test]
+fn a_bias_computed_from_constants_is_a_bias_add_too() {
+    // paddle2onnx writes a convolution's bias as Add(conv, Reshape(Constant)).
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w = b.weight("w", &[2, 2, 3, 3]);
+    let c = b.node("conv", conv(), &[x, w]);
+    let raw = b.weight("raw_bias", &[2]);
+    let shape = b.g.add_constant(
+        "bias_shape",
+        ptq_ir::Tensor::I64(ndarray::arr1(&[1i64, 2, 1, 1]).into_dyn()),
+        ptq_ir::ConstSource::Stored,
+    );
+    let bias = b.node("bias_reshape", ptq_ir::ops::reshape::Reshape::default(), &[raw, shape]);
+    let a = b.node("bias_add", add(), &[c, bias]);
+    b.output(a);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    let readers: Vec<String> = p.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
+    assert_eq!(readers, vec!["conv".to_string()], "{:?}", names(&b.g, &p));
+}
+
 /// Q·Kᵀ → Softmax → ·V with linear layers: the transformer shape.
 fn attention() -> G {
     let mut b = G::default();

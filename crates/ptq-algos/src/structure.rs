@@ -16,11 +16,20 @@ pub struct Links<'g> {
     pub g: &'g Graph,
     pub producers: HashMap<ValueId, (NodeId, usize)>,
     pub consumers: HashMap<ValueId, Vec<(NodeId, usize)>>,
+    /// Values computed from constants alone (a bias that paddle2onnx writes
+    /// as `Reshape(Constant)`, say): they do not vary with the input.
+    pub const_derived: HashSet<ValueId>,
 }
 
 impl<'g> Links<'g> {
     pub fn new(g: &'g Graph) -> Links<'g> {
-        Links { g, producers: g.producers(), consumers: g.consumers() }
+        Links { g, producers: g.producers(), consumers: g.consumers(), const_derived: const_derived(g) }
+    }
+
+    /// True when `v` varies with the model's inputs: an activation
+    /// ([`Links::is_activation`]) that is not computed from constants alone.
+    pub fn is_varying(&self, v: ValueId) -> bool {
+        self.is_activation(v) && !self.const_derived.contains(&v)
     }
 
     /// The node producing `v`, if any.
@@ -43,6 +52,24 @@ impl<'g> Links<'g> {
     pub fn op(&self, id: NodeId) -> Option<&Op> {
         self.g.node(id).map(|n| &n.op)
     }
+}
+
+/// The outputs of nodes (with at least one input, no subgraph) whose inputs
+/// are all constants or such outputs, in topological order (empty for a
+/// graph with a cycle, which placement reports).
+fn const_derived(g: &Graph) -> HashSet<ValueId> {
+    let mut out = HashSet::new();
+    let Ok(order) = ptq_ir::topo::topo_order(g) else { return out };
+    for id in order {
+        let Some(n) = g.node(id) else { continue };
+        let fixed = n.op.bodies().is_empty()
+            && n.input_ids().next().is_some()
+            && n.input_ids().all(|v| out.contains(&v) || (g.value(v).constant.is_some() && !g.inputs.contains(&v)));
+        if fixed {
+            out.extend(n.output_ids());
+        }
+    }
+    out
 }
 
 fn is_act_matmul(l: &Links<'_>, id: NodeId) -> bool {
