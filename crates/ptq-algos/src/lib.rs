@@ -21,6 +21,7 @@ mod placement_tests;
 pub mod qdq;
 pub mod report;
 pub mod scope;
+pub mod se_block;
 pub mod spec;
 pub mod structure;
 #[cfg(test)]

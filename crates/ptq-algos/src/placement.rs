@@ -117,6 +117,11 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         }
     }
     let fused = structure::decompositions(&l);
+    for id in crate::se_block::se_blocks(&l) {
+        out.ignored
+            .entry(id)
+            .or_insert_with(|| "squeeze-and-excitation gate (NNCF's SE_BLOCK pattern): kept in float".into());
+    }
 
     // 1. Initial requests.
     let order = ptq_ir::topo::topo_order(g)?;

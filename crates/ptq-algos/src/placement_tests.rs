@@ -200,3 +200,41 @@ fn conv_outputs_read_by_float_ops_get_quantizers_only_when_asked() {
     // conv1's output feeds a float op: quantized; conv2's (through relu) is the graph output: float.
     assert_eq!(names(&b.g, &ort), ["x", "conv1_out", "sig_out"]);
 }
+
+#[test]
+fn squeeze_and_excitation_gates_stay_float_and_their_mul_and_residual_add_are_quantized() {
+    use ptq_ir::ops::global_pool::GlobalPool;
+    use ptq_ir::ops::pool::PoolKind;
+    use ptq_ir::ops::unary::{Unary, UnaryKind};
+    let mut b = G::default();
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let c = b.node("conv", conv(), &[x, w]);
+    let r = b.node("relu", relu(), &[c]);
+    let gap = b.node("gap", GlobalPool { kind: PoolKind::Avg }, &[r]);
+    let w1 = b.weight("w1", &[2, 4, 1, 1]);
+    let fc1 = b.node("fc1", conv(), &[gap, w1]);
+    let a1 = b.node("act", relu(), &[fc1]);
+    let w2 = b.weight("w2", &[4, 2, 1, 1]);
+    let fc2 = b.node("fc2", conv(), &[a1, w2]);
+    let gate = b.node("gate", Unary { kind: UnaryKind::HardSigmoid { alpha: 1.0 / 6.0, beta: 0.5 } }, &[fc2]);
+    let scaled = b.node("scale", mul(), &[r, gate]);
+    // x + x·gate(x), as PP-OCR's RSE layers write it: a residual add, not an
+    // activation written out (the gate comes through convolutions).
+    let res = b.node("residual", add(), &[r, scaled]);
+    let w3 = b.weight("w3", &[4, 4, 1, 1]);
+    let y = b.node("proj", conv(), &[res, w3]);
+    b.output(y);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    let readers: Vec<String> = p.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
+    for inner in ["fc1", "act", "fc2", "gate"] {
+        assert!(!readers.iter().any(|r| r == inner), "{inner}: {readers:?}");
+        assert!(p.ignored.keys().any(|&n| b.g.node_label(n) == inner), "{inner} not ignored: {:?}", p.ignored);
+    }
+    assert_eq!(readers.iter().filter(|r| *r == "scale").count(), 2, "{readers:?}");
+    assert_eq!(readers.iter().filter(|r| *r == "residual").count(), 2, "{readers:?}");
+    assert!(readers.iter().any(|r| r == "proj"), "{readers:?}");
+    let weights: Vec<String> =
+        p.weights.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
+    assert!(!weights.iter().any(|n| n == "fc1" || n == "fc2"), "{weights:?}");
+}

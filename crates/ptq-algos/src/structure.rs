@@ -136,30 +136,39 @@ pub fn attention_blocks(l: &Links<'_>) -> Vec<Attention> {
 }
 
 /// Elementwise ops whose two activation operands come from one value through
-/// a short chain of elementwise ops (x·sigmoid(x), x·relu6(x+3)/6,
-/// 0.5·x·(1+erf(x/√2)), (x−mean)/sqrt(var+ε)...): the node is the inside of
-/// an activation or normalization written out in primitive ops, which
-/// runtimes fuse and NNCF's fused patterns keep unquantized.
+/// short chains of elementwise ops and nothing else (x·sigmoid(x),
+/// x·relu6(x+3)/6, 0.5·x·(1+erf(x/√2)), (x−mean)/sqrt(var+ε)...): the node
+/// is the inside of an activation or normalization written out in
+/// primitive ops, which runtimes fuse and NNCF's fused patterns keep
+/// unquantized. Walking up from each operand through elementwise ops (at
+/// most DEPTH steps), both must end at the same values: x + x·gate(x),
+/// where the gate comes through a convolution, is a residual add, not a
+/// decomposition.
 pub fn decompositions(l: &Links<'_>) -> HashSet<NodeId> {
-    const DEPTH: usize = 6;
+    const DEPTH: usize = 8;
     let elementwise = |op: &Op| {
         matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Clip(_) | Op::Reduce(_) | Op::Variadic(_) | Op::Cast(_))
     };
-    // Values reachable upward from `v` through elementwise ops, within DEPTH.
-    let ancestry = |v: ValueId| {
-        let mut out = HashSet::from([v]);
+    // The values where the walk up from `v` through elementwise ops stops:
+    // produced by another op, a graph input, or DEPTH steps away.
+    let sources = |v: ValueId| {
+        let mut seen = HashSet::from([v]);
+        let mut out = HashSet::new();
         let mut layer = vec![v];
-        for _ in 0..DEPTH {
+        for depth in 0..=DEPTH {
             let mut next = vec![];
             for u in layer {
-                let Some(p) = l.producer(u) else { continue };
-                let Some(pn) = l.g.node(p) else { continue };
-                if !elementwise(&pn.op) {
-                    continue;
-                }
-                for i in pn.input_ids() {
-                    if l.is_activation(i) && out.insert(i) {
-                        next.push(i);
+                let pn = l.producer(u).and_then(|p| l.g.node(p));
+                match pn {
+                    Some(pn) if depth < DEPTH && elementwise(&pn.op) => {
+                        for i in pn.input_ids() {
+                            if l.is_varying(i) && seen.insert(i) {
+                                next.push(i);
+                            }
+                        }
+                    }
+                    _ => {
+                        out.insert(u);
                     }
                 }
             }
@@ -179,8 +188,8 @@ pub fn decompositions(l: &Links<'_>) -> HashSet<NodeId> {
             }
             continue;
         }
-        let (a, b) = (ancestry(acts[0]), ancestry(acts[1]));
-        if !a.is_disjoint(&b) {
+        let (a, b) = (sources(acts[0]), sources(acts[1]));
+        if !a.is_empty() && a == b {
             found.insert(id);
         }
     }

@@ -4,6 +4,7 @@ mod conv;
 mod layout;
 mod math;
 mod quant;
+mod resize;
 
 use ptq_ir::{Node, NodeId, Op, ValueId};
 
@@ -24,6 +25,7 @@ pub(crate) fn emit(cx: &mut Cx<'_>, id: NodeId, n: &Node) -> Result<(), String> 
         | Op::LayerNorm(_)
         | Op::Reduce(_) => math::emit(cx, n),
         Op::QuantizeLinear(_) | Op::DequantizeLinear(_) | Op::FakeQuantize(_) => quant::emit(cx, id, n),
+        Op::Resize(r) => resize::emit(cx, n, r),
         Op::Opaque(o) if o.domain.starts_with("opset") || o.domain.starts_with("extension") => {
             let mut data = vec![];
             for (k, v) in &o.attrs {
