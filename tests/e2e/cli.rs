@@ -181,4 +181,20 @@ fn bench_times_fp32_and_int8_and_names_the_tier() {
     let r = ptq_cli::cmd::bench::json_report(argv(&model, &["--only", "fp32"])).unwrap();
     assert_eq!(r["runs"].as_array().unwrap().len(), 1, "{r}");
     assert!(r["int8_speedup"].is_null(), "{r}");
+
+    // Real inputs instead of synthetic ones: timed as given, and a file
+    // whose arrays do not fit the model is an error naming the input.
+    let input = fx.join("inputs.npz");
+    let real = |file: &std::path::Path| {
+        let v =
+            ["bench", "--model", &s(&model), "--input", &s(file), "--only", "fp32", "--iters", "2", "--warmup", "0"];
+        ptq_cli::cmd::bench::json_report(v.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    };
+    let r = real(&input).unwrap();
+    assert!(r["runs"][0]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
+    let wrong = dir.path().join("wrong.npz");
+    ptq::npz::write(&wrong, &[("input".to_string(), ptq::ir::Tensor::F32(ndarray::ArrayD::zeros(vec![1, 3])))])
+        .unwrap();
+    let e = real(&wrong).unwrap_err().to_string();
+    assert!(e.contains("\"input\"") && e.contains("expected shape"), "{e}");
 }

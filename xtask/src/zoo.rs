@@ -434,14 +434,18 @@ fn score(env: &Env, d: &std::ffi::OsStr, out: &Path, work: &Path, tool: &str, m:
     })
 }
 
-/// ptq's INT8 latency over its FP32 latency on the same synthetic input.
+/// ptq's INT8 latency over its FP32 latency on the same input: the first
+/// validation item (`valid_items/item_0000.npz`) where there is one, so
+/// inputs whose sizes matter (audio frames, token ids) are real.
 fn speedup(env: &Env, model: &Path, int8: &Path, work: &Path) -> Result<f64, String> {
+    let item = work.join("valid_items").join("item_0000.npz");
     let time = |m: &Path, only: &str| -> Result<f64, String> {
-        let o = Command::new(&env.ptq)
-            .args([os("bench"), os("--model"), m.as_os_str(), os("--only"), os(only), os("--json")])
-            .args(["--threads", "1", "--iters", "10", "--warmup", "2"])
-            .output()
-            .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(&env.ptq);
+        cmd.args([os("bench"), os("--model"), m.as_os_str(), os("--only"), os(only), os("--json")]);
+        if item.is_file() {
+            cmd.args([os("--input"), item.as_os_str()]);
+        }
+        let o = cmd.args(["--threads", "1", "--iters", "10", "--warmup", "2"]).output().map_err(|e| e.to_string())?;
         save_log(&work.join(format!("bench.{only}.log")), &o);
         if !o.status.success() {
             return Err(reason(&o));

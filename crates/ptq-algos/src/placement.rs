@@ -265,7 +265,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
         }
         let readers: Vec<(NodeId, usize)> = l.readers(v).to_vec();
         let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| role(&n.op) == Role::Float));
-        if !float_reader || g.outputs.contains(&v) {
+        if !float_reader || g.outputs.contains(&v) || feeds_output_through_float_ops(g, l, v) {
             continue;
         }
         match acts.iter_mut().find(|q| q.value == v) {
@@ -273,6 +273,30 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
             None => acts.push(ActQuantizer { value: v, readers, scheme, unified: None }),
         }
     }
+}
+
+/// True when float ops carry `v` to a graph output within a few steps (a
+/// model head: logits → Sigmoid → output): a quantizer there would round
+/// the answer itself, so `conv_outputs` leaves such a convolution float.
+fn feeds_output_through_float_ops(g: &Graph, l: &Links, v: ValueId) -> bool {
+    const STEPS: usize = 4;
+    let mut layer = vec![v];
+    for _ in 0..STEPS {
+        let mut next = vec![];
+        for u in layer {
+            for &(r, _) in l.readers(u) {
+                let Some(n) = g.node(r).filter(|n| role(&n.op) == Role::Float) else { continue };
+                for o in n.output_ids() {
+                    if g.outputs.contains(&o) {
+                        return true;
+                    }
+                    next.push(o);
+                }
+            }
+        }
+        layer = next;
+    }
+    false
 }
 
 /// Weights that get the overflow fix: all of them (`Enable`), those of the

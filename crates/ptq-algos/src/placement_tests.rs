@@ -202,6 +202,24 @@ fn conv_outputs_read_by_float_ops_get_quantizers_only_when_asked() {
 }
 
 #[test]
+fn a_convolution_whose_float_readers_lead_to_an_output_keeps_its_output_float() {
+    // x → conv → relu → head conv → sigmoid → output (silero-vad's decoder):
+    // quantizing the head's logits would round the answer itself.
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let r1 = b.node("relu1", relu(), &[c1]);
+    let w2 = b.weight("w2", &[1, 4, 1, 1]);
+    let head = b.node("head", conv(), &[r1, w2]);
+    let s = b.node("sig", sigmoid(), &[head]);
+    b.output(s);
+    let opts = QuantizeOptions { quantize_conv_outputs: Some(true), ..QuantizeOptions::default() };
+    let p = place(&b.g, &opts).unwrap();
+    assert_eq!(names(&b.g, &p), ["x", "relu1_out"]);
+}
+
+#[test]
 fn squeeze_and_excitation_gates_stay_float_and_their_mul_and_residual_add_are_quantized() {
     use ptq_ir::ops::global_pool::GlobalPool;
     use ptq_ir::ops::pool::PoolKind;

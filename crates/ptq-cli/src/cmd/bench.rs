@@ -1,4 +1,4 @@
-//! `ptq bench --model M [--batch N] [--threads N] [--dim name=value] [--data D] [--only fp32|int8] [--json]`.
+//! `ptq bench --model M [--batch N | --input X.npz] [--threads N] [--dim name=value] [--data D] [--only fp32|int8] [--json]`.
 //!
 //! Times two paths of the same model, each on its own plan:
 //! - an FP32 model: `fp32` (the model as given) and `int8` (the model
@@ -52,6 +52,12 @@ pub struct Args {
     /// included) or `int8`.
     #[arg(long, value_parser = ["fp32", "int8"])]
     only: Option<String>,
+    /// Time on these inputs (an .npz whose arrays are named after the
+    /// model's inputs) instead of synthetic ones; `--batch` and `--dim` are
+    /// then not used. For models whose inputs need real sizes or values
+    /// (an audio frame longer than a kernel, a token id in range).
+    #[arg(long, conflicts_with_all = ["batch", "dims"])]
+    input: Option<PathBuf>,
 }
 
 /// One timed path.
@@ -198,7 +204,10 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
 /// Loads the model, quantizes it if needed, and times the paths.
 fn measure(a: &Args) -> anyhow::Result<Report> {
     let model = super::load_model(&a.model)?;
-    let inputs = synthetic_inputs(model.graph(), a.batch, &a.dims)?;
+    let inputs = match &a.input {
+        Some(p) => ptq::npz::read(p)?,
+        None => synthetic_inputs(model.graph(), a.batch, &a.dims)?,
+    };
     let quantized = model
         .graph()
         .nodes
