@@ -16,6 +16,9 @@ const MAX_INPUT_ELEMENTS: usize = 100_000;
 /// model that computes a huge tensor fails with an error well inside
 /// libFuzzer's memory limit.
 const MAX_ELEMENTS: usize = 1 << 24;
+/// The plan's Loop limit (`ExecOptions::max_loop_iterations`), so a trip
+/// count of 2^62 is an error instead of a timeout.
+const MAX_LOOP_ITERATIONS: u64 = 10_000;
 
 fn inputs(g: &Graph) -> Option<Vec<(String, Tensor)>> {
     let mut total = 0usize;
@@ -62,6 +65,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Some(inputs) = inputs(g) else { return };
-    let Ok(plan) = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, max_elements: Some(MAX_ELEMENTS) }) else { return };
+    let Ok(plan) = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, max_elements: Some(MAX_ELEMENTS), max_loop_iterations: Some(MAX_LOOP_ITERATIONS) }) else { return };
     let _ = plan.run(inputs);
 });

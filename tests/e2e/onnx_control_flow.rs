@@ -320,3 +320,20 @@ fn sequences_and_local_functions_round_trip() {
     let e = ptq_exec::Plan::new(&imported.graph, &ptq_exec::ExecOptions::default()).unwrap_err().to_string();
     assert!(e.contains("SequenceConstruct"), "{e}");
 }
+
+#[test]
+fn loops_past_the_plan_limits_stop_with_an_error_naming_the_node() {
+    let m = ptq_onnx::import_bytes(&control_flow_model().write_to_bytes().unwrap(), "loop.onnx", None).unwrap();
+    let plan = |opts: ptq_exec::ExecOptions| ptq_exec::Plan::new(&m.graph, &opts).unwrap();
+    // A trip count of 10^12 under an iteration limit of 1000.
+    let capped = plan(ptq_exec::ExecOptions { threads: 1, max_loop_iterations: Some(1000), ..Default::default() });
+    let e = capped.run(inputs(1_000_000_000_000, true)).unwrap_err().to_string();
+    assert!(e.contains("\"loop\"") && e.contains("more than 1000 iterations"), "{e}");
+    assert!(capped.run(inputs(1000, true)).is_ok());
+    // The scan output (six floats per iteration) against an element limit
+    // of 60: ten iterations fit, eleven do not.
+    let small = plan(ptq_exec::ExecOptions { threads: 1, max_elements: Some(60), ..Default::default() });
+    assert!(small.run(inputs(10, true)).is_ok());
+    let e = small.run(inputs(11, true)).unwrap_err().to_string();
+    assert!(e.contains("\"loop\"") && e.contains("scan outputs"), "{e}");
+}

@@ -53,6 +53,10 @@ pub struct ExecOptions {
     /// it fails with an error naming the node. None:
     /// [`DEFAULT_MAX_ELEMENTS`](crate::DEFAULT_MAX_ELEMENTS) (2^31).
     pub max_elements: Option<usize>,
+    /// The most iterations one Loop node may run before the run fails with
+    /// an error naming it. None: as many as its trip count and condition
+    /// ask (ONNX's semantics; a file can ask for 2^63).
+    pub max_loop_iterations: Option<u64>,
 }
 
 /// Which values a probe sees.
@@ -106,6 +110,8 @@ pub struct Plan {
     memo: crate::memo::ShapeMemo,
     /// [`ExecOptions::max_elements`], resolved.
     max_elements: usize,
+    /// [`ExecOptions::max_loop_iterations`].
+    max_loop_iterations: Option<u64>,
 }
 
 impl Plan {
@@ -234,12 +240,21 @@ impl Plan {
         };
         let threads = if options.threads == 1 { Threads::Single } else { Threads::Pool };
         let max_elements = options.max_elements.unwrap_or(crate::limits::DEFAULT_MAX_ELEMENTS);
-        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes, memo, max_elements })
+        let max_loop_iterations = options.max_loop_iterations;
+        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes, memo, max_elements, max_loop_iterations })
     }
 
     /// The graph this plan runs. With [`ExecOptions::integer`], a MatMul or
     /// Gemm listed by [`Plan::integer_nodes`] reads the quantized activation
     /// and the i8 weight constant instead of their dequantized values.
+    pub(crate) fn max_elements(&self) -> usize {
+        self.max_elements
+    }
+
+    pub(crate) fn max_loop_iterations(&self) -> Option<u64> {
+        self.max_loop_iterations
+    }
+
     pub fn graph(&self) -> &Graph {
         &self.graph
     }

@@ -42,7 +42,15 @@ impl super::Kernel for LoopKernel {
         let scans_n = n_outputs.checked_sub(carried_n).ok_or("fewer outputs than loop-carried values")?;
         let mut scans: Vec<Vec<Arc<Tensor>>> = vec![vec![]; scans_n];
         let mut iteration = 0i64;
+        // Scan outputs grow by one body output per iteration: bounded by the
+        // plan's element limit like any output.
+        let mut scanned = 0usize;
         while cond && max_trips.is_none_or(|m| iteration < m) {
+            if let Some(cap) = self.plan.max_loop_iterations()
+                && iteration as u64 >= cap
+            {
+                return Err(format!("more than {cap} iterations (the plan's limit)"));
+            }
             let mut feed = Vec::with_capacity(2 + carried.len() + captures.len());
             feed.push(Arc::new(Tensor::I64(ndarray::arr0(iteration).into_dyn())));
             feed.push(Arc::new(Tensor::Bool(ndarray::arr0(cond).into_dyn())));
@@ -53,7 +61,15 @@ impl super::Kernel for LoopKernel {
             cond = truth(&next, "the body's condition output")?;
             carried = outs.by_ref().take(carried_n).collect();
             for s in &mut scans {
-                s.push(outs.next().ok_or("the body has fewer outputs than the node")?);
+                let part = outs.next().ok_or("the body has fewer outputs than the node")?;
+                scanned = scanned.saturating_add(part.len());
+                if scanned > self.plan.max_elements() {
+                    return Err(format!(
+                        "the scan outputs would pass {} elements, the plan's limit",
+                        self.plan.max_elements()
+                    ));
+                }
+                s.push(part);
             }
             iteration += 1;
         }
