@@ -65,6 +65,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Some(inputs) = inputs(g) else { return };
-    let Ok(plan) = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, max_elements: Some(MAX_ELEMENTS), max_loop_iterations: Some(MAX_LOOP_ITERATIONS) }) else { return };
+    let Ok(plan) = Plan::new(
+        g,
+        &ExecOptions {
+            threads: 1,
+            optimize: false,
+            integer: false,
+            max_elements: Some(MAX_ELEMENTS),
+            max_loop_iterations: Some(MAX_LOOP_ITERATIONS),
+        },
+    ) else {
+        return;
+    };
     let _ = plan.run(inputs);
 });
