@@ -275,17 +275,19 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
     }
 }
 
-/// True when float ops carry `v` to a graph output within a few steps (a
-/// model head: logits → Sigmoid → output): a quantizer there would round
-/// the answer itself, so `conv_outputs` leaves such a convolution float.
+/// True when ops without weights carry `v` to a graph output within a few
+/// steps (a model head: logits → Sigmoid → [mean] → output): a quantizer
+/// there would round the answer itself, so `conv_outputs` leaves such a
+/// convolution float.
 fn feeds_output_through_float_ops(g: &Graph, l: &Links, v: ValueId) -> bool {
     const STEPS: usize = 4;
+    let weightless = |n: &ptq_ir::Node| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. });
     let mut layer = vec![v];
     for _ in 0..STEPS {
         let mut next = vec![];
         for u in layer {
             for &(r, _) in l.readers(u) {
-                let Some(n) = g.node(r).filter(|n| role(&n.op) == Role::Float) else { continue };
+                let Some(n) = g.node(r).filter(|n| weightless(n)) else { continue };
                 for o in n.output_ids() {
                     if g.outputs.contains(&o) {
                         return true;
