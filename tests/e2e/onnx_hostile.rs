@@ -322,3 +322,42 @@ fn outputs_past_the_element_limit_are_refused_before_allocating() {
     let msg = run(Some(100_000)).unwrap_err().to_string();
     assert!(msg.contains("outer") && msg.contains("1000000 elements"), "{msg}");
 }
+
+/// The inputs the plan fuzz target feeds: unknown and symbolic dims are 2,
+/// floats and integers a small pattern.
+fn fuzz_inputs(g: &ptq_ir::Graph) -> Vec<(String, ptq_ir::Tensor)> {
+    use ptq_ir::{DType, Dim, Tensor};
+    g.inputs
+        .iter()
+        .map(|&id| g.value(id))
+        .filter(|v| v.constant.is_none())
+        .map(|v| {
+            let shape: Vec<usize> = v.fact.shape.as_ref().map_or(vec![2], |s| {
+                s.iter().map(|d| if let Dim::Known(n) = d { *n as usize } else { 2 }).collect()
+            });
+            let t = match v.fact.dtype.unwrap_or(DType::F32) {
+                DType::F32 => Tensor::F32(ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&shape), |ix| {
+                    (ndarray::Dimension::slice(&ix).iter().sum::<usize>() % 7) as f32 * 0.5 - 1.5
+                })),
+                d => Tensor::zeros(d, &shape),
+            };
+            (v.name.clone(), t)
+        })
+        .collect()
+}
+
+#[test]
+fn inputs_the_fuzzer_found_are_errors_naming_the_node() {
+    // tests/fixtures/fuzz/: a Pad of 5.5·10^10 on an axis (aborted on a
+    // failed 893 GB allocation), and an attention over a sequence of 25,601
+    // whose scores would take 21 GB (ran out of memory).
+    for (file, node, words) in [
+        ("plan_run_pad_crash.onnx", "Pad", "too large"),
+        ("plan_run_attention_oom.onnx", "/attn/MatMul", "more than the limit"),
+    ] {
+        let m = ptq_onnx::load(fixtures_dir().join("fuzz").join(file)).unwrap();
+        let plan = ptq_exec::Plan::new(&m.graph, &ptq_exec::ExecOptions { threads: 1, ..Default::default() }).unwrap();
+        let e = plan.run(fuzz_inputs(&m.graph)).unwrap_err().to_string();
+        assert!(e.contains(node) && e.contains(words), "{file}: {e}");
+    }
+}
