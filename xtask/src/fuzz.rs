@@ -1,10 +1,11 @@
-//! `cargo xtask fuzz --seconds N [--target T]...`: coverage-guided fuzzing of
+//! `cargo xtask fuzz --seconds N [--runs R] [--target T]...`: coverage-guided fuzzing of
 //! the importers, the `.npz` reader and the executor with the libFuzzer
 //! targets in `fuzz/` (a cargo-fuzz project with its own workspace).
 //!
 //! Installs cargo-fuzz when it is missing, seeds each target's corpus
 //! (`fuzz/corpus/<target>/`) from the fixtures and the zoo (files under
-//! 1 MB), then runs each target for N seconds at the lowest CPU priority
+//! 1 MB), then runs each target for N seconds (or until R executions, when
+//! `--runs` is given, whichever comes first) at the lowest CPU priority
 //! (`nice -n 19`) without a sanitizer (stable toolchain with
 //! `RUSTC_BOOTSTRAP=1`; cargo-fuzz needs nightly flags) and prints the
 //! executions, the rate and the crashes, OOMs and timeouts found (new files in
@@ -37,7 +38,10 @@ struct Outcome {
 }
 
 fn usage() -> anyhow::Error {
-    anyhow::anyhow!("usage: cargo xtask fuzz --seconds N [--target T]... (targets: {})", target_names().join(", "))
+    anyhow::anyhow!(
+        "usage: cargo xtask fuzz --seconds N [--runs R] [--target T]... (targets: {})",
+        target_names().join(", ")
+    )
 }
 
 fn target_names() -> Vec<&'static str> {
@@ -46,11 +50,13 @@ fn target_names() -> Vec<&'static str> {
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut seconds = 60u64;
+    let mut runs: Option<u64> = None;
     let mut only: Vec<String> = vec![];
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => seconds = it.next().ok_or_else(usage)?.parse().context("--seconds takes a number")?,
+            "--runs" => runs = Some(it.next().ok_or_else(usage)?.parse().context("--runs takes a number")?),
             "--target" => only.extend(it.next().ok_or_else(usage)?.split(',').map(str::to_string)),
             _ => return Err(usage()),
         }
@@ -70,7 +76,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     let mut outcomes = vec![];
     for (t, max_len) in &targets {
-        outcomes.push(run_target(&fuzz_dir, t, *max_len, seconds)?);
+        outcomes.push(run_target(&fuzz_dir, t, *max_len, seconds, runs)?);
     }
     println!();
     println!("| target | seconds | executions | execs/s | crashes | OOMs | timeouts | command |");
@@ -204,16 +210,25 @@ fn stat(log: &str, key: &str) -> Option<u64> {
     log.lines().rev().find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix(':')?.trim().parse().ok())
 }
 
-fn run_target(fuzz_dir: &Path, target: &str, max_len: usize, seconds: u64) -> anyhow::Result<Outcome> {
+fn run_target(
+    fuzz_dir: &Path,
+    target: &str,
+    max_len: usize,
+    seconds: u64,
+    runs: Option<u64>,
+) -> anyhow::Result<Outcome> {
     let art_dir = fuzz_dir.join("artifacts").join(target);
     let before = artifacts(&art_dir);
-    let libfuzzer = [
+    let mut libfuzzer = vec![
         format!("-max_total_time={seconds}"),
         "-rss_limit_mb=2048".to_string(),
         "-timeout=1".to_string(),
         format!("-max_len={max_len}"),
         "-print_final_stats=1".to_string(),
     ];
+    if let Some(r) = runs {
+        libfuzzer.push(format!("-runs={r}"));
+    }
     let mut args: Vec<String> = ["-n", "19", "cargo", "fuzz", "run", target, "--sanitizer", "none", "-O", "--"]
         .iter()
         .map(|s| s.to_string())

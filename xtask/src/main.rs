@@ -28,7 +28,7 @@
 //! - `zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`: real
 //!   models from the usual exporters (tests/zoo/) through every stage of ptq,
 //!   beside NNCF and onnxruntime's quantizer; writes docs/ZOO.md (`zoo.rs`).
-//! - `fuzz --seconds N [--target T]`: the libFuzzer targets in fuzz/
+//! - `fuzz --seconds N [--runs R] [--target T]`: the libFuzzer targets in fuzz/
 //!   (importers, `.npz` reader, import → plan → run) for N seconds each under
 //!   `nice -n 19`, corpora seeded from the fixtures and the zoo; prints
 //!   executions, execs/s and the crashes, OOMs and timeouts found
@@ -175,7 +175,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
                  bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
-                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]|fuzz --seconds N [--target T]>"
+                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);
         }
