@@ -265,7 +265,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
         }
         let readers: Vec<(NodeId, usize)> = l.readers(v).to_vec();
         let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| role(&n.op) == Role::Float));
-        if !float_reader || g.outputs.contains(&v) || feeds_output_through_float_ops(g, l, v) {
+        if !float_reader || g.outputs.contains(&v) || head_output_within_reach(g, l, v) {
             continue;
         }
         match acts.iter_mut().find(|q| q.value == v) {
@@ -279,7 +279,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
 /// steps (a model head: logits → Sigmoid → [mean] → output): a quantizer
 /// there would round the answer itself, so `conv_outputs` leaves such a
 /// convolution float.
-fn feeds_output_through_float_ops(g: &Graph, l: &Links, v: ValueId) -> bool {
+fn head_output_within_reach(g: &Graph, l: &Links, v: ValueId) -> bool {
     const STEPS: usize = 4;
     let weightless = |n: &ptq_ir::Node| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. });
     let mut layer = vec![v];
