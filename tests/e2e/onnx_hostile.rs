@@ -332,9 +332,10 @@ fn fuzz_inputs(g: &ptq_ir::Graph) -> Vec<(String, ptq_ir::Tensor)> {
         .map(|&id| g.value(id))
         .filter(|v| v.constant.is_none())
         .map(|v| {
-            let shape: Vec<usize> = v.fact.shape.as_ref().map_or(vec![2], |s| {
-                s.iter().map(|d| if let Dim::Known(n) = d { *n as usize } else { 2 }).collect()
-            });
+            let shape: Vec<usize> =
+                v.fact.shape.as_ref().map_or(vec![2], |s| {
+                    s.iter().map(|d| if let Dim::Known(n) = d { *n as usize } else { 2 }).collect()
+                });
             let t = match v.fact.dtype.unwrap_or(DType::F32) {
                 DType::F32 => Tensor::F32(ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&shape), |ix| {
                     (ndarray::Dimension::slice(&ix).iter().sum::<usize>() % 7) as f32 * 0.5 - 1.5
@@ -360,4 +361,13 @@ fn inputs_the_fuzzer_found_are_errors_naming_the_node() {
         let e = plan.run(fuzz_inputs(&m.graph)).unwrap_err().to_string();
         assert!(e.contains(node) && e.contains(words), "{file}: {e}");
     }
+}
+
+#[test]
+fn an_npz_the_fuzzer_found_slow_is_refused_at_once() {
+    // 264 end-of-central-directory signatures in 258 KB: the zip reader tried
+    // each (0.7 s, over libFuzzer's 1 s limit under load).
+    let p = fixtures_dir().join("fuzz").join("npz_read_many_eocd.npz");
+    let e = ptq::npz::read(&p).unwrap_err().to_string();
+    assert!(e.contains("npz_read_many_eocd.npz") && e.contains("end-of-central-directory"), "{e}");
 }

@@ -1,7 +1,7 @@
 //! Named tensors in NumPy `.npz` archives (inputs, outputs, datasets).
 
 use std::fs::File;
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use ndarray::{IxDyn, OwnedRepr};
@@ -29,7 +29,24 @@ pub fn read_bytes(bytes: &[u8], label: &str) -> Result<Vec<(String, Tensor)>, Er
     read_from(std::io::Cursor::new(bytes), Path::new(label))
 }
 
-fn read_from<R: Read + Seek>(reader: R, path: &Path) -> Result<Vec<(String, Tensor)>, Error> {
+/// The end-of-central-directory record sits in the last 22 + 65,535 bytes
+/// (its fixed part and the longest comment).
+const EOCD_TAIL: u64 = 22 + 65_535;
+/// More end-of-central-directory signatures than this in that tail is
+/// refused: NumPy writes one (two with zip64), and the zip reader tries
+/// every candidate, which a crafted file turns into seconds of work.
+const MAX_EOCD_CANDIDATES: usize = 8;
+
+fn read_from<R: Read + Seek>(mut reader: R, path: &Path) -> Result<Vec<(String, Tensor)>, Error> {
+    let candidates = eocd_candidates(&mut reader).map_err(|e| err(path, e))?;
+    if candidates > MAX_EOCD_CANDIDATES {
+        return Err(err(
+            path,
+            format!(
+                "is corrupt: {candidates} end-of-central-directory signatures in its last 64 KiB (at most {MAX_EOCD_CANDIDATES})"
+            ),
+        ));
+    }
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| err(path, e))?;
     let mut out = Vec::new();
     for i in 0..zip.len() {
@@ -43,6 +60,17 @@ fn read_from<R: Read + Seek>(reader: R, path: &Path) -> Result<Vec<(String, Tens
         out.push((name.trim_end_matches(".npy").to_string(), t));
     }
     Ok(out)
+}
+
+/// The end-of-central-directory signatures in the archive's tail, leaving
+/// the reader at the start.
+fn eocd_candidates<R: Read + Seek>(reader: &mut R) -> std::io::Result<usize> {
+    let len = reader.seek(SeekFrom::End(0))?;
+    reader.seek(SeekFrom::Start(len.saturating_sub(EOCD_TAIL)))?;
+    let mut tail = Vec::new();
+    reader.by_ref().take(EOCD_TAIL).read_to_end(&mut tail)?;
+    reader.seek(SeekFrom::Start(0))?;
+    Ok(tail.windows(4).filter(|w| *w == b"PK\x05\x06").count())
 }
 
 /// One `.npy` file's array. The header's shape is checked against the bytes
@@ -159,6 +187,27 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_end_of_directory_records_are_refused_quickly() {
+        // The fuzzer's input: 264 end-of-central-directory signatures made
+        // the zip reader try each one (0.7 s for 258 KB).
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.npz");
+        write(&p, &[("a".to_string(), Tensor::from_f32s(&[1.0, 2.0]))]).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        assert_eq!(read_bytes(&good, "good.npz").unwrap().len(), 1);
+        let mut bad = b"PK\x05\x06".repeat(MAX_EOCD_CANDIDATES + 1);
+        bad.extend_from_slice(&good);
+        let e = read_bytes(&bad, "bad.npz").unwrap_err().to_string();
+        assert!(e.contains("bad.npz") && e.contains("end-of-central-directory"), "{e}");
+        // Up to the limit the archive is read as before.
+        let mut ok = b"PK\x05\x06".repeat(MAX_EOCD_CANDIDATES - 1);
+        ok.extend_from_slice(&good);
+        if let Err(e) = read_bytes(&ok, "ok.npz") {
+            assert!(!e.to_string().contains("end-of-central-directory"), "{e}");
+        }
+    }
 
     #[test]
     fn round_trip_keeps_names_dtypes_and_values() {
