@@ -60,11 +60,12 @@ impl<'g> Links<'g> {
 fn const_derived(g: &Graph) -> HashSet<ValueId> {
     let mut out = HashSet::new();
     let Ok(order) = ptq_ir::topo::topo_order(g) else { return out };
+    let inputs: HashSet<ValueId> = g.inputs.iter().copied().collect();
     for id in order {
         let Some(n) = g.node(id) else { continue };
         let fixed = n.op.bodies().is_empty()
             && n.input_ids().next().is_some()
-            && n.input_ids().all(|v| out.contains(&v) || (g.value(v).constant.is_some() && !g.inputs.contains(&v)));
+            && n.input_ids().all(|v| out.contains(&v) || (g.value(v).constant.is_some() && !inputs.contains(&v)));
         if fixed {
             out.extend(n.output_ids());
         }

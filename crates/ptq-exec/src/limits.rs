@@ -36,7 +36,7 @@ fn output_elements(op: &Op, ins: &Inputs) -> Option<usize> {
             let (a, b) = (shape(0)?, shape(1)?);
             let m = if a.len() >= 2 { a[a.len() - 2] } else { 1 };
             let n = if b.len() >= 2 { b[b.len() - 1] } else { 1 };
-            let batch = broadcast_elements(&[a.get(..a.len().saturating_sub(2))?, b.get(..b.len().saturating_sub(2))?]);
+            let batch = broadcast_elements([&a[..a.len().saturating_sub(2)], &b[..b.len().saturating_sub(2)]]);
             Some(batch.saturating_mul(m).saturating_mul(n))
         }
         Op::Gemm(g) => {
@@ -48,20 +48,11 @@ fn output_elements(op: &Op, ins: &Inputs) -> Option<usize> {
             let n = if g.trans_b { b[0] } else { b[1] };
             Some(m.saturating_mul(n))
         }
-        Op::Binary(_) | Op::Where(_) | Op::Variadic(_) => {
-            let shapes: Vec<&[usize]> = (0..ins.len()).filter_map(shape).collect();
-            Some(broadcast_elements(&shapes))
-        }
+        Op::Binary(_) | Op::Where(_) | Op::Variadic(_) => Some(broadcast_elements((0..ins.len()).filter_map(shape))),
         Op::Expand(_) => {
-            let x = shape(0)?;
-            let target = ins.ints(1).ok()?;
-            let rank = x.len().max(target.len());
-            let dim = |s: &[i64], i: usize| -> usize {
-                let off = rank - s.len();
-                if i < off { 1 } else { usize::try_from(s[i - off]).unwrap_or(1).max(1) }
-            };
-            let x64: Vec<i64> = x.iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-            Some((0..rank).fold(1usize, |acc, i| acc.saturating_mul(dim(&x64, i).max(dim(&target, i)))))
+            // A negative target dim is the op's to report; count it as 1.
+            let target: Vec<usize> = ins.ints(1).ok()?.iter().map(|&d| usize::try_from(d).unwrap_or(1)).collect();
+            Some(broadcast_elements([shape(0)?, &target[..]]))
         }
         Op::ConstantOfShape(_) => {
             let dims = ins.ints(0).ok()?;
@@ -85,22 +76,19 @@ fn output_elements(op: &Op, ins: &Inputs) -> Option<usize> {
 
 /// Elements of the numpy broadcast of `shapes` (a 0 dim counts as 0; dims
 /// that do not broadcast count as their maximum, the op reports them).
-fn broadcast_elements(shapes: &[&[usize]]) -> usize {
-    let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
-    (0..rank).fold(1usize, |acc, i| {
-        let mut d = 1usize;
-        for s in shapes {
-            let off = rank - s.len();
-            if i >= off {
-                let v = s[i - off];
-                if v == 0 {
-                    return 0;
-                }
-                d = d.max(v);
-            }
+fn broadcast_elements<'a>(shapes: impl IntoIterator<Item = &'a [usize]>) -> usize {
+    // Dims aligned from the right: the largest at each position.
+    let mut dims: Vec<usize> = vec![];
+    for s in shapes {
+        if s.len() > dims.len() {
+            dims.splice(0..0, std::iter::repeat_n(1, s.len() - dims.len()));
         }
-        acc.saturating_mul(d)
-    })
+        let off = dims.len() - s.len();
+        for (d, &v) in dims[off..].iter_mut().zip(s) {
+            *d = if v == 0 || *d == 0 { 0 } else { (*d).max(v) };
+        }
+    }
+    dims.iter().fold(1usize, |acc, &d| acc.saturating_mul(d))
 }
 
 #[cfg(test)]
@@ -136,8 +124,8 @@ mod tests {
     #[test]
     fn a_broadcast_counts_the_outer_product() {
         let i = ins(&[&[1000, 1], &[1, 1000]]);
-        assert_eq!(broadcast_elements(&[i.opt(0).unwrap().shape(), i.opt(1).unwrap().shape()]), 1_000_000);
-        assert_eq!(broadcast_elements(&[&[3, 0], &[1, 5]]), 0);
-        assert_eq!(broadcast_elements(&[]), 1);
+        assert_eq!(broadcast_elements([i.opt(0).unwrap().shape(), i.opt(1).unwrap().shape()]), 1_000_000);
+        assert_eq!(broadcast_elements([&[3usize, 0][..], &[1, 5]]), 0);
+        assert_eq!(broadcast_elements(std::iter::empty()), 1);
     }
 }
