@@ -15,6 +15,8 @@ pub mod groups;
 pub mod hw;
 pub mod options;
 pub mod pipeline;
+#[cfg(test)]
+mod pipeline_tests;
 pub mod placement;
 #[cfg(test)]
 mod placement_tests;

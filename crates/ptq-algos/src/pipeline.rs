@@ -101,10 +101,16 @@ pub fn quantize_graph(
     let l = Links::new(&g);
     let weighted: Vec<NodeId> = placed.weights.iter().flat_map(|w| w.readers.iter().map(|&(n, _)| n)).collect();
     let cands = if opts.fast_bias_correction { bias::candidates(&g, &l, &weighted) } else { vec![] };
-    let mut watch: Vec<Watch> =
-        placed.acts.iter().map(|q| Watch { value: q.value, granularity: Granularity::PerTensor }).collect();
-    watch.sort_by_key(|w| w.value);
-    watch.dedup_by_key(|w| w.value);
+    let mut watch: Vec<Watch> = placed
+        .acts
+        .iter()
+        .map(|q| Watch {
+            value: q.value,
+            granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
+        })
+        .collect();
+    watch.sort_by_key(|w| (w.value, matches!(w.granularity, Granularity::PerChannel { .. })));
+    watch.dedup();
     watch.extend(bias::watches(&cands));
     let s0 = Instant::now();
     let cached = match &opts.stats_cache {
@@ -134,6 +140,9 @@ pub fn quantize_graph(
     let mut rows = vec![];
     let mut group_range: HashMap<usize, (f32, f32, f32, bool)> = HashMap::new();
     for q in &placed.acts {
+        if q.axis.is_some() {
+            continue;
+        }
         if let (Some(gid), Some(s)) = (q.unified, collected.per_tensor(q.value)) {
             let e = group_range.entry(gid).or_insert((f32::INFINITY, f32::NEG_INFINITY, 0.0, false));
             let (mn, mx, am) = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
@@ -141,6 +150,13 @@ pub fn quantize_graph(
         }
     }
     for q in &placed.acts {
+        if let Some(axis) = q.axis {
+            if let Some((q, spec, row)) = per_channel_activation(&g, q, axis, &collected) {
+                rows.push(row);
+                acts.push((q, spec));
+            }
+            continue;
+        }
         let Some(s) = collected.per_tensor(q.value) else { continue };
         if s.samples() == 0 {
             continue;
@@ -232,6 +248,53 @@ pub fn quantize_graph(
         timings: t,
     };
     Ok(Quantized { graph: out, report, setup })
+}
+
+/// The range of a per-channel activation quantizer (NNCF's MINMAX for
+/// per-channel activations: each channel's minimum and maximum over all
+/// items), or `None` when no item was seen or some channel saw no finite
+/// value (the tensor stays float). Statistics whose channel count differs
+/// from the depthwise convolution's are a per-tensor quantizer instead.
+fn per_channel_activation(
+    g: &Graph,
+    q: &ActQuantizer,
+    axis: usize,
+    collected: &calibrate::Collected,
+) -> Option<(ActQuantizer, QuantSpec, QuantizerRow)> {
+    let s = collected.per_channel(q.value).filter(|s| s.samples() > 0)?;
+    let (mn, mx) = (s.min(), s.max());
+    if !mn.iter().chain(mx).all(|v| v.is_finite()) {
+        return None;
+    }
+    let channels = q.readers.iter().filter_map(|&(n, _)| crate::hw::depthwise_channels(g, n)).min();
+    let (lo, hi) =
+        (mn.iter().copied().fold(f32::INFINITY, f32::min), mx.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+    let (spec, axis) = if channels == Some(mn.len()) {
+        let spec = match q.scheme {
+            Scheme::Symmetric => spec::symmetric_activation_per_channel(&s.abs_max(), lo < 0.0, Some(axis)),
+            Scheme::Asymmetric => spec::asymmetric_activation_per_channel(mn, mx, Some(axis)),
+        };
+        (spec, Some(axis))
+    } else {
+        let spec = match q.scheme {
+            Scheme::Symmetric => spec::symmetric_activation(lo.abs().max(hi.abs()), lo < 0.0),
+            Scheme::Asymmetric => spec::asymmetric_activation(lo, hi),
+        };
+        (spec, None)
+    };
+    let row = QuantizerRow {
+        kind: "activation",
+        tensor: g.value(q.value).name.clone(),
+        readers: q.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
+        scheme: q.scheme,
+        unified: None,
+        spec: spec.clone(),
+        mean_min: None,
+        mean_max: None,
+        min: Some(lo),
+        max: Some(hi),
+    };
+    Some((ActQuantizer { axis, ..q.clone() }, spec, row))
 }
 
 /// Marks constants no node reads any more (weights replaced by their int8

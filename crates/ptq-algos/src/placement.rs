@@ -11,7 +11,9 @@
 //!    agnostic ops (MaxPool, Reshape, Transpose...) when every reader of the
 //!    tensor requests one, merging into a single quantizer there; through a
 //!    Concat they are cloned onto each input and share one scale;
-//! 3. where they stop, one quantizer covers the requesting readers.
+//! 3. where they stop, one quantizer covers the requesting readers;
+//! 4. a quantizer read only by depthwise convolutions is per channel
+//!    (NNCF's CPU table gives their inputs `q8_a_ch`, per channel first).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -42,6 +44,10 @@ pub struct ActQuantizer {
     pub scheme: Scheme,
     /// Quantizers with the same group share one scale (Concat inputs).
     pub unified: Option<usize>,
+    /// Per-channel along this axis (NNCF's `q8_a_ch`: the input of a
+    /// depthwise convolution that no other quantized op reads), else per
+    /// tensor.
+    pub axis: Option<usize>,
 }
 
 /// One weight quantizer (symmetric, signed, narrow range).
@@ -211,7 +217,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         if !moved {
             let mut readers: Vec<(NodeId, usize)> = requested.into_iter().collect();
             readers.sort();
-            out.acts.push(ActQuantizer { value: v, readers, scheme, unified: group });
+            out.acts.push(ActQuantizer { value: v, readers, scheme, unified: group, axis: None });
         }
     }
     for q in &mut out.acts {
@@ -219,6 +225,20 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     }
     if opts.quantize_conv_outputs == Some(true) {
         conv_outputs(g, &l, &quantized_convs, act_scheme, &mut out.acts);
+    }
+    for q in &mut out.acts {
+        let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
+        // onnxruntime fuses DequantizeLinear → Add/Mul → QuantizeLinear
+        // into QLinearAdd/QLinearMul without checking that the output scale
+        // is one number, and then refuses the model: such sums stay per
+        // tensor.
+        let elementwise_producer = l
+            .producer(q.value)
+            .and_then(|p| g.node(p))
+            .is_some_and(|n| matches!(n.op, Op::Binary(_) | Op::Variadic(_)) && role(&n.op) != Role::Float);
+        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !elementwise_producer {
+            q.axis = Some(1);
+        }
     }
     out.acts.sort_by_key(|q| (l.producer(q.value).and_then(|p| pos.get(&p).copied()), q.value.0));
 
@@ -270,7 +290,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
         }
         match acts.iter_mut().find(|q| q.value == v) {
             Some(q) => q.readers = readers,
-            None => acts.push(ActQuantizer { value: v, readers, scheme, unified: None }),
+            None => acts.push(ActQuantizer { value: v, readers, scheme, unified: None, axis: None }),
         }
     }
 }

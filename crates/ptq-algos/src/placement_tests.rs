@@ -256,3 +256,16 @@ fn squeeze_and_excitation_gates_stay_float_and_their_mul_and_residual_add_are_qu
         p.weights.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
     assert!(!weights.iter().any(|n| n == "fc1" || n == "fc2"), "{weights:?}");
 }
+
+#[test]
+fn a_tensor_read_only_by_depthwise_convolutions_is_quantized_per_channel() {
+    let b = depthwise_block(false);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    let axes: Vec<(String, Option<usize>)> = p.acts.iter().map(|q| (b.g.value(q.value).name.clone(), q.axis)).collect();
+    assert_eq!(axes, [("x".to_string(), None), ("relu1_out".to_string(), Some(1)), ("relu2_out".to_string(), None)]);
+    // Also read by a dense convolution: one per-tensor quantizer serves both.
+    let b = depthwise_block(true);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    let q = p.acts.iter().find(|q| b.g.value(q.value).name == "relu1_out").unwrap();
+    assert_eq!((q.readers.len(), q.axis), (2, None));
+}

@@ -71,10 +71,13 @@ fn add_pair(g: &Graph, p: &mut Patch, names: &mut Names, value: ValueId, tag: &s
         ..Value::default()
     });
     let dq = p.add_value(Value { name: names.fresh(&format!("{tag}_dequantized")), fact, ..Value::default() });
+    let axis = spec.axis.filter(|_| spec.scale.len() > 1).map(|a| a as i64);
     let q_inputs = vec![Some(PatchValue::Existing(value)), Some(scale), Some(zp)];
-    p.add_node(names.fresh(&format!("{tag}_QuantizeLinear")), QuantizeLinear::default(), q_inputs, vec![Some(qv)]);
+    let q = QuantizeLinear { axis, ..QuantizeLinear::default() };
+    p.add_node(names.fresh(&format!("{tag}_QuantizeLinear")), q, q_inputs, vec![Some(qv)]);
     let dq_inputs = vec![Some(qv), Some(scale), Some(zp)];
-    p.add_node(names.fresh(&format!("{tag}_DequantizeLinear")), DequantizeLinear::default(), dq_inputs, vec![Some(dq)]);
+    let dq_op = DequantizeLinear { axis, ..DequantizeLinear::default() };
+    p.add_node(names.fresh(&format!("{tag}_DequantizeLinear")), dq_op, dq_inputs, vec![Some(dq)]);
     dq
 }
 
@@ -120,7 +123,8 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
     for id in ptq_ir::topo::topo_order(g)? {
         let Some(n) = g.node(id) else { continue };
         let Some(spec) = edge_spec.get(&(id, 0)).cloned() else { continue };
-        if role(&n.op) != Role::Agnostic {
+        // A per-channel grid does not survive ops that may move its axis.
+        if role(&n.op) != Role::Agnostic || spec.scale.len() > 1 {
             continue;
         }
         for o in n.output_ids() {
@@ -138,7 +142,10 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
             }
         }
     }
-    let act_scale: HashMap<(NodeId, usize), f32> = edge_spec.iter().map(|(&k, s)| (k, s.scale[0])).collect();
+    // Per-tensor activation scales: a bias becomes int32 only behind one
+    // (onnxruntime's integer kernels take no per-channel input scale).
+    let act_scale: HashMap<(NodeId, usize), f32> =
+        edge_spec.iter().filter(|(_, s)| s.scale.len() == 1).map(|(&k, s)| (k, s.scale[0])).collect();
     let mut weight_scale: HashMap<(NodeId, usize), (Vec<f32>, Option<usize>)> = HashMap::new();
     for (q, spec) in plan.weights {
         let base = g.value(q.value).name.clone();

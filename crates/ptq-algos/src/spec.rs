@@ -62,29 +62,21 @@ fn fix_zero_symmetric(amax: &[f32]) -> Vec<f32> {
 /// so onnxruntime's u8×s8 kernels apply (the same grid as int8 with zero
 /// point 0). Unsigned: [0, amax] with step amax/255, zero point 0.
 pub fn symmetric_activation(abs_max: f32, signed: bool) -> QuantSpec {
-    let amax = fix_zero_symmetric(&[abs_max.abs()])[0];
-    if signed {
-        let scale = amax / 127.0;
-        QuantSpec {
-            qtype: QType::U8,
-            scale: vec![scale],
-            zero_point: vec![128],
-            axis: None,
-            levels: (0, 255),
-            low: vec![-amax * 128.0 / 127.0],
-            high: vec![amax],
-        }
+    symmetric_activation_per_channel(&[abs_max], signed, None)
+}
+
+/// [`symmetric_activation`] with one |max| per channel along `axis`
+/// (NNCF's per-channel activations: the zero-range floor is 1 % of the
+/// largest channel's), signed for every channel when any is.
+pub fn symmetric_activation_per_channel(abs_max: &[f32], signed: bool, axis: Option<usize>) -> QuantSpec {
+    let amax = fix_zero_symmetric(&abs_max.iter().map(|a| a.abs()).collect::<Vec<_>>());
+    let n = amax.len();
+    let (scale, zero, low): (Vec<f32>, i32, Vec<f32>) = if signed {
+        (amax.iter().map(|a| a / 127.0).collect(), 128, amax.iter().map(|a| -a * 128.0 / 127.0).collect())
     } else {
-        QuantSpec {
-            qtype: QType::U8,
-            scale: vec![amax / 255.0],
-            zero_point: vec![0],
-            axis: None,
-            levels: (0, 255),
-            low: vec![0.0],
-            high: vec![amax],
-        }
-    }
+        (amax.iter().map(|a| a / 255.0).collect(), 0, vec![0.0; n])
+    };
+    QuantSpec { qtype: QType::U8, scale, zero_point: vec![zero; n], axis, levels: (0, 255), low, high: amax }
 }
 
 /// Widens [lo, hi] so zero is an exact level of a `bits`-bit asymmetric grid
@@ -117,6 +109,20 @@ pub fn asymmetric_activation(min: f32, max: f32) -> QuantSpec {
         levels: (0, 255),
         low: vec![lo],
         high: vec![hi],
+    }
+}
+
+/// [`asymmetric_activation`] channel by channel along `axis`.
+pub fn asymmetric_activation_per_channel(min: &[f32], max: &[f32], axis: Option<usize>) -> QuantSpec {
+    let per: Vec<QuantSpec> = min.iter().zip(max).map(|(&lo, &hi)| asymmetric_activation(lo, hi)).collect();
+    QuantSpec {
+        qtype: QType::U8,
+        scale: per.iter().map(|q| q.scale[0]).collect(),
+        zero_point: per.iter().map(|q| q.zero_point[0]).collect(),
+        axis,
+        levels: (0, 255),
+        low: per.iter().map(|q| q.low[0]).collect(),
+        high: per.iter().map(|q| q.high[0]).collect(),
     }
 }
 

@@ -118,3 +118,26 @@ pub fn conv_chain() -> (Graph, Vec<crate::calibrate::Item>) {
         .collect();
     (b.g, items)
 }
+
+/// x → conv1 → relu → dw (depthwise 3x3) → relu → conv2 → output, and
+/// relu's output also read by `side` when `shared`.
+pub fn depthwise_block(shared: bool) -> G {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let r1 = b.node("relu1", relu(), &[c1]);
+    let wd = b.weight("wd", &[4, 1, 3, 3]);
+    let d = b.node("dw", Conv { group: 4, ..conv() }, &[r1, wd]);
+    let r2 = b.node("relu2", relu(), &[d]);
+    let w2 = b.weight("w2", &[4, 4, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[r2, w2]);
+    b.output(c2);
+    if shared {
+        let w3 = b.weight("w3", &[4, 4, 3, 3]);
+        let side = b.node("side", conv(), &[r1, w3]);
+        b.output(side);
+    }
+    ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+    b
+}

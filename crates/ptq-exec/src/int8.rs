@@ -156,6 +156,36 @@ pub(crate) fn activation(g: &Graph, dq: NodeId) -> Option<(ValueId, u8, f32)> {
     }
 }
 
+/// Activation side of a u8 DequantizeLinear with one scale per channel
+/// along axis 1 of a rank-`rank` tensor of `channels` channels, all with
+/// the same zero point: `(x_q, zero point, scales)`. A per-tensor one gives
+/// its scale repeated.
+pub(crate) fn channel_activation(
+    g: &Graph,
+    dq: NodeId,
+    rank: usize,
+    channels: usize,
+) -> Option<(ValueId, u8, Vec<f32>)> {
+    if let Some((xq, za, s)) = activation(g, dq) {
+        return Some((xq, za, vec![s; channels]));
+    }
+    let (op, xq, s, z) = dq_parts(g, dq)?;
+    let axis = op.axis.unwrap_or(1);
+    if rank < 2 || axis != 1 && axis != 1 - rank as i64 {
+        return None;
+    }
+    let s = scales(constant(g, s)?)?;
+    let za = match z.map(|z| constant(g, z)) {
+        None if g.value(xq).fact.dtype == Some(DType::U8) => 0,
+        Some(Some(Tensor::U8(a))) if a.len() == channels => {
+            let first = *a.iter().next()?;
+            a.iter().all(|&v| v == first).then_some(first)?
+        }
+        _ => return None,
+    };
+    (s.len() == channels).then_some((xq, za, s))
+}
+
 /// How a quantized activation's bytes read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ActBytes {
@@ -947,6 +977,40 @@ mod tests {
             let (yf, _, _) = run(&g, false, true, &x);
             let (yi, nodes, _) = run(&g, true, true, &x);
             assert_eq!(nodes, ["conv"], "case {ci}");
+            assert_close(&yi, &yf);
+        }
+    }
+
+    #[test]
+    fn depthwise_convolutions_take_a_per_channel_input_scale_with_one_zero_point() {
+        use ptq_ir::ops::conv::Conv;
+        let (n, c, h, w) = (2, 11, 6, 7);
+        for (zps, integer) in [(vec![128u8; c], true), ((0..c).map(|i| 120 + i as u8).collect::<Vec<_>>(), false)] {
+            let mut g = Graph::default();
+            let x = value(&mut g, "x");
+            g.inputs.push(x);
+            let per_axis = |g: &mut Graph, tag: &str| {
+                let s = konst(g, &format!("s{tag}"), Tensor::from_f32s(&values(c, 7, 0.01, 0.08)));
+                let z = konst(g, &format!("z{tag}"), Tensor::U8(tensor(&[c], zps.clone())));
+                (s, z)
+            };
+            let (s, z) = per_axis(&mut g, "q");
+            let q = QuantizeLinear { axis: Some(1), ..QuantizeLinear::default() };
+            let xq = node(&mut g, "q", Op::QuantizeLinear(q), vec![Some(x), s, z], "x_q");
+            let (s, z) = per_axis(&mut g, "dq");
+            let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(1), block_size: None });
+            let xdq = node(&mut g, "dq_x", dq, vec![Some(xq), s, z], "x_dq");
+            let wdq =
+                dq_weight(&mut g, i8s(&[c, 1, 3, 3], 5), Tensor::from_f32s(&values(c, 5, 0.001, 0.01)), None, Some(0));
+            let b = konst(&mut g, "b", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
+            let op = Conv { group: c as i64, pads: Some(vec![1, 1, 1, 1]), ..Conv::default() };
+            let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
+            g.outputs.push(y);
+            let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+            let (yf, _, _) = run(&g, false, true, &x);
+            let (yi, nodes, _) = run(&g, true, true, &x);
+            // Zero points that differ by channel would change the padding: float.
+            assert_eq!(nodes.len(), usize::from(integer), "{nodes:?}");
             assert_close(&yi, &yf);
         }
     }

@@ -3,7 +3,8 @@
 //! [`crate::int8::rewrite`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
 //! on the same integer kernels as a QDQ ONNX model:
 //!
-//! - `FakeQuantize` with 256 levels and one constant range, `il = ol <
+//! - `FakeQuantize` with 256 levels and one constant range (or one per
+//!   channel along one axis, with one zero point), `il = ol <
 //!   ih = oh`, whose grid holds zero (`-il / s` an integer, `s = (ih −
 //!   il) / 255`) becomes QuantizeLinear to u8 (scale `s`, zero point
 //!   `-il / s`) → DequantizeLinear. The two agree except where rounding
@@ -83,29 +84,63 @@ pub fn canonicalize(g: &mut Graph) {
     }
 }
 
-/// `(scale, zero point)` of a FakeQuantize that is a u8 Q/DQ pair.
-fn fake_quantize(g: &Graph, id: NodeId) -> Option<(f32, u8)> {
+/// A FakeQuantize that is a u8 Q/DQ pair: its scales (one, or one per
+/// entry along `axis`) and the zero point all of them share.
+struct FqGrid {
+    scales: Vec<f32>,
+    zero_point: u8,
+    axis: Option<i64>,
+}
+
+/// The u8 grid of a FakeQuantize with 256 levels whose ranges are one
+/// value or vary along one axis of its input, `il = ol < ih = oh` for every
+/// entry, each grid holding zero at the same zero point.
+fn fake_quantize(g: &Graph, id: NodeId) -> Option<FqGrid> {
     let node = g.node(id)?;
     let Op::FakeQuantize(f) = &node.op else { return None };
     if f.levels != 256 || node.output_ids().count() != 1 {
         return None;
     }
-    let range = |i: usize| -> Option<f32> {
-        let t = constant(g, node.inputs.get(i).copied().flatten()?)?;
-        let Tensor::F32(a) = t else { return None };
-        (a.len() == 1).then(|| a.iter().next().copied()).flatten()
+    let range = |i: usize| -> Option<ArrayD<f32>> {
+        match constant(g, node.inputs.get(i).copied().flatten()?)? {
+            Tensor::F32(a) => Some(a.clone()),
+            _ => None,
+        }
     };
     let (il, ih, ol, oh) = (range(1)?, range(2)?, range(3)?, range(4)?);
-    if il != ol || ih != oh || il >= ih || il > 0.0 || ih < 0.0 {
+    if il != ol || ih != oh || il.shape() != ih.shape() {
         return None;
     }
-    // In f64: a range written as `(0 − zp)·s, (255 − zp)·s` gives `s` back.
-    let (il, ih) = (f64::from(il), f64::from(ih));
-    let s = (ih - il) / 255.0;
-    let z = -il / s;
-    let zr = z.round();
-    let s = s as f32;
-    (s.is_normal() && (z - zr).abs() < 1e-3 && (0.0..=255.0).contains(&zr)).then_some((s, zr as u8))
+    // The one axis the ranges vary on, counted in the input's rank.
+    let axis = match il.shape().iter().filter(|&&d| d != 1).count() {
+        _ if il.len() == 1 => None,
+        1 => {
+            let rank = g.value(node.inputs.first().copied().flatten()?).fact.shape.as_ref()?.len();
+            let at = il.shape().iter().position(|&d| d != 1)?;
+            Some((rank.checked_sub(il.ndim())? + at) as i64)
+        }
+        _ => return None,
+    };
+    let mut scales = Vec::with_capacity(il.len());
+    let mut zero_point = None;
+    for (&lo, &hi) in il.iter().zip(ih.iter()) {
+        if lo >= hi || lo > 0.0 || hi < 0.0 {
+            return None;
+        }
+        // In f64: a range written as `(0 − zp)·s, (255 − zp)·s` gives `s` back.
+        let (lo, hi) = (f64::from(lo), f64::from(hi));
+        let s = (hi - lo) / 255.0;
+        let z = -lo / s;
+        let zr = z.round();
+        if !((s as f32).is_normal() && (z - zr).abs() < 1e-3 && (0.0..=255.0).contains(&zr)) {
+            return None;
+        }
+        if *zero_point.get_or_insert(zr as u8) != zr as u8 {
+            return None;
+        }
+        scales.push(s as f32);
+    }
+    Some(FqGrid { scales, zero_point: zero_point?, axis })
 }
 
 fn scalar_u8(v: u8) -> Tensor {
@@ -128,18 +163,25 @@ fn bytes_value_like(g: &mut Graph, v: ValueId, node: &str, dtype: DType) -> Valu
     })
 }
 
-fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
+fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) {
     let Some(node) = g.node(id).cloned() else { return };
     let (Some(x), Some(y)) = (node.inputs.first().copied().flatten(), node.outputs.first().copied().flatten()) else {
         return;
     };
     let xq = u8_value_like(g, y, &node.name);
-    let scale = g.add_constant(format!("{}/scale", node.name), Tensor::scalar_f32(s), ConstSource::Stored);
-    let zero = g.add_constant(format!("{}/zero_point", node.name), scalar_u8(zp), ConstSource::Stored);
+    let (scale, zero) = match grid.axis {
+        None => (Tensor::scalar_f32(grid.scales[0]), scalar_u8(grid.zero_point)),
+        Some(_) => (
+            Tensor::from_f32s(&grid.scales),
+            Tensor::U8(ArrayD::from_elem(IxDyn(&[grid.scales.len()]), grid.zero_point)),
+        ),
+    };
+    let scale = g.add_constant(format!("{}/scale", node.name), scale, ConstSource::Stored);
+    let zero = g.add_constant(format!("{}/zero_point", node.name), zero, ConstSource::Stored);
     let params = [Some(scale), Some(zero)];
     g.nodes[id.0] = Some(Node {
         name: format!("{}/quantize", node.name),
-        op: Op::QuantizeLinear(QuantizeLinear::default()),
+        op: Op::QuantizeLinear(QuantizeLinear { axis: grid.axis, ..QuantizeLinear::default() }),
         inputs: [&[Some(x)][..], &params].concat(),
         outputs: vec![Some(xq)],
         doc: node.doc.clone(),
@@ -147,7 +189,7 @@ fn apply_fake_quantize(g: &mut Graph, id: NodeId, (s, zp): (f32, u8)) {
     });
     g.add_node(Node {
         name: format!("{}/dequantize", node.name),
-        op: Op::DequantizeLinear(DequantizeLinear::default()),
+        op: Op::DequantizeLinear(DequantizeLinear { axis: grid.axis, block_size: None }),
         inputs: [&[Some(xq)][..], &params].concat(),
         outputs: vec![Some(y)],
         doc: String::new(),

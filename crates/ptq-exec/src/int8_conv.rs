@@ -25,7 +25,9 @@ use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
-use crate::int8::{activation, bias, constant, dequantizer, dq_parts, relu_activation, weight_scales};
+use crate::int8::{
+    activation, bias, channel_activation, constant, dequantizer, dq_parts, relu_activation, weight_scales,
+};
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
@@ -253,7 +255,6 @@ pub fn match_conv(
     let a = node.inputs.first().copied().flatten()?;
     let b = node.inputs.get(1).copied().flatten()?;
     let (adq, bdq) = (dequantizer(g, producers, a)?, dequantizer(g, producers, b)?);
-    let (xq, za, sa) = activation(g, adq)?;
     let (wop, wq, s, z) = dq_parts(g, bdq)?;
     let Tensor::I8(w) = constant(g, wq)? else { return None };
     let &[m, cg, kh, kw] = w.shape() else { return None };
@@ -266,7 +267,16 @@ pub fn match_conv(
         return None;
     }
     let c = if depthwise { m } else { cg };
-    let sw = weight_scales(g, wop, s, z, (4, 0), m)?;
+    let mut sw = weight_scales(g, wop, s, z, (4, 0), m)?;
+    // A depthwise filter reads one channel, so a per-channel input scale
+    // joins that filter's weight scale.
+    let (xq, za, sa) = if depthwise {
+        let (xq, za, sa) = channel_activation(g, adq, 4, m)?;
+        sw.iter_mut().zip(&sa).for_each(|(w, a)| *w *= a);
+        (xq, za, 1.0)
+    } else {
+        activation(g, adq)?
+    };
     let mut dqs = vec![adq, bdq];
     let bias_vals = match node.inputs.get(2).copied().flatten() {
         None => None,

@@ -1,0 +1,62 @@
+//! The whole run on small graphs: statistics to ranges to Q/DQ.
+
+use ndarray::{ArrayD, IxDyn};
+use ptq_exec::{ExecOptions, Plan, Probe};
+use ptq_ir::{Op, Tensor};
+
+use crate::calibrate::Item;
+use crate::options::QuantizeOptions;
+use crate::testgraph::depthwise_block;
+
+fn items(n: usize) -> Vec<Item> {
+    (0..n)
+        .map(|k| {
+            let data: Vec<f32> =
+                (0..128).map(|i| (((i * 11 + k * 29) % 31) as f32 - 15.0) / (3.0 + k as f32)).collect();
+            vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 2, 8, 8]), data).unwrap()))]
+        })
+        .collect()
+}
+
+#[test]
+fn a_depthwise_input_gets_each_channels_maximum_over_all_items() {
+    let b = depthwise_block(false);
+    let data = items(6);
+    // Each channel's max |x| over every item, from the float model.
+    let v = b.g.values.iter().position(|v| v.name == "relu1_out").map(ptq_ir::ValueId).unwrap();
+    let plan = Plan::new(&b.g, &ExecOptions { threads: 1, ..Default::default() }).unwrap();
+    let mut amax = [0f32; 4];
+    for item in &data {
+        plan.run_with_probe(item.clone(), &Probe::Values([v].into_iter().collect()), &mut |_, t| {
+            let Tensor::F32(a) = t else { panic!("{t:?}") };
+            for (c, lane) in a.axis_iter(ndarray::Axis(1)).enumerate() {
+                amax[c] = lane.iter().fold(amax[c], |m, x| m.max(x.abs()));
+            }
+        })
+        .unwrap();
+    }
+    let floor = amax.iter().fold(0f32, |m, &a| m.max(a)) * 0.01;
+    let want: Vec<f32> = amax.iter().map(|&a| a.max(floor).max(8e-5) / 255.0).collect();
+
+    let mut it = data.into_iter().map(Ok);
+    let q = crate::quantize_graph(&b.g, &mut it, &QuantizeOptions::default(), &mut |_| {}).unwrap();
+    let (aq, spec) = q.setup.acts.iter().find(|(a, _)| a.value == v).unwrap();
+    assert_eq!((aq.axis, spec.axis, spec.zero_point.as_slice()), (Some(1), Some(1), &[0, 0, 0, 0][..]));
+    for (got, want) in spec.scale.iter().zip(&want) {
+        assert!((got - want).abs() <= 1e-6 * want, "{:?} vs {want:?}", spec.scale);
+    }
+    // The Q/DQ pair in front of the depthwise convolution is per axis 1.
+    let axes: Vec<Option<i64>> = q
+        .graph
+        .iter_nodes()
+        .filter(|(_, n)| n.name.starts_with("relu1_out_"))
+        .filter_map(|(_, n)| match &n.op {
+            Op::QuantizeLinear(o) => Some(o.axis),
+            Op::DequantizeLinear(o) => Some(o.axis),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(axes, [Some(1), Some(1)]);
+    let row = q.report.quantizers.iter().find(|r| r.tensor == "relu1_out").unwrap();
+    assert_eq!(row.spec.scale.len(), 4);
+}
