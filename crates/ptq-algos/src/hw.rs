@@ -119,6 +119,24 @@ pub fn weight_axis(op: &Op, rank: usize) -> Option<usize> {
     }
 }
 
+/// The input channel count of node `n` when it is a depthwise convolution
+/// (NNCF's DepthwiseConvolution metatype): a Conv with more than one group
+/// and one input channel per group, its weight `[M, 1, k...]` with M a
+/// multiple of the groups, reading a tensor of rank 3 or more.
+pub fn depthwise_channels(g: &Graph, n: NodeId) -> Option<usize> {
+    let node = g.node(n)?;
+    let Op::Conv(op) = &node.op else { return None };
+    let groups = usize::try_from(op.group).ok().filter(|&c| c > 1)?;
+    let w = node.inputs.get(1).copied().flatten()?;
+    let ws = g.value(w).fact.shape.as_ref()?;
+    let (Some(m), Some(1)) = (ws.first().and_then(|d| d.known()), ws.get(1).and_then(|d| d.known())) else {
+        return None;
+    };
+    let x = node.inputs.first().copied().flatten()?;
+    let rank = g.value(x).fact.shape.as_ref().map(|s| s.len())?;
+    (ws.len() >= 3 && rank >= 3 && m % groups as u64 == 0).then_some(groups)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -141,22 +159,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The input channel count of node `n` when it is a depthwise convolution
-/// (NNCF's DepthwiseConvolution metatype): a Conv with more than one group
-/// and one input channel per group, its weight `[M, 1, k...]` with M a
-/// multiple of the groups, reading a tensor of rank 3 or more.
-pub fn depthwise_channels(g: &Graph, n: NodeId) -> Option<usize> {
-    let node = g.node(n)?;
-    let Op::Conv(op) = &node.op else { return None };
-    let groups = usize::try_from(op.group).ok().filter(|&c| c > 1)?;
-    let w = node.inputs.get(1).copied().flatten()?;
-    let ws = g.value(w).fact.shape.as_ref()?;
-    let (Some(m), Some(1)) = (ws.first().and_then(|d| d.known()), ws.get(1).and_then(|d| d.known())) else {
-        return None;
-    };
-    let x = node.inputs.first().copied().flatten()?;
-    let rank = g.value(x).fact.shape.as_ref().map(|s| s.len())?;
-    (ws.len() >= 3 && rank >= 3 && m % groups as u64 == 0).then_some(groups)
 }
