@@ -226,6 +226,23 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     if opts.quantize_conv_outputs == Some(true) {
         conv_outputs(g, &l, &quantized_convs, act_scheme, &mut out.acts);
     }
+    // A quantizer read only by weightless ops that carry its tensor to a
+    // graph output within a few steps (a model head: ... → ReduceMean →
+    // output) would round the answer itself, and no integer kernel with
+    // weights gains from it.
+    let weightless =
+        |n: NodeId| g.node(n).is_some_and(|n| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. }));
+    out.acts.retain(|q| {
+        let head = q.readers.iter().all(|&(n, _)| weightless(n)) && head_output_within_reach(g, &l, q.value);
+        if head {
+            for &(n, _) in &q.readers {
+                out.ignored.entry(n).or_insert_with(|| {
+                    "model head: weightless ops carry its input to a graph output, kept in float".into()
+                });
+            }
+        }
+        !head
+    });
     for q in &mut out.acts {
         let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
         // onnxruntime fuses DequantizeLinear → Add/Mul → QuantizeLinear

@@ -86,7 +86,9 @@ fn bias_adds_and_decomposed_activations_get_no_quantizers_but_residual_adds_do()
     let w = b.weight("w", &[2, 2, 3, 3]);
     let c = b.node("conv", conv(), &[swish, w]);
     let res = b.node("residual", add(), &[c, x]);
-    b.output(res);
+    let w2 = b.weight("w2", &[2, 2, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[res, w2]);
+    b.output(c2);
     let p = place(&b.g, &QuantizeOptions::default()).unwrap();
     let readers: Vec<String> = p.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
     assert!(!readers.iter().any(|r| r == "bias_add" || r == "swish"), "{readers:?}");
@@ -268,4 +270,22 @@ fn a_tensor_read_only_by_depthwise_convolutions_is_quantized_per_channel() {
     let p = place(&b.g, &QuantizeOptions::default()).unwrap();
     let q = p.acts.iter().find(|q| b.g.value(q.value).name == "relu1_out").unwrap();
     assert_eq!((q.readers.len(), q.axis), (2, None));
+}
+
+#[test]
+fn inputs_that_weightless_ops_carry_to_an_output_stay_float() {
+    // x → conv → relu → GlobalAveragePool → output: the mean's
+    // input quantizer would round the answer itself.
+    use ptq_ir::ops::global_pool::GlobalPool;
+    use ptq_ir::ops::pool::PoolKind;
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w = b.weight("w", &[4, 2, 3, 3]);
+    let c = b.node("conv", conv(), &[x, w]);
+    let r = b.node("relu", relu(), &[c]);
+    let m = b.node("mean", GlobalPool { kind: PoolKind::Avg }, &[r]);
+    b.output(m);
+    let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+    assert_eq!(names(&b.g, &p), ["x"]);
+    assert!(p.ignored.values().any(|why| why.starts_with("model head")), "{:?}", p.ignored);
 }
