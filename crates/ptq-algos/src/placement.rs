@@ -245,15 +245,15 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     });
     for q in &mut out.acts {
         let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
-        // onnxruntime fuses DequantizeLinear → Add/Mul → QuantizeLinear
-        // into QLinearAdd/QLinearMul without checking that the output scale
-        // is one number, and then refuses the model: such sums stay per
-        // tensor.
-        let elementwise_producer = l
+        // onnxruntime fuses DequantizeLinear → op → QuantizeLinear into one
+        // QLinear op (QLinearConv, QLinearAdd...) without checking that the
+        // output scale is one number, then refuses the model at load or run
+        // time: the output of an op with quantized inputs stays per tensor.
+        let quantized_producer = l
             .producer(q.value)
             .and_then(|p| g.node(p))
-            .is_some_and(|n| matches!(n.op, Op::Binary(_) | Op::Variadic(_)) && role(&n.op) != Role::Float);
-        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !elementwise_producer {
+            .is_some_and(|n| matches!(role(&n.op), Role::Quantizable { .. }));
+        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer {
             q.axis = Some(1);
         }
     }

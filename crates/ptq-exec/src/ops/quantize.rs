@@ -99,6 +99,27 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         let q = q.into_iter().zip(xs.iter()).map(|(q, v)| if v.is_nan() { 0 } else { (q ^ 0x80) as i8 }).collect();
         return one(Tensor::I8(array(a.shape(), q)?));
     }
+    if let (Tensor::F32(a), DType::U8) = (&*x, dtype)
+        && scale.len() > 1
+        && scale_t.shape().len() == 1
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(ax) = crate::util::axis(op.axis.unwrap_or(1), a.ndim())
+        && a.shape()[ax] == scale.len()
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // Per axis: each run of `inner` elements shares one channel's
+        // parameters, quantized by the vectorised kernel as above.
+        let inner: usize = a.shape()[ax + 1..].iter().product();
+        if inner >= 16 {
+            let xs = contiguous(a);
+            let mut q = Vec::with_capacity(xs.len());
+            for (k, run) in xs.chunks(inner).enumerate() {
+                let c = k % scale.len();
+                kernels.quantize_u8_extend(run, scale[c], zp[c].clamp(0.0, 255.0) as u8, &mut q);
+            }
+            return one(Tensor::U8(array(a.shape(), q)?));
+        }
+    }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let xs: std::borrow::Cow<'_, [f32]> = match &*x {
         Tensor::F32(a) => contiguous(a),
@@ -246,5 +267,30 @@ mod tests {
         let idx = param_index(&[2, 3, 2], &[3], Some(1), None).unwrap();
         let got: Vec<usize> = (0..12).map(&idx).collect();
         assert_eq!(got, vec![0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]);
+    }
+
+    /// The per-axis shortcut (runs of one channel on the kernel) against
+    /// the formula, on runs long enough to take it.
+    #[test]
+    fn per_axis_u8_matches_the_formula() {
+        let (outer, c, inner) = (2, 3, 40);
+        let x: Vec<f32> = (0..outer * c * inner).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.173).collect();
+        let scales = [0.05f32, 0.3, 1.7];
+        let zps = [0u8, 128, 251];
+        let op = QuantizeLinear { axis: Some(1), ..QuantizeLinear::default() };
+        let slot = |t| Some(crate::inputs::Slot { tensor: std::sync::Arc::new(t), reusable: false });
+        let xt = Tensor::F32(array(&[outer, c, inner], x.clone()).unwrap());
+        let zt = Tensor::U8(array(&[c], zps.to_vec()).unwrap());
+        let mut ins = Inputs::new(vec![slot(xt), slot(Tensor::from_f32s(&scales)), slot(zt)]);
+        let y = run(&op, &mut ins, 1).unwrap().remove(0).unwrap();
+        let want: Vec<i64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = i / inner % c;
+                (f64::from(v / scales[ch]).round_ties_even() + f64::from(zps[ch])).clamp(0.0, 255.0) as i64
+            })
+            .collect();
+        assert_eq!(y.to_i64_vec(), Some(want));
     }
 }
