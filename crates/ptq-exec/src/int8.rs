@@ -256,6 +256,47 @@ pub(crate) fn sole_quantizer(
     }
 }
 
+/// The QuantizeLinear that is the only reader of `v` (not a graph output),
+/// to u8 with one scale per channel along axis 1 (`channels` of them, or
+/// any number above one) and one zero point: `(node, its output, scales,
+/// zero point)`.
+pub(crate) fn sole_channel_quantizer(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+    channels: Option<usize>,
+) -> Option<(NodeId, ValueId, Vec<f32>, u8)> {
+    if g.outputs.contains(&v) {
+        return None;
+    }
+    let &[(q, 0)] = consumers.get(&v)?.as_slice() else { return None };
+    let node = g.node(q)?;
+    let Op::QuantizeLinear(op) = &node.op else { return None };
+    let axis = op.axis.unwrap_or(1);
+    let axis_ok = match g.value(v).fact.shape.as_ref().map(|s| s.len()) {
+        Some(rank) => rank >= 2 && (axis == 1 || axis == 1 - rank as i64),
+        None => axis == 1,
+    };
+    if op.block_size.is_some_and(|b| b != 0)
+        || op.output_dtype.is_some_and(|d| d != DType::U8)
+        || node.output_ids().count() != 1
+        || !axis_ok
+    {
+        return None;
+    }
+    let st = constant(g, node.inputs.get(1).copied().flatten()?)?;
+    let s = scales(st)?;
+    let channels = channels.unwrap_or(s.len());
+    let zp = match constant(g, node.inputs.get(2).copied().flatten()?)? {
+        Tensor::U8(a) if a.len() == channels && channels > 1 => {
+            let first = *a.iter().next()?;
+            a.iter().all(|&z| z == first).then_some(first)?
+        }
+        _ => return None,
+    };
+    (s.len() == channels && st.shape() == [channels]).then_some((q, node.outputs.first().copied().flatten()?, s, zp))
+}
+
 /// As [`sole_quantizer`], but `v` may also be read by Shape nodes (which
 /// the quantizer's output would serve as well, its shape being the same):
 /// the quantizer and those Shape nodes.
@@ -474,9 +515,18 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 // A QuantizeLinear that is the output's only reader runs in
                 // the convolution's epilogue: the node then writes its u8
                 // output directly.
-                if let Some(out) = node.outputs.first().copied().flatten()
-                    && let Some((q, q_out, scale, zp)) = sole_quantizer(g, &consumers, out)
-                {
+                let out = node.outputs.first().copied().flatten();
+                let fused = out.and_then(|out| match sole_quantizer(g, &consumers, out) {
+                    Some(q) => Some(q),
+                    None => {
+                        let (q, q_out, scales, zp) =
+                            sole_channel_quantizer(g, &consumers, out, Some(m.kernel.sw.len()))?;
+                        let first = scales[0];
+                        m.kernel.out_q_cols = Some(scales);
+                        Some((q, q_out, first, zp))
+                    }
+                });
+                if let Some((q, q_out, scale, zp)) = fused {
                     m.kernel.out_q = Some((scale, zp));
                     if let Some(Some(conv)) = g.nodes.get_mut(id.0) {
                         conv.outputs[0] = Some(q_out);
@@ -1272,6 +1322,68 @@ mod tests {
         assert_eq!(yf[1].1.to_f64_vec(), yi[1].1.to_f64_vec());
         let (_, _, seen) = run(&g, true, false, &x);
         assert!(!seen.contains(&"x_dq".to_string()) && !seen.contains(&"h".to_string()), "{seen:?}");
+    }
+
+    /// Per-channel (axis 1) u8 Q/DQ pair on `v` with one zero point.
+    fn channel_requantized(g: &mut Graph, v: ValueId, name: &str, scales: &[f32], z: u8) -> ValueId {
+        let c = scales.len();
+        let params = |g: &mut Graph, tag: &str| {
+            let s = konst(g, &format!("{name}_s{tag}"), Tensor::from_f32s(scales));
+            let zt = konst(g, &format!("{name}_z{tag}"), Tensor::U8(tensor(&[c], vec![z; c])));
+            (s, zt)
+        };
+        let (s, zt) = params(g, "q");
+        let q = QuantizeLinear { axis: Some(1), ..QuantizeLinear::default() };
+        let xq = node(g, &format!("{name}_q"), Op::QuantizeLinear(q), vec![Some(v), s, zt], &format!("{name}_u8"));
+        let (s, zt) = params(g, "dq");
+        let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(1), block_size: None });
+        node(g, &format!("{name}_dq"), dq, vec![Some(xq), s, zt], &format!("{name}_f32"))
+    }
+
+    /// MobileNetV3's order: conv → per-channel Q/DQ → depthwise, and
+    /// HardSwish → per-channel Q/DQ → depthwise. The convolution quantizes
+    /// per channel in its epilogue, the HardSwish is one table per channel,
+    /// and every node runs on the integer path, within a step of the
+    /// fake-quant path.
+    #[test]
+    fn per_channel_quantizers_after_convolutions_and_tables_stay_on_the_integer_path() {
+        use ptq_ir::ops::conv::Conv;
+        let (n, c, h, w) = (2, 24, 6, 5);
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+        let weight = |g: &mut Graph, tag: &str, shape: &[usize], seed: u64| {
+            let wq = konst(g, &format!("w_{tag}"), i8s(shape, seed));
+            let sw = konst(g, &format!("sw_{tag}"), Tensor::from_f32s(&values(c, 5, 0.001, 0.01)));
+            let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
+            node(g, &format!("dq_w_{tag}"), dq, vec![wq, sw], &format!("w_dq_{tag}"))
+        };
+        let wdq = weight(&mut g, "pw", &[c, c, 1, 1], 3);
+        let y1 = node(&mut g, "pw", Op::Conv(Conv::default()), vec![Some(xdq), Some(wdq), None], "y1");
+        let s1 = values(c, 7, 0.01, 0.05);
+        let d1 = channel_requantized(&mut g, y1, "a", &s1, 128);
+        let dw = |g: &mut Graph, x: ValueId, tag: &str| {
+            let wdq = weight(g, tag, &[c, 1, 3, 3], 9);
+            let op = Conv { group: c as i64, pads: Some(vec![1, 1, 1, 1]), ..Conv::default() };
+            node(g, tag, Op::Conv(op), vec![Some(x), Some(wdq), None], &format!("{tag}_out"))
+        };
+        let y2 = dw(&mut g, d1, "dw1");
+        let (_, y2dq) = requantized(&mut g, y2, "b", 0.02, 128);
+        let hs = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(y2dq)], "hs");
+        let d3 = channel_requantized(&mut g, hs, "c", &values(c, 3, 0.005, 0.03), 0);
+        let y4 = dw(&mut g, d3, "dw2");
+        g.outputs.push(y4);
+        let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+        let (yf, _, _) = run(&g, false, true, &x);
+        let (yi, nodes, _) = run(&g, true, true, &x);
+        let mut nodes = nodes;
+        nodes.sort();
+        assert_eq!(nodes, ["dw1", "dw2", "hswish", "pw"]);
+        // A byte one step off in the epilogue moves a depthwise output by
+        // at most 9 taps · 127 · its weight scale · the channel's step.
+        let bound = 9.0 * 127.0 * 0.01 * 0.05 * 1.01 + 1e-4;
+        for (a, b) in yi.iter().zip(&yf) {
+            assert!((a - b).abs() <= bound, "{a} vs {b}");
+        }
     }
 
     /// Two residual blocks (conv → Relu → Q/DQ → conv → Q/DQ → Add with the

@@ -61,6 +61,9 @@ pub struct IntConv {
     /// convolution: the output is then its u8 tensor (same values as the
     /// f32 output quantized by that node) instead of the f32 one.
     pub out_q: Option<(f32, u8)>,
+    /// With `out_q`, one scale per output channel instead of its one (a
+    /// per-channel QuantizeLinear, axis 1, one zero point).
+    pub out_q_cols: Option<Vec<f32>>,
     /// The input is `[N, H, W, C]` (see [`crate::int8_layout`]).
     pub in_nhwc: bool,
     /// The (u8, `out_q`) output is written `[N, OH, OW, M]`.
@@ -82,6 +85,14 @@ impl IntConv {
         match &self.weights {
             ConvWeights::Gemm(p) => p.n(),
             ConvWeights::Depthwise(_) => self.c,
+        }
+    }
+
+    /// The fused QuantizeLinear's epilogue: one scale, or one per channel.
+    fn requantize(&self, acc: &[i32], m: usize, d: &Dequant<'_>, (scale, zp): (f32, u8), out: &mut [u8]) {
+        match &self.out_q_cols {
+            Some(scales) => self.kernels.dequantize_quantize_acc_cols(acc, m, d, scales, zp, out),
+            None => self.kernels.dequantize_quantize_acc(acc, m, d, scale, zp, out),
         }
     }
 }
@@ -198,7 +209,7 @@ impl Kernel for IntConv {
                 if let (Some((scale, zp)), true) = (self.out_q, self.out_nhwc) {
                     // The accumulators are already [positions, channels].
                     let y_img = &mut yq[img * m * p..][..m * p];
-                    self.kernels.dequantize_quantize_acc(acc, m, &d, scale, zp, y_img);
+                    self.requantize(acc, m, &d, (scale, zp), y_img);
                     continue;
                 }
                 // A tile of positions at a time, so the tile is still in L1
@@ -214,7 +225,7 @@ impl Kernel for IntConv {
                         }
                         Some((scale, zp)) => {
                             let tile = &mut ytq[..rows.len()];
-                            self.kernels.dequantize_quantize_acc(rows, m, &d, scale, zp, tile);
+                            self.requantize(rows, m, &d, (scale, zp), tile);
                             let y_img = &mut yq[img * m * p..][..m * p];
                             transpose_u8(tile, positions, m, m, &mut y_img[t * OUT_TILE..], p);
                         }
@@ -305,6 +316,7 @@ pub fn match_conv(
         bias: bias_vals,
         relu,
         out_q: None,
+        out_q_cols: None,
         in_nhwc: false,
         out_nhwc: false,
         kernels,

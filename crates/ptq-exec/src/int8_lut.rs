@@ -3,8 +3,10 @@
 //! [`crate::int8::rewrite`]).
 //!
 //! `DequantizeLinear (u8, per tensor) → f(x) → QuantizeLinear (u8, per
-//! tensor)`, with f any elementwise Unary op (HardSwish, Sigmoid, Tanh,
-//! GELU...), maps each of the 256 input bytes to one output byte. The table
+//! tensor, or per channel along axis 1 with one zero point)`, with f any
+//! elementwise Unary op (HardSwish, Sigmoid, Tanh, GELU...), maps each of
+//! the 256 input bytes to one output byte (one table per channel for a
+//! per-channel quantizer). The table
 //! is computed at plan time with the same dequantize, f32 op and quantize
 //! code the float path runs, so the node gives exactly the bytes the three
 //! nodes give, in one pass over u8 data. The table reads either layout (see
@@ -18,14 +20,15 @@ use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::Int8Kernels;
 
 use crate::inputs::{Inputs, Slot};
-use crate::int8::{activation, dequantizer, sole_quantizer};
+use crate::int8::{activation, dequantizer, sole_channel_quantizer, sole_quantizer};
 use crate::int8_add::relayout;
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 
 /// A u8 → u8 table lookup.
 pub struct IntLut {
-    pub table: [u8; 256],
+    /// One table, or one per channel.
+    pub tables: Vec<[u8; 256]>,
     /// The input is `[N, H, W, C]`.
     pub in_nhwc: bool,
     /// The output is written `[N, H, W, C]` (then the input is too).
@@ -44,7 +47,31 @@ impl Kernel for IntLut {
             return Err("integer path: a table lookup's input is not u8".into());
         };
         let x = relayout(x, self.in_nhwc, self.out_nhwc)?;
-        let y: Vec<u8> = contiguous(&x).iter().map(|&v| self.table[usize::from(v)]).collect();
+        let xs = contiguous(&x);
+        let y: Vec<u8> = match self.tables.as_slice() {
+            [t] => xs.iter().map(|&v| t[usize::from(v)]).collect(),
+            tables => {
+                // Channels are the last axis channels-last, else axis 1.
+                let c = tables.len();
+                let axis = if self.out_nhwc { x.ndim().saturating_sub(1) } else { 1 };
+                if x.shape().get(axis) != Some(&c) {
+                    return Err(format!("integer path: {c} tables for a table lookup of shape {:?}", x.shape()));
+                }
+                let inner: usize = x.shape()[axis + 1..].iter().product::<usize>().max(1);
+                let mut y = Vec::with_capacity(xs.len());
+                if inner == 1 {
+                    for pixel in xs.chunks(c) {
+                        y.extend(pixel.iter().zip(tables).map(|(&v, t)| t[usize::from(v)]));
+                    }
+                } else {
+                    for (k, run) in xs.chunks(inner).enumerate() {
+                        let t = &tables[k % c];
+                        y.extend(run.iter().map(|&v| t[usize::from(v)]));
+                    }
+                }
+                y
+            }
+        };
         one(Tensor::U8(array(x.shape(), y)?))
     }
 }
@@ -78,9 +105,13 @@ pub fn match_lut(
     let dq = dequantizer(g, producers, x)?;
     sole_reader(g, consumers, x)?;
     let (xq, za, sa) = activation(g, dq)?;
-    let (q, output, so, zo) = sole_quantizer(g, consumers, node.outputs.first().copied().flatten()?)?;
-    let table = table(op, (sa, za), (so, zo), kernels)?;
-    Some(LutMatch { kernel: IntLut { table, in_nhwc: false, out_nhwc: false }, input: xq, output, dq, q })
+    let y = node.outputs.first().copied().flatten()?;
+    let (q, output, scales, zo) = match sole_quantizer(g, consumers, y) {
+        Some((q, output, so, zo)) => (q, output, vec![so], zo),
+        None => sole_channel_quantizer(g, consumers, y, None)?,
+    };
+    let tables = scales.iter().map(|&so| table(op, (sa, za), (so, zo), kernels)).collect::<Option<Vec<_>>>()?;
+    Some(LutMatch { kernel: IntLut { tables, in_nhwc: false, out_nhwc: false }, input: xq, output, dq, q })
 }
 
 /// quantize(f(dequantize(b))) for every byte b, with the float path's code.

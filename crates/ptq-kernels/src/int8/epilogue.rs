@@ -206,6 +206,62 @@ multiversion! {
     ) => dequant_quant_body;
 }
 
+/// [`dequant_quant_body`] with one output scale per column, given as
+/// `inv[j] = 1 / scale[j]`: a per-channel QuantizeLinear after the layer.
+#[inline(always)]
+fn dequant_quant_cols_body(
+    acc: &[i32],
+    n: usize,
+    d: &Dequant<'_>,
+    inv: &[f32],
+    zero_point: u8,
+    out: &mut [MaybeUninit<u8>],
+) {
+    let zp = f32::from(zero_point);
+    match d.act {
+        Activation::Identity => dequant_quant_cols_rows(acc, n, d, inv, zp, out, |x| x),
+        Activation::Relu => dequant_quant_cols_rows(acc, n, d, inv, zp, out, |x| x.max(0.0)),
+        Activation::Gelu => dequant_quant_cols_rows(acc, n, d, inv, zp, out, gelu_one),
+    }
+}
+
+#[inline(always)]
+fn dequant_quant_cols_rows(
+    acc: &[i32],
+    n: usize,
+    d: &Dequant<'_>,
+    inv: &[f32],
+    zp: f32,
+    out: &mut [MaybeUninit<u8>],
+    f: impl Fn(f32) -> f32,
+) {
+    for (row, o) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        match d.bias {
+            Some(bias) => {
+                for ((((o, &v), &sb), &b), &i) in o.iter_mut().zip(row).zip(d.scale_b).zip(bias).zip(inv) {
+                    o.write(quantize_by(f(v as f32 * (d.scale_a * sb) + b), i, zp));
+                }
+            }
+            None => {
+                for (((o, &v), &sb), &i) in o.iter_mut().zip(row).zip(d.scale_b).zip(inv) {
+                    o.write(quantize_by(f(v as f32 * (d.scale_a * sb)), i, zp));
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    pub(crate) fn dequant_quant_cols_isa(
+        acc: &[i32],
+        n: usize,
+        d: &Dequant<'_>,
+        inv: &[f32],
+        zero_point: u8,
+        out: &mut [MaybeUninit<u8>],
+    ) => dequant_quant_cols_body;
+}
+
 /// One requantized value (see [`Requant`]); `v` already includes the bias.
 #[inline(always)]
 fn requant_one(v: i32, multiplier: f32, zp: f32, lo: f32, hi: f32) -> u8 {
@@ -271,6 +327,29 @@ impl Int8Kernels {
         }
         // SAFETY: the epilogue writes only computed values.
         dequant_quant_isa(self.isa, acc, n, d, scale, zero_point, unsafe { as_uninit(out) });
+    }
+
+    /// As [`Int8Kernels::dequantize_quantize_acc`] with one output scale
+    /// per column (`scales`, N entries) and one zero point. Panics on a
+    /// length mismatch.
+    pub fn dequantize_quantize_acc_cols(
+        &self,
+        acc: &[i32],
+        n: usize,
+        d: &Dequant<'_>,
+        scales: &[f32],
+        zero_point: u8,
+        out: &mut [u8],
+    ) {
+        let bias = d.bias.map_or(n, <[f32]>::len);
+        let cols = [("scale_b", d.scale_b.len()), ("bias", bias), ("scales", scales.len())];
+        check("dequantize_quantize_acc_cols", acc.len(), out.len(), n, &cols);
+        if acc.is_empty() {
+            return;
+        }
+        let inv: Vec<f32> = scales.iter().map(|s| 1.0 / s).collect();
+        // SAFETY: the epilogue writes only computed values.
+        dequant_quant_cols_isa(self.isa, acc, n, d, &inv, zero_point, unsafe { as_uninit(out) });
     }
 
     /// Requantizes row-major accumulators (`acc.len() / n` rows of `n`) to u8
@@ -422,5 +501,31 @@ mod tests {
     fn short_multiplier_panics() {
         let q = Requant { multiplier: &[1.0, 1.0], bias: None, zero_point: 0, min: 0, max: 255 };
         Int8Kernels::detect().requantize_acc(&[0; 6], 3, &q, &mut [0; 6]);
+    }
+
+    /// One scale per column gives, column by column, what the per-tensor
+    /// epilogue gives with that column's scale, on every tier.
+    #[test]
+    fn per_column_output_scales_match_the_per_tensor_epilogue() {
+        let n = 6;
+        let acc: Vec<i32> = (-60..60).map(|i| i * 613 - 7).collect();
+        let sb = [0.011, 0.003, 0.02, 0.0007, 0.05, 0.009];
+        let bias = [0.5, -1.0, 0.0, 2.0, -0.25, 0.1];
+        let scales = [0.05, 0.2, 0.013, 0.7, 0.031, 0.09];
+        for t in available() {
+            for act in ACTIVATIONS {
+                for b in [Some(&bias[..]), None] {
+                    let d = Dequant { scale_a: 0.1, scale_b: &sb, bias: b, act };
+                    let mut got = vec![0u8; acc.len()];
+                    t.dequantize_quantize_acc_cols(&acc, n, &d, &scales, 7, &mut got);
+                    for (j, &s) in scales.iter().enumerate() {
+                        let mut want = vec![0u8; acc.len()];
+                        t.dequantize_quantize_acc(&acc, n, &d, s, 7, &mut want);
+                        let col = |v: &[u8]| v.iter().skip(j).step_by(n).copied().collect::<Vec<_>>();
+                        assert_eq!(col(&got), col(&want), "{:?} {act:?} column {j}", t.tier());
+                    }
+                }
+            }
+        }
     }
 }
