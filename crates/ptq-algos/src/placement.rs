@@ -243,16 +243,15 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         }
         !head
     });
+    // onnxruntime fuses DequantizeLinear → op → QuantizeLinear into one
+    // QLinear op (QLinearConv, QLinearAdd...) without checking that the
+    // output scale is one number, then refuses the model at load or run
+    // time: the output of an op with quantized inputs stays per tensor (a
+    // bias Add after a convolution, as OpenVINO IR writes it, has none).
+    let quantized_readers: HashSet<NodeId> = out.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| n)).collect();
     for q in &mut out.acts {
         let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
-        // onnxruntime fuses DequantizeLinear → op → QuantizeLinear into one
-        // QLinear op (QLinearConv, QLinearAdd...) without checking that the
-        // output scale is one number, then refuses the model at load or run
-        // time: the output of an op with quantized inputs stays per tensor.
-        let quantized_producer = l
-            .producer(q.value)
-            .and_then(|p| g.node(p))
-            .is_some_and(|n| matches!(role(&n.op), Role::Quantizable { .. }));
+        let quantized_producer = l.producer(q.value).is_some_and(|p| quantized_readers.contains(&p));
         if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer {
             q.axis = Some(1);
         }
