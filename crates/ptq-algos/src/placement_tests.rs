@@ -289,3 +289,32 @@ fn inputs_that_weightless_ops_carry_to_an_output_stay_float() {
     assert_eq!(names(&b.g, &p), ["x"]);
     assert!(p.ignored.values().any(|why| why.starts_with("model head")), "{:?}", p.ignored);
 }
+
+#[test]
+fn a_depthwise_input_written_by_a_quantized_op_stays_per_tensor_but_a_bias_add_does_not_count() {
+    // x → conv1 → [bias Add] → dw → relu → conv2 → output.
+    let per_channel = |bias: bool| {
+        let mut b = G::default();
+        let x = b.input("x", &[1, 2, 8, 8]);
+        let w1 = b.weight("w1", &[4, 2, 3, 3]);
+        let mut v = b.node("conv1", conv(), &[x, w1]);
+        if bias {
+            let k = b.weight("k", &[1, 4, 1, 1]);
+            v = b.node("bias", add(), &[v, k]);
+        }
+        let wd = b.weight("wd", &[4, 1, 3, 3]);
+        let d = b.node("dw", ptq_ir::ops::conv::Conv { group: 4, ..conv() }, &[v, wd]);
+        let r = b.node("relu", relu(), &[d]);
+        let w2 = b.weight("w2", &[4, 4, 3, 3]);
+        let c2 = b.node("conv2", conv(), &[r, w2]);
+        b.output(c2);
+        ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+        let p = place(&b.g, &QuantizeOptions::default()).unwrap();
+        let dw_input = p.acts.iter().find(|q| q.readers.iter().any(|&(n, _)| b.g.node_label(n) == "dw")).unwrap();
+        dw_input.axis
+    };
+    // onnxruntime would fuse conv1 with the quantizer after it into a
+    // QLinearConv, which takes no per-channel output scale.
+    assert_eq!(per_channel(false), None);
+    assert_eq!(per_channel(true), Some(1));
+}
