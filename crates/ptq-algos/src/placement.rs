@@ -246,12 +246,15 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     // onnxruntime fuses DequantizeLinear → op → QuantizeLinear into one
     // QLinear op (QLinearConv, QLinearAdd...) without checking that the
     // output scale is one number, then refuses the model at load or run
-    // time: the output of an op with quantized inputs stays per tensor (a
-    // bias Add after a convolution, as OpenVINO IR writes it, has none).
+    // time: the output of a quantizable op with quantized inputs stays per
+    // tensor (a bias Add after a convolution, as OpenVINO IR writes it, has
+    // none; onnxruntime fuses no float op such as HardSwish this way).
     let quantized_readers: HashSet<NodeId> = out.acts.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| n)).collect();
     for q in &mut out.acts {
         let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
-        let quantized_producer = l.producer(q.value).is_some_and(|p| quantized_readers.contains(&p));
+        let quantized_producer = l.producer(q.value).is_some_and(|p| {
+            quantized_readers.contains(&p) && g.node(p).is_some_and(|n| matches!(role(&n.op), Role::Quantizable { .. }))
+        });
         if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer {
             q.axis = Some(1);
         }

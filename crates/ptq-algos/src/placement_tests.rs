@@ -318,3 +318,27 @@ fn a_depthwise_input_written_by_a_quantized_op_stays_per_tensor_but_a_bias_add_d
     assert_eq!(per_channel(false), None);
     assert_eq!(per_channel(true), Some(1));
 }
+
+#[test]
+fn a_depthwise_input_after_a_float_op_with_a_quantized_input_is_per_channel() {
+    // x → conv1 → sigmoid → dw → relu → conv2, with conv1's output
+    // quantized for the sigmoid (--conv-outputs): onnxruntime fuses no
+    // float op with its quantizers, so the depthwise input is per channel.
+    let mut b = G::default();
+    let x = b.input("x", &[1, 2, 8, 8]);
+    let w1 = b.weight("w1", &[4, 2, 3, 3]);
+    let c1 = b.node("conv1", conv(), &[x, w1]);
+    let s = b.node("sig", sigmoid(), &[c1]);
+    let wd = b.weight("wd", &[4, 1, 3, 3]);
+    let d = b.node("dw", ptq_ir::ops::conv::Conv { group: 4, ..conv() }, &[s, wd]);
+    let r = b.node("relu", relu(), &[d]);
+    let w2 = b.weight("w2", &[4, 4, 3, 3]);
+    let c2 = b.node("conv2", conv(), &[r, w2]);
+    b.output(c2);
+    ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+    let opts = QuantizeOptions { quantize_conv_outputs: Some(true), ..QuantizeOptions::default() };
+    let p = place(&b.g, &opts).unwrap();
+    assert!(p.acts.iter().any(|q| b.g.value(q.value).name == "conv1_out"), "{:?}", names(&b.g, &p));
+    let q = p.acts.iter().find(|q| b.g.value(q.value).name == "sig_out").unwrap();
+    assert_eq!(q.axis, Some(1));
+}
