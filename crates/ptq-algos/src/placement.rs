@@ -255,7 +255,10 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let quantized_producer = l.producer(q.value).is_some_and(|p| {
             quantized_readers.contains(&p) && g.node(p).is_some_and(|n| matches!(role(&n.op), Role::Quantizable { .. }))
         });
-        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer {
+        // Asymmetric channels would each have their own zero point, which
+        // the integer depthwise kernel does not take (it pads with one).
+        let symmetric = q.scheme == Scheme::Symmetric;
+        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer && symmetric {
             q.axis = Some(1);
         }
     }

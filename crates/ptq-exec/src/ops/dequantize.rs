@@ -50,6 +50,32 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         kernels.dequantize_u8_extend(&q, scale[0], zp, &mut y);
         return one(Tensor::F32(array(x.shape(), y)?));
     }
+    if let (Tensor::U8(a), Tensor::F32(s)) = (x, scale_t)
+        && s.len() > 1
+        && s.ndim() == 1
+        && op.block_size.unwrap_or(0) == 0
+        && let Ok(ax) = crate::util::axis(op.axis.unwrap_or(1), a.ndim())
+        && a.shape()[ax] == s.len()
+        && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
+    {
+        // Per axis: each run of `inner` elements shares one channel's
+        // parameters, dequantized by the vectorised kernel as above.
+        let zp: Vec<u8> = match ins.opt(2) {
+            Some(Tensor::U8(z)) if z.len() == s.len() => z.iter().copied().collect(),
+            Some(_) => return Err("per-axis u8 needs one u8 zero point per scale".into()),
+            None => vec![0; s.len()],
+        };
+        let inner: usize = a.shape()[ax + 1..].iter().product();
+        if inner >= 16 {
+            let q = contiguous(a);
+            let mut y = Vec::with_capacity(q.len());
+            for (k, run) in q.chunks(inner).enumerate() {
+                let c = k % scale.len();
+                kernels.dequantize_u8_extend(run, scale[c], zp[c], &mut y);
+            }
+            return one(Tensor::F32(array(a.shape(), y)?));
+        }
+    }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = if float8 {
         let zp: Vec<f32> = match ins.opt(2) {
@@ -141,5 +167,28 @@ mod tests {
         let x = Tensor::U4(array(&[1], vec![3]).unwrap());
         let zp = Tensor::U8(array(&[], vec![1]).unwrap());
         assert!(dequantize(&DequantizeLinear::default(), x, Tensor::scalar_f32(1.0), Some(zp)).is_err());
+    }
+
+    /// The per-axis u8 shortcut (runs of one channel on the kernel) gives
+    /// `(q − z[c])·scale[c]`.
+    #[test]
+    fn per_axis_u8_matches_the_formula() {
+        let (outer, c, inner) = (2, 3, 20);
+        let q: Vec<u8> = (0..outer * c * inner).map(|i| (i * 37 % 256) as u8).collect();
+        let scales = [0.05f32, 0.3, 1.7];
+        let zps = [0u8, 128, 251];
+        let op = DequantizeLinear { axis: Some(1), block_size: None };
+        let x = Tensor::U8(array(&[outer, c, inner], q.clone()).unwrap());
+        let zt = Tensor::U8(array(&[c], zps.to_vec()).unwrap());
+        let y = dequantize(&op, x, Tensor::from_f32s(&scales), Some(zt)).unwrap();
+        let want: Vec<f64> = q
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = i / inner % c;
+                f64::from((f32::from(v) - f32::from(zps[ch])) * scales[ch])
+            })
+            .collect();
+        assert_eq!(y.to_f64_vec(), want);
     }
 }
