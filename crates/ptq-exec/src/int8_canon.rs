@@ -515,7 +515,57 @@ fn rewire(g: &mut Graph, id: NodeId, input: ValueId, output: Option<ValueId>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{kept_axis, resolve_reshape};
+    use super::{fake_quantize, kept_axis, resolve_reshape};
+    use ptq_ir::ops::fake_quantize::FakeQuantize;
+    use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value};
+
+    /// x `[1, 3, 4, 4]` → FakeQuantize(256 levels) with ranges of `shape`.
+    fn fq(lo: &[f32], hi: &[f32], shape: &[usize]) -> (Graph, NodeId) {
+        let mut g = Graph::default();
+        let x = g.add_value(Value {
+            name: "x".into(),
+            fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(&[1, 3, 4, 4])),
+            ..Value::default()
+        });
+        g.inputs.push(x);
+        let t = |v: &[f32]| Tensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v.to_vec()).unwrap());
+        let ins: Vec<_> = [lo, hi, lo, hi]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Some(g.add_constant(format!("r{i}"), t(v), ConstSource::Stored)))
+            .collect();
+        let y = g.add_value(Value { name: "y".into(), ..Value::default() });
+        let id = g.add_node(Node {
+            name: "fq".into(),
+            op: Op::FakeQuantize(FakeQuantize { levels: 256 }),
+            inputs: [vec![Some(x)], ins].concat(),
+            outputs: vec![Some(y)],
+            doc: String::new(),
+            meta: vec![],
+        });
+        (g, id)
+    }
+
+    #[test]
+    fn per_channel_fake_quantize_ranges_give_per_axis_scales_with_one_zero_point() {
+        // Symmetric signed ranges [-a·128/127, a]: zero point 128, scale a/127.
+        let a = [0.5f32, 2.0, 1.27];
+        let lo: Vec<f32> = a.iter().map(|v| -v * 128.0 / 127.0).collect();
+        for shape in [vec![1, 3, 1, 1], vec![3, 1, 1]] {
+            let (g, id) = fq(&lo, &a, &shape);
+            let grid = fake_quantize(&g, id).unwrap();
+            assert_eq!((grid.axis, grid.zero_point), (Some(1), 128), "{shape:?}");
+            for (s, v) in grid.scales.iter().zip(a) {
+                assert!((s - v / 127.0).abs() <= 1e-6 * v, "{s} vs {}", v / 127.0);
+            }
+        }
+        // Valid grids whose zero points differ by channel (0 and 128) stay
+        // a FakeQuantize.
+        let (g, id) = fq(&[0.0, -128.0 / 127.0, -64.0 / 127.0], &[1.0, 1.0, 0.5], &[1, 3, 1, 1]);
+        assert!(fake_quantize(&g, id).is_none());
+        let (g, id) = fq(&[-128.0 / 127.0, -128.0 / 127.0, -64.0 / 127.0], &[1.0, 1.0, 0.5], &[1, 3, 1, 1]);
+        assert!(fake_quantize(&g, id).is_some());
+    }
 
     #[test]
     fn reshapes_resolve_like_onnx() {
