@@ -177,10 +177,7 @@ pub(crate) fn channel_activation(
     let s = scales(constant(g, s)?)?;
     let za = match z.map(|z| constant(g, z)) {
         None if g.value(xq).fact.dtype == Some(DType::U8) => 0,
-        Some(Some(Tensor::U8(a))) if a.len() == channels => {
-            let first = *a.iter().next()?;
-            a.iter().all(|&v| v == first).then_some(first)?
-        }
+        Some(Some(t)) => one_u8_zero_point(t, channels)?,
         _ => return None,
     };
     (s.len() == channels).then_some((xq, za, s))
@@ -256,6 +253,14 @@ pub(crate) fn sole_quantizer(
     }
 }
 
+/// The zero point of a u8 per-channel quantizer whose `channels` zero
+/// points are all the same.
+fn one_u8_zero_point(t: &Tensor, channels: usize) -> Option<u8> {
+    let Tensor::U8(a) = t else { return None };
+    let first = *a.iter().next()?;
+    (a.len() == channels && a.iter().all(|&z| z == first)).then_some(first)
+}
+
 /// The QuantizeLinear that is the only reader of `v` (not a graph output),
 /// to u8 with one scale per channel along axis 1 (`channels` of them, or
 /// any number above one) and one zero point: `(node, its output, scales,
@@ -287,14 +292,13 @@ pub(crate) fn sole_channel_quantizer(
     let st = constant(g, node.inputs.get(1).copied().flatten()?)?;
     let s = scales(st)?;
     let channels = channels.unwrap_or(s.len());
-    let zp = match constant(g, node.inputs.get(2).copied().flatten()?)? {
-        Tensor::U8(a) if a.len() == channels && channels > 1 => {
-            let first = *a.iter().next()?;
-            a.iter().all(|&z| z == first).then_some(first)?
-        }
-        _ => return None,
-    };
-    (s.len() == channels && st.shape() == [channels]).then_some((q, node.outputs.first().copied().flatten()?, s, zp))
+    let zp = one_u8_zero_point(constant(g, node.inputs.get(2).copied().flatten()?)?, channels)?;
+    (channels > 1 && s.len() == channels && st.shape() == [channels]).then_some((
+        q,
+        node.outputs.first().copied().flatten()?,
+        s,
+        zp,
+    ))
 }
 
 /// As [`sole_quantizer`], but `v` may also be read by Shape nodes (which

@@ -3,7 +3,7 @@
 use ptq_ir::Tensor;
 use ptq_ir::ops::dequantize::DequantizeLinear;
 
-use super::quantize::param_index;
+use super::quantize::{param_index, per_axis_runs};
 use super::{Out, one};
 use crate::inputs::Inputs;
 use crate::util::{array, contiguous};
@@ -51,30 +51,22 @@ pub fn run(op: &DequantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         return one(Tensor::F32(array(x.shape(), y)?));
     }
     if let (Tensor::U8(a), Tensor::F32(s)) = (x, scale_t)
-        && s.len() > 1
-        && s.ndim() == 1
-        && op.block_size.unwrap_or(0) == 0
-        && let Ok(ax) = crate::util::axis(op.axis.unwrap_or(1), a.ndim())
-        && a.shape()[ax] == s.len()
+        && let Some(inner) = per_axis_runs(a.shape(), s.shape(), op.axis, op.block_size)
+        && let Some(zp) = match ins.opt(2) {
+            Some(Tensor::U8(z)) if z.len() == s.len() => Some(z.iter().copied().collect::<Vec<u8>>()),
+            Some(_) => None,
+            None => Some(vec![0; s.len()]),
+        }
         && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
     {
-        // Per axis: each run of `inner` elements shares one channel's
-        // parameters, dequantized by the vectorised kernel as above.
-        let zp: Vec<u8> = match ins.opt(2) {
-            Some(Tensor::U8(z)) if z.len() == s.len() => z.iter().copied().collect(),
-            Some(_) => return Err("per-axis u8 needs one u8 zero point per scale".into()),
-            None => vec![0; s.len()],
-        };
-        let inner: usize = a.shape()[ax + 1..].iter().product();
-        if inner >= 16 {
-            let q = contiguous(a);
-            let mut y = Vec::with_capacity(q.len());
-            for (k, run) in q.chunks(inner).enumerate() {
-                let c = k % scale.len();
-                kernels.dequantize_u8_extend(run, scale[c], zp[c], &mut y);
-            }
-            return one(Tensor::F32(array(a.shape(), y)?));
+        // Each run of one channel's elements on the vectorised kernel, as above.
+        let q = contiguous(a);
+        let mut y = Vec::with_capacity(q.len());
+        for (k, run) in q.chunks(inner).enumerate() {
+            let c = k % scale.len();
+            kernels.dequantize_u8_extend(run, scale[c], zp[c], &mut y);
         }
+        return one(Tensor::F32(array(a.shape(), y)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let v: Vec<f32> = if float8 {

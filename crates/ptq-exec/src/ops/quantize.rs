@@ -55,6 +55,17 @@ pub fn param_index(
     }))
 }
 
+/// For per-axis parameters (a vector of more than one, no blocks) that fit
+/// `axis` of `shape`: the length of the runs of consecutive elements that
+/// share one channel's parameters, when runs are long enough (16) for the
+/// per-tensor kernels to pay, run by run.
+pub fn per_axis_runs(shape: &[usize], params: &[usize], axis: Option<i64>, block_size: Option<i64>) -> Option<usize> {
+    let &[n] = params else { return None };
+    let ax = crate::util::axis(axis.unwrap_or(1), shape.len()).ok()?;
+    let inner: usize = shape[ax + 1..].iter().product();
+    (n > 1 && block_size.unwrap_or(0) == 0 && shape[ax] == n && inner >= 16).then_some(inner)
+}
+
 /// Runs QuantizeLinear on f32, f16, bf16 or i32 input: `x / scale` is computed
 /// in f32 (as onnxruntime does). Integer outputs (u8, i8, u16, i16, u4, i4)
 /// round it half to even, add the zero point and clamp to the output type;
@@ -100,25 +111,17 @@ pub fn run(op: &QuantizeLinear, ins: &mut Inputs, _n: usize) -> Out {
         return one(Tensor::I8(array(a.shape(), q)?));
     }
     if let (Tensor::F32(a), DType::U8) = (&*x, dtype)
-        && scale.len() > 1
-        && scale_t.shape().len() == 1
-        && op.block_size.unwrap_or(0) == 0
-        && let Ok(ax) = crate::util::axis(op.axis.unwrap_or(1), a.ndim())
-        && a.shape()[ax] == scale.len()
+        && let Some(inner) = per_axis_runs(a.shape(), scale_t.shape(), op.axis, op.block_size)
         && let Ok(kernels) = ptq_kernels::int8::int8_kernels()
     {
-        // Per axis: each run of `inner` elements shares one channel's
-        // parameters, quantized by the vectorised kernel as above.
-        let inner: usize = a.shape()[ax + 1..].iter().product();
-        if inner >= 16 {
-            let xs = contiguous(a);
-            let mut q = Vec::with_capacity(xs.len());
-            for (k, run) in xs.chunks(inner).enumerate() {
-                let c = k % scale.len();
-                kernels.quantize_u8_extend(run, scale[c], zp[c].clamp(0.0, 255.0) as u8, &mut q);
-            }
-            return one(Tensor::U8(array(a.shape(), q)?));
+        // Each run of one channel's elements on the vectorised kernel, as above.
+        let xs = contiguous(a);
+        let mut q = Vec::with_capacity(xs.len());
+        for (k, run) in xs.chunks(inner).enumerate() {
+            let c = k % scale.len();
+            kernels.quantize_u8_extend(run, scale[c], zp[c].clamp(0.0, 255.0) as u8, &mut q);
         }
+        return one(Tensor::U8(array(a.shape(), q)?));
     }
     let idx = param_index(x.shape(), scale_t.shape(), op.axis, op.block_size)?;
     let xs: std::borrow::Cow<'_, [f32]> = match &*x {
