@@ -7,7 +7,7 @@
 //! correction needs, as JSON. Entries are keyed `<value name>#t` (per
 //! tensor) and `<value name>#c` (per channel).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ptq_ir::{Graph, ValueId};
@@ -42,7 +42,7 @@ pub fn load(g: &Graph, cache: &StatsCache, watch: &[Watch]) -> Result<Option<Col
     let shapes: BTreeMap<String, Vec<usize>> = serde_json::from_str(shapes_json).map_err(|e| {
         AlgoError::Option(format!("{}: malformed shapes in the statistics cache: {e}", cache.path.display()))
     })?;
-    let mut out = Collected { stats: HashMap::new(), shapes: HashMap::new(), items: set.samples() as usize };
+    let mut out = Collected { items: set.samples() as usize, ..Collected::default() };
     for w in watch {
         let per_channel = matches!(w.granularity, Granularity::PerChannel { .. });
         let Some(s) = set.get(&key(g, w.value, per_channel)) else { return Ok(None) };

@@ -5,11 +5,16 @@
 //! rayon pool), in chunks, and their statistics merge in item order, so the
 //! result does not depend on the thread count and memory stays bounded by
 //! one chunk of items plus the collectors.
+//!
+//! The same pass records what the bodies of chosen control-flow nodes
+//! receive (see [`Collected::bodies`]), so they can be calibrated as graphs
+//! of their own.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use ptq_exec::{ExecError, ExecOptions, Plan, Probe};
-use ptq_ir::{Graph, Tensor, ValueId};
+use ptq_exec::{BodyProbe, ExecError, ExecOptions, Plan, Probe};
+use ptq_ir::{Graph, NodeId, Tensor, ValueId};
 use ptq_stats::{Granularity, StatsConfig, TensorStats};
 use rayon::prelude::*;
 
@@ -28,14 +33,54 @@ pub struct Watch {
 /// Statistics key: the value and whether they are per channel.
 pub type Key = (ValueId, bool);
 
+/// The inputs of one run of a body, in the body graph's input order.
+pub type BodyRun = Vec<Arc<Tensor>>;
+
 /// What calibration collected.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Collected {
     pub stats: HashMap<Key, TensorStats>,
     /// The shape of each watched tensor in the first item.
     pub shapes: HashMap<ValueId, Vec<usize>>,
     /// Items used.
     pub items: usize,
+    /// Per recorded control-flow node and body index ([`ptq_ir::Op::bodies`]):
+    /// an evenly spaced sample, in item order, of at most `subset` of the
+    /// runs of that body (a loop body runs once per iteration; a branch not
+    /// taken has no entry).
+    pub bodies: HashMap<(NodeId, usize), Vec<BodyRun>>,
+}
+
+/// An evenly spaced sample of at most `cap` elements of a stream: keeps
+/// every `stride`-th element and doubles the stride (dropping every other
+/// kept element) when more than `cap` are kept.
+#[derive(Debug)]
+struct Thin<T> {
+    cap: usize,
+    stride: usize,
+    seen: usize,
+    kept: Vec<T>,
+}
+
+impl<T> Thin<T> {
+    fn new(cap: usize) -> Thin<T> {
+        Thin { cap: cap.max(1), stride: 1, seen: 0, kept: vec![] }
+    }
+
+    fn push(&mut self, x: T) {
+        if self.seen.is_multiple_of(self.stride) {
+            self.kept.push(x);
+            if self.kept.len() > self.cap {
+                let mut i = 0;
+                self.kept.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.stride *= 2;
+            }
+        }
+        self.seen += 1;
+    }
 }
 
 impl Collected {
@@ -53,7 +98,8 @@ impl Collected {
 /// Progress of the pass: items done so far.
 pub type Progress<'a> = dyn FnMut(usize) + 'a;
 
-/// Runs `g` on up to `subset` items and collects statistics of `watch`.
+/// Runs `g` on up to `subset` items and collects statistics of `watch`,
+/// and the runs of the bodies of the control-flow nodes `record`.
 /// An item with unknown or missing input names, wrong shapes or dtypes, or
 /// non-finite values is an error naming the input and the item's index.
 pub fn calibrate(
@@ -61,6 +107,7 @@ pub fn calibrate(
     items: &mut dyn Iterator<Item = Result<Item, String>>,
     subset: usize,
     watch: &[Watch],
+    record: &[NodeId],
     threads: usize,
     progress: &mut Progress<'_>,
 ) -> Result<Collected, AlgoError> {
@@ -82,7 +129,8 @@ pub fn calibrate(
         .build()
         .map_err(|e| AlgoError::Option(format!("cannot start calibration threads: {e}")))?;
     let chunk = 4 * pool.current_num_threads().max(1);
-    let mut out = Collected { stats: HashMap::new(), shapes: HashMap::new(), items: 0 };
+    let mut out = Collected::default();
+    let mut bodies: HashMap<(NodeId, usize), Thin<BodyRun>> = HashMap::new();
     let mut index = 0;
     while out.items < subset {
         let mut batch = vec![];
@@ -98,8 +146,9 @@ pub fn calibrate(
             break;
         }
         let n = batch.len();
-        let results: Vec<Result<ItemStats, AlgoError>> = pool
-            .install(|| batch.into_par_iter().map(|(i, item)| run_item(&plan, &which, &configs, i, item)).collect());
+        let results: Vec<Result<ItemStats, AlgoError>> = pool.install(|| {
+            batch.into_par_iter().map(|(i, item)| run_item(&plan, &which, &configs, record, subset, i, item)).collect()
+        });
         for r in results {
             let r = r?;
             for (v, s) in r.stats {
@@ -113,6 +162,12 @@ pub fn calibrate(
             for (v, shape) in r.shapes {
                 out.shapes.entry(v).or_insert(shape);
             }
+            let mut runs: Vec<_> = r.bodies.into_iter().collect();
+            runs.sort_by_key(|(k, _)| *k);
+            for (k, thin) in runs {
+                let all = bodies.entry(k).or_insert_with(|| Thin::new(subset));
+                thin.kept.into_iter().for_each(|run| all.push(run));
+            }
         }
         out.items += n;
         progress(out.items);
@@ -120,18 +175,24 @@ pub fn calibrate(
     if out.items == 0 {
         return Err(AlgoError::EmptyDataset);
     }
+    out.bodies = bodies.into_iter().map(|(k, t)| (k, t.kept)).collect();
     Ok(out)
 }
 
 struct ItemStats {
     stats: HashMap<Key, TensorStats>,
     shapes: HashMap<ValueId, Vec<usize>>,
+    bodies: HashMap<(NodeId, usize), Thin<BodyRun>>,
 }
+
+type Runs = Mutex<HashMap<(NodeId, usize), Thin<BodyRun>>>;
 
 fn run_item(
     plan: &Plan,
     which: &Probe,
     configs: &HashMap<ValueId, Vec<(bool, StatsConfig)>>,
+    record: &[NodeId],
+    cap: usize,
     index: usize,
     item: Item,
 ) -> Result<ItemStats, AlgoError> {
@@ -165,12 +226,44 @@ fn run_item(
         }
         shapes.entry(v).or_insert_with(|| a.shape().to_vec());
     };
-    plan.run_with_probe(item, which, &mut probe).map_err(|e| match e {
+    let runs: Arc<Runs> = Arc::new(Mutex::new(HashMap::new()));
+    let ran = if record.is_empty() {
+        plan.run_with_probe(item, which, &mut probe)
+    } else {
+        let (sink, record) = (runs.clone(), record.to_vec());
+        let bodies: Arc<BodyProbe> = Arc::new(move |node: NodeId, body: usize, ins: &[Arc<Tensor>]| {
+            if record.contains(&node)
+                && let Ok(mut m) = sink.lock()
+            {
+                m.entry((node, body)).or_insert_with(|| Thin::new(cap)).push(ins.to_vec());
+            }
+        });
+        plan.run_with_body_probe(item, which, &mut probe, &bodies)
+    };
+    ran.map_err(|e| match e {
         ExecError::Input { name, msg } => AlgoError::BadItem { item: index, input: name, msg },
         other => AlgoError::Dataset { item: index, msg: other.to_string() },
     })?;
     if let Some((v, msg)) = failure {
         return Err(AlgoError::Dataset { item: index, msg: format!("statistics of value #{}: {msg}", v.0) });
     }
-    Ok(ItemStats { stats, shapes })
+    let bodies = std::mem::take(&mut *runs.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(ItemStats { stats, shapes, bodies })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Thin;
+
+    #[test]
+    fn thinning_keeps_an_evenly_spaced_bounded_sample() {
+        let mut t = Thin::new(10);
+        (0..1000).for_each(|i| t.push(i));
+        assert!(t.kept.len() <= 10 && t.kept.len() >= 5, "{:?}", t.kept);
+        assert_eq!(t.kept[0], 0);
+        assert!(t.kept.windows(2).all(|w| w[1] - w[0] == t.stride), "{:?} stride {}", t.kept, t.stride);
+        let mut t = Thin::new(10);
+        (0..7).for_each(|i| t.push(i));
+        assert_eq!(t.kept, (0..7).collect::<Vec<_>>());
+    }
 }

@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bias;
+pub mod bodies;
+#[cfg(test)]
+mod bodies_tests;
 pub mod cache;
 pub mod calibrate;
 mod error;

@@ -65,6 +65,10 @@ pub struct QuantizeOptions {
     /// facade turns it on for ONNX, off for OpenVINO IR, whose runtime fuses
     /// without it); NNCF does not add these quantizers.
     pub quantize_conv_outputs: Option<bool>,
+    /// Also quantize inside `Loop` and `Scan` bodies (default off: a
+    /// recurrent body's rounding error compounds over the iterations; `If`
+    /// branches are always quantized, like straight-line code).
+    pub quantize_loop_bodies: bool,
 }
 
 impl Default for QuantizeOptions {
@@ -80,6 +84,7 @@ impl Default for QuantizeOptions {
             threads: 0,
             stats_cache: None,
             quantize_conv_outputs: None,
+            quantize_loop_bodies: false,
         }
     }
 }

@@ -8,6 +8,7 @@ use ptq_ir::{Graph, NodeId, ValueId};
 use ptq_stats::Granularity;
 
 use crate::bias;
+use crate::bodies;
 use crate::cache;
 use crate::calibrate::{self, Item, Watch};
 use crate::error::AlgoError;
@@ -112,21 +113,27 @@ pub fn quantize_graph(
     watch.sort_by_key(|w| (w.value, matches!(w.granularity, Granularity::PerChannel { .. })));
     watch.dedup();
     watch.extend(bias::watches(&cands));
+    // Control-flow bodies are calibrated on what they receive in this pass,
+    // which a cache does not hold: with such bodies the cache is not used.
+    let user_ignored: Vec<NodeId> = opts.ignored_scope.resolve(&g)?.into_keys().collect();
+    let record = bodies::to_record(&g, &user_ignored, opts.quantize_loop_bodies);
+    bodies::inline_constant_captures(&mut g, &record);
+    let stats_cache = opts.stats_cache.as_ref().filter(|_| record.is_empty());
     let s0 = Instant::now();
-    let cached = match &opts.stats_cache {
+    let cached = match stats_cache {
         Some(c) => cache::load(&g, c, &watch)?,
         None => None,
     };
     let from_cache = cached.is_some();
-    let collected = match cached {
+    let mut collected = match cached {
         Some(c) => c,
         None => {
             events(Event::CalibrationStart { subset: opts.subset_size });
-            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, opts.threads, &mut |n| {
+            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, &record, opts.threads, &mut |n| {
                 events(Event::Calibrated { items: n })
             })?;
             events(Event::CalibrationDone);
-            if let Some(cache) = &opts.stats_cache {
+            if let Some(cache) = stats_cache {
                 cache::save(&g, cache, &c)?;
             }
             c
@@ -221,9 +228,15 @@ pub fn quantize_graph(
     let (biases, corrections) = bias::correct(&g, &cands, &collected, &w_by_value)?;
     t.bias_correction = s2.elapsed().as_secs_f64();
 
+    // Control-flow bodies, each quantized as a graph of its own.
+    let s4 = Instant::now();
+    let runs = std::mem::take(&mut collected.bodies);
+    let inner = bodies::quantize(&mut g, runs, opts, placed.model_type)?;
+    t.bodies = s4.elapsed().as_secs_f64();
+
     // Insertion.
     let s3 = Instant::now();
-    let ignored = placed
+    let mut ignored: Vec<IgnoredRow> = placed
         .ignored
         .iter()
         .map(|(&id, why)| IgnoredRow {
@@ -232,6 +245,17 @@ pub fn quantize_graph(
             reason: why.clone(),
         })
         .collect();
+    ignored.extend(inner.ignored);
+    for (id, reason) in bodies::loops_left_float(&g, &user_ignored, opts.quantize_loop_bodies) {
+        ignored.push(IgnoredRow {
+            node: g.node_label(id),
+            op: g.node(id).map_or_else(String::new, |n| n.op.name().to_string()),
+            reason,
+        });
+    }
+    rows.extend(inner.quantizers);
+    let mut corrections = corrections;
+    corrections.extend(inner.bias_corrections);
     let setup = Setup { float: g.clone(), acts, weights, biases };
     let out = setup.build(&Exclusions::default())?;
     t.insertion = s3.elapsed().as_secs_f64();
@@ -241,7 +265,11 @@ pub fn quantize_graph(
         model_type_reason: placed.model_type_reason.clone(),
         subset_items: collected.items,
         statistics_from_cache: from_cache,
-        folded_batch_norms: folded.iter().map(|f| format!("{} into {}", f.batch_norm, f.conv)).collect(),
+        folded_batch_norms: folded
+            .iter()
+            .map(|f| format!("{} into {}", f.batch_norm, f.conv))
+            .chain(inner.folded_batch_norms)
+            .collect(),
         quantizers: rows,
         ignored,
         bias_corrections: corrections,

@@ -320,23 +320,35 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
 /// True when ops without weights carry `v` to a graph output within a few
 /// steps (a model head: logits → Sigmoid → [mean] → output): a quantizer
 /// there would round the answer itself, so `conv_outputs` leaves such a
-/// convolution float.
+/// convolution float. Ops that only move or reshape values (the
+/// quantization-agnostic ones: Reshape, Unsqueeze, Identity...) take no step.
 fn head_output_within_reach(g: &Graph, l: &Links, v: ValueId) -> bool {
     const STEPS: usize = 4;
+    const HOPS: usize = 16;
     let weightless = |n: &ptq_ir::Node| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. });
-    let mut layer = vec![v];
-    for _ in 0..STEPS {
+    // (value, steps taken to reach it)
+    let mut layer = vec![(v, 0)];
+    for _ in 0..HOPS {
         let mut next = vec![];
-        for u in layer {
+        for (u, steps) in layer {
             for &(r, _) in l.readers(u) {
                 let Some(n) = g.node(r).filter(|n| weightless(n)) else { continue };
+                let steps = steps + usize::from(role(&n.op) != Role::Agnostic);
+                if steps > STEPS {
+                    continue;
+                }
                 for o in n.output_ids() {
                     if g.outputs.contains(&o) {
                         return true;
                     }
-                    next.push(o);
+                    if !next.iter().any(|&(x, _)| x == o) {
+                        next.push((o, steps));
+                    }
                 }
             }
+        }
+        if next.is_empty() {
+            break;
         }
         layer = next;
     }

@@ -43,6 +43,8 @@ pub struct Timings {
     pub calibration: f64,
     pub ranges: f64,
     pub bias_correction: f64,
+    /// Calibrating and quantizing control-flow bodies.
+    pub bodies: f64,
     pub insertion: f64,
 }
 

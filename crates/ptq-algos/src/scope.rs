@@ -44,14 +44,37 @@ impl IgnoredScope {
     }
 
     /// The nodes the rules match, each with the first rule that matched it.
-    /// With `strict`, rules that match nothing are an error listing all of
-    /// them.
+    /// With `strict`, rules that match nothing, here or in the bodies of
+    /// control-flow nodes (which are quantized as graphs of their own), are
+    /// an error listing all of them.
     pub fn resolve(&self, g: &Graph) -> Result<BTreeMap<NodeId, String>, AlgoError> {
+        let (hits, mut unmatched) = self.resolve_here(g)?;
+        if self.strict {
+            unmatched.retain(|(rule, _)| !self.matches_in_bodies(g, rule));
+            if !unmatched.is_empty() {
+                return Err(AlgoError::UnmatchedScope(unmatched.into_iter().map(|(_, why)| why).collect()));
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Whether `rule` matches a node in a body nested in `g`.
+    fn matches_in_bodies(&self, g: &Graph, rule: &str) -> bool {
+        g.iter_nodes().flat_map(|(_, n)| n.op.bodies()).any(|b| {
+            self.resolve_here(&b.graph).is_ok_and(|(_, un)| !un.iter().any(|(r, _)| r == rule))
+                || self.matches_in_bodies(&b.graph, rule)
+        })
+    }
+
+    /// The hits in `g` itself, and the rules that match nothing there as
+    /// (rule, message).
+    #[allow(clippy::type_complexity)]
+    fn resolve_here(&self, g: &Graph) -> Result<(BTreeMap<NodeId, String>, Vec<(String, String)>), AlgoError> {
         let mut hits: BTreeMap<NodeId, String> = BTreeMap::new();
         let mut unmatched = vec![];
-        let mut mark = |ids: Vec<NodeId>, rule: String, unmatched: &mut Vec<String>| {
+        let mut mark = |ids: Vec<NodeId>, rule: String, unmatched: &mut Vec<(String, String)>| {
             if ids.is_empty() {
-                unmatched.push(rule.clone());
+                unmatched.push((rule.clone(), rule.clone()));
             }
             for id in ids {
                 hits.entry(id).or_insert_with(|| rule.clone());
@@ -73,14 +96,12 @@ impl IgnoredScope {
         }
         for (i, s) in self.subgraphs.iter().enumerate() {
             let rule = format!("subgraph {i} ({} -> {})", s.inputs.join(","), s.outputs.join(","));
-            let ids = subgraph_nodes(g, s)
-                .map_err(|missing| AlgoError::UnmatchedScope(vec![format!("{rule}: no node named '{missing}'")]))?;
-            mark(ids, rule, &mut unmatched);
+            match subgraph_nodes(g, s) {
+                Ok(ids) => mark(ids, rule, &mut unmatched),
+                Err(missing) => unmatched.push((rule.clone(), format!("{rule}: no node named '{missing}'"))),
+            }
         }
-        if self.strict && !unmatched.is_empty() {
-            return Err(AlgoError::UnmatchedScope(unmatched));
-        }
-        Ok(hits)
+        Ok((hits, unmatched))
     }
 }
 

@@ -44,7 +44,8 @@ pub fn fold_constants(g: &mut Graph) -> usize {
             .iter()
             .map(|v| v.and_then(|v| g.value(v).constant.clone()).map(|tensor| Slot { tensor, reusable: false }))
             .collect();
-        let Ok(results) = kernel.run(&mut Inputs { slots, threads: Threads::Single }, node.outputs.len()) else {
+        let Ok(results) = kernel.run(&mut Inputs { slots, threads: Threads::Single, bodies: None }, node.outputs.len())
+        else {
             continue;
         };
         let mut values = vec![];

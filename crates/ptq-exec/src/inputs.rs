@@ -14,19 +14,37 @@ pub struct Slot {
     pub reusable: bool,
 }
 
+/// Sees the bodies a control-flow op runs: called with the body's index
+/// (in the op's body order) and the inputs it is about to run on (formal
+/// parameters, then captures), once per run of a body.
+#[derive(Clone)]
+pub struct BodySink(pub Arc<BodyFn>);
+
+/// What a [`BodySink`] calls: `(body index, body inputs)`.
+pub type BodyFn = dyn Fn(usize, &[Arc<Tensor>]) + Send + Sync;
+
+impl std::fmt::Debug for BodySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodySink")
+    }
+}
+
 /// The inputs of one node, in operator order.
 #[derive(Debug)]
 pub struct Inputs {
     pub slots: Vec<Option<Slot>>,
     /// Whether the op may split its work across the current pool (see [`Threads`]).
     pub threads: Threads,
+    /// Where a control-flow op reports the bodies it runs (see
+    /// [`crate::Plan::run_with_body_probe`]); `None` for other ops and plain runs.
+    pub bodies: Option<BodySink>,
 }
 
 impl Inputs {
     /// Inputs that may use the current pool.
     #[cfg(test)]
     pub fn new(slots: Vec<Option<Slot>>) -> Inputs {
-        Inputs { slots, threads: Threads::Pool }
+        Inputs { slots, threads: Threads::Pool, bodies: None }
     }
 
     /// Input `i`, required.

@@ -486,7 +486,7 @@ pub(crate) fn bias(
                     Some(v) => Some(Slot { tensor: std::sync::Arc::new(constant(g, *v)?.clone()), reusable: false }),
                 });
             }
-            let mut ins = Inputs { slots, threads: ptq_kernels::Threads::Single };
+            let mut ins = Inputs { slots, threads: ptq_kernels::Threads::Single, bodies: None };
             let t = crate::ops::dequantize::run(op, &mut ins, 1).ok()?.into_iter().next()??;
             (t, Some(dq))
         }

@@ -120,7 +120,7 @@ fn table(op: &Unary, (sa, za): (f32, u8), (so, zo): (f32, u8), kernels: &Int8Ker
     let mut x = vec![0f32; 256];
     kernels.dequantize_u8(&bytes, sa, za, &mut x);
     let slot = Slot { tensor: std::sync::Arc::new(Tensor::from_f32s(&x)), reusable: true };
-    let mut ins = Inputs { slots: vec![Some(slot)], threads: ptq_kernels::Threads::Single };
+    let mut ins = Inputs { slots: vec![Some(slot)], threads: ptq_kernels::Threads::Single, bodies: None };
     let y = crate::ops::unary::run(op, &mut ins, 1).ok()?.into_iter().next()??;
     let Tensor::F32(y) = y else { return None };
     let y: Vec<f32> = y.iter().copied().collect();

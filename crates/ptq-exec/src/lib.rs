@@ -30,7 +30,7 @@ mod work;
 
 pub use error::ExecError;
 pub use limits::DEFAULT_MAX_ELEMENTS;
-pub use plan::{ExecOptions, Plan, Probe};
+pub use plan::{BodyProbe, ExecOptions, Plan, Probe};
 /// The int8 kernel tier the integer path runs (`PTQ_CPU_TIER`, else the
 /// CPU's best), and its type.
 pub use ptq_kernels::int8::{Tier as Int8Tier, active_tier as int8_tier};

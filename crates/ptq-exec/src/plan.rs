@@ -3,10 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ptq_ir::{Dim, Graph, Tensor, ValueId};
+use ptq_ir::{Dim, Graph, NodeId, Tensor, ValueId};
 
 use crate::error::ExecError;
-use crate::inputs::{Inputs, Slot};
+use crate::inputs::{BodySink, Inputs, Slot};
 use crate::ops::{Kernel, prepare};
 use crate::work;
 use ptq_kernels::Threads;
@@ -59,6 +59,10 @@ pub struct ExecOptions {
     pub max_loop_iterations: Option<u64>,
 }
 
+/// Sees each body run of a plan's control-flow nodes: `(node, body index,
+/// the body's inputs)` (see [`Plan::run_with_body_probe`]).
+pub type BodyProbe = dyn Fn(NodeId, usize, &[Arc<Tensor>]) + Send + Sync;
+
 /// Which values a probe sees.
 #[derive(Clone, Debug, Default)]
 pub enum Probe {
@@ -83,6 +87,7 @@ impl Probe {
 
 #[derive(Debug)]
 struct Step {
+    node: NodeId,
     label: String,
     op: String,
     kernel: Box<dyn Kernel>,
@@ -220,6 +225,7 @@ impl Plan {
                     })
                     .collect();
                 Step {
+                    node: id,
                     label: graph.node_label(id),
                     op: node.op.name().to_string(),
                     kernel,
@@ -278,7 +284,22 @@ impl Plan {
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
-        self.execute(inputs, which, probe, None)
+        self.execute(inputs, which, probe, None, None)
+    }
+
+    /// [`Plan::run_with_probe`] that also calls `bodies(node, body, inputs)`
+    /// each time a control-flow node of this graph (not of its bodies) runs
+    /// one of its bodies: `body` indexes [`ptq_ir::Op::bodies`], `inputs` are
+    /// the body graph's inputs in order (formal parameters, then captures).
+    /// A `Loop` or `Scan` calls it once per iteration.
+    pub fn run_with_body_probe(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        which: &Probe,
+        probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
+        bodies: &Arc<BodyProbe>,
+    ) -> Result<Vec<(String, Tensor)>, ExecError> {
+        self.execute(inputs, which, probe, None, Some(bodies))
     }
 
     /// Runs the graph and returns, with the outputs, each node's wall time in
@@ -289,7 +310,7 @@ impl Plan {
         inputs: Vec<(String, Tensor)>,
     ) -> Result<(Vec<(String, Tensor)>, Vec<(String, String, f64)>), ExecError> {
         let mut times = vec![0.0; self.steps.len()];
-        let out = self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times))?;
+        let out = self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times), None)?;
         let named = self.steps.iter().zip(times).map(|(s, t)| (s.label.clone(), s.op.clone(), t)).collect();
         Ok((out, named))
     }
@@ -323,10 +344,11 @@ impl Plan {
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
         times: Option<&mut Vec<f64>>,
+        bodies: Option<&Arc<BodyProbe>>,
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
         match &self.pool {
-            Some(pool) => pool.install(|| self.execute_here(inputs, which, probe, times)),
-            None => self.execute_here(inputs, which, probe, times),
+            Some(pool) => pool.install(|| self.execute_here(inputs, which, probe, times, bodies)),
+            None => self.execute_here(inputs, which, probe, times, bodies),
         }
     }
 
@@ -336,9 +358,10 @@ impl Plan {
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
         times: Option<&mut Vec<f64>>,
+        bodies: Option<&Arc<BodyProbe>>,
     ) -> Result<Vec<(String, Tensor)>, ExecError> {
         let values = self.bind_inputs(inputs)?;
-        let outs = self.run_values(values, which, probe, times)?;
+        let outs = self.run_values(values, which, probe, times, bodies)?;
         Ok(self
             .graph
             .outputs
@@ -364,7 +387,7 @@ impl Plan {
         for (&i, t) in g.inputs.iter().zip(inputs) {
             values[i.0] = Some(t);
         }
-        self.run_values(values, &Probe::Nothing, &mut |_, _| {}, None)
+        self.run_values(values, &Probe::Nothing, &mut |_, _| {}, None, None)
     }
 
     /// Runs the steps on bound values and returns the graph outputs.
@@ -374,6 +397,7 @@ impl Plan {
         which: &Probe,
         probe: &mut (dyn FnMut(ValueId, &Tensor) + Send),
         mut times: Option<&mut Vec<f64>>,
+        bodies: Option<&Arc<BodyProbe>>,
     ) -> Result<Vec<Arc<Tensor>>, ExecError> {
         let g = &self.graph;
         for &i in &g.inputs {
@@ -392,7 +416,7 @@ impl Plan {
             let outs = match self.memo.lookup(si, &readings) {
                 Some(outs) => outs,
                 None => {
-                    let outs = self.run_step(step, &mut values)?;
+                    let outs = self.run_step(step, &mut values, bodies)?;
                     self.memo.store(si, &readings, &outs);
                     outs
                 }
@@ -425,7 +449,12 @@ impl Plan {
     /// Runs one step's kernel on its inputs (taken out of `values` at
     /// their last use) and returns its outputs, one per output slot (None
     /// for an unwired slot).
-    fn run_step(&self, step: &Step, values: &mut [Option<Arc<Tensor>>]) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
+    fn run_step(
+        &self,
+        step: &Step,
+        values: &mut [Option<Arc<Tensor>>],
+        bodies: Option<&Arc<BodyProbe>>,
+    ) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
         let mut slots = Vec::with_capacity(step.inputs.len());
         for (v, &reusable) in step.inputs.iter().zip(&step.reusable) {
             let Some(v) = v else {
@@ -436,7 +465,13 @@ impl Plan {
             let tensor = tensor.ok_or_else(|| self.node_err(step, "an input was not computed".into()))?;
             slots.push(Some(Slot { tensor, reusable }));
         }
-        let mut ins = Inputs { slots, threads: Threads::Single };
+        let mut ins = Inputs { slots, threads: Threads::Single, bodies: None };
+        if let Some(b) = bodies
+            && !step.node_op.bodies().is_empty()
+        {
+            let (b, node) = (b.clone(), step.node);
+            ins.bodies = Some(BodySink(Arc::new(move |i, ts| b(node, i, ts))));
+        }
         crate::limits::check(&step.node_op, &ins, self.max_elements).map_err(|m| self.node_err(step, m))?;
         let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
         if heavy {

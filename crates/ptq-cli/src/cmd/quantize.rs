@@ -54,6 +54,11 @@ pub struct Args {
     /// those convolutions as QLinearConv (default: on for ONNX, off for IR).
     #[arg(long, value_parser = ["on", "off"])]
     pub conv_outputs: Option<String>,
+    /// Also quantize inside Loop and Scan bodies (If branches always are);
+    /// off by default because a recurrent body's error compounds over the
+    /// iterations.
+    #[arg(long)]
+    pub quantize_loop_bodies: bool,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
     #[arg(long)]
@@ -126,6 +131,7 @@ impl Args {
             threads: self.threads,
             stats_cache,
             quantize_conv_outputs: self.conv_outputs.as_deref().map(|v| v == "on"),
+            quantize_loop_bodies: self.quantize_loop_bodies,
             ..QuantizeOptions::default()
         })
     }
@@ -228,8 +234,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     let (before, after) = (size_of(&a.model), size_of(&a.output));
     println!("size: {} -> {} ({:.1}%)", kib(before), kib(after), 100.0 * after as f64 / before.max(1) as f64);
     let t = &r.timings;
+    let bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
     println!(
-        "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
+        "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s{bodies}, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
         t.prepare,
         t.calibration,
         t.ranges,

@@ -14,7 +14,7 @@ use ptq_ir::{Node, Op, Tensor};
 
 use super::Kernel;
 use crate::error::ExecError;
-use crate::inputs::Inputs;
+use crate::inputs::{BodySink, Inputs};
 use crate::plan::{ExecOptions, Plan};
 
 /// The kernel of an `If`, `Loop` or `Scan` node, with a plan per body.
@@ -53,8 +53,18 @@ pub fn shared(ins: &Inputs, range: std::ops::Range<usize>) -> Result<Vec<Arc<Ten
     range.map(|i| ins.shared(i)).collect()
 }
 
-/// Runs a body plan; errors name the failing node inside it.
-pub fn run_body(plan: &Plan, inputs: Vec<Arc<Tensor>>) -> Result<Vec<Arc<Tensor>>, String> {
+/// Runs body `body` (index in the op's body order) on `inputs`, first
+/// showing them to `sink` when the run records bodies; errors name the
+/// failing node inside it.
+pub fn run_body(
+    sink: Option<&BodySink>,
+    body: usize,
+    plan: &Plan,
+    inputs: Vec<Arc<Tensor>>,
+) -> Result<Vec<Arc<Tensor>>, String> {
+    if let Some(s) = sink {
+        (s.0)(body, &inputs);
+    }
     plan.run_shared(inputs).map_err(|e| format!("in body: {e}"))
 }
 

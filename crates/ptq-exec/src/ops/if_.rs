@@ -20,9 +20,9 @@ impl super::Kernel for IfKernel {
     fn run(&self, ins: &mut Inputs, n_outputs: usize) -> Out {
         let cond = truth(ins.get(0)?, "the condition")?;
         let split = self.own + self.then_captures;
-        let (plan, captures) =
-            if cond { (&self.then_plan, self.own..split) } else { (&self.else_plan, split..ins.len()) };
-        let outs = run_body(plan, shared(ins, captures)?)?;
+        let (body, plan, captures) =
+            if cond { (0, &self.then_plan, self.own..split) } else { (1, &self.else_plan, split..ins.len()) };
+        let outs = run_body(ins.bodies.as_ref(), body, plan, shared(ins, captures)?)?;
         if outs.len() < n_outputs {
             return Err(format!("the branch gives {} outputs, the node has {n_outputs}", outs.len()));
         }

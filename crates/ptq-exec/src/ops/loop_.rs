@@ -56,7 +56,7 @@ impl super::Kernel for LoopKernel {
             feed.push(Arc::new(Tensor::Bool(ndarray::arr0(cond).into_dyn())));
             feed.append(&mut carried);
             feed.extend(captures.iter().cloned());
-            let mut outs = run_body(&self.plan, feed)?.into_iter();
+            let mut outs = run_body(ins.bodies.as_ref(), 0, &self.plan, feed)?.into_iter();
             let next = outs.next().ok_or("the body has no outputs")?;
             cond = truth(&next, "the body's condition output")?;
             carried = outs.by_ref().take(carried_n).collect();

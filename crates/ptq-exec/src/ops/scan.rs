@@ -7,7 +7,7 @@ use ptq_ir::ops::scan::Scan;
 
 use super::Out;
 use super::control::{empty_stack, index_axis, owned, run_body, shared, stack};
-use crate::inputs::Inputs;
+use crate::inputs::{BodySink, Inputs};
 use crate::plan::Plan;
 
 /// A `Scan` node with its body's plan.
@@ -32,6 +32,7 @@ impl ScanKernel {
         xs: &[(Arc<Tensor>, usize, bool)],
         outs: &[(i64, bool)],
         captures: &[Arc<Tensor>],
+        sink: Option<&BodySink>,
     ) -> Result<Vec<Tensor>, String> {
         let len = match xs.first() {
             Some((x, ax, _)) => x.shape()[*ax],
@@ -49,7 +50,7 @@ impl ScanKernel {
                 feed.push(Arc::new(index_axis(x, *ax, if *rev { len - 1 - t } else { t })));
             }
             feed.extend(captures.iter().cloned());
-            let mut result = run_body(&self.plan, feed)?.into_iter();
+            let mut result = run_body(sink, 0, &self.plan, feed)?.into_iter();
             states = result.by_ref().take(n).collect();
             for p in &mut parts {
                 p.push(result.next().ok_or("the body has fewer outputs than the node")?);
@@ -95,7 +96,7 @@ impl super::Kernel for ScanKernel {
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             let outs: Vec<(i64, bool)> = (0..k).map(|i| self.op.output_axis(i)).map(|(a, d)| (a, d == 1)).collect();
-            return Ok(self.scan(states, &xs, &outs, &captures)?.into_iter().map(Some).collect());
+            return Ok(self.scan(states, &xs, &outs, &captures, ins.bodies.as_ref())?.into_iter().map(Some).collect());
         }
         // Opset 8: a leading batch axis on every state and scan input.
         let batch = states.iter().chain(&xs).map(|t| t.shape().first().copied()).next().flatten().unwrap_or(0);
@@ -117,7 +118,7 @@ impl super::Kernel for ScanKernel {
                 .enumerate()
                 .map(|(j, t)| (Arc::new(index_axis(t, 0, b)), 0, self.op.input_axis(j).1 == 1))
                 .collect();
-            for (i, t) in self.scan(st, &x, &outs, &captures)?.into_iter().enumerate() {
+            for (i, t) in self.scan(st, &x, &outs, &captures, ins.bodies.as_ref())?.into_iter().enumerate() {
                 per_batch[i].push(Arc::new(t));
             }
         }

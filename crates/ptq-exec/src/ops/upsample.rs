@@ -72,6 +72,7 @@ pub fn run(op: &Upsample, ins: &mut Inputs, _n: usize) -> Out {
         let mut sub = Inputs {
             slots: vec![Some(Slot { tensor: ins.shared(0)?, reusable: false }), None, slot(scales)],
             threads: ins.threads,
+            bodies: None,
         };
         return super::resize::run(&resize, &mut sub, 1);
     }

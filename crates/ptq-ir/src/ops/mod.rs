@@ -104,6 +104,17 @@ macro_rules! define_ops {
                 }
             }
 
+            /// [`Op::bodies`], mutable, each with its ONNX attribute name
+            /// (`then_branch`, `else_branch`, `body`).
+            pub fn bodies_mut(&mut self) -> Vec<(&'static str, &mut body::Body)> {
+                match self {
+                    Op::If(o) => vec![("then_branch", &mut o.then_branch), ("else_branch", &mut o.else_branch)],
+                    Op::Loop(o) => vec![("body", &mut o.body)],
+                    Op::Scan(o) => vec![("body", &mut o.body)],
+                    _ => vec![],
+                }
+            }
+
             /// Infers output facts; see [`OpDef::infer`].
             pub fn infer(&self, inputs: &[Option<InferInput<'_>>], n_outputs: usize) -> Result<Vec<Fact>, String> {
                 match self {
