@@ -125,7 +125,9 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
 
 /// The per-channel statistics FastBiasCorrection needs: input means.
 pub fn watches(c: &[Biased]) -> Vec<Watch> {
-    c.iter().map(|b| Watch { value: b.input, granularity: Granularity::PerChannel { axis: b.in_axis } }).collect()
+    c.iter()
+        .map(|b| Watch { value: b.input, granularity: Granularity::PerChannel { axis: b.in_axis }, histogram_bins: 0 })
+        .collect()
 }
 
 /// Computes corrected biases; `weights` holds the spec of each quantized

@@ -28,6 +28,8 @@ pub type Item = Vec<(String, Tensor)>;
 pub struct Watch {
     pub value: ValueId,
     pub granularity: Granularity,
+    /// Histogram bins to keep (per-tensor only; 0: none).
+    pub histogram_bins: usize,
 }
 
 /// Statistics key: the value and whether they are per channel.
@@ -120,8 +122,12 @@ pub fn calibrate(
     for w in watch {
         let per_channel = matches!(w.granularity, Granularity::PerChannel { .. });
         let list = configs.entry(w.value).or_default();
-        if !list.iter().any(|(pc, _)| *pc == per_channel) {
-            list.push((per_channel, StatsConfig { granularity: w.granularity.clone(), histogram_bins: 0 }));
+        match list.iter_mut().find(|(pc, _)| *pc == per_channel) {
+            Some((_, c)) => c.histogram_bins = c.histogram_bins.max(w.histogram_bins),
+            None => list.push((
+                per_channel,
+                StatsConfig { granularity: w.granularity.clone(), histogram_bins: w.histogram_bins },
+            )),
         }
     }
     let pool = rayon::ThreadPoolBuilder::new()

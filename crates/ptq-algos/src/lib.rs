@@ -24,6 +24,7 @@ pub mod placement;
 #[cfg(test)]
 mod placement_tests;
 pub mod qdq;
+pub mod range;
 pub mod report;
 pub mod scope;
 pub mod se_block;
@@ -38,6 +39,7 @@ pub use error::AlgoError;
 pub use groups::{Group, RestoreMode};
 pub use options::{ModelType, OverflowFix, Preset, QuantizeOptions};
 pub use pipeline::{Event, Exclusions, Quantized, Setup, quantize_graph};
+pub use range::RangeEstimator;
 pub use report::Report;
 pub use scope::{IgnoredScope, Subgraph};
 pub use spec::QuantSpec;

@@ -1,6 +1,7 @@
 //! Quantization settings, with NNCF's defaults.
 
 use crate::cache::StatsCache;
+use crate::range::RangeEstimator;
 use crate::scope::IgnoredScope;
 
 /// Activation scheme preset (NNCF `QuantizationPreset`). Weights are always
@@ -69,6 +70,9 @@ pub struct QuantizeOptions {
     /// recurrent body's rounding error compounds over the iterations; `If`
     /// branches are always quantized, like straight-line code).
     pub quantize_loop_bodies: bool,
+    /// How per-tensor activation ranges come from the statistics (default:
+    /// NNCF's mean per-sample min/max).
+    pub range_estimator: RangeEstimator,
 }
 
 impl Default for QuantizeOptions {
@@ -85,6 +89,7 @@ impl Default for QuantizeOptions {
             stats_cache: None,
             quantize_conv_outputs: None,
             quantize_loop_bodies: false,
+            range_estimator: RangeEstimator::MeanMinMax,
         }
     }
 }

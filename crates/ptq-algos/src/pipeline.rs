@@ -16,6 +16,7 @@ use crate::fold;
 use crate::options::QuantizeOptions;
 use crate::placement::{self, ActQuantizer, Scheme, WeightQuantizer};
 use crate::qdq;
+use crate::range;
 use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
 use crate::spec::{self, QuantSpec};
 use crate::structure::Links;
@@ -108,6 +109,11 @@ pub fn quantize_graph(
         .map(|q| Watch {
             value: q.value,
             granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
+            histogram_bins: if q.axis.is_none() && opts.range_estimator.needs_histogram() {
+                range::HISTOGRAM_BINS
+            } else {
+                0
+            },
         })
         .collect();
     watch.sort_by_key(|w| (w.value, matches!(w.granularity, Granularity::PerChannel { .. })));
@@ -150,9 +156,10 @@ pub fn quantize_graph(
         if q.axis.is_some() {
             continue;
         }
-        if let (Some(gid), Some(s)) = (q.unified, collected.per_tensor(q.value)) {
+        if let (Some(gid), Some(s)) = (q.unified, collected.per_tensor(q.value))
+            && let Some((mn, mx, am)) = range::reduce(s, opts.range_estimator)
+        {
             let e = group_range.entry(gid).or_insert((f32::INFINITY, f32::NEG_INFINITY, 0.0, false));
-            let (mn, mx, am) = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
             *e = (e.0.min(mn), e.1.max(mx), e.2.max(am), e.3 || mn < 0.0);
         }
     }
@@ -168,18 +175,20 @@ pub fn quantize_graph(
         if s.samples() == 0 {
             continue;
         }
-        let (mut mn, mut mx, mut am) = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
-        if !(mn.is_finite() && mx.is_finite() && am.is_finite()) {
+        let Some((mut mn, mut mx, mut am)) = range::reduce(s, opts.range_estimator) else {
             // Never saw a finite value: leave the tensor in float.
             continue;
-        }
+        };
         let mut signed = mn < 0.0;
-        if let Some(&(gmn, gmx, gam, gs)) = q.unified.and_then(|gid| group_range.get(&gid)) {
+        let unified = q.unified.and_then(|gid| group_range.get(&gid));
+        if let Some(&(gmn, gmx, gam, gs)) = unified {
             (mn, mx, am, signed) = (gmn, gmx, gam, gs);
         }
+        // A scale-sharing group keeps the range its members' statistics give.
+        let how = if unified.is_some() { range::RangeEstimator::MeanMinMax } else { opts.range_estimator };
         let spec = match q.scheme {
-            Scheme::Symmetric => spec::symmetric_activation(am, signed),
-            Scheme::Asymmetric => spec::asymmetric_activation(mn, mx),
+            Scheme::Symmetric => range::symmetric(s, how, am, signed),
+            Scheme::Asymmetric => range::asymmetric(s, how, mn, mx),
         };
         rows.push(QuantizerRow {
             kind: "activation",

@@ -34,8 +34,8 @@ pub use ptq_algos as algos;
 pub use ptq_exec as exec;
 pub use ptq_ir as ir;
 pub use quantize::{
-    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, Report, Subgraph, quantize,
-    quantize_with_events,
+    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, RangeEstimator, Report,
+    Subgraph, quantize, quantize_with_events,
 };
 
 /// The types most programs need.

@@ -1,6 +1,8 @@
 //! `quantize`: a model plus calibration data in, the INT8 model out.
 
-pub use ptq_algos::{Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, Report, Subgraph};
+pub use ptq_algos::{
+    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, Subgraph,
+};
 
 use crate::dataset::Dataset;
 use crate::error::Error;
@@ -65,6 +67,7 @@ pub(crate) fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)>
         ("overflow_fix", format!("{:?}", o.overflow_fix).to_lowercase()),
         ("quantize_conv_outputs", o.quantize_conv_outputs.unwrap_or(false).to_string()),
         ("quantize_loop_bodies", o.quantize_loop_bodies.to_string()),
+        ("range_estimator", format!("{:?}", o.range_estimator).to_lowercase()),
         ("ignored_scope", scope),
         ("activation_quantizers", acts.to_string()),
         ("weight_quantizers", weights.to_string()),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptq::algos::StatsCache;
-use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions};
+use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator};
 
 /// Arguments of `ptq quantize`.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +59,12 @@ pub struct Args {
     /// iterations.
     #[arg(long)]
     pub quantize_loop_bodies: bool,
+    /// Activation ranges: the mean of each item's min and max (NNCF's
+    /// default), the min and max over all items (onnxruntime's MinMax), or
+    /// the range between the two with the least squared quantization error
+    /// over a histogram of the calibration values
+    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse"])]
+    pub range_estimator: Option<String>,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
     #[arg(long)]
@@ -132,6 +138,11 @@ impl Args {
             stats_cache,
             quantize_conv_outputs: self.conv_outputs.as_deref().map(|v| v == "on"),
             quantize_loop_bodies: self.quantize_loop_bodies,
+            range_estimator: match self.range_estimator.as_deref() {
+                Some("min-max") => RangeEstimator::MinMax,
+                Some("mse") => RangeEstimator::Mse,
+                _ => RangeEstimator::MeanMinMax,
+            },
             ..QuantizeOptions::default()
         })
     }
