@@ -51,6 +51,8 @@ pub struct Collected {
     /// runs of that body (a loop body runs once per iteration; a branch not
     /// taken has no entry).
     pub bodies: HashMap<(NodeId, usize), Vec<BodyRun>>,
+    /// The first items, kept when asked for.
+    pub kept: Vec<Item>,
 }
 
 /// An evenly spaced sample of at most `cap` elements of a stream: keeps
@@ -101,7 +103,8 @@ impl Collected {
 pub type Progress<'a> = dyn FnMut(usize) + 'a;
 
 /// Runs `g` on up to `subset` items and collects statistics of `watch`,
-/// and the runs of the bodies of the control-flow nodes `record`.
+/// and the runs of the bodies of the control-flow nodes `record`; keeps
+/// the first `keep` items.
 /// An item with unknown or missing input names, wrong shapes or dtypes, or
 /// non-finite values is an error naming the input and the item's index.
 pub fn calibrate(
@@ -110,6 +113,7 @@ pub fn calibrate(
     subset: usize,
     watch: &[Watch],
     record: &[NodeId],
+    keep: usize,
     threads: usize,
     progress: &mut Progress<'_>,
 ) -> Result<Collected, AlgoError> {
@@ -142,7 +146,12 @@ pub fn calibrate(
         let mut batch = vec![];
         while batch.len() < chunk && out.items + batch.len() < subset {
             match items.next() {
-                Some(Ok(item)) => batch.push((index, item)),
+                Some(Ok(item)) => {
+                    if out.kept.len() < keep {
+                        out.kept.push(item.clone());
+                    }
+                    batch.push((index, item))
+                }
                 Some(Err(msg)) => return Err(AlgoError::Dataset { item: index, msg }),
                 None => break,
             }

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod activations;
 pub mod bias;
 pub mod bodies;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub mod placement;
 mod placement_tests;
 pub mod qdq;
 pub mod range;
+pub mod range_choice;
 pub mod report;
 pub mod scope;
 pub mod se_block;

@@ -70,8 +70,10 @@ pub struct QuantizeOptions {
     /// recurrent body's rounding error compounds over the iterations; `If`
     /// branches are always quantized, like straight-line code).
     pub quantize_loop_bodies: bool,
-    /// How per-tensor activation ranges come from the statistics (default:
-    /// NNCF's mean per-sample min/max).
+    /// How per-tensor activation ranges come from the statistics (default
+    /// `Auto`: NNCF's mean per-item min/max, the global min/max or the
+    /// histogram search, whichever quantized model is closest to the float
+    /// one on the first calibration items; `MeanMinMax` is NNCF's rule).
     pub range_estimator: RangeEstimator,
 }
 
@@ -89,7 +91,7 @@ impl Default for QuantizeOptions {
             stats_cache: None,
             quantize_conv_outputs: None,
             quantize_loop_bodies: false,
-            range_estimator: RangeEstimator::MeanMinMax,
+            range_estimator: RangeEstimator::Auto,
         }
     }
 }

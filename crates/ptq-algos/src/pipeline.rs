@@ -7,6 +7,7 @@ use std::time::Instant;
 use ptq_ir::{Graph, NodeId, ValueId};
 use ptq_stats::Granularity;
 
+use crate::activations;
 use crate::bias;
 use crate::bodies;
 use crate::cache;
@@ -17,6 +18,8 @@ use crate::options::QuantizeOptions;
 use crate::placement::{self, ActQuantizer, Scheme, WeightQuantizer};
 use crate::qdq;
 use crate::range;
+use crate::range::RangeEstimator;
+use crate::range_choice;
 use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
 use crate::spec::{self, QuantSpec};
 use crate::structure::Links;
@@ -135,7 +138,8 @@ pub fn quantize_graph(
         Some(c) => c,
         None => {
             events(Event::CalibrationStart { subset: opts.subset_size });
-            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, &record, opts.threads, &mut |n| {
+            let keep = if opts.range_estimator == RangeEstimator::Auto { range_choice::ITEMS } else { 0 };
+            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, &record, keep, opts.threads, &mut |n| {
                 events(Event::Calibrated { items: n })
             })?;
             events(Event::CalibrationDone);
@@ -145,66 +149,29 @@ pub fn quantize_graph(
             c
         }
     };
+    if from_cache && opts.range_estimator == RangeEstimator::Auto {
+        // The choice below runs on the first items, which a cache hit has not read.
+        for (i, item) in items.take(range_choice::ITEMS.min(opts.subset_size)).enumerate() {
+            collected.kept.push(item.map_err(|msg| AlgoError::Dataset { item: i, msg })?);
+        }
+    }
     t.calibration = s0.elapsed().as_secs_f64();
 
     // Ranges.
     let s1 = Instant::now();
-    let mut acts: Vec<(ActQuantizer, QuantSpec)> = vec![];
-    let mut rows = vec![];
-    let mut group_range: HashMap<usize, (f32, f32, f32, bool)> = HashMap::new();
-    for q in &placed.acts {
-        if q.axis.is_some() {
-            continue;
-        }
-        if let (Some(gid), Some(s)) = (q.unified, collected.per_tensor(q.value))
-            && let Some((mn, mx, am)) = range::reduce(s, opts.range_estimator)
-        {
-            let e = group_range.entry(gid).or_insert((f32::INFINITY, f32::NEG_INFINITY, 0.0, false));
-            *e = (e.0.min(mn), e.1.max(mx), e.2.max(am), e.3 || mn < 0.0);
-        }
-    }
-    for q in &placed.acts {
-        if let Some(axis) = q.axis {
-            if let Some((q, spec, row)) = per_channel_activation(&g, q, axis, &collected) {
-                rows.push(row);
-                acts.push((q, spec));
-            }
-            continue;
-        }
-        let Some(s) = collected.per_tensor(q.value) else { continue };
-        if s.samples() == 0 {
-            continue;
-        }
-        let Some((mut mn, mut mx, mut am)) = range::reduce(s, opts.range_estimator) else {
-            // Never saw a finite value: leave the tensor in float.
-            continue;
-        };
-        let mut signed = mn < 0.0;
-        let unified = q.unified.and_then(|gid| group_range.get(&gid));
-        if let Some(&(gmn, gmx, gam, gs)) = unified {
-            (mn, mx, am, signed) = (gmn, gmx, gam, gs);
-        }
-        // A scale-sharing group keeps the range its members' statistics give.
-        let how = if unified.is_some() { range::RangeEstimator::MeanMinMax } else { opts.range_estimator };
-        let spec = match q.scheme {
-            Scheme::Symmetric => range::symmetric(s, how, am, signed),
-            Scheme::Asymmetric => range::asymmetric(s, how, mn, mx),
-        };
-        rows.push(QuantizerRow {
-            kind: "activation",
-            tensor: g.value(q.value).name.clone(),
-            readers: q.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
-            scheme: q.scheme,
-            unified: q.unified,
-            spec: spec.clone(),
-            mean_min: Some(s.mean_min()[0]),
-            mean_max: Some(s.mean_max()[0]),
-            min: s.min().first().copied(),
-            max: s.max().first().copied(),
-        });
-        acts.push((q.clone(), spec));
-    }
+    let candidates = match opts.range_estimator {
+        RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
+        how => vec![how],
+    };
+    let mut per_estimator: Vec<(RangeEstimator, Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>)> = candidates
+        .iter()
+        .map(|&how| {
+            let (acts, rows) = activations::specs(&g, &placed.acts, &collected, how);
+            (how, acts, rows)
+        })
+        .collect();
     let mut weights: Vec<(WeightQuantizer, QuantSpec)> = vec![];
+    let mut weight_rows = vec![];
     for w in &placed.weights {
         let Some(ptq_ir::Tensor::F32(a)) = g.constant(w.value) else { continue };
         let amax: Vec<f32> = match w.axis {
@@ -215,7 +182,7 @@ pub fn quantize_graph(
         };
         let axis = if amax.len() > 1 { w.axis } else { None };
         let spec = spec::symmetric_weight(&amax, axis, w.half_range);
-        rows.push(QuantizerRow {
+        weight_rows.push(QuantizerRow {
             kind: "weight",
             tensor: g.value(w.value).name.clone(),
             readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
@@ -236,6 +203,26 @@ pub fn quantize_graph(
     let w_by_value: HashMap<ValueId, QuantSpec> = weights.iter().map(|(w, s)| (w.value, s.clone())).collect();
     let (biases, corrections) = bias::correct(&g, &cands, &collected, &w_by_value)?;
     t.bias_correction = s2.elapsed().as_secs_f64();
+
+    // With `Auto`, the estimator whose quantized model is closest to the
+    // float one on the first calibration items.
+    let s5 = Instant::now();
+    let mut range_errors = vec![];
+    if per_estimator.len() > 1 && !collected.kept.is_empty() {
+        let want = range_choice::outputs(&g, &collected.kept, opts.threads)?;
+        for (how, acts, _) in &per_estimator {
+            let setup =
+                Setup { float: g.clone(), acts: acts.clone(), weights: weights.clone(), biases: biases.clone() };
+            let got = range_choice::outputs(&setup.build(&Exclusions::default())?, &collected.kept, opts.threads)?;
+            range_errors.push((*how, range_choice::relative_error(&want, &got)));
+        }
+        // The first (NNCF's) on ties.
+        let best = (0..range_errors.len()).fold(0, |b, i| if range_errors[i].1 < range_errors[b].1 { i } else { b });
+        per_estimator.swap(0, best);
+    }
+    t.range_choice = s5.elapsed().as_secs_f64();
+    let (range_estimator, acts, mut rows) = per_estimator.swap_remove(0);
+    rows.extend(weight_rows);
 
     // Control-flow bodies, each quantized as a graph of its own.
     let s4 = Instant::now();
@@ -282,56 +269,11 @@ pub fn quantize_graph(
         quantizers: rows,
         ignored,
         bias_corrections: corrections,
+        range_estimator,
+        range_errors,
         timings: t,
     };
     Ok(Quantized { graph: out, report, setup })
-}
-
-/// The range of a per-channel activation quantizer (NNCF's MINMAX for
-/// per-channel activations: each channel's minimum and maximum over all
-/// items), or `None` when no item was seen or some channel saw no finite
-/// value (the tensor stays float). Statistics whose channel count differs
-/// from the depthwise convolution's are a per-tensor quantizer instead.
-fn per_channel_activation(
-    g: &Graph,
-    q: &ActQuantizer,
-    axis: usize,
-    collected: &calibrate::Collected,
-) -> Option<(ActQuantizer, QuantSpec, QuantizerRow)> {
-    let s = collected.per_channel(q.value).filter(|s| s.samples() > 0)?;
-    let (mn, mx) = (s.min(), s.max());
-    if !mn.iter().chain(mx).all(|v| v.is_finite()) {
-        return None;
-    }
-    let channels = q.readers.iter().filter_map(|&(n, _)| crate::hw::depthwise_channels(g, n)).min();
-    let (lo, hi) =
-        (mn.iter().copied().fold(f32::INFINITY, f32::min), mx.iter().copied().fold(f32::NEG_INFINITY, f32::max));
-    let (spec, axis) = if channels == Some(mn.len()) {
-        let spec = match q.scheme {
-            Scheme::Symmetric => spec::symmetric_activation_per_channel(&s.abs_max(), lo < 0.0, Some(axis)),
-            Scheme::Asymmetric => spec::asymmetric_activation_per_channel(mn, mx, Some(axis)),
-        };
-        (spec, Some(axis))
-    } else {
-        let spec = match q.scheme {
-            Scheme::Symmetric => spec::symmetric_activation(lo.abs().max(hi.abs()), lo < 0.0),
-            Scheme::Asymmetric => spec::asymmetric_activation(lo, hi),
-        };
-        (spec, None)
-    };
-    let row = QuantizerRow {
-        kind: "activation",
-        tensor: g.value(q.value).name.clone(),
-        readers: q.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
-        scheme: q.scheme,
-        unified: None,
-        spec: spec.clone(),
-        mean_min: None,
-        mean_max: None,
-        min: Some(lo),
-        max: Some(hi),
-    };
-    Some((ActQuantizer { axis, ..q.clone() }, spec, row))
 }
 
 /// Marks constants no node reads any more (weights replaced by their int8

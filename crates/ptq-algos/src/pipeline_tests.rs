@@ -60,3 +60,23 @@ fn a_depthwise_input_gets_each_channels_maximum_over_all_items() {
     let row = q.report.quantizers.iter().find(|r| r.tensor == "relu1_out").unwrap();
     assert_eq!(row.spec.scale.len(), 4);
 }
+
+#[test]
+fn auto_ranges_take_the_estimator_with_the_least_output_error() {
+    let (g, data) = crate::testgraph::conv_chain();
+    let opts = QuantizeOptions { range_estimator: crate::RangeEstimator::Auto, ..QuantizeOptions::default() };
+    let mut it = data.clone().into_iter().map(Ok);
+    let q = crate::quantize_graph(&g, &mut it, &opts, &mut |_| {}).unwrap();
+    let errs = &q.report.range_errors;
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    let least = errs.iter().fold(f64::INFINITY, |m, (_, e)| m.min(*e));
+    let chosen = errs.iter().find(|(e, _)| *e == q.report.range_estimator).unwrap();
+    assert_eq!(chosen.1, least, "{errs:?}");
+    // The chosen ranges are that estimator's.
+    let fixed = QuantizeOptions { range_estimator: q.report.range_estimator, ..QuantizeOptions::default() };
+    let mut it = data.into_iter().map(Ok);
+    let p = crate::quantize_graph(&g, &mut it, &fixed, &mut |_| {}).unwrap();
+    let specs = |q: &crate::Quantized| q.setup.acts.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(specs(&q), specs(&p));
+    assert!(p.report.range_errors.is_empty());
+}

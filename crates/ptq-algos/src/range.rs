@@ -18,19 +18,33 @@ use crate::spec::{self, QuantSpec};
 #[serde(rename_all = "snake_case")]
 pub enum RangeEstimator {
     /// Mean over samples of each sample's min and max (NNCF's default).
-    #[default]
     MeanMinMax,
     /// Min and max over all samples (onnxruntime's MinMax).
     MinMax,
     /// The range between the two above with the least squared quantization
     /// error over the calibration histogram.
     Mse,
+    /// Per model, whichever of the three above gives outputs closest to the
+    /// float model's on the first calibration items (see
+    /// [`crate::range_choice`]); ptq's default.
+    #[default]
+    Auto,
 }
 
 impl RangeEstimator {
+    /// The name in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RangeEstimator::MeanMinMax => "mean-min-max",
+            RangeEstimator::MinMax => "min-max",
+            RangeEstimator::Mse => "mse",
+            RangeEstimator::Auto => "auto",
+        }
+    }
+
     /// Whether the estimator needs a histogram of the tensor's values.
     pub fn needs_histogram(self) -> bool {
-        self == RangeEstimator::Mse
+        matches!(self, RangeEstimator::Mse | RangeEstimator::Auto)
     }
 }
 
@@ -46,9 +60,8 @@ pub fn reduce(s: &TensorStats, how: RangeEstimator) -> Option<(f32, f32, f32)> {
     let mean = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
     let all = (*s.min().first()?, *s.max().first()?, *s.abs_max().first()?);
     let out = match how {
-        RangeEstimator::MeanMinMax => mean,
+        RangeEstimator::MeanMinMax | RangeEstimator::Mse | RangeEstimator::Auto => mean,
         RangeEstimator::MinMax => all,
-        RangeEstimator::Mse => mean,
     };
     (out.0.is_finite() && out.1.is_finite() && out.2.is_finite()).then_some(out)
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::bias::Correction;
 use crate::options::{ModelType, Preset};
 use crate::placement::Scheme;
+use crate::range::RangeEstimator;
 use crate::spec::QuantSpec;
 
 /// One inserted quantizer.
@@ -45,6 +46,8 @@ pub struct Timings {
     pub bias_correction: f64,
     /// Calibrating and quantizing control-flow bodies.
     pub bodies: f64,
+    /// Comparing range estimators (`RangeEstimator::Auto`).
+    pub range_choice: f64,
     pub insertion: f64,
 }
 
@@ -61,6 +64,11 @@ pub struct Report {
     pub quantizers: Vec<QuantizerRow>,
     pub ignored: Vec<IgnoredRow>,
     pub bias_corrections: Vec<Correction>,
+    /// The estimator the per-tensor activation ranges come from.
+    pub range_estimator: RangeEstimator,
+    /// With `RangeEstimator::Auto`: each candidate's output error on the
+    /// first calibration items (see `range_choice::relative_error`).
+    pub range_errors: Vec<(RangeEstimator, f64)>,
     pub timings: Timings,
 }
 

@@ -67,7 +67,7 @@ pub(crate) fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)>
         ("overflow_fix", format!("{:?}", o.overflow_fix).to_lowercase()),
         ("quantize_conv_outputs", o.quantize_conv_outputs.unwrap_or(false).to_string()),
         ("quantize_loop_bodies", o.quantize_loop_bodies.to_string()),
-        ("range_estimator", format!("{:?}", o.range_estimator).to_lowercase()),
+        ("range_estimator", r.range_estimator.name().to_string()),
         ("ignored_scope", scope),
         ("activation_quantizers", acts.to_string()),
         ("weight_quantizers", weights.to_string()),

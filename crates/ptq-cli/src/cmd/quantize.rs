@@ -60,10 +60,12 @@ pub struct Args {
     #[arg(long)]
     pub quantize_loop_bodies: bool,
     /// Activation ranges: the mean of each item's min and max (NNCF's
-    /// default), the min and max over all items (onnxruntime's MinMax), or
-    /// the range between the two with the least squared quantization error
-    /// over a histogram of the calibration values
-    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse"])]
+    /// default), the min and max over all items (onnxruntime's MinMax), the
+    /// range between the two with the least squared quantization error over
+    /// a histogram of the calibration values, or whichever of the three
+    /// gives outputs closest to the float model's on the first calibration
+    /// items [default: auto]
+    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse", "auto"])]
     pub range_estimator: Option<String>,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
@@ -141,7 +143,8 @@ impl Args {
             range_estimator: match self.range_estimator.as_deref() {
                 Some("min-max") => RangeEstimator::MinMax,
                 Some("mse") => RangeEstimator::Mse,
-                _ => RangeEstimator::MeanMinMax,
+                Some("mean-min-max") => RangeEstimator::MeanMinMax,
+                _ => RangeEstimator::Auto,
             },
             ..QuantizeOptions::default()
         })
@@ -226,6 +229,17 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     };
     println!("settings: preset {:?}, model type {model_type} ({})", r.preset, r.model_type_reason);
     println!("quantizers: {acts} activation, {weights} weight");
+    let name = |e: &ptq::RangeEstimator| e.name();
+    if r.range_errors.is_empty() {
+        println!("activation ranges: {}", name(&r.range_estimator));
+    } else {
+        let errs: Vec<String> = r.range_errors.iter().map(|(e, x)| format!("{} {x:.3e}", name(e))).collect();
+        println!(
+            "activation ranges: {} (output error on the first calibration items: {})",
+            name(&r.range_estimator),
+            errs.join(", ")
+        );
+    }
     if !r.folded_batch_norms.is_empty() {
         println!("folded batch norms: {}", r.folded_batch_norms.join(", "));
     }
@@ -246,8 +260,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     println!("size: {} -> {} ({:.1}%)", kib(before), kib(after), 100.0 * after as f64 / before.max(1) as f64);
     let t = &r.timings;
     let bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
+    let choice = if t.range_choice > 0.0 { format!(", range choice {:.2}s", t.range_choice) } else { String::new() };
     println!(
-        "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s{bodies}, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
+        "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s{choice}{bodies}, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
         t.prepare,
         t.calibration,
         t.ranges,
