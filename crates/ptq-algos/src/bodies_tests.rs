@@ -84,6 +84,10 @@ fn loop_items(n: usize) -> Vec<Item> {
     (0..n).map(|k| vec![("h0".into(), f32s(&[1, 4], k))]).collect()
 }
 
+fn pass(subset: usize, record: &[NodeId]) -> calibrate::Pass<'_> {
+    calibrate::Pass { subset, record, threads: 1, ..Default::default() }
+}
+
 fn node(g: &Graph, name: &str) -> NodeId {
     g.find_node(name).unwrap()
 }
@@ -109,7 +113,7 @@ fn calibration_records_what_the_taken_branch_and_each_iteration_receive() {
     let g = if_model();
     let id = node(&g, "branch");
     let mut it = if_items(5, true).into_iter().map(Ok);
-    let c = calibrate::calibrate(&g, &mut it, 300, &[], &[id], 0, 1, &mut |_| {}).unwrap();
+    let c = calibrate::calibrate(&g, &mut it, &pass(300, &[id]), &mut |_| {}).unwrap();
     // Only the then branch ran, once per item, on its captures (x, w1).
     assert_eq!(c.bodies.keys().collect::<Vec<_>>(), [&(id, 0)]);
     let runs = &c.bodies[&(id, 0)];
@@ -120,14 +124,14 @@ fn calibration_records_what_the_taken_branch_and_each_iteration_receive() {
     let g = loop_model();
     let id = node(&g, "loop");
     let mut it = loop_items(4).into_iter().map(Ok);
-    let c = calibrate::calibrate(&g, &mut it, 300, &[], &[id], 0, 1, &mut |_| {}).unwrap();
+    let c = calibrate::calibrate(&g, &mut it, &pass(300, &[id]), &mut |_| {}).unwrap();
     let runs = &c.bodies[&(id, 0)];
     assert_eq!(runs.len(), 12, "3 iterations of 4 items");
     let trips: Vec<i64> = runs.iter().take(3).map(|r| r[0].to_i64_vec().unwrap()[0]).collect();
     assert_eq!(trips, [0, 1, 2]);
     // With a subset of 5, an evenly spaced sample of at most 5 runs.
     let mut it = loop_items(4).into_iter().map(Ok);
-    let c = calibrate::calibrate(&g, &mut it, 5, &[], &[id], 0, 1, &mut |_| {}).unwrap();
+    let c = calibrate::calibrate(&g, &mut it, &pass(5, &[id]), &mut |_| {}).unwrap();
     assert!((1..=5).contains(&c.bodies[&(id, 0)].len()), "{}", c.bodies[&(id, 0)].len());
 }
 

@@ -102,21 +102,31 @@ impl Collected {
 /// Progress of the pass: items done so far.
 pub type Progress<'a> = dyn FnMut(usize) + 'a;
 
-/// Runs `g` on up to `subset` items and collects statistics of `watch`,
-/// and the runs of the bodies of the control-flow nodes `record`; keeps
-/// the first `keep` items.
+/// What a calibration pass collects.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pass<'a> {
+    /// At most this many items.
+    pub subset: usize,
+    /// Statistics of these values.
+    pub watch: &'a [Watch],
+    /// The runs of the bodies of these control-flow nodes.
+    pub record: &'a [NodeId],
+    /// Keep the first `keep` items.
+    pub keep: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+/// Runs `g` on up to `pass.subset` items and collects what `pass` asks for.
 /// An item with unknown or missing input names, wrong shapes or dtypes, or
 /// non-finite values is an error naming the input and the item's index.
 pub fn calibrate(
     g: &Graph,
     items: &mut dyn Iterator<Item = Result<Item, String>>,
-    subset: usize,
-    watch: &[Watch],
-    record: &[NodeId],
-    keep: usize,
-    threads: usize,
+    pass: &Pass<'_>,
     progress: &mut Progress<'_>,
 ) -> Result<Collected, AlgoError> {
+    let Pass { subset, watch, record, keep, threads } = *pass;
     if subset == 0 {
         return Err(AlgoError::Option("subset size must be at least 1".into()));
     }

@@ -84,6 +84,9 @@ pub enum Event {
     CalibrationDone,
 }
 
+/// An estimator with the activation specs and report rows it gives.
+type Candidate = (RangeEstimator, Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>);
+
 /// Quantizes `g` with statistics from `items` (NNCF `quantize` semantics).
 pub fn quantize_graph(
     g: &Graph,
@@ -139,9 +142,14 @@ pub fn quantize_graph(
         None => {
             events(Event::CalibrationStart { subset: opts.subset_size });
             let keep = if opts.range_estimator == RangeEstimator::Auto { range_choice::ITEMS } else { 0 };
-            let c = calibrate::calibrate(&g, items, opts.subset_size, &watch, &record, keep, opts.threads, &mut |n| {
-                events(Event::Calibrated { items: n })
-            })?;
+            let pass = calibrate::Pass {
+                subset: opts.subset_size,
+                watch: &watch,
+                record: &record,
+                keep,
+                threads: opts.threads,
+            };
+            let c = calibrate::calibrate(&g, items, &pass, &mut |n| events(Event::Calibrated { items: n }))?;
             events(Event::CalibrationDone);
             if let Some(cache) = stats_cache {
                 cache::save(&g, cache, &c)?;
@@ -163,7 +171,7 @@ pub fn quantize_graph(
         RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
         how => vec![how],
     };
-    let mut per_estimator: Vec<(RangeEstimator, Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>)> = candidates
+    let mut per_estimator: Vec<Candidate> = candidates
         .iter()
         .map(|&how| {
             let (acts, rows) = activations::specs(&g, &placed.acts, &collected, how);
