@@ -53,6 +53,8 @@ pub struct Collected {
     pub bodies: HashMap<(NodeId, usize), Vec<BodyRun>>,
     /// The first items, kept when asked for.
     pub kept: Vec<Item>,
+    /// The float graph's outputs on [`Collected::kept`], item by item.
+    pub kept_outputs: Vec<Vec<(String, Tensor)>>,
 }
 
 /// An evenly spaced sample of at most `cap` elements of a stream: keeps
@@ -172,10 +174,16 @@ pub fn calibrate(
         }
         let n = batch.len();
         let results: Vec<Result<ItemStats, AlgoError>> = pool.install(|| {
-            batch.into_par_iter().map(|(i, item)| run_item(&plan, &which, &configs, record, subset, i, item)).collect()
+            batch
+                .into_par_iter()
+                .map(|(i, item)| run_item(&plan, &which, &configs, record, subset, (i, i < keep), item))
+                .collect()
         });
         for r in results {
             let r = r?;
+            if let Some(o) = r.outputs {
+                out.kept_outputs.push(o);
+            }
             for (v, s) in r.stats {
                 match out.stats.get_mut(&v) {
                     Some(acc) => acc.merge(&s)?,
@@ -208,6 +216,8 @@ struct ItemStats {
     stats: HashMap<Key, TensorStats>,
     shapes: HashMap<ValueId, Vec<usize>>,
     bodies: HashMap<(NodeId, usize), Thin<BodyRun>>,
+    /// The graph's outputs, for a kept item.
+    outputs: Option<Vec<(String, Tensor)>>,
 }
 
 type Runs = Mutex<HashMap<(NodeId, usize), Thin<BodyRun>>>;
@@ -218,7 +228,7 @@ fn run_item(
     configs: &HashMap<ValueId, Vec<(bool, StatsConfig)>>,
     record: &[NodeId],
     cap: usize,
-    index: usize,
+    (index, keep_outputs): (usize, bool),
     item: Item,
 ) -> Result<ItemStats, AlgoError> {
     for (name, t) in &item {
@@ -265,7 +275,7 @@ fn run_item(
         });
         plan.run_with_body_probe(item, which, &mut probe, &bodies)
     };
-    ran.map_err(|e| match e {
+    let outputs = ran.map_err(|e| match e {
         ExecError::Input { name, msg } => AlgoError::BadItem { item: index, input: name, msg },
         other => AlgoError::Dataset { item: index, msg: other.to_string() },
     })?;
@@ -273,7 +283,7 @@ fn run_item(
         return Err(AlgoError::Dataset { item: index, msg: format!("statistics of value #{}: {msg}", v.0) });
     }
     let bodies = std::mem::take(&mut *runs.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(ItemStats { stats, shapes, bodies })
+    Ok(ItemStats { stats, shapes, bodies, outputs: keep_outputs.then_some(outputs) })
 }
 
 #[cfg(test)]

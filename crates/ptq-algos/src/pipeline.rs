@@ -217,7 +217,11 @@ pub fn quantize_graph(
     let s5 = Instant::now();
     let mut range_errors = vec![];
     if per_estimator.len() > 1 && !collected.kept.is_empty() {
-        let want = range_choice::outputs(&g, &collected.kept, opts.threads)?;
+        let want = if collected.kept_outputs.len() == collected.kept.len() {
+            std::mem::take(&mut collected.kept_outputs)
+        } else {
+            range_choice::outputs(&g, &collected.kept, opts.threads)?
+        };
         for (how, acts, _) in &per_estimator {
             let setup =
                 Setup { float: g.clone(), acts: acts.clone(), weights: weights.clone(), biases: biases.clone() };

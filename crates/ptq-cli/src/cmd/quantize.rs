@@ -260,7 +260,8 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     println!("size: {} -> {} ({:.1}%)", kib(before), kib(after), 100.0 * after as f64 / before.max(1) as f64);
     let t = &r.timings;
     let bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
-    let choice = if t.range_choice > 0.0 { format!(", range choice {:.2}s", t.range_choice) } else { String::new() };
+    let choice =
+        if r.range_errors.is_empty() { String::new() } else { format!(", range choice {:.2}s", t.range_choice) };
     println!(
         "time: load {load_s:.2}s, prepare {:.2}s, calibration {:.2}s, ranges {:.2}s, bias correction {:.2}s{choice}{bodies}, insertion {:.2}s, save {save_s:.2}s, total {:.2}s",
         t.prepare,
