@@ -75,13 +75,15 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
     for &id in nodes {
         let label = g.node_label(id);
         let Some(node) = g.node(id) else { continue };
-        let own = node.inputs.len() - ptq_ir::ops::body::capture_count(node.op.bodies());
+        let own = node.inputs.len().saturating_sub(ptq_ir::ops::body::capture_count(node.op.bodies()));
         // Node input slot → (constant, still read elsewhere).
         let mut moved: HashMap<usize, (std::sync::Arc<ptq_ir::Tensor>, bool)> = HashMap::new();
         for (slot, v) in node.inputs.iter().enumerate().skip(own) {
             let Some(v) = *v else { continue };
             if let Some(t) = g.constant(v) {
-                let shared = g.outputs.contains(&v) || readers.get(&v).is_some_and(|r| r.iter().any(|&(n, _)| n != id));
+                // Read by another node, or by this one other than as a capture.
+                let shared = g.outputs.contains(&v)
+                    || readers.get(&v).is_some_and(|r| r.iter().any(|&(n, s)| n != id || s < own));
                 moved.insert(slot, (std::sync::Arc::new(t.clone()), shared));
             }
         }

@@ -222,9 +222,9 @@ pub fn quantize_graph(
         } else {
             range_choice::outputs(&g, &collected.kept, opts.threads)?
         };
+        let base = range_choice::with_fake_weights(&g, &weights, &biases)?;
         for (how, acts, _) in &per_estimator {
-            let setup =
-                Setup { float: g.clone(), acts: acts.clone(), weights: weights.clone(), biases: biases.clone() };
+            let setup = Setup { float: base.clone(), acts: acts.clone(), weights: vec![], biases: HashMap::new() };
             let got = range_choice::outputs(&setup.build(&Exclusions::default())?, &collected.kept, opts.threads)?;
             range_errors.push((*how, range_choice::relative_error(&want, &got)));
         }

@@ -80,3 +80,32 @@ fn auto_ranges_take_the_estimator_with_the_least_output_error() {
     assert_eq!(specs(&q), specs(&p));
     assert!(p.report.range_errors.is_empty());
 }
+
+#[test]
+fn fake_quantized_weights_compute_what_the_weight_qdq_model_does() {
+    let (mut g, data) = crate::testgraph::conv_chain();
+    // Biases on the convolutions, for bias correction to move.
+    for name in ["conv1", "conv4"] {
+        let id = g.find_node(name).unwrap();
+        let m = if name == "conv1" { 4 } else { 2 };
+        let b = g.add_constant(format!("{name}.bias"), Tensor::from_f32s(&vec![0.25; m]), ptq_ir::ConstSource::Stored);
+        g.nodes[id.0].as_mut().unwrap().inputs.push(Some(b));
+    }
+    let mut it = data.clone().into_iter().map(Ok);
+    let q = crate::quantize_graph(&g, &mut it, &QuantizeOptions::default(), &mut |_| {}).unwrap();
+    let s = &q.setup;
+    let only_weights = crate::Setup { acts: vec![], ..s.clone() }.build(&crate::Exclusions::default()).unwrap();
+    let fake = crate::range_choice::with_fake_weights(&s.float, &s.weights, &s.biases).unwrap();
+    assert!(!s.weights.is_empty() && !s.biases.is_empty());
+    let run = |g: &ptq_ir::Graph| {
+        let plan = Plan::new(g, &ExecOptions { threads: 1, ..Default::default() }).unwrap();
+        let out = plan.run(data[3].clone()).unwrap();
+        let Tensor::F32(a) = &out[0].1 else { panic!() };
+        a.iter().copied().collect::<Vec<f32>>()
+    };
+    let (a, b) = (run(&only_weights), run(&fake));
+    let worst = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(worst <= 1e-5 * a.iter().fold(1f32, |m, x| m.max(x.abs())), "{worst}");
+    // And they differ from the float model: the weights really are rounded.
+    assert_ne!(run(&s.float), b);
+}

@@ -10,15 +10,62 @@
 //! ResNets with Keras' preprocessing), by up to 0.5 in cosine either way on
 //! the model zoo.
 
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, Axis, IxDyn};
 use ptq_exec::{ExecOptions, Plan};
-use ptq_ir::{Graph, Tensor};
+use ptq_ir::{Graph, NodeId, Patch, Tensor};
 use rayon::prelude::*;
 
 use crate::calibrate::Item;
 use crate::error::AlgoError;
+use crate::placement::WeightQuantizer;
+use crate::spec::QuantSpec;
 
 /// Calibration items the comparison runs on (the first ones).
 pub const ITEMS: usize = 16;
+
+/// `g` with each quantized weight replaced by its quantized-then-dequantized
+/// values and the corrected biases in place, all in float: what the full
+/// Q/DQ model computes for its weights, without its insertion and constant
+/// folding, which the candidates share. Each candidate then only adds its
+/// activation quantizers. (Biases stay float: the int32 form the Q/DQ model
+/// gives them moves them by at most half a step of input scale × weight
+/// scale.)
+pub fn with_fake_weights(
+    g: &Graph,
+    weights: &[(WeightQuantizer, QuantSpec)],
+    biases: &HashMap<(NodeId, usize), Vec<f32>>,
+) -> Result<Graph, AlgoError> {
+    let mut p = Patch::new();
+    for (q, spec) in weights {
+        let Some(Tensor::F32(w)) = g.constant(q.value) else { continue };
+        let mut f = w.clone();
+        match spec.axis {
+            Some(ax) => {
+                for (c, mut lane) in f.axis_iter_mut(Axis(ax)).enumerate() {
+                    lane.mapv_inplace(|x| spec.fake(x, c));
+                }
+            }
+            None => f.mapv_inplace(|x| spec.fake(x, 0)),
+        }
+        let v = p.add_constant(format!("{}_fake_quantized", g.value(q.value).name), Tensor::F32(f));
+        for &(n, slot) in &q.readers {
+            p.set_input(n, slot, v);
+        }
+    }
+    for (&(n, slot), vals) in biases {
+        let Some(b) = g.node(n).and_then(|node| node.inputs.get(slot).copied().flatten()) else { continue };
+        let Some(Tensor::F32(orig)) = g.constant(b) else { continue };
+        let t = ArrayD::from_shape_vec(IxDyn(orig.shape()), vals.clone())
+            .map_err(|e| AlgoError::Node { node: g.node_label(n), msg: e.to_string() })?;
+        let v = p.add_constant(format!("{}_corrected", g.value(b).name), Tensor::F32(t));
+        p.set_input(n, slot, v);
+    }
+    let mut out = g.clone();
+    p.apply(&mut out)?;
+    Ok(out)
+}
 
 /// The outputs of `g` on each item, items in parallel on `threads` workers
 /// (0: one per core).
