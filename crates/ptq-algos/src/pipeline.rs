@@ -239,8 +239,11 @@ pub fn quantize_graph(
     // Control-flow bodies, each quantized as a graph of its own.
     let s4 = Instant::now();
     let runs = std::mem::take(&mut collected.bodies);
+    let any_bodies = !runs.is_empty();
     let inner = bodies::quantize(&mut g, runs, opts, placed.model_type)?;
-    t.bodies = s4.elapsed().as_secs_f64();
+    if any_bodies {
+        t.bodies = s4.elapsed().as_secs_f64();
+    }
 
     // Insertion.
     let s3 = Instant::now();

@@ -44,7 +44,7 @@ pub struct Timings {
     pub calibration: f64,
     pub ranges: f64,
     pub bias_correction: f64,
-    /// Calibrating and quantizing control-flow bodies.
+    /// Calibrating and quantizing control-flow bodies (0 without any).
     pub bodies: f64,
     /// Comparing range estimators (`RangeEstimator::Auto`).
     pub range_choice: f64,
