@@ -66,6 +66,17 @@ fn quantize_writes_a_model_and_report_and_reuses_cached_statistics() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["statistics_from_cache"], true);
     assert_eq!(r["preset"], "mixed");
+    // The default chooses among three range estimators and says how; NNCF's
+    // ranges alone on request.
+    assert_eq!(r["range_errors"].as_array().unwrap().len(), 3, "{}", r["range_errors"]);
+    let mut nncf = base.clone();
+    nncf.extend(["--range-estimator".into(), "mean-min-max".into()]);
+    ptq_cli::run(nncf).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        (r["range_estimator"].as_str(), r["range_errors"].as_array().map(Vec::len)),
+        (Some("mean_min_max"), Some(0))
+    );
     // An ignored-scope rule that matches nothing is an error naming it.
     let mut bad = base.clone();
     bad.extend(["--ignore-names".into(), "no_such_node".into()]);
