@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("{path}: unknown model format (expected one of: {known})")]
     UnknownFormat { path: PathBuf, known: &'static str },
+    #[error("{path}: this build of ptq has no {format} support (cargo feature `{feature}`)")]
+    FormatNotBuilt { path: PathBuf, format: &'static str, feature: &'static str },
     #[error("{path}: refusing to overwrite the model it was loaded from")]
     WouldOverwriteInput { path: PathBuf },
     #[error("{path}: {msg}")]

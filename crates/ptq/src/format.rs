@@ -25,6 +25,19 @@ impl Format {
         }
     }
 
+    /// The cargo feature that builds this format's frontend.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Format::Onnx => "onnx",
+            Format::OpenVino => "openvino",
+        }
+    }
+
+    /// An error for `path` when this build lacks the format's frontend.
+    pub(crate) fn not_built(self, path: &Path) -> Error {
+        Error::FormatNotBuilt { path: path.to_path_buf(), format: self.name(), feature: self.feature() }
+    }
+
     /// A short display name.
     pub fn name(self) -> &'static str {
         match self {
