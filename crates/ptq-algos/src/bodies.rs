@@ -52,13 +52,10 @@ pub fn loops_left_float(g: &Graph, skip: &[NodeId], loops: bool) -> Vec<(NodeId,
     if loops {
         return vec![];
     }
-    g.iter_nodes()
-        .filter(|(id, n)| {
-            !skip.contains(id)
-                && matches!(n.op, Op::Loop(_) | Op::Scan(_))
-                && n.op.bodies().iter().any(|b| has_weighted_ops(&b.graph))
-        })
-        .map(|(id, _)| {
+    to_record(g, skip, true)
+        .into_iter()
+        .filter(|&id| g.node(id).is_some_and(|n| !matches!(n.op, Op::If(_))))
+        .map(|id| {
             (id, "loop body kept in float: its rounding error would compound over the iterations (quantize_loop_bodies turns it on)".to_string())
         })
         .collect()

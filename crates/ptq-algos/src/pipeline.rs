@@ -127,8 +127,7 @@ pub fn quantize_graph(
     watch.extend(bias::watches(&cands));
     // Control-flow bodies are calibrated on what they receive in this pass,
     // which a cache does not hold: with such bodies the cache is not used.
-    let user_ignored: Vec<NodeId> = opts.ignored_scope.resolve(&g)?.into_keys().collect();
-    let record = bodies::to_record(&g, &user_ignored, opts.quantize_loop_bodies);
+    let record = bodies::to_record(&g, &placed.user_ignored, opts.quantize_loop_bodies);
     bodies::inline_constant_captures(&mut g, &record);
     let stats_cache = opts.stats_cache.as_ref().filter(|_| record.is_empty());
     let s0 = Instant::now();
@@ -257,7 +256,7 @@ pub fn quantize_graph(
         })
         .collect();
     ignored.extend(inner.ignored);
-    for (id, reason) in bodies::loops_left_float(&g, &user_ignored, opts.quantize_loop_bodies) {
+    for (id, reason) in bodies::loops_left_float(&g, &placed.user_ignored, opts.quantize_loop_bodies) {
         ignored.push(IgnoredRow {
             node: g.node_label(id),
             op: g.node(id).map_or_else(String::new, |n| n.op.name().to_string()),

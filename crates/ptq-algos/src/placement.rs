@@ -74,6 +74,8 @@ pub struct Placement {
     pub model_type: Option<ModelType>,
     /// How the model type was decided.
     pub model_type_reason: String,
+    /// The nodes the user's ignored scope matched.
+    pub user_ignored: Vec<NodeId>,
 }
 
 /// A pending request for a quantizer on `value` by `reader`.
@@ -109,6 +111,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     // Ignored nodes: user scope first (its reason wins), then model type.
     for (id, rule) in opts.ignored_scope.resolve(g)? {
         out.ignored.insert(id, format!("ignored scope: {rule}"));
+        out.user_ignored.push(id);
     }
     if transformer {
         for (id, n) in g.iter_nodes() {

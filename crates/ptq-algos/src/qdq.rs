@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::patch::{Applied, PatchValue};
@@ -153,15 +153,7 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
             .constant(q.value)
             .ok_or_else(|| AlgoError::Node { node: base.clone(), msg: "weight is not constant".into() })?;
         let Tensor::F32(wa) = w else { continue };
-        let mut qa = ArrayD::<i8>::zeros(wa.raw_dim());
-        match spec.axis {
-            Some(ax) => {
-                for (c, (mut dst, src)) in qa.axis_iter_mut(Axis(ax)).zip(wa.axis_iter(Axis(ax))).enumerate() {
-                    dst.zip_mut_with(&src, |d, &s| *d = spec.quantize(s, c) as i8);
-                }
-            }
-            None => qa.zip_mut_with(wa, |d, &s| *d = spec.quantize(s, 0) as i8),
-        }
+        let qa = spec.map_channels(wa, |x, c| spec.quantize(x, c) as i8);
         let qv = p.add_constant(names.fresh(&format!("{base}_quantized")), Tensor::I8(qa));
         let scale = p.add_constant(names.fresh(&format!("{base}_scale")), scalar_or_vec_f32(&spec.scale));
         let zp = p.add_constant(names.fresh(&format!("{base}_zero_point")), zero_points(spec));

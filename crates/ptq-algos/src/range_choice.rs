@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use ptq_exec::{ExecOptions, Plan};
 use ptq_ir::{Graph, NodeId, Patch, Tensor};
 use rayon::prelude::*;
@@ -40,15 +40,7 @@ pub fn with_fake_weights(
     let mut p = Patch::new();
     for (q, spec) in weights {
         let Some(Tensor::F32(w)) = g.constant(q.value) else { continue };
-        let mut f = w.clone();
-        match spec.axis {
-            Some(ax) => {
-                for (c, mut lane) in f.axis_iter_mut(Axis(ax)).enumerate() {
-                    lane.mapv_inplace(|x| spec.fake(x, c));
-                }
-            }
-            None => f.mapv_inplace(|x| spec.fake(x, 0)),
-        }
+        let f = spec.map_channels(w, |x, c| spec.fake(x, c));
         let v = p.add_constant(format!("{}_fake_quantized", g.value(q.value).name), Tensor::F32(f));
         for &(n, slot) in &q.readers {
             p.set_input(n, slot, v);

@@ -46,6 +46,26 @@ impl QuantSpec {
     pub fn fake(&self, x: f32, c: usize) -> f32 {
         self.dequantize(self.quantize(x, c), c)
     }
+
+    /// `f(x, channel)` for every element of `a`, the channel being the index
+    /// along [`QuantSpec::axis`] (0 for a per-tensor spec).
+    pub fn map_channels<T: Clone + Default>(
+        &self,
+        a: &ndarray::ArrayD<f32>,
+        f: impl Fn(f32, usize) -> T,
+    ) -> ndarray::ArrayD<T> {
+        let mut out = ndarray::ArrayD::<T>::default(a.raw_dim());
+        match self.axis {
+            Some(ax) => {
+                let ax = ndarray::Axis(ax);
+                for (c, (mut dst, src)) in out.axis_iter_mut(ax).zip(a.axis_iter(ax)).enumerate() {
+                    dst.zip_mut_with(&src, |d, &s| *d = f(s, c));
+                }
+            }
+            None => out.zip_mut_with(a, |d, &s| *d = f(s, 0)),
+        }
+        out
+    }
 }
 
 /// Zero-range guard for symmetric ranges (NNCF `fix_zero_filters_symmetric`):
