@@ -9,21 +9,12 @@
 #![forbid(unsafe_code)]
 
 mod error;
-mod fold;
-mod fuse;
-mod fuse_gelu;
 mod inputs;
-mod int8;
-mod int8_act_matmul;
-mod int8_add;
-mod int8_canon;
-mod int8_conv;
-mod int8_layout;
-mod int8_lut;
-mod int8_scores;
 mod limits;
+mod lower;
 mod memo;
 mod ops;
+mod passes;
 mod plan;
 mod util;
 mod work;

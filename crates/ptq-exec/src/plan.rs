@@ -24,7 +24,7 @@ pub struct ExecOptions {
     /// convolutions before them, a Relu applied in place by the Conv, Gemm
     /// or MatMul feeding it, the five nodes of an exported exact GELU run as
     /// one (a last-bit difference in the Erf's argument, see
-    /// `fuse_gelu.rs`), and every node whose inputs are all constants
+    /// `passes/fuse_gelu.rs`), and every node whose inputs are all constants
     /// (weight dequantization, say) evaluated once into a constant. Values
     /// that disappear (a convolution's output before its batch norm or Relu,
     /// a dequantized weight) are then not seen by probes.
@@ -132,16 +132,16 @@ impl Plan {
             rewritten = graph.clone();
             if options.optimize {
                 ptq_ir::passes::fold_batch_norms(&mut rewritten);
-                relu_after = crate::fuse::fuse_relus(&mut rewritten);
-                crate::fuse_gelu::fuse_gelus(&mut rewritten);
+                relu_after = crate::passes::fuse::fuse_relus(&mut rewritten);
+                crate::passes::fuse_gelu::fuse_gelus(&mut rewritten);
             }
             if options.integer {
-                integer = crate::int8::rewrite(&mut rewritten, &relu_after)?;
+                integer = crate::lower::rewrite(&mut rewritten, &relu_after)?;
             }
             if options.optimize {
                 // After the integer rewrite, which reads the i8 weights
                 // before their dequantization folds away.
-                crate::fold::fold_constants(&mut rewritten);
+                crate::passes::fold::fold_constants(&mut rewritten);
             }
             &rewritten
         } else {
@@ -177,7 +177,7 @@ impl Plan {
                 }
             };
             match prepared {
-                Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::fuse::WithRelu(k))),
+                Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::passes::fuse::WithRelu(k))),
                 Ok(k) => kernels.push(k),
                 Err(why) => {
                     let name = why.unwrap_or_else(|| node.op.name().to_string());

@@ -1,6 +1,6 @@
 //! Integer execution of quantized additions (part of
 //! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::int8::rewrite`]).
+//! [`crate::lower::rewrite`]).
 //!
 //! An Add of two u8 per-tensor DequantizeLinear outputs, optionally through
 //! a Relu, whose result is read only by a per-tensor u8 QuantizeLinear (a
@@ -18,8 +18,8 @@ use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::{Int8Kernels, QuantAdd, U8Quant};
 
 use crate::inputs::Inputs;
-use crate::int8::{activation, dequantizer, sole_quantizer};
-use crate::int8_layout::{to_channels_first, to_channels_last};
+use crate::lower::layout::{to_channels_first, to_channels_last};
+use crate::lower::{activation, dequantizer, sole_quantizer};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, zip_inplace};
 
@@ -27,7 +27,7 @@ use crate::util::{array, contiguous, zip_inplace};
 #[derive(Debug)]
 pub struct IntAdd {
     pub params: QuantAdd,
-    /// Which inputs are `[N, H, W, C]` (see [`crate::int8_layout`]).
+    /// Which inputs are `[N, H, W, C]` (see [`crate::lower::layout`]).
     pub in_nhwc: [bool; 2],
     /// The output is written `[N, H, W, C]` (then an input is too).
     pub out_nhwc: bool,

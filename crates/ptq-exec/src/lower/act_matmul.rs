@@ -9,7 +9,7 @@
 //! matrix of the batch packs its right operand when the node runs, then
 //! multiplies and dequantizes in one call; attention's mask Add and
 //! Softmax, when they follow, run on that matrix next
-//! ([`crate::int8_scores`]).
+//! ([`crate::lower::scores`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,8 +20,8 @@ use ptq_kernels::Threads;
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
-use crate::int8::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
-use crate::int8_scores::{MaskLayout, add_then_softmax};
+use crate::lower::scores::{MaskLayout, add_then_softmax};
+use crate::lower::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 
@@ -82,7 +82,7 @@ pub struct IntActMatMul {
     /// The right operand arrives as `[.., n, k]` (see [`transposed_operand`]).
     pub b_transposed: bool,
     /// A third input, an f32 mask, is added to the dequantized product
-    /// (see [`crate::int8_scores`]); only together with `softmax`.
+    /// (see [`crate::lower::scores`]); only together with `softmax`.
     pub masked: bool,
     /// Then each row of the result is replaced by its softmax.
     pub softmax: bool,

@@ -1,6 +1,6 @@
 //! Integer execution of quantized 2-D convolutions (part of
 //! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::int8::rewrite`]).
+//! [`crate::lower::rewrite`]).
 //!
 //! A Conv (group 1 with at least [`MIN_REDUCTION`] multiply-adds per
 //! output, or depthwise and undilated: one input channel per filter)
@@ -15,7 +15,7 @@
 //! whole 4-deep groups, else through a `[OH·OW, KH·KW·C]` patch matrix. The
 //! i32 result is dequantized with the bias (and a fused Relu), or quantized
 //! by a fused QuantizeLinear, in NCHW or, for tensors the integer kernels
-//! pass each other, channels-last ([`crate::int8_layout`]).
+//! pass each other, channels-last ([`crate::lower::layout`]).
 
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
-use crate::int8::{
+use crate::lower::{
     activation, bias, channel_activation, constant, dequantizer, dq_parts, relu_activation, weight_scales,
 };
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
@@ -64,7 +64,7 @@ pub struct IntConv {
     /// With `out_q`, one scale per output channel instead of its one (a
     /// per-channel QuantizeLinear, axis 1, one zero point).
     pub out_q_cols: Option<Vec<f32>>,
-    /// The input is `[N, H, W, C]` (see [`crate::int8_layout`]).
+    /// The input is `[N, H, W, C]` (see [`crate::lower::layout`]).
     pub in_nhwc: bool,
     /// The (u8, `out_q`) output is written `[N, OH, OW, M]`.
     pub out_nhwc: bool,

@@ -1,6 +1,6 @@
 //! Quantized elementwise activations as a 256-entry table (part of
 //! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::int8::rewrite`]).
+//! [`crate::lower::rewrite`]).
 //!
 //! `DequantizeLinear (u8, per tensor) → f(x) → QuantizeLinear (u8, per
 //! tensor, or per channel along axis 1 with one zero point)`, with f any
@@ -10,7 +10,7 @@
 //! is computed at plan time with the same dequantize, f32 op and quantize
 //! code the float path runs, so the node gives exactly the bytes the three
 //! nodes give, in one pass over u8 data. The table reads either layout (see
-//! [`crate::int8_layout`]): it takes part there as an addition with one
+//! [`crate::lower::layout`]): it takes part there as an addition with one
 //! input does.
 
 use std::collections::HashMap;
@@ -20,8 +20,8 @@ use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use ptq_kernels::int8::Int8Kernels;
 
 use crate::inputs::{Inputs, Slot};
-use crate::int8::{activation, dequantizer, sole_channel_quantizer, sole_quantizer};
-use crate::int8_add::relayout;
+use crate::lower::add::relayout;
+use crate::lower::{activation, dequantizer, sole_channel_quantizer, sole_quantizer};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 

@@ -1,6 +1,6 @@
 //! OpenVINO-style quantizers rewritten into the QuantizeLinear /
 //! DequantizeLinear form the integer matchers read (the first step of
-//! [`crate::int8::rewrite`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
+//! [`crate::lower::rewrite`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
 //! on the same integer kernels as a QDQ ONNX model:
 //!
 //! - `FakeQuantize` with 256 levels and one constant range (or one per
@@ -36,7 +36,7 @@ use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, ValueId};
 
-use crate::int8::{ActBytes, constant};
+use crate::lower::{ActBytes, constant};
 use crate::util::sole_reader;
 
 /// Applies the rewrites of the module docs to every match in `g`.
@@ -377,7 +377,7 @@ fn moves_elements(op: &Op) -> bool {
 /// data input.
 fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
     let node = g.node(id)?;
-    crate::int8::quantized_activation(g, id)?;
+    crate::lower::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
     (slot == 0 && moves_elements(&rn.op) && rn.output_ids().count() == 1).then_some(r)
@@ -394,7 +394,7 @@ fn requantize(
     consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
     id: NodeId,
 ) -> Option<(NodeId, ValueId, ValueId)> {
-    let (xq, bytes, sa) = crate::int8::quantized_activation(g, id)?;
+    let (xq, bytes, sa) = crate::lower::quantized_activation(g, id)?;
     let out = g.node(id)?.outputs.first().copied().flatten()?;
     let (q, 0) = sole_reader(g, consumers, out)? else { return None };
     let qn = g.node(q)?;
@@ -403,7 +403,7 @@ fn requantize(
     if op.block_size.is_some_and(|b| b != 0) || qn.output_ids().count() != 1 || g.outputs.contains(&q_out) {
         return None;
     }
-    let s = crate::int8::scales(constant(g, qn.inputs.get(1).copied().flatten()?)?)?;
+    let s = crate::lower::scales(constant(g, qn.inputs.get(1).copied().flatten()?)?)?;
     let same_zero_point = match (qn.inputs.get(2).copied().flatten().map(|z| constant(g, z)), bytes) {
         (Some(Some(Tensor::U8(z))), ActBytes::U8(za)) => z.len() == 1 && z.iter().all(|&v| v == za),
         (Some(Some(Tensor::I8(z))), ActBytes::I8) => z.len() == 1 && z.iter().all(|&v| v == 0),

@@ -1,5 +1,5 @@
 //! Attention's scores after `Q·Kᵀ`: a mask Add and a last-axis Softmax
-//! that the integer MatMul ([`crate::int8_act_matmul`]) applies to each
+//! that the integer MatMul ([`crate::lower::act_matmul`]) applies to each
 //! output matrix right after computing it, while it is in cache, instead of
 //! as two more passes over the whole scores tensor (part of
 //! [`ExecOptions::integer`](crate::ExecOptions::integer)).
@@ -16,7 +16,7 @@ use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::ops::softmax::SoftmaxKind;
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
-use crate::int8_act_matmul::batches;
+use crate::lower::act_matmul::batches;
 use crate::util::sole_reader;
 
 /// What follows the product: the nodes the MatMul takes over, the value

@@ -1,0 +1,93 @@
+//! [`IntMatMul`]: a MatMul or Gemm lowered to the u8×s8 GEMM with its
+//! dequantize epilogue (matched in [`super::rewrite`]).
+
+use ptq_ir::Tensor;
+use ptq_kernels::int8::{Activation, Dequant, Int8Kernels, PackedB};
+
+use super::{ActBytes, as_u8};
+use crate::inputs::Inputs;
+use crate::ops::{Kernel, Out, one};
+use crate::util::{array, contiguous};
+
+/// A MatMul or Gemm run on the int8 kernels.
+pub struct IntMatMul {
+    /// Packed weights, `K × N`.
+    pub(super) packed: PackedB,
+    /// How the activation's bytes read, and its scale.
+    pub(super) a: ActBytes,
+    pub(super) sa: f32,
+    /// Weight scale per output column.
+    pub(super) sw: Vec<f32>,
+    /// f32 bias per output column.
+    pub(super) bias: Option<Vec<f32>>,
+    /// A fused Relu or GELU.
+    pub(super) act: Activation,
+    /// A fused QuantizeLinear `(scale, zero point)`: the node then writes u8.
+    pub(super) out_q: Option<(f32, u8)>,
+    /// A fused residual Add: the node's third input is added to its f32
+    /// output.
+    pub(super) residual: bool,
+    /// Gemm: the activation must be a matrix.
+    pub(super) matrix_only: bool,
+    pub(super) kernels: &'static Int8Kernels,
+}
+
+impl std::fmt::Debug for IntMatMul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntMatMul")
+            .field("k", &self.packed.k())
+            .field("n", &self.packed.n())
+            .field("a", &self.a)
+            .field("sa", &self.sa)
+            .field("bias", &self.bias.is_some())
+            .field("act", &self.act)
+            .field("out_q", &self.out_q)
+            .field("residual", &self.residual)
+            .field("tier", &self.kernels.tier())
+            .finish()
+    }
+}
+
+impl Kernel for IntMatMul {
+    fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
+        let (k, n) = (self.packed.k(), self.packed.n());
+        let x = ins.get(0)?;
+        let shape = x.shape();
+        let (ad, za) = as_u8(x, self.a)?;
+        let Some((&last, lead)) = shape.split_last() else {
+            return Err("integer path: the activation is a scalar".into());
+        };
+        if last != k || (self.matrix_only && shape.len() != 2) {
+            return Err(format!("integer path: activation of shape {shape:?} does not fit weights {k}x{n}"));
+        }
+        let m: usize = lead.iter().product();
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), act: self.act };
+        let mut out_shape = lead.to_vec();
+        out_shape.push(n);
+        if let Some(q) = self.out_q {
+            let mut y = Vec::new();
+            self.kernels.linear_u8_extend(&ad, m, za, &self.packed, &d, q, &mut y, ins.threads);
+            return one(Tensor::U8(array(&out_shape, y)?));
+        }
+        let mut y = Vec::new();
+        if !self.residual {
+            self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
+            return one(Tensor::F32(array(&out_shape, y)?));
+        }
+        match ins.get(2)? {
+            Tensor::F32(r) if r.shape() == out_shape.as_slice() => {
+                self.kernels.linear_f32_add_extend(&ad, m, za, &self.packed, &d, &contiguous(r), &mut y, ins.threads);
+                one(Tensor::F32(array(&out_shape, y)?))
+            }
+            // An addend that broadcasts: the product, then the Add.
+            Tensor::F32(r) => {
+                self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
+                let (y, r) = (array(&out_shape, y)?, r.view());
+                let shape = crate::util::broadcast_shape(y.shape(), r.shape())?;
+                let sum = &y.broadcast(shape.clone()).ok_or("broadcast")? + &r.broadcast(shape).ok_or("broadcast")?;
+                one(Tensor::F32(sum))
+            }
+            t => Err(format!("integer path: a {} residual where f32 was expected", t.dtype())),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Integer execution of quantized MatMul and Gemm ([`ExecOptions::integer`](crate::ExecOptions::integer)).
+//!
+//! At plan time, a MatMul or Gemm whose activation is `DequantizeLinear(x_q:
+//! u8, per-tensor sx, zx)` and whose weight is `DequantizeLinear(W_q: constant
+//! i8 2-D, sw per tensor or per output channel, zero point 0)` is rewritten to
+//! read `x_q` directly: B is packed once ([`PackedB`]), and each run is one
+//! u8×s8→i32 GEMM followed by the dequantize epilogue
+//! `acc·(sx·sw[n]) + bias[n]` (and the Relu that `optimize` fused, if any).
+//! A Gemm's bias (a constant f32, or a DequantizeLinear of constants) is
+//! folded to f32 at plan time. DequantizeLinear nodes left without readers
+//! are removed, so their outputs are no longer seen by probes. Anything else
+//! stays on the f32 path. Convolutions are matched in [`crate::lower::conv`],
+//! residual additions in [`crate::lower::add`]; OpenVINO-style quantizers are
+//! first put in Q/DQ form ([`crate::lower::canon`]) and the u8 tensors the
+//! integer kernels exchange are then kept channels-last
+//! ([`crate::lower::layout`]).
+
+use std::collections::{HashMap, HashSet};
+
+use ptq_ir::{Graph, NodeId, Op, ValueId};
+use ptq_kernels::int8::{Activation, PackedB, int8_kernels};
+
+use crate::error::ExecError;
+use crate::ops::Kernel;
+
+mod act_matmul;
+mod add;
+mod canon;
+mod conv;
+mod layout;
+mod lut;
+mod matmul;
+mod pattern;
+mod scores;
+
+pub(crate) use matmul::IntMatMul;
+pub(crate) use pattern::*;
+
+/// Rewrites every matching MatMul, Gemm, Conv and residual Add of `g` to
+/// read its quantized inputs (after putting OpenVINO-style quantizers in
+/// Q/DQ form) and returns their kernels. `relu_after` lists the nodes that
+/// apply a fused Relu.
+pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
+    crate::lower::canon::canonicalize(g);
+    let producers = g.producers();
+    let consumers = g.consumers();
+    let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
+    let mut convs: HashMap<NodeId, crate::lower::conv::IntConv> = HashMap::new();
+    let mut adds: HashMap<NodeId, crate::lower::add::IntAdd> = HashMap::new();
+    let mut luts: HashMap<NodeId, crate::lower::lut::IntLut> = HashMap::new();
+    let mut new_inputs: Vec<(NodeId, Vec<Option<ValueId>>)> = vec![];
+    let mut dqs: Vec<NodeId> = vec![];
+    let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
+    for id in ids {
+        let Some(node) = g.node(id) else { continue };
+        if matches!(node.op, Op::Conv(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(mut m) = crate::lower::conv::match_conv(g, &producers, id, relu_after.contains(&id), kernels) {
+                // A QuantizeLinear that is the output's only reader runs in
+                // the convolution's epilogue: the node then writes its u8
+                // output directly.
+                let out = node.outputs.first().copied().flatten();
+                let fused = out.and_then(|out| match sole_quantizer(g, &consumers, out) {
+                    Some(q) => Some(q),
+                    None => {
+                        let (q, q_out, scales, zp) =
+                            sole_channel_quantizer(g, &consumers, out, Some(m.kernel.sw.len()))?;
+                        let first = scales[0];
+                        m.kernel.out_q_cols = Some(scales);
+                        Some((q, q_out, first, zp))
+                    }
+                });
+                if let Some((q, q_out, scale, zp)) = fused {
+                    m.kernel.out_q = Some((scale, zp));
+                    if let Some(Some(conv)) = g.nodes.get_mut(id.0) {
+                        conv.outputs[0] = Some(q_out);
+                    }
+                    g.nodes[q.0] = None;
+                }
+                convs.insert(id, m.kernel);
+                new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
+                dqs.extend(m.dqs);
+            }
+            continue;
+        }
+        if matches!(node.op, Op::Unary(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(m) = crate::lower::lut::match_lut(g, &producers, &consumers, id, kernels) {
+                luts.insert(id, m.kernel);
+                new_inputs.push((id, vec![Some(m.input)]));
+                if let Some(Some(n)) = g.nodes.get_mut(id.0) {
+                    n.outputs[0] = Some(m.output);
+                }
+                g.nodes[m.q.0] = None;
+                dqs.push(m.dq);
+            }
+            continue;
+        }
+        if matches!(node.op, Op::Binary(_)) {
+            let Ok(kernels) = int8_kernels() else { continue };
+            if let Some(m) = crate::lower::add::match_add(g, &producers, &consumers, id, kernels) {
+                adds.insert(id, m.kernel);
+                new_inputs.push((id, vec![Some(m.inputs[0]), Some(m.inputs[1])]));
+                if let Some(Some(add)) = g.nodes.get_mut(id.0) {
+                    add.outputs[0] = Some(m.output);
+                }
+                for f in m.folded {
+                    g.nodes[f.0] = None;
+                }
+                dqs.extend(m.dqs);
+            }
+            continue;
+        }
+        let (transposed, gemm) = match &node.op {
+            Op::MatMul(_) => (false, None),
+            Op::Gemm(o) if !o.trans_a && o.alpha == 1.0 => (o.trans_b, Some(o.clone())),
+            _ => continue,
+        };
+        if node.output_ids().count() != 1 {
+            continue;
+        }
+        let (Some(a), Some(b)) = (node.inputs.first().copied().flatten(), node.inputs.get(1).copied().flatten()) else {
+            continue;
+        };
+        let Some(adq) = dequantizer(g, &producers, a) else { continue };
+        let Some(bdq) = dequantizer(g, &producers, b) else { continue };
+        if gemm.is_none()
+            && let Ok(kernels) = int8_kernels()
+            && let Some((k, xs)) =
+                crate::lower::act_matmul::match_act_matmul(g, (adq, bdq), relu_after.contains(&id), kernels)
+        {
+            let (mut k, mut xs, mm_out) = (k, xs, node.outputs.first().copied().flatten());
+            if let Some((t, input)) =
+                crate::lower::act_matmul::transposed_operand(g, &producers, &consumers, (id, bdq, xs[1]))
+            {
+                g.nodes[t.0] = None;
+                xs[1] = input;
+                k.b_transposed = true;
+            }
+            // Attention divides the scores by √d right after Q·Kᵀ: the
+            // factor joins the dequantize scale.
+            let mut out = mm_out;
+            if !k.relu
+                && let Some(v) = mm_out
+                && let Some((div, div_out, factor)) = scalar_scaling(g, &consumers, v)
+            {
+                k.sa *= factor;
+                g.nodes[div.0] = None;
+                out = Some(div_out);
+            }
+            // Then its mask Add and Softmax run on each matrix of scores.
+            let mut inputs = xs.map(Some).to_vec();
+            if !k.relu
+                && let Some(v) = out
+                && let Some(tail) = crate::lower::scores::match_scores_tail(g, &consumers, v)
+            {
+                for r in tail.removed {
+                    g.nodes[r.0] = None;
+                }
+                k.softmax = true;
+                k.masked = tail.mask.is_some();
+                inputs.extend(tail.mask.map(Some));
+                out = Some(tail.output);
+            }
+            if let Some(Some(mm)) = g.nodes.get_mut(id.0) {
+                mm.outputs[0] = out;
+            }
+            found.insert(id, Box::new(k));
+            new_inputs.push((id, inputs));
+            dqs.extend([adq, bdq]);
+            continue;
+        }
+        // u8, or NNCF's symmetric i8 (read as u8 with zero point 128).
+        let Some((xq, a_bytes, sa)) = quantized_activation(g, adq) else { continue };
+        let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
+        let mut bias_vals = None;
+        if let (Some(gemm), Some(c)) = (&gemm, node.inputs.get(2).copied().flatten())
+            && gemm.beta != 0.0
+        {
+            if gemm.beta != 1.0 {
+                continue;
+            }
+            let Some((vals, cdq)) = bias(g, &producers, c, n) else { continue };
+            bias_vals = Some(vals);
+            dqs.extend(cdq);
+        }
+        let kernels = int8_kernels().map_err(|e| ExecError::Node {
+            node: g.node_label(id),
+            op: node.op.name().to_string(),
+            msg: format!("integer path: {e}"),
+        })?;
+        let mut act = relu_activation(relu_after.contains(&id));
+        let mut out = node.outputs.first().copied().flatten();
+        // The bias Add a linear layer's export puts after its MatMul runs in
+        // the epilogue (not after a fused Relu: the Add comes first there),
+        // then a Relu or GELU that is the Add's only reader, and a
+        // QuantizeLinear that is then the only reader: the node takes over
+        // the last fused node's output.
+        if let Some(v) = out.filter(|_| act == Activation::Identity)
+            && let Some((add, add_out, b)) = bias_add(g, &consumers, v, n)
+        {
+            bias_vals = Some(match bias_vals {
+                Some(c) => c.iter().zip(&b).map(|(c, b)| c + b).collect(),
+                None => b,
+            });
+            g.nodes[add.0] = None;
+            out = Some(add_out);
+            if let Some((r, r_out, a)) = sole_activation(g, &consumers, add_out) {
+                act = a;
+                g.nodes[r.0] = None;
+                out = Some(r_out);
+            }
+        }
+        // A residual Add of another f32 tensor (not after an activation).
+        let mut residual = None;
+        if act == Activation::Identity
+            && let Some(v) = out
+            && let Some((add, add_out, r)) = residual_add(g, &consumers, v)
+        {
+            g.nodes[add.0] = None;
+            out = Some(add_out);
+            residual = Some(r);
+        }
+        let mut out_q = None;
+        if let Some(v) = out.filter(|_| residual.is_none())
+            && let Some(((q, q_out, scale, zp), shapes)) = quantizer_beside_shapes(g, &consumers, v)
+        {
+            out_q = Some((scale, zp));
+            g.nodes[q.0] = None;
+            for s in shapes {
+                if let Some(Some(shape)) = g.nodes.get_mut(s.0) {
+                    shape.inputs[0] = Some(q_out);
+                }
+            }
+            out = Some(q_out);
+        }
+        if let (Some(v), Some(Some(mm))) = (out, g.nodes.get_mut(id.0)) {
+            mm.outputs[0] = Some(v);
+        }
+        found.insert(
+            id,
+            Box::new(IntMatMul {
+                packed: PackedB::new(&w, k, n),
+                a: a_bytes,
+                sa,
+                sw,
+                bias: bias_vals,
+                act,
+                out_q,
+                residual: residual.is_some(),
+                matrix_only: gemm.is_some(),
+                kernels,
+            }),
+        );
+        // The weights stay an input only so the work estimate sees N (or K).
+        new_inputs.push((id, [Some(xq), Some(wq)].into_iter().chain(residual.map(Some)).collect()));
+        dqs.extend([adq, bdq]);
+    }
+    for (id, inputs) in new_inputs {
+        if let Some(Some(node)) = g.nodes.get_mut(id.0) {
+            node.inputs = inputs;
+        }
+    }
+    let consumers = g.consumers();
+    for dq in dqs {
+        let Some(out) = g.node(dq).and_then(|n| n.outputs.first().copied().flatten()) else { continue };
+        if !consumers.contains_key(&out) && !g.outputs.contains(&out) {
+            g.nodes[dq.0] = None;
+        }
+    }
+    set_layouts(g, &mut convs, &mut adds, &mut luts);
+    found.extend(convs.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
+    found.extend(adds.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
+    found.extend(luts.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
+    Ok(found)
+}
+
+/// Keeps the u8 tensors that only integer convolutions and additions
+/// exchange channels-last ([`crate::lower::layout`]).
+fn set_layouts(
+    g: &Graph,
+    convs: &mut HashMap<NodeId, crate::lower::conv::IntConv>,
+    adds: &mut HashMap<NodeId, crate::lower::add::IntAdd>,
+    luts: &mut HashMap<NodeId, crate::lower::lut::IntLut>,
+) {
+    use crate::lower::layout::{Kernels, channels_last, layouts};
+    let conv_ids: HashSet<NodeId> = convs.keys().copied().collect();
+    let quantized: HashSet<NodeId> = convs.iter().filter(|(_, k)| k.out_q.is_some()).map(|(id, _)| *id).collect();
+    // A table lookup follows its input's layout as an addition does.
+    let add_ids: HashSet<NodeId> = adds.keys().chain(luts.keys()).copied().collect();
+    let set = channels_last(g, &Kernels { convs: &conv_ids, quantized_convs: &quantized, adds: &add_ids });
+    for (id, (ins, out)) in layouts(g, &set, &conv_ids) {
+        if let Some(k) = convs.get_mut(&id) {
+            k.in_nhwc = ins.first().copied().unwrap_or(false);
+            k.out_nhwc = out;
+        }
+    }
+    for (id, (ins, out)) in layouts(g, &set, &add_ids) {
+        if let Some(k) = adds.get_mut(&id) {
+            k.in_nhwc = [0, 1].map(|i| ins.get(i).copied().unwrap_or(false));
+            k.out_nhwc = out;
+        }
+        if let Some(k) = luts.get_mut(&id) {
+            k.in_nhwc = ins.first().copied().unwrap_or(false);
+            k.out_nhwc = out;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
