@@ -176,7 +176,7 @@ fn bench_times_fp32_and_int8_and_names_the_tier() {
     assert!(runs.iter().all(|x| x["median_ms"].as_f64().unwrap() > 0.0), "{r}");
     // The Gemm runs on the int8 kernels; the tier is one this CPU has.
     assert!(runs[1]["integer_nodes"].as_u64().unwrap() >= 1, "{r}");
-    let tier = ptq::exec::Int8Tier::parse(r["int8_tier"].as_str().unwrap()).unwrap();
+    let tier = ptq::Int8Tier::parse(r["int8_tier"].as_str().unwrap()).unwrap();
     assert!(tier.is_available(), "{r}");
     assert!(r["int8_speedup"].as_f64().unwrap() > 0.0, "{r}");
 
@@ -204,8 +204,7 @@ fn bench_times_fp32_and_int8_and_names_the_tier() {
     let r = real(&input).unwrap();
     assert!(r["runs"][0]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
     let wrong = dir.path().join("wrong.npz");
-    ptq::npz::write(&wrong, &[("input".to_string(), ptq::ir::Tensor::F32(ndarray::ArrayD::zeros(vec![1, 3])))])
-        .unwrap();
+    ptq::npz::write(&wrong, &[("input".to_string(), ptq::Tensor::F32(ndarray::ArrayD::zeros(vec![1, 3])))]).unwrap();
     let e = real(&wrong).unwrap_err().to_string();
     assert!(e.contains("\"input\"") && e.contains("expected shape"), "{e}");
 }

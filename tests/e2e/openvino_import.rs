@@ -11,7 +11,7 @@ use ptq_exec::{ExecOptions, Plan};
 use ptq_tests::fixtures_dir;
 
 /// Worst |got − want| / (1e-4·|want| max 1e-5) over all elements.
-fn worst(got: &ptq::ir::Tensor, want: &ptq::ir::Tensor) -> f64 {
+fn worst(got: &ptq::Tensor, want: &ptq::Tensor) -> f64 {
     let (g, w) = (got.to_f64_vec(), want.to_f64_vec());
     assert_eq!(g.len(), w.len());
     g.iter().zip(&w).map(|(a, b)| (a - b).abs() / (1e-4 * b.abs()).max(1e-5)).fold(0.0, f64::max)

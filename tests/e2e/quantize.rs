@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ptq::Tensor;
 use ptq::eval::{first_outputs, mean_cosine, top1};
-use ptq::ir::Tensor;
 use ptq::{Dataset, QuantizeOptions};
 use ptq_tests::{fixtures_dir, onnx_check, ort_outputs, require_python_runtimes};
 
@@ -186,13 +186,13 @@ fn opset_11_model_is_written_at_opset_13_with_per_channel_weights() {
 
 #[test]
 fn weight_dominated_model_shrinks_below_30_percent() {
-    use ptq::ir::ops::binary::{Binary, BinaryKind};
-    use ptq::ir::ops::matmul::MatMul;
-    use ptq::ir::{ConstSource, DType, Fact, Graph, Node, Value};
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    use ptq_ir::ops::matmul::MatMul;
+    use ptq_ir::{ConstSource, DType, Fact, Graph, Node, Value};
     let mut g = Graph::default();
     let x = g.add_value(Value {
         name: "x".into(),
-        fact: Fact::new(DType::F32, vec![ptq::ir::Dim::Sym("batch".into()), ptq::ir::Dim::Known(256)]),
+        fact: Fact::new(DType::F32, vec![ptq::Dim::Sym("batch".into()), ptq::Dim::Known(256)]),
         ..Value::default()
     });
     g.inputs.push(x);
@@ -295,8 +295,8 @@ fn quantized_on_its_inputs(name: &str) -> (ptq::QuantizedModel, Vec<(String, Ten
 
 /// Runs `g` on its fake-quant f32 path and on its integer path: the number
 /// of integer nodes and, per output, the largest difference.
-fn integer_vs_float(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (usize, Vec<(String, f64)>) {
-    use ptq::exec::{ExecOptions, Plan};
+fn integer_vs_float(g: &ptq::Graph, inputs: &[(String, Tensor)]) -> (usize, Vec<(String, f64)>) {
+    use ptq::{ExecOptions, Plan};
     let run = |integer: bool| {
         let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer, ..Default::default() }).unwrap();
         (plan.run(inputs.to_vec()).unwrap(), plan.integer_nodes().len())
@@ -335,11 +335,11 @@ fn integer_path_matches_fake_quant_on_every_fixture() {
 }
 
 /// The largest step of the graph's FakeQuantize nodes with constant ranges.
-fn largest_fake_quantize_step(g: &ptq::ir::Graph) -> f64 {
-    let range = |v: Option<ptq::ir::ValueId>| v.and_then(|v| g.constant(v)).map(|t| t.to_f64_vec());
+fn largest_fake_quantize_step(g: &ptq::Graph) -> f64 {
+    let range = |v: Option<ptq::ValueId>| v.and_then(|v| g.constant(v)).map(|t| t.to_f64_vec());
     g.iter_nodes()
         .filter_map(|(_, n)| match &n.op {
-            ptq::ir::Op::FakeQuantize(f) => {
+            ptq::Op::FakeQuantize(f) => {
                 let (lo, hi) = (range(n.inputs[3])?, range(n.inputs[4])?);
                 let width = lo.iter().zip(&hi).map(|(l, h)| (h - l).abs()).fold(0.0, f64::max);
                 Some(width / f64::from(f.levels - 1))
@@ -350,8 +350,8 @@ fn largest_fake_quantize_step(g: &ptq::ir::Graph) -> f64 {
 }
 
 /// Outputs of `g` on its integer path, and how many nodes ran on it.
-fn integer_outputs(g: &ptq::ir::Graph, inputs: &[(String, Tensor)]) -> (Vec<Vec<f64>>, usize) {
-    use ptq::exec::{ExecOptions, Plan};
+fn integer_outputs(g: &ptq::Graph, inputs: &[(String, Tensor)]) -> (Vec<Vec<f64>>, usize) {
+    use ptq::{ExecOptions, Plan};
     let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer: true, ..Default::default() }).unwrap();
     let out = plan.run(inputs.to_vec()).unwrap().iter().map(|(_, t)| t.to_f64_vec()).collect();
     (out, plan.integer_nodes().len())

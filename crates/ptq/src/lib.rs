@@ -30,16 +30,23 @@ pub use dataset::{Dataset, Item, ItemResult};
 pub use error::Error;
 pub use format::Format;
 pub use model::{Model, load};
-pub use ptq_algos as algos;
-pub use ptq_exec as exec;
-pub use ptq_ir as ir;
 pub use quantize::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, RangeEstimator, Report,
     Subgraph, quantize, quantize_with_events,
 };
 
+// The graph a model is held in, as far as a program reads it. Building or
+// rewriting graphs is the business of the `ptq-ir` crate itself.
+pub use ptq_ir::fact::shape_string;
+pub use ptq_ir::summary::Summary;
+pub use ptq_ir::{DType, Dim, Fact, Graph, Node, NodeId, Op, Shape, Tensor, Value, ValueId};
+// Running a model on ptq's executor.
+pub use ptq_exec::{ExecError, ExecOptions, Int8Tier, Plan, Probe, int8_tier};
+// The statistics cache a quantization can reuse across runs.
+pub use ptq_algos::StatsCache;
+
 /// The types most programs need.
 pub mod prelude {
+    pub use crate::{DType, Dim, Graph, Tensor};
     pub use crate::{Dataset, Error, Format, Model, QuantizeOptions, load, quantize};
-    pub use ptq_ir::prelude::*;
 }

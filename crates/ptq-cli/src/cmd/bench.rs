@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ptq::exec::{ExecOptions, Plan};
-use ptq::ir::{DType, Dim, Graph, Op, Tensor};
+use ptq::{DType, Dim, Graph, Op, Tensor};
+use ptq::{ExecOptions, Plan};
 
 /// Arguments of `ptq bench`.
 #[derive(Debug, clap::Args)]
@@ -234,7 +234,7 @@ fn measure(a: &Args) -> anyhow::Result<Report> {
         timings.push(time(a, "int8", &int8, true, &inputs)?);
     }
     let threads = if a.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { a.threads };
-    let tier = ptq::exec::int8_tier().map(|t| t.name().to_string()).map_err(|e| anyhow::anyhow!(e))?;
+    let tier = ptq::int8_tier().map(|t| t.name().to_string()).map_err(|e| anyhow::anyhow!(e))?;
     Ok(Report { timings, threads, tier })
 }
 

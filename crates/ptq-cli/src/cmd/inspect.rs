@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use ptq::ir::ValueId;
-use ptq::ir::fact::shape_string;
-use ptq::ir::summary::Summary;
+use ptq::Summary;
+use ptq::ValueId;
+use ptq::shape_string;
 
 /// Arguments of `ptq inspect`.
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,7 @@ pub struct Args {
     model: PathBuf,
 }
 
-fn describe(g: &ptq::ir::Graph, id: ValueId) -> String {
+fn describe(g: &ptq::Graph, id: ValueId) -> String {
     let v = g.value(id);
     let dtype = v.fact.dtype.map_or_else(|| "?".to_string(), |d| d.to_string());
     let shape = v.fact.shape.as_deref().map_or_else(|| "[unknown rank]".to_string(), shape_string);

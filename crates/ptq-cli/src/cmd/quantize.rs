@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use ptq::algos::StatsCache;
+use ptq::StatsCache;
 use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator};
 
 /// Arguments of `ptq quantize`.

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ptq::exec::{ExecOptions, Plan};
-use ptq::ir::Tensor;
+use ptq::Tensor;
+use ptq::{ExecOptions, Plan};
 
 /// Arguments of `ptq run`.
 #[derive(Debug, clap::Args)]
