@@ -5,6 +5,14 @@
 //! that suffer most, with one-step rollback when a reversion makes things
 //! worse. The best model found is returned with a report, whether or not
 //! the goal was met.
+//!
+//! Calibration runs once. Reverting a group rebuilds the graph from
+//! ptq-algos' [`Setup`](ptq_algos::Setup) with the group's activation
+//! quantizers left out (and, with the default [`RestoreMode`], its weight
+//! quantizers and corrected biases too). Groups come from
+//! `ptq_algos::groups`. The validation function ([`Validate`]) scores a
+//! graph on item indices and may be called from several threads at once:
+//! ranking scores candidate groups in parallel batches.
 
 #![forbid(unsafe_code)]
 

@@ -10,6 +10,19 @@
 //! control flow. The body's inputs and outputs do not change, so the node
 //! and the enclosing graph stay valid. Statistics come from the float model
 //! throughout, as for the enclosing graph.
+//!
+//! - Only bodies with a weighted op (Conv, ConvTranspose, MatMul, Gemm)
+//!   are quantized: If branches by default, Loop and Scan bodies only with
+//!   `quantize_loop_bodies`, since a recurrent body's rounding error
+//!   compounds over the iterations (the report says why they stay float).
+//! - Outer constants a body captures, and a Loop's carried values that
+//!   pass through unchanged from an outer constant, become constants of
+//!   the body, so placement inside it sees weights, not activations.
+//! - Report rows are labelled with the body's path
+//!   (`<node>/<then_branch|else_branch|body>/...`).
+//! - Quantized bodies are part of [`crate::Setup::float`], so accuracy
+//!   control cannot revert their quantizers; the statistics cache is not
+//!   used for a graph with such bodies (it does not hold their runs).
 
 use std::collections::HashMap;
 

@@ -13,7 +13,19 @@
 //!    Concat they are cloned onto each input and share one scale;
 //! 3. where they stop, one quantizer covers the requesting readers;
 //! 4. a quantizer read only by depthwise convolutions is per channel
-//!    (NNCF's CPU table gives their inputs `q8_a_ch`, per channel first).
+//!    along axis 1 (NNCF's CPU table gives their inputs `q8_a_ch`, per
+//!    channel first) when it is symmetric (asymmetric channels would each
+//!    need a zero point, and the integer depthwise kernel takes one) and
+//!    no quantizable op with quantized inputs writes it (onnxruntime fuses
+//!    such an op with its Q/DQ into a QLinear op that refuses per-channel
+//!    output scales);
+//! 5. a quantizer whose readers are all weightless and carry its tensor to
+//!    a graph output within four value-changing steps (a model head) is
+//!    left out, and its readers are reported as float;
+//! 6. constant weights get symmetric quantizers, per channel along
+//!    [`crate::hw::weight_axis`]; the overflow fix ([`OverflowFix`]) keeps
+//!    some to 7 bits (by default those of the first convolutions reached
+//!    from each model input).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

@@ -3,6 +3,13 @@
 //! DequantizeLinear (per-axis), and the bias of a layer whose input and
 //! weight are both quantized becomes int32 with scale s_x·s_w, the form
 //! onnxruntime fuses into its integer kernels.
+//!
+//! Two more choices serve the same runtimes and change no value: a signed
+//! symmetric activation is stored as u8 with zero point 128 (the grid of
+//! int8 with zero point 0), and a per-tensor quantizer that moved up
+//! through agnostic ops is repeated, with the same parameters, on their
+//! outputs, so onnxruntime fuses QLinearConv, QGemm or an int8 MaxPool
+//! instead of running float ops between DequantizeLinear nodes.
 
 use std::collections::HashMap;
 

@@ -4,6 +4,12 @@
 //! items, and the candidate whose outputs are closest to the float model's
 //! wins.
 //!
+//! The candidates are NNCF's mean per-item ranges, the error search and
+//! the global min/max ([`crate::range`]); they run on the first [`ITEMS`]
+//! calibration items, which the calibration pass keeps (after a cache hit
+//! they are read again), and are scored by [`relative_error`]. NNCF's
+//! ranges win ties; the report lists every candidate's error.
+//!
 //! No range rule is best everywhere: NNCF's mean per-item ranges suit
 //! models whose outliers carry little (squeeze-and-excitation CNNs), the
 //! global or error-searched ranges those whose outliers matter (LeViT,

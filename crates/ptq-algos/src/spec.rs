@@ -1,5 +1,10 @@
 //! Quantization parameters as plain data, and NNCF's range math
 //! (`quantization/fake_quantize.py`) turning statistics into them.
+//!
+//! [`QuantSpec`] lives here rather than in ptq-ir (where
+//! ../shared/DESIGN.md puts it): a graph carries quantization as
+//! QuantizeLinear / DequantizeLinear nodes, which each frontend writes in
+//! its own form, so nothing below this crate needs the type.
 
 /// Storage type of quantized values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

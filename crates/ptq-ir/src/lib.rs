@@ -3,7 +3,16 @@
 //! A [`Graph`] holds named [`Value`]s (graph inputs, constants, node outputs)
 //! with [`Fact`]s (dtype and static or symbolic shape), and [`Node`]s whose
 //! [`Op`] is a closed enum of per-op structs plus [`ops::Opaque`] for operators
-//! the IR does not model. Every edit goes through a [`Patch`].
+//! the IR does not model. Semantics are those of the newest ONNX opset the
+//! frontends read ([`ops`]). A [`Patch`] applies a set of edits completely
+//! or not at all (quantizer insertion uses one); passes that own their graph
+//! ([`passes`], the executor's plan-time rewrites) also edit its public
+//! fields directly.
+//!
+//! [`infer::infer_facts`] refines declared facts and fails on a
+//! contradiction; [`infer::infer_facts_overruling`] lets an inferred shape
+//! replace a declared one and reports each case, for importers that accept
+//! what onnxruntime accepts.
 //!
 //! This crate depends on no other workspace crate; frontends lower into it.
 #![forbid(unsafe_code)]

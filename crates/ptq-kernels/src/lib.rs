@@ -1,9 +1,22 @@
 //! CPU compute kernels for the ptq executor.
 //!
 //! [`mod@f32`] holds the single-precision kernels: [`sgemm`] over strided views,
-//! [`conv2d`] (im2col + GEMM, a direct depthwise path, 1x1 as a plain GEMM),
+//! [`conv2d`] (im2col + GEMM, a direct depthwise path, 1x1 as a plain GEMM,
+//! a direct AVX-512 path for stride-1 layers),
 //! [`conv_transpose2d`] (GEMM + col2im) and slice kernels
 //! ([`add_channel_bias`], [`relu`], [`softmax_rows`], [`exp`]).
+//!
+//! [`int8`] holds the integer path's kernels: u8×s8→i32 GEMM on weights
+//! packed once, convolution read in place from a padded channels-last
+//! image, depthwise convolution, epilogues back to f32 or u8, a quantized
+//! add, and slice quantize/dequantize, with scalar, AVX2, AVX-512 VNNI and
+//! NEON tiers chosen once per process (or pinned with `PTQ_CPU_TIER`); the
+//! tests hold every tier to the results of the scalar one.
+//! [`layout`] transposes between channels-first and channels-last.
+//!
+//! The f32 kernels dispatched per instruction set give the same bits on
+//! every build (no contracted multiply-adds; explicit `mul_add` where a
+//! fused one is wanted); `PTQ_CPU_TIER` does not apply to them.
 //!
 //! [`Pool`] is a spinning thread pool for short parallel sections, and
 //! [`parallel`] sends [`Threads::Pool`] work to it (or to rayon).

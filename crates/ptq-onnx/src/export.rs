@@ -1,4 +1,11 @@
 //! [`OnnxModel`] to `ModelProto`, and atomic saving.
+//!
+//! Constants go back the way the file stored them (`ConstSource`:
+//! initializer or `Constant` node); constants an importer derived from an
+//! older opset's attributes are dropped when the node takes the attribute
+//! again. A value whose dtype is unknown is written without a type, as
+//! exporters write If branch outputs. Model-local functions are written
+//! back as they were read, beside the graph they were inlined into.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -1,6 +1,11 @@
 //! The IR XML as plain data: layers with their `<data>` attributes and
 //! ports, and edges. No semantics here, only structure, with every
 //! attribute checked for presence and syntax as it is read.
+//!
+//! The file is parsed with roxmltree with DTDs refused; its size, port
+//! ranks and `<rt_info>` nesting are bounded ([`MAX_XML_BYTES`],
+//! [`MAX_RANK`], [`MAX_RT_DEPTH`]). The model's `<rt_info>` is kept as a
+//! tree of [`RtNode`]s so export can write it back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

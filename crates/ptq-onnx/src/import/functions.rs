@@ -4,7 +4,9 @@
 //! references (`ref_attr_name`) replaced by the call's attributes or the
 //! function's defaults. The main graph and every subgraph are rewritten,
 //! calls inside function bodies too, to a bounded depth and size (a hostile
-//! file must not expand without bound).
+//! file must not expand without bound): calls nest at most 16 deep, and the
+//! expansion may add at most 64 times the file's node count (plus 10,000)
+//! nodes. Export writes the inlined graph and keeps the functions.
 
 use std::collections::HashMap;
 

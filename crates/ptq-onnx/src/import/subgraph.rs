@@ -1,7 +1,9 @@
 //! Control-flow ops (`If`, `Loop`, `Scan`): their `GraphProto` attributes
 //! become IR subgraphs ([`Body`]), imported recursively by the same
 //! importer, and the outer-scope names a subgraph reads become captures:
-//! trailing graph inputs of the body and trailing inputs of the node.
+//! trailing graph inputs of the body and trailing inputs of the node, which
+//! the enclosing graph resolves like any other input. Subgraphs nest at
+//! most [`MAX_DEPTH`] deep.
 
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::{GraphProto, NodeProto};

@@ -3,17 +3,18 @@
 
 use onnx_protobuf::AttributeProto;
 use onnx_protobuf::attribute_proto::AttributeType;
-use ptq_ir::Op;
 use ptq_ir::ops::body::{Body, capture_count};
+use ptq_ir::ops::scan::Scan;
 
 use super::{Emitted, ExportCtx};
 use crate::attrs::AttrOut;
 
-/// Writes an `If`, `Loop` or `Scan` node: the node's own inputs (its
-/// captures are read by name inside the bodies) and each body as a graph.
-pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
-    let op = &cx.node.op;
-    let bodies = op.bodies();
+/// Writes an `If`, `Loop` or `Scan` node as `op_type` with attributes
+/// `out`: the node's own inputs (its captures are read by name inside the
+/// bodies) and each body as a graph attribute, named by `names` in
+/// [`ptq_ir::Op::bodies`] order.
+pub fn export(cx: &ExportCtx<'_>, op_type: &str, mut out: AttrOut, names: &[&str]) -> Result<Emitted, String> {
+    let bodies = cx.node.op.bodies();
     let own = cx.node.inputs.len().checked_sub(capture_count(bodies.iter().copied())).ok_or("too few inputs")?;
     let mut next = own;
     let mut graphs = Vec::with_capacity(bodies.len());
@@ -22,28 +23,6 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         graphs.push(body_proto(cx, b, next)?);
         next += n;
     }
-    let mut out = AttrOut::default();
-    let op_type = match op {
-        Op::If(_) => "If",
-        Op::Loop(_) => "Loop",
-        Op::Scan(s) => {
-            out.int("num_scan_inputs", s.num_scan_inputs as i64);
-            if s.batched {
-                out.ints_opt("directions", &s.scan_input_directions);
-            } else {
-                out.ints_opt("scan_input_directions", &s.scan_input_directions);
-                out.ints_opt("scan_input_axes", &s.scan_input_axes);
-                out.ints_opt("scan_output_axes", &s.scan_output_axes);
-                out.ints_opt("scan_output_directions", &s.scan_output_directions);
-            }
-            "Scan"
-        }
-        other => return Err(format!("{} is not a control-flow op", other.name())),
-    };
-    let names: &[&str] = match op {
-        Op::If(_) => &["then_branch", "else_branch"],
-        _ => &["body"],
-    };
     for (name, g) in names.iter().zip(graphs) {
         let mut a = AttributeProto::new();
         a.name = (*name).to_string();
@@ -54,6 +33,21 @@ pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
     let mut e = Emitted::new(op_type, out);
     e.input_order = Some((0..own).collect());
     Ok(e)
+}
+
+/// Scan's attributes (`directions` in the batched opset-8 form).
+pub fn scan_attrs(s: &Scan) -> AttrOut {
+    let mut out = AttrOut::default();
+    out.int("num_scan_inputs", s.num_scan_inputs as i64);
+    if s.batched {
+        out.ints_opt("directions", &s.scan_input_directions);
+    } else {
+        out.ints_opt("scan_input_directions", &s.scan_input_directions);
+        out.ints_opt("scan_input_axes", &s.scan_input_axes);
+        out.ints_opt("scan_output_axes", &s.scan_output_axes);
+        out.ints_opt("scan_output_directions", &s.scan_output_directions);
+    }
+    out
 }
 
 /// A body as a `GraphProto`: its formal inputs only, each capture renamed

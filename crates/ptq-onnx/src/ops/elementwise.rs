@@ -1,6 +1,5 @@
 //! Unary, binary and variadic elementwise ops, Clip, and the softmax family.
 
-use ptq_ir::Op;
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::ops::clip::Clip;
 use ptq_ir::ops::softmax::{Softmax, SoftmaxKind};
@@ -136,40 +135,32 @@ fn unary_attrs(k: UnaryKind) -> AttrOut {
     o
 }
 
-/// Writes the elementwise family.
-pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
-    Ok(match &cx.node.op {
-        Op::Unary(u) => {
-            if matches!(u.kind, UnaryKind::Gelu { .. }) && cx.opset < 20 {
-                return Err("Gelu needs opset 20".into());
-            }
-            Emitted::new(u.kind.name(), unary_attrs(u.kind))
-        }
-        Op::Binary(b) => {
-            let mut o = AttrOut::default();
-            if let BinaryKind::Mod { fmod } = b.kind {
-                o.int_unless("fmod", i64::from(fmod), 0);
-            }
-            Emitted::new(b.kind.name(), o)
-        }
-        Op::Variadic(_) => Emitted::new(cx.node.op.name(), AttrOut::default()),
-        Op::Clip(_) => Emitted::new("Clip", AttrOut::default()),
-        Op::Softmax(s) => {
-            let legacy = cx.opset < 13;
-            if legacy != s.coerce_2d {
-                let rank = cx.node.inputs.first().copied().flatten().and_then(|v| cx.graph.value(v).fact.rank());
-                if !rank.is_some_and(|r| s.is_last_axis(r)) {
-                    return Err(
-                        "softmax semantics changed at opset 13 and the axis is not provably the last one".into()
-                    );
-                }
-            }
-            let mut o = AttrOut::default();
-            let rank = cx.node.inputs.first().copied().flatten().and_then(|v| cx.graph.value(v).fact.rank());
-            let axis = if legacy != s.coerce_2d { rank.map_or(s.axis, |r| r as i64 - 1) } else { s.axis };
-            o.int_unless("axis", axis, if legacy { 1 } else { -1 });
-            Emitted::new(cx.node.op.name(), o)
-        }
-        _ => return Err("not an elementwise op".into()),
-    })
+/// Writes a unary op.
+pub fn export_unary(u: &Unary, cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    if matches!(u.kind, UnaryKind::Gelu { .. }) && cx.opset < 20 {
+        return Err("Gelu needs opset 20".into());
+    }
+    Ok(Emitted::new(u.kind.name(), unary_attrs(u.kind)))
+}
+
+/// Writes a binary op.
+pub fn export_binary(b: &Binary) -> Emitted {
+    let mut o = AttrOut::default();
+    if let BinaryKind::Mod { fmod } = b.kind {
+        o.int_unless("fmod", i64::from(fmod), 0);
+    }
+    Emitted::new(b.kind.name(), o)
+}
+
+/// Writes Softmax, LogSoftmax or Hardmax, with the axis this opset means.
+pub fn export_softmax(s: &Softmax, cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    let legacy = cx.opset < 13;
+    let rank = cx.node.inputs.first().copied().flatten().and_then(|v| cx.graph.value(v).fact.rank());
+    if legacy != s.coerce_2d && !rank.is_some_and(|r| s.is_last_axis(r)) {
+        return Err("softmax semantics changed at opset 13 and the axis is not provably the last one".into());
+    }
+    let mut o = AttrOut::default();
+    let axis = if legacy != s.coerce_2d { rank.map_or(s.axis, |r| r as i64 - 1) } else { s.axis };
+    o.int_unless("axis", axis, if legacy { 1 } else { -1 });
+    Ok(Emitted::new(cx.node.op.name(), o))
 }

@@ -1,5 +1,6 @@
 //! Ops that move data without computing: reshape, transpose, squeeze, concat, split, ...
 
+use ptq_ir::Tensor;
 use ptq_ir::ops::concat::Concat;
 use ptq_ir::ops::depth_to_space::DepthToSpace;
 use ptq_ir::ops::expand::Expand;
@@ -11,7 +12,6 @@ use ptq_ir::ops::squeeze::Squeeze;
 use ptq_ir::ops::tile::Tile;
 use ptq_ir::ops::transpose::Transpose;
 use ptq_ir::ops::unsqueeze::Unsqueeze;
-use ptq_ir::{Op, Tensor};
 
 use super::{Emitted, ExportCtx, Lowered};
 use crate::attrs::{AttrOut, Attrs};
@@ -57,64 +57,76 @@ pub fn import(t: &str, a: &Attrs, opset: i64) -> Result<Option<Lowered>, String>
     }
 }
 
-pub fn export(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+/// Writes a layout op (Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
+/// Concat, Split, Expand, Tile, DepthToSpace, SpaceToDepth): its attributes
+/// from `attrs`, and the inputs older opsets take as attributes moved there.
+fn layout(cx: &ExportCtx<'_>, attrs: AttrOut) -> Emitted {
+    Emitted::new(cx.node.op.name(), attrs)
+}
+
+pub fn export_reshape(r: &Reshape, cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    if r.allowzero && cx.opset < 14 {
+        return Err("allowzero needs opset 14".into());
+    }
     let mut o = AttrOut::default();
-    let name = cx.node.op.name();
-    let mut e = match &cx.node.op {
-        Op::Reshape(r) => {
-            if r.allowzero && cx.opset < 14 {
-                return Err("allowzero needs opset 14".into());
-            }
-            o.int_unless("allowzero", i64::from(r.allowzero), 0);
-            Emitted::new(name, o)
-        }
-        Op::Flatten(f) => {
-            o.int_unless("axis", f.axis, 1);
-            Emitted::new(name, o)
-        }
-        Op::Transpose(t) => {
-            o.ints_opt("perm", &t.perm);
-            Emitted::new(name, o)
-        }
-        Op::Squeeze(_) | Op::Unsqueeze(_) => {
-            let mut e = Emitted::new(name, o);
-            if cx.opset < 13 {
-                cx.ints_from_input(1, "axes", &mut e)?;
-            }
-            e
-        }
-        Op::Concat(c) => {
-            o.int("axis", c.axis);
-            Emitted::new(name, o)
-        }
-        Op::Split(s) => {
-            o.int_unless("axis", s.axis, 0);
-            if let Some(n) = s.num_outputs {
-                if cx.opset < 18 {
-                    return Err("num_outputs needs opset 18".into());
-                }
-                o.int("num_outputs", n);
-            }
-            let mut e = Emitted::new(name, o);
-            if cx.opset < 13 {
-                cx.ints_from_input(1, "split", &mut e)?;
-            }
-            e
-        }
-        Op::DepthToSpace(d) => {
-            o.int("blocksize", d.blocksize);
-            if d.crd {
-                o.string("mode", "CRD");
-            }
-            Emitted::new(name, o)
-        }
-        Op::SpaceToDepth(d) => {
-            o.int("blocksize", d.blocksize);
-            Emitted::new(name, o)
-        }
-        Op::Expand(_) | Op::Tile(_) => Emitted::new(name, o),
-        _ => return Err("not a layout op".into()),
-    };
-    e.op_type = name.to_string();
+    o.int_unless("allowzero", i64::from(r.allowzero), 0);
+    Ok(layout(cx, o))
+}
+
+pub fn export_flatten(f: &Flatten, cx: &ExportCtx<'_>) -> Emitted {
+    let mut o = AttrOut::default();
+    o.int_unless("axis", f.axis, 1);
+    layout(cx, o)
+}
+
+pub fn export_transpose(t: &Transpose, cx: &ExportCtx<'_>) -> Emitted {
+    let mut o = AttrOut::default();
+    o.ints_opt("perm", &t.perm);
+    layout(cx, o)
+}
+
+/// Squeeze or Unsqueeze: `axes` is an attribute before opset 13.
+pub fn export_squeeze_like(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    let mut e = layout(cx, AttrOut::default());
+    if cx.opset < 13 {
+        cx.ints_from_input(1, "axes", &mut e)?;
+    }
     Ok(e)
+}
+
+pub fn export_concat(c: &Concat, cx: &ExportCtx<'_>) -> Emitted {
+    let mut o = AttrOut::default();
+    o.int("axis", c.axis);
+    layout(cx, o)
+}
+
+pub fn export_split(s: &Split, cx: &ExportCtx<'_>) -> Result<Emitted, String> {
+    let mut o = AttrOut::default();
+    o.int_unless("axis", s.axis, 0);
+    if let Some(n) = s.num_outputs {
+        if cx.opset < 18 {
+            return Err("num_outputs needs opset 18".into());
+        }
+        o.int("num_outputs", n);
+    }
+    let mut e = layout(cx, o);
+    if cx.opset < 13 {
+        cx.ints_from_input(1, "split", &mut e)?;
+    }
+    Ok(e)
+}
+
+pub fn export_depth_to_space(d: &DepthToSpace, cx: &ExportCtx<'_>) -> Emitted {
+    let mut o = AttrOut::default();
+    o.int("blocksize", d.blocksize);
+    if d.crd {
+        o.string("mode", "CRD");
+    }
+    layout(cx, o)
+}
+
+pub fn export_space_to_depth(d: &SpaceToDepth, cx: &ExportCtx<'_>) -> Emitted {
+    let mut o = AttrOut::default();
+    o.int("blocksize", d.blocksize);
+    layout(cx, o)
 }

@@ -168,35 +168,37 @@ fn export_current(cx: &ExportCtx<'_>) -> Result<Emitted, String> {
         Op::InstanceNorm(o) => Ok(norm::export_instance_norm(o)),
         Op::Gemm(o) => Ok(linalg::export_gemm(o)),
         Op::MatMul(_) => Ok(Emitted::new("MatMul", Default::default())),
-        Op::Unary(_) | Op::Binary(_) | Op::Variadic(_) | Op::Clip(_) | Op::Softmax(_) => elementwise::export(cx),
-        Op::Reshape(_)
-        | Op::Flatten(_)
-        | Op::Transpose(_)
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Concat(_)
-        | Op::Split(_)
-        | Op::Expand(_)
-        | Op::Tile(_)
-        | Op::DepthToSpace(_)
-        | Op::SpaceToDepth(_) => layout::export(cx),
-        Op::Slice(_)
-        | Op::Gather(_)
-        | Op::GatherElements(_)
-        | Op::Pad(_)
-        | Op::ShapeOf(_)
-        | Op::Size(_)
-        | Op::ConstantOfShape(_)
-        | Op::Range(_)
-        | Op::Cast(_)
-        | Op::Where(_)
-        | Op::Dropout(_) => tensor_ops::export(cx),
+        Op::Unary(o) => elementwise::export_unary(o, cx),
+        Op::Binary(o) => Ok(elementwise::export_binary(o)),
+        Op::Variadic(_) | Op::Clip(_) => Ok(Emitted::new(cx.node.op.name(), Default::default())),
+        Op::Softmax(o) => elementwise::export_softmax(o, cx),
+        Op::Reshape(o) => layout::export_reshape(o, cx),
+        Op::Flatten(o) => Ok(layout::export_flatten(o, cx)),
+        Op::Transpose(o) => Ok(layout::export_transpose(o, cx)),
+        Op::Squeeze(_) | Op::Unsqueeze(_) => layout::export_squeeze_like(cx),
+        Op::Concat(o) => Ok(layout::export_concat(o, cx)),
+        Op::Split(o) => layout::export_split(o, cx),
+        Op::Expand(_) | Op::Tile(_) => Ok(Emitted::new(cx.node.op.name(), Default::default())),
+        Op::DepthToSpace(o) => Ok(layout::export_depth_to_space(o, cx)),
+        Op::SpaceToDepth(o) => Ok(layout::export_space_to_depth(o, cx)),
+        Op::Slice(_) | Op::Size(_) | Op::Range(_) | Op::Where(_) => Ok(tensor_ops::export_plain(cx)),
+        Op::Gather(o) => Ok(tensor_ops::export_gather_axis(o.axis, cx)),
+        Op::GatherElements(o) => Ok(tensor_ops::export_gather_axis(o.axis, cx)),
+        Op::Pad(o) => tensor_ops::export_pad(o, cx),
+        Op::ShapeOf(o) => tensor_ops::export_shape(o, cx),
+        Op::ConstantOfShape(o) => Ok(tensor_ops::export_constant_of_shape(o)),
+        Op::Cast(o) => Ok(tensor_ops::export_cast(o)),
+        Op::Dropout(o) => tensor_ops::export_dropout(o, cx),
         Op::Reduce(o) => reduce::export_reduce(o, cx),
-        Op::ArgReduce(_) | Op::TopK(_) => Ok(reduce::export_arg(&cx.node.op)),
+        Op::ArgReduce(o) => Ok(reduce::export_arg_reduce(o)),
+        Op::TopK(o) => Ok(reduce::export_topk(o)),
         Op::Resize(o) => Ok(resize::export(o)),
         Op::Rnn(o) => Ok(rnn::export(o)),
-        Op::If(_) | Op::Loop(_) | Op::Scan(_) => control::export(cx),
-        Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => quant::export(cx),
+        Op::If(_) => control::export(cx, "If", Default::default(), &["then_branch", "else_branch"]),
+        Op::Loop(_) => control::export(cx, "Loop", Default::default(), &["body"]),
+        Op::Scan(o) => control::export(cx, "Scan", control::scan_attrs(o), &["body"]),
+        Op::QuantizeLinear(o) => quant::export_quantize(o, cx),
+        Op::DequantizeLinear(o) => quant::export_dequantize(o, cx),
         Op::FakeQuantize(_) => Err("FakeQuantize (OpenVINO) has no ONNX form in this exporter".into()),
         Op::Opaque(o) => {
             let mut out = crate::attrs::AttrOut::default();

@@ -1,6 +1,5 @@
 //! Reduce*, ArgMax/ArgMin and TopK.
 
-use ptq_ir::Op;
 use ptq_ir::ops::arg_reduce::ArgReduce;
 use ptq_ir::ops::reduce::{Reduce, ReduceKind};
 use ptq_ir::ops::topk::TopK;
@@ -80,24 +79,22 @@ pub fn import_arg(t: &str, a: &Attrs) -> Result<Option<Lowered>, String> {
     })
 }
 
-pub fn export_arg(op: &Op) -> Emitted {
+pub fn export_topk(t: &TopK) -> Emitted {
     let mut o = AttrOut::default();
-    match op {
-        Op::TopK(t) => {
-            o.int_unless("axis", t.axis, -1).int_unless("largest", i64::from(t.largest), 1).int_unless(
-                "sorted",
-                i64::from(t.sorted),
-                1,
-            );
-        }
-        Op::ArgReduce(r) => {
-            o.int_unless("axis", r.axis, 0).int_unless("keepdims", i64::from(r.keepdims), 1).int_unless(
-                "select_last_index",
-                i64::from(r.select_last_index),
-                0,
-            );
-        }
-        _ => {}
-    }
-    Emitted::new(op.name(), o)
+    o.int_unless("axis", t.axis, -1).int_unless("largest", i64::from(t.largest), 1).int_unless(
+        "sorted",
+        i64::from(t.sorted),
+        1,
+    );
+    Emitted::new("TopK", o)
+}
+
+pub fn export_arg_reduce(r: &ArgReduce) -> Emitted {
+    let mut o = AttrOut::default();
+    o.int_unless("axis", r.axis, 0).int_unless("keepdims", i64::from(r.keepdims), 1).int_unless(
+        "select_last_index",
+        i64::from(r.select_last_index),
+        0,
+    );
+    Emitted::new(if r.max { "ArgMax" } else { "ArgMin" }, o)
 }

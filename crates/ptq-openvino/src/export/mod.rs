@@ -73,7 +73,7 @@ pub fn to_ir(g: &Graph, info: &IrInfo, opts: &ExportOptions) -> Result<IrFiles, 
     }
     for &id in &order {
         let Some(node) = g.node(id) else { continue };
-        emit::emit(&mut cx, id, node).map_err(|e| format!("node '{}' ({}): {e}", node.name, node.op.name()))?;
+        emit::emit(&mut cx, node).map_err(|e| format!("node '{}' ({}): {e}", node.name, node.op.name()))?;
     }
     for (i, &v) in g.outputs.iter().enumerate() {
         let s = cx.src(v)?;

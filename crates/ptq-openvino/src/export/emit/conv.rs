@@ -1,8 +1,12 @@
 //! Convolutions, pooling and batch norm.
 
+use ptq_ir::Node;
+use ptq_ir::ops::batch_norm::BatchNorm;
+use ptq_ir::ops::conv::Conv;
+use ptq_ir::ops::global_pool::GlobalPool;
+use ptq_ir::ops::pool::Pool;
 use ptq_ir::ops::pool::PoolKind;
 use ptq_ir::ops::spatial::AutoPad;
-use ptq_ir::{Node, Op};
 
 use super::{Cx, inp, numpy, opt_inp, out, single, step};
 use crate::export::builder::{attrs, list};
@@ -46,78 +50,81 @@ fn grouped(ws: &[i64], g: i64) -> Result<Vec<usize>, String> {
     Ok(shape)
 }
 
-pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
-    match &n.op {
-        Op::Conv(c) => {
-            let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
-            conv_like(cx, n, ["Convolution", "GroupConvolution"], sp, c.group, |_| vec![])
-        }
-        Op::ConvTranspose(c) => {
-            if c.output_shape.is_some() {
-                return Err("output_shape has no OpenVINO form; give explicit pads".into());
-            }
-            // Without an output_shape input OpenVINO ignores same_upper/same_lower
-            // (no padding), which would change the layer.
-            if matches!(c.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
-                return Err("SAME auto_pad on a transposed convolution has no OpenVINO form; give explicit pads".into());
-            }
-            let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
-            // Grouped weights: [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
-            conv_like(cx, n, ["ConvolutionBackpropData", "GroupConvolutionBackpropData"], sp, c.group, |rank| {
-                let op = c.output_padding.clone().unwrap_or_else(|| vec![0; rank]);
-                vec![("output_padding".into(), list(&op))]
-            })
-        }
-        Op::Pool(p) => {
-            if n.outputs.get(1).copied().flatten().is_some() {
-                return Err("MaxPool indices have no OpenVINO opset1 form".into());
-            }
-            let rank = p.kernel_shape.len();
-            if p.dilations.as_ref().is_some_and(|d| d.iter().any(|&v| v != 1)) {
-                return Err("dilated pooling is not written yet".into());
-            }
-            let [s, _, pb, pe] = spatial(&p.strides, &None, &p.pads, rank)?;
-            let rounding = if p.ceil_mode { "ceil" } else { "floor" };
-            let mut data = attrs([
-                ("strides", s),
-                ("pads_begin", pb),
-                ("pads_end", pe),
-                ("kernel", list(&p.kernel_shape)),
-                ("rounding_type", rounding.into()),
-                ("auto_pad", auto_pad(p.auto_pad).into()),
-            ]);
-            let x = cx.src(inp(n, 0)?)?;
-            let kind = match p.kind {
-                PoolKind::Max => "MaxPool",
-                PoolKind::Avg => {
-                    data.push(("exclude-pad".into(), (!p.count_include_pad).to_string()));
-                    "AvgPool"
-                }
-            };
-            single(cx, n, kind, "opset1", data, &[x])
-        }
-        Op::GlobalPool(p) => {
-            let x = inp(n, 0)?;
-            let rank = cx.rank(x)?;
-            let axes: Vec<i64> = (2..rank as i64).collect();
-            let xs = cx.src(x)?;
-            let a = cx.ints(&format!("{}/axes", n.name), &axes)?;
-            let kind = if p.kind == PoolKind::Max { "ReduceMax" } else { "ReduceMean" };
-            single(cx, n, kind, "opset1", attrs([("keep_dims", "true".into())]), &[xs, a])
-        }
-        Op::BatchNorm(b) => {
-            if b.training_mode || n.outputs.iter().skip(1).any(Option::is_some) {
-                return Err("training-mode batch norm has no OpenVINO form".into());
-            }
-            // BatchNormInference v5: data, gamma, beta, mean, variance.
-            let ins = super::inputs(cx, n)?;
-            if ins.len() != 5 {
-                return Err("batch norm needs 5 inputs".into());
-            }
-            single(cx, n, "BatchNormInference", "opset5", attrs([("epsilon", b.epsilon.to_string())]), &ins)
-        }
-        _ => Err("not a convolution or pooling op".into()),
+pub(super) fn conv(cx: &mut Cx<'_>, n: &Node, c: &Conv) -> Result<(), String> {
+    let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
+    conv_like(cx, n, ["Convolution", "GroupConvolution"], sp, c.group, |_| vec![])
+}
+
+pub(super) fn conv_transpose(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    c: &ptq_ir::ops::conv_transpose::ConvTranspose,
+) -> Result<(), String> {
+    if c.output_shape.is_some() {
+        return Err("output_shape has no OpenVINO form; give explicit pads".into());
     }
+    // Without an output_shape input OpenVINO ignores same_upper/same_lower
+    // (no padding), which would change the layer.
+    if matches!(c.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
+        return Err("SAME auto_pad on a transposed convolution has no OpenVINO form; give explicit pads".into());
+    }
+    let sp = (&c.strides, &c.dilations, &c.pads, c.auto_pad);
+    // Grouped weights: [C_in, C_out/G, k..] → [G, C_in/G, C_out/G, k..].
+    conv_like(cx, n, ["ConvolutionBackpropData", "GroupConvolutionBackpropData"], sp, c.group, |rank| {
+        let op = c.output_padding.clone().unwrap_or_else(|| vec![0; rank]);
+        vec![("output_padding".into(), list(&op))]
+    })
+}
+
+pub(super) fn pool(cx: &mut Cx<'_>, n: &Node, p: &Pool) -> Result<(), String> {
+    if n.outputs.get(1).copied().flatten().is_some() {
+        return Err("MaxPool indices have no OpenVINO opset1 form".into());
+    }
+    let rank = p.kernel_shape.len();
+    if p.dilations.as_ref().is_some_and(|d| d.iter().any(|&v| v != 1)) {
+        return Err("dilated pooling is not written yet".into());
+    }
+    let [s, _, pb, pe] = spatial(&p.strides, &None, &p.pads, rank)?;
+    let rounding = if p.ceil_mode { "ceil" } else { "floor" };
+    let mut data = attrs([
+        ("strides", s),
+        ("pads_begin", pb),
+        ("pads_end", pe),
+        ("kernel", list(&p.kernel_shape)),
+        ("rounding_type", rounding.into()),
+        ("auto_pad", auto_pad(p.auto_pad).into()),
+    ]);
+    let x = cx.src(inp(n, 0)?)?;
+    let kind = match p.kind {
+        PoolKind::Max => "MaxPool",
+        PoolKind::Avg => {
+            data.push(("exclude-pad".into(), (!p.count_include_pad).to_string()));
+            "AvgPool"
+        }
+    };
+    single(cx, n, kind, "opset1", data, &[x])
+}
+
+pub(super) fn global_pool(cx: &mut Cx<'_>, n: &Node, p: &GlobalPool) -> Result<(), String> {
+    let x = inp(n, 0)?;
+    let rank = cx.rank(x)?;
+    let axes: Vec<i64> = (2..rank as i64).collect();
+    let xs = cx.src(x)?;
+    let a = cx.ints(&format!("{}/axes", n.name), &axes)?;
+    let kind = if p.kind == PoolKind::Max { "ReduceMax" } else { "ReduceMean" };
+    single(cx, n, kind, "opset1", attrs([("keep_dims", "true".into())]), &[xs, a])
+}
+
+pub(super) fn batch_norm(cx: &mut Cx<'_>, n: &Node, b: &BatchNorm) -> Result<(), String> {
+    if b.training_mode || n.outputs.iter().skip(1).any(Option::is_some) {
+        return Err("training-mode batch norm has no OpenVINO form".into());
+    }
+    // BatchNormInference v5: data, gamma, beta, mean, variance.
+    let ins = super::inputs(cx, n)?;
+    if ins.len() != 5 {
+        return Err("batch norm needs 5 inputs".into());
+    }
+    single(cx, n, "BatchNormInference", "opset5", attrs([("epsilon", b.epsilon.to_string())]), &ins)
 }
 
 /// Strides, dilations, pads and auto_pad of a convolution.

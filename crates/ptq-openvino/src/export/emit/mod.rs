@@ -6,25 +6,54 @@ mod math;
 mod quant;
 mod resize;
 
-use ptq_ir::{Node, NodeId, Op, ValueId};
+use ptq_ir::{Node, Op, ValueId};
 
 use super::Cx;
 use super::builder::{Port, Src};
 
 /// Writes node `n` (`id`), binding its outputs.
-pub(crate) fn emit(cx: &mut Cx<'_>, id: NodeId, n: &Node) -> Result<(), String> {
+pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     match &n.op {
-        Op::Conv(_) | Op::ConvTranspose(_) | Op::Pool(_) | Op::GlobalPool(_) | Op::BatchNorm(_) => conv::emit(cx, n),
-        Op::Gemm(_)
-        | Op::MatMul(_)
-        | Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Variadic(_)
-        | Op::Clip(_)
-        | Op::Softmax(_)
-        | Op::LayerNorm(_)
-        | Op::Reduce(_) => math::emit(cx, n),
-        Op::QuantizeLinear(_) | Op::DequantizeLinear(_) | Op::FakeQuantize(_) => quant::emit(cx, id, n),
+        Op::Conv(c) => conv::conv(cx, n, c),
+        Op::ConvTranspose(c) => conv::conv_transpose(cx, n, c),
+        Op::Pool(p) => conv::pool(cx, n, p),
+        Op::GlobalPool(p) => conv::global_pool(cx, n, p),
+        Op::BatchNorm(b) => conv::batch_norm(cx, n, b),
+        Op::MatMul(_) => math::mat_mul(cx, n),
+        Op::Gemm(o) => math::gemm(cx, n, o),
+        Op::Unary(u) => math::unary(cx, n, &u.kind),
+        Op::Binary(b) => math::binary(cx, n, b),
+        Op::Variadic(v) => math::variadic(cx, n, v),
+        Op::Clip(_) => math::clip(cx, n),
+        Op::Softmax(s) => math::softmax(cx, n, s),
+        Op::LayerNorm(l) => math::layer_norm(cx, n, l),
+        Op::Reduce(r) => math::reduce(cx, n, r),
+        Op::FakeQuantize(f) => quant::fake_quantize(cx, n, f),
+        Op::QuantizeLinear(_) => quant::quantize_linear(cx, n),
+        Op::DequantizeLinear(_) => quant::dequantize_linear(cx, n),
+        Op::Reshape(r) => layout::reshape(cx, n, r),
+        Op::Flatten(f) => layout::flatten(cx, n, f),
+        Op::Transpose(t) => layout::transpose(cx, n, t),
+        Op::Squeeze(_) => layout::squeeze(cx, n, "Squeeze"),
+        Op::Unsqueeze(_) => layout::squeeze(cx, n, "Unsqueeze"),
+        Op::Concat(c) => layout::concat(cx, n, c),
+        Op::Split(s) => layout::split(cx, n, s),
+        Op::Slice(_) => layout::slice(cx, n),
+        Op::Gather(g) => layout::gather(cx, n, g),
+        Op::GatherElements(g) => layout::gather_elements(cx, n, g),
+        Op::Expand(_) => layout::expand(cx, n),
+        Op::Tile(_) => layout::tile(cx, n),
+        Op::Pad(p) => layout::pad(cx, n, p),
+        Op::DepthToSpace(d) => layout::depth_to_space(cx, n, d),
+        Op::SpaceToDepth(d) => layout::space_to_depth(cx, n, d),
+        Op::ShapeOf(s) => layout::shape_of(cx, n, s),
+        Op::Size(_) => layout::size(cx, n),
+        Op::ConstantOfShape(c) => layout::constant_of_shape(cx, n, c),
+        Op::Range(_) => layout::range(cx, n),
+        Op::Cast(c) => layout::cast(cx, n, c),
+        Op::Where(_) => layout::where_(cx, n),
+        Op::Dropout(_) => layout::dropout(cx, n),
+        Op::TopK(t) => layout::top_k(cx, n, t),
         Op::Resize(r) => resize::emit(cx, n, r),
         Op::Opaque(o) if o.domain.starts_with("opset") || o.domain.starts_with("extension") => {
             let mut data = vec![];
@@ -45,7 +74,9 @@ pub(crate) fn emit(cx: &mut Cx<'_>, id: NodeId, n: &Node) -> Result<(), String> 
             Ok(())
         }
         Op::Opaque(o) => Err(format!("{} (domain '{}') has no OpenVINO form", o.op_type, o.domain)),
-        _ => layout::emit(cx, n),
+        Op::InstanceNorm(_) | Op::ArgReduce(_) | Op::Rnn(_) | Op::If(_) | Op::Loop(_) | Op::Scan(_) => {
+            Err(format!("{} has no OpenVINO form in this writer", n.op.name()))
+        }
     }
 }
 

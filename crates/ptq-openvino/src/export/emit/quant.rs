@@ -4,7 +4,7 @@
 //! dequantized constant (an int32 bias) is folded to f32.
 
 use ndarray::{ArrayD, IxDyn};
-use ptq_ir::{DType, Node, NodeId, Op, Tensor, ValueId};
+use ptq_ir::{DType, Node, Op, Tensor, ValueId};
 
 use super::{Cx, inp, numpy, opt_inp, out, single, step};
 use crate::export::builder::{Port, Src, attrs};
@@ -56,76 +56,65 @@ fn along(v: &[f64], axis: i64, rank: usize) -> Result<Tensor, String> {
     Ok(Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| e.to_string())?))
 }
 
-pub(crate) fn emit(cx: &mut Cx<'_>, _id: NodeId, n: &Node) -> Result<(), String> {
-    match &n.op {
-        Op::FakeQuantize(f) => {
-            let ins = super::inputs(cx, n)?;
-            single(
-                cx,
-                n,
-                "FakeQuantize",
-                "opset1",
-                attrs([("levels", f.levels.to_string()), ("auto_broadcast", "numpy".into())]),
-                &ins,
-            )
-        }
-        Op::QuantizeLinear(_) => {
-            // Written by the DequantizeLinear nodes that read it.
-            let y = out(n, 0)?;
-            let readers = cx.consumers.get(&y).cloned().unwrap_or_default();
-            let only_dq = !readers.is_empty()
-                && readers.iter().all(|&(r, _)| cx.g.node(r).is_some_and(|m| matches!(m.op, Op::DequantizeLinear(_))))
-                && !cx.g.outputs.contains(&y);
-            if only_dq {
-                Ok(())
-            } else {
-                Err("a QuantizeLinear not followed by DequantizeLinear has no IR form".into())
-            }
-        }
-        Op::DequantizeLinear(_) => {
-            let x = inp(n, 0)?;
-            let y = out(n, 0)?;
-            if cx.g.constant(x).is_some() {
-                let s = dequantized_constant(cx, n, None)?;
-                cx.bind(y, s);
-                return Ok(());
-            }
-            let (qid, _) = *cx.producers.get(&x).ok_or("DequantizeLinear of a graph input has no IR form")?;
-            let q =
-                cx.g.node(qid)
-                    .filter(|q| matches!(q.op, Op::QuantizeLinear(_)))
-                    .ok_or("DequantizeLinear must read a QuantizeLinear or a constant")?;
-            let src = inp(q, 0)?;
-            let rank = cx.rank(src)?;
-            let qdt = cx.port(x)?.dtype;
-            let (lo, hi) = qrange(qdt)?;
-            let (qs, qz) = params(cx, q)?;
-            let (ds, dz) = params(cx, n)?;
-            let range = |s: &[f64], z: &[f64], bound: f64| -> Vec<f64> {
-                s.iter().zip(z).map(|(s, z)| (bound - z) * s).collect()
-            };
-            let name = n.name.clone();
-            let xs = cx.src(src)?;
-            let il = cx
-                .constant(&format!("{name}/input_low"), &along(&range(&qs, &qz, lo), axis_of(q).unwrap_or(1), rank)?)?;
-            let ih = cx.constant(
-                &format!("{name}/input_high"),
-                &along(&range(&qs, &qz, hi), axis_of(q).unwrap_or(1), rank)?,
-            )?;
-            let ol = cx.constant(
-                &format!("{name}/output_low"),
-                &along(&range(&ds, &dz, lo), axis_of(n).unwrap_or(1), rank)?,
-            )?;
-            let oh = cx.constant(
-                &format!("{name}/output_high"),
-                &along(&range(&ds, &dz, hi), axis_of(n).unwrap_or(1), rank)?,
-            )?;
-            let levels = (hi - lo) as u64 + 1;
-            let data = attrs([("levels", levels.to_string()), ("auto_broadcast", "numpy".into())]);
-            single(cx, n, "FakeQuantize", "opset1", data, &[xs, il, ih, ol, oh])
-        }
-        _ => Err("not a quantization op".into()),
+pub(super) fn fake_quantize(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    f: &ptq_ir::ops::fake_quantize::FakeQuantize,
+) -> Result<(), String> {
+    let ins = super::inputs(cx, n)?;
+    single(
+        cx,
+        n,
+        "FakeQuantize",
+        "opset1",
+        attrs([("levels", f.levels.to_string()), ("auto_broadcast", "numpy".into())]),
+        &ins,
+    )
+}
+
+pub(super) fn quantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
+    // Written by the DequantizeLinear nodes that read it.
+    let y = out(n, 0)?;
+    let readers = cx.consumers.get(&y).cloned().unwrap_or_default();
+    let only_dq = !readers.is_empty()
+        && readers.iter().all(|&(r, _)| cx.g.node(r).is_some_and(|m| matches!(m.op, Op::DequantizeLinear(_))))
+        && !cx.g.outputs.contains(&y);
+    if only_dq { Ok(()) } else { Err("a QuantizeLinear not followed by DequantizeLinear has no IR form".into()) }
+}
+
+pub(super) fn dequantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
+    let x = inp(n, 0)?;
+    let y = out(n, 0)?;
+    if cx.g.constant(x).is_some() {
+        let s = dequantized_constant(cx, n, None)?;
+        cx.bind(y, s);
+        return Ok(());
     }
+    let (qid, _) = *cx.producers.get(&x).ok_or("DequantizeLinear of a graph input has no IR form")?;
+    let q =
+        cx.g.node(qid)
+            .filter(|q| matches!(q.op, Op::QuantizeLinear(_)))
+            .ok_or("DequantizeLinear must read a QuantizeLinear or a constant")?;
+    let src = inp(q, 0)?;
+    let rank = cx.rank(src)?;
+    let qdt = cx.port(x)?.dtype;
+    let (lo, hi) = qrange(qdt)?;
+    let (qs, qz) = params(cx, q)?;
+    let (ds, dz) = params(cx, n)?;
+    let range =
+        |s: &[f64], z: &[f64], bound: f64| -> Vec<f64> { s.iter().zip(z).map(|(s, z)| (bound - z) * s).collect() };
+    let name = n.name.clone();
+    let xs = cx.src(src)?;
+    let il = cx.constant(&format!("{name}/input_low"), &along(&range(&qs, &qz, lo), axis_of(q).unwrap_or(1), rank)?)?;
+    let ih =
+        cx.constant(&format!("{name}/input_high"), &along(&range(&qs, &qz, hi), axis_of(q).unwrap_or(1), rank)?)?;
+    let ol =
+        cx.constant(&format!("{name}/output_low"), &along(&range(&ds, &dz, lo), axis_of(n).unwrap_or(1), rank)?)?;
+    let oh =
+        cx.constant(&format!("{name}/output_high"), &along(&range(&ds, &dz, hi), axis_of(n).unwrap_or(1), rank)?)?;
+    let levels = (hi - lo) as u64 + 1;
+    let data = attrs([("levels", levels.to_string()), ("auto_broadcast", "numpy".into())]);
+    single(cx, n, "FakeQuantize", "opset1", data, &[xs, il, ih, ol, oh])
 }
 
 /// A weight input `v` reshaped to `shape` when given: a constant is
