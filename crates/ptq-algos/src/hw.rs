@@ -1,122 +1,24 @@
-//! The CPU hardware table, as data: what each op type does with quantizers.
+//! The CPU hardware setup: what each op does with quantizers.
 //!
-//! Follows NNCF's CPU setup (`common/hardware/setups/cpu.py`) in ONNX op
-//! names: ops whose inputs run in int8 ("quantizable"), ops a quantizer can
-//! move through unchanged ("agnostic"), and Concat, whose inputs share one
-//! scale. Ops absent from the table run in float and stop quantizers.
+//! The per-op facts live on the op itself ([`Op::quant_role`],
+//! [`Op::weight_axis`], [`Op::float_in_transformers`] in
+//! `ptq_ir::ops::facts`), matched exhaustively so that a new op must be
+//! decided there; this module adds the graph-level facts placement needs.
 
 use ptq_ir::{Graph, NodeId, Op};
 
 /// What an op type does with quantizers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The activation inputs at `inputs` take int8; `weight` is the slot of
-    /// a weight that gets its own per-channel quantizer when it is a
-    /// constant.
-    Quantizable { inputs: &'static [usize], weight: Option<usize> },
-    /// Data input 0 passes through unchanged in value set (MaxPool, Reshape,
-    /// Transpose...): a quantizer on the output may move to the input.
-    Agnostic,
-    /// Inputs are concatenated: quantizers moving up through it are cloned
-    /// onto every input and share one scale.
-    Concat,
-    /// Runs in float; quantizers do not cross it.
-    Float,
-}
-
-/// The CPU table: op type → role.
-pub const CPU: &[(&str, Role)] = &[
-    ("Conv", Role::Quantizable { inputs: &[0], weight: Some(1) }),
-    ("ConvTranspose", Role::Quantizable { inputs: &[0], weight: Some(1) }),
-    ("MatMul", Role::Quantizable { inputs: &[0, 1], weight: Some(1) }),
-    ("Gemm", Role::Quantizable { inputs: &[0, 1], weight: Some(1) }),
-    ("Add", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Sub", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Mul", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Div", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Max", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Min", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Less", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("LessOrEqual", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Greater", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("GreaterOrEqual", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Equal", Role::Quantizable { inputs: &[0, 1], weight: None }),
-    ("Pow", Role::Quantizable { inputs: &[0], weight: None }),
-    ("AveragePool", Role::Quantizable { inputs: &[0], weight: None }),
-    ("GlobalAveragePool", Role::Quantizable { inputs: &[0], weight: None }),
-    ("ReduceMean", Role::Quantizable { inputs: &[0], weight: None }),
-    ("ReduceSum", Role::Quantizable { inputs: &[0], weight: None }),
-    ("ReduceL2", Role::Quantizable { inputs: &[0], weight: None }),
-    ("LpNormalization", Role::Quantizable { inputs: &[0], weight: None }),
-    ("MeanVarianceNormalization", Role::Quantizable { inputs: &[0], weight: None }),
-    ("GroupNormalization", Role::Quantizable { inputs: &[0], weight: None }),
-    ("Resize", Role::Quantizable { inputs: &[0], weight: None }),
-    ("MaxPool", Role::Agnostic),
-    ("GlobalMaxPool", Role::Agnostic),
-    ("ReduceMax", Role::Agnostic),
-    ("Reshape", Role::Agnostic),
-    ("Flatten", Role::Agnostic),
-    ("Squeeze", Role::Agnostic),
-    ("Unsqueeze", Role::Agnostic),
-    ("Transpose", Role::Agnostic),
-    ("Slice", Role::Agnostic),
-    ("Split", Role::Agnostic),
-    ("Tile", Role::Agnostic),
-    ("Expand", Role::Agnostic),
-    ("Pad", Role::Agnostic),
-    ("DepthToSpace", Role::Agnostic),
-    ("SpaceToDepth", Role::Agnostic),
-    ("Identity", Role::Agnostic),
-    ("Dropout", Role::Agnostic),
-    ("Concat", Role::Concat),
-];
-
-/// Op types a transformer model keeps in float (NNCF's ignored metatypes for
-/// `ModelType.TRANSFORMER`): only MatMul, Gemm and Conv inputs stay
-/// quantized.
-pub const TRANSFORMER_FLOAT: &[&str] = &[
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Pow",
-    "Sqrt",
-    "Squeeze",
-    "AveragePool",
-    "ReduceMean",
-    "ReduceL2",
-    "ReduceSum",
-    "Max",
-    "Greater",
-    "GreaterOrEqual",
-    "Less",
-    "LessOrEqual",
-    "Equal",
-    "BatchNormalization",
-    "InstanceNormalization",
-    "LayerNormalization",
-    "MeanVarianceNormalization",
-    "GroupNormalization",
-];
+pub use ptq_ir::ops::facts::QuantRole as Role;
 
 /// The role of `op` on CPU.
 pub fn role(op: &Op) -> Role {
-    let name = op.name();
-    CPU.iter().find(|(n, _)| *n == name).map_or(Role::Float, |&(_, r)| r)
+    op.quant_role()
 }
 
-/// Axis of a weight's output channels for per-channel quantization, given
-/// the weight's rank: Conv [M, C/g, k..] → 0, ConvTranspose [C, M/g, k..] →
-/// 1, MatMul B [.., K, N] → last, Gemm B → 0 with `transB`, else 1. `None`
-/// quantizes per tensor.
+/// Axis of a weight's output channels for per-channel quantization; see
+/// [`Op::weight_axis`].
 pub fn weight_axis(op: &Op, rank: usize) -> Option<usize> {
-    match op {
-        Op::Conv(_) if rank >= 2 => Some(0),
-        Op::ConvTranspose(_) if rank >= 2 => Some(1),
-        Op::MatMul(_) if rank >= 2 => Some(rank - 1),
-        Op::Gemm(g) if rank == 2 => Some(if g.trans_b { 0 } else { 1 }),
-        _ => None,
-    }
+    op.weight_axis(rank)
 }
 
 /// The input channel count of node `n` when it is a depthwise convolution
@@ -139,24 +41,36 @@ pub fn depthwise_channels(g: &Graph, n: NodeId) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    use ptq_ir::ops::concat::Concat;
+    use ptq_ir::ops::matmul::MatMul;
+    use ptq_ir::ops::reshape::Reshape;
+    use ptq_ir::ops::unary::{Unary, UnaryKind};
 
     use super::*;
 
     #[test]
-    fn every_op_type_appears_once() {
-        let mut seen = HashSet::new();
-        for (name, _) in CPU {
-            assert!(seen.insert(name), "{name} listed twice");
-        }
+    fn roles_follow_nncf_cpu_setup() {
+        assert_eq!(role(&Op::MatMul(MatMul)), Role::Quantizable { inputs: &[0, 1], weight: Some(1) });
+        assert_eq!(
+            role(&Op::Binary(Binary { kind: BinaryKind::Pow })),
+            Role::Quantizable { inputs: &[0], weight: None }
+        );
+        assert_eq!(role(&Op::Reshape(Reshape { allowzero: false })), Role::Agnostic);
+        assert_eq!(role(&Op::Concat(Concat { axis: 1 })), Role::Concat);
+        assert_eq!(role(&Op::Unary(Unary { kind: UnaryKind::Sigmoid })), Role::Float);
+        assert_eq!(weight_axis(&Op::MatMul(MatMul), 3), Some(2));
+        assert!(Op::Binary(Binary { kind: BinaryKind::Add }).float_in_transformers());
+        assert!(!Op::MatMul(MatMul).float_in_transformers());
     }
 
     #[test]
     fn quantizable_weight_slot_is_not_an_activation_slot_except_matmul() {
-        for (name, r) in CPU {
-            if let Role::Quantizable { weight: Some(w), inputs } = r {
-                assert!(inputs.contains(w) == matches!(*name, "MatMul" | "Gemm"), "{name}");
-            }
-        }
+        // Conv's weight is not an activation input; MatMul's and Gemm's may be either.
+        let conv = ptq_ir::ops::conv::Conv::default();
+        let Role::Quantizable { inputs, weight: Some(w) } = role(&Op::Conv(conv)) else { panic!() };
+        assert!(!inputs.contains(&w));
+        let Role::Quantizable { inputs, weight: Some(w) } = role(&Op::MatMul(MatMul)) else { panic!() };
+        assert!(inputs.contains(&w));
     }
 }

@@ -127,7 +127,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     }
     if transformer {
         for (id, n) in g.iter_nodes() {
-            if hw::TRANSFORMER_FLOAT.contains(&n.op.name()) {
+            if n.op.float_in_transformers() {
                 out.ignored.entry(id).or_insert_with(|| "transformer model type: kept in float".into());
             }
         }

@@ -37,33 +37,6 @@ pub(crate) struct ShapeMemo {
     cache: Vec<Mutex<Vec<Entry>>>,
 }
 
-/// Pure ops whose outputs are functions of their inputs alone.
-fn pure(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Unary(_)
-            | Op::Binary(_)
-            | Op::Variadic(_)
-            | Op::Clip(_)
-            | Op::Reshape(_)
-            | Op::Flatten(_)
-            | Op::Transpose(_)
-            | Op::Squeeze(_)
-            | Op::Unsqueeze(_)
-            | Op::Concat(_)
-            | Op::Split(_)
-            | Op::Slice(_)
-            | Op::Gather(_)
-            | Op::Expand(_)
-            | Op::Tile(_)
-            | Op::Reduce(_)
-            | Op::ConstantOfShape(_)
-            | Op::Range(_)
-            | Op::Cast(_)
-            | Op::Where(_)
-    )
-}
-
 impl ShapeMemo {
     /// Marks the steps of `order` (node ids in schedule order): a `Shape` or
     /// `Size` node gets a record slot; a pure node whose every input is a
@@ -84,7 +57,7 @@ impl ShapeMemo {
             if matches!(node.op, Op::ShapeOf(_) | Op::Size(_)) && node.inputs.first().copied().flatten().is_some() {
                 record = Some(memo.n_records);
                 memo.n_records += 1;
-            } else if pure(&node.op) && node.input_ids().next().is_some() {
+            } else if node.op.is_pure() && node.input_ids().next().is_some() {
                 let mut union: Vec<usize> = vec![];
                 let all = node.input_ids().all(|v| match class.get(&v) {
                     Some(d) => {

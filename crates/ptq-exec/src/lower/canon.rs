@@ -365,12 +365,6 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
     });
 }
 
-/// Reshape, Flatten, Squeeze, Unsqueeze and Transpose: ops that only move
-/// or rename elements, so they commute with an element-wise quantizer.
-fn moves_elements(op: &Op) -> bool {
-    matches!(op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_))
-}
-
 /// The node that only moves or renames elements (Reshape, Flatten,
 /// Squeeze, Unsqueeze, Transpose) and is the only reader of the per-tensor
 /// u8 (or symmetric i8) DequantizeLinear `id`'s output, reading it as its
@@ -380,7 +374,7 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
     crate::lower::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
     let rn = g.node(r)?;
-    (slot == 0 && moves_elements(&rn.op) && rn.output_ids().count() == 1).then_some(r)
+    (slot == 0 && rn.op.rearranges_elements() && rn.output_ids().count() == 1).then_some(r)
 }
 
 /// A per-tensor u8 (or symmetric i8) DequantizeLinear `id` whose only
@@ -455,7 +449,7 @@ fn quantize_first(
     }
     let &(r, 0) = producers.get(&x)? else { return None };
     let rn = g.node(r)?;
-    if !moves_elements(&rn.op) || rn.output_ids().count() != 1 || rn.inputs.first().copied().flatten().is_none() {
+    if !rn.op.rearranges_elements() || rn.output_ids().count() != 1 || rn.inputs.first().copied().flatten().is_none() {
         return None;
     }
     let mut shapes = vec![];

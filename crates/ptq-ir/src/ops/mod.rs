@@ -22,6 +22,7 @@ pub mod depth_to_space;
 pub mod dequantize;
 pub mod dropout;
 pub mod expand;
+pub mod facts;
 pub mod fake_quantize;
 pub mod flatten;
 pub mod gather;
