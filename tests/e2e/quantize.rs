@@ -299,6 +299,8 @@ fn integer_vs_float(g: &ptq::Graph, inputs: &[(String, Tensor)]) -> (usize, Vec<
     use ptq::{ExecOptions, Plan};
     let run = |integer: bool| {
         let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer, ..Default::default() }).unwrap();
+        // The lowering leaves the graph the plan holds valid IR.
+        ptq_ir::validate::validate(plan.graph()).unwrap();
         (plan.run(inputs.to_vec()).unwrap(), plan.integer_nodes().len())
     };
     let ((float, _), (int, n)) = (run(false), run(true));

@@ -22,9 +22,14 @@ pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 31;
 pub fn check(op: &Op, ins: &Inputs, max: usize) -> Result<(), String> {
     let Some(n) = output_elements(op, ins) else { return Ok(()) };
     if n > max {
-        return Err(format!("the output would have {n} elements, more than the limit of {max}"));
+        return Err(too_large(n, max));
     }
     Ok(())
+}
+
+/// The error of a step whose output of `n` elements passes the limit `max`.
+pub fn too_large(n: usize, max: usize) -> String {
+    format!("the output would have {n} elements, more than the limit of {max}")
 }
 
 /// The element count of the output, for the ops that can grow it beyond

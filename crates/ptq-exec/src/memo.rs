@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::{Op, Tensor, ValueId};
 
 /// Cached results kept per node (distinct input shapes).
 const ENTRIES: usize = 4;
@@ -38,28 +38,29 @@ pub(crate) struct ShapeMemo {
 }
 
 impl ShapeMemo {
-    /// Marks the steps of `order` (node ids in schedule order): a `Shape` or
-    /// `Size` node gets a record slot; a pure node whose every input is a
-    /// constant (not a graph input) or the output of a `Shape`, `Size` or
-    /// marked node is marked, depending on the union of its inputs' slots.
-    pub(crate) fn new(graph: &Graph, order: &[NodeId]) -> ShapeMemo {
+    /// Marks `steps` (op, inputs, outputs, in schedule order): a `Shape`
+    /// or `Size` step gets a record slot; a step of a pure op whose every
+    /// input is a constant (per `constants`, and not one of the graph
+    /// `inputs`) or the output of a `Shape`, `Size` or marked step is
+    /// marked, depending on the union of its inputs' slots.
+    pub(crate) fn new<'a>(
+        constants: &[Option<Arc<Tensor>>],
+        inputs: &[ValueId],
+        steps: impl Iterator<Item = (&'a Op, &'a Vec<Option<ValueId>>, &'a Vec<Option<ValueId>>)>,
+    ) -> ShapeMemo {
         let mut memo = ShapeMemo::default();
         let mut class: HashMap<ValueId, Vec<usize>> = HashMap::new();
-        let fixed = |v: ValueId| graph.values[v.0].constant.is_some() && !graph.inputs.contains(&v);
-        for &id in order {
-            let Some(node) = graph.node(id) else {
-                memo.deps.push(None);
-                memo.records.push(None);
-                continue;
-            };
+        let fixed = |v: ValueId| constants.get(v.0).is_some_and(Option::is_some) && !inputs.contains(&v);
+        for (op, step_inputs, step_outputs) in steps {
+            let input_ids = || step_inputs.iter().flatten().copied();
             let mut deps = None;
             let mut record = None;
-            if matches!(node.op, Op::ShapeOf(_) | Op::Size(_)) && node.inputs.first().copied().flatten().is_some() {
+            if matches!(op, Op::ShapeOf(_) | Op::Size(_)) && step_inputs.first().copied().flatten().is_some() {
                 record = Some(memo.n_records);
                 memo.n_records += 1;
-            } else if node.op.is_pure() && node.input_ids().next().is_some() {
+            } else if op.is_pure() && input_ids().next().is_some() {
                 let mut union: Vec<usize> = vec![];
-                let all = node.input_ids().all(|v| match class.get(&v) {
+                let all = input_ids().all(|v| match class.get(&v) {
                     Some(d) => {
                         union.extend(d);
                         true
@@ -74,7 +75,7 @@ impl ShapeMemo {
             }
             let produced = record.map(|r| vec![r]).or_else(|| deps.clone());
             if let Some(d) = produced {
-                for v in node.output_ids() {
+                for &v in step_outputs.iter().flatten() {
                     class.insert(v, d.clone());
                 }
             }
@@ -179,7 +180,9 @@ mod tests {
     fn only_shape_arithmetic_is_memoized() {
         let g = graph();
         let order = ptq_ir::topo::topo_order(&g).unwrap();
-        let memo = ShapeMemo::new(&g, &order);
+        let constants: Vec<_> = g.values.iter().map(|v| v.constant.clone()).collect();
+        let nodes: Vec<_> = order.iter().map(|&id| g.node(id).unwrap()).collect();
+        let memo = ShapeMemo::new(&constants, &g.inputs, nodes.iter().map(|n| (&n.op, &n.inputs, &n.outputs)));
         let marked: Vec<&str> = order
             .iter()
             .enumerate()

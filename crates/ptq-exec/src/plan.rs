@@ -3,10 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ptq_ir::{Dim, Graph, NodeId, Tensor, ValueId};
+use ptq_ir::{Dim, Graph, Node, NodeId, Tensor, ValueId};
 
 use crate::error::ExecError;
 use crate::inputs::{BodySink, Inputs, Slot};
+use crate::lower::Exec;
 use crate::ops::{Kernel, prepare};
 use crate::work;
 use ptq_kernels::Threads;
@@ -104,7 +105,10 @@ struct Step {
 /// A graph prepared for repeated execution.
 #[derive(Debug)]
 pub struct Plan {
+    /// The graph after the IR passes (valid IR), for names, facts and I/O.
     graph: Graph,
+    /// Per value, its constant (the graph's, and those the lowering folded).
+    constants: Vec<Option<Arc<Tensor>>>,
     steps: Vec<Step>,
     pool: Option<Arc<ptq_kernels::Pool>>,
     /// What the ops may use: `Single` for a one-thread plan.
@@ -125,44 +129,44 @@ impl Plan {
     /// and computes each value's last use.
     pub fn new(graph: &Graph, options: &ExecOptions) -> Result<Plan, ExecError> {
         ptq_ir::validate::validate(graph)?;
-        let mut rewritten;
-        let mut relu_after = HashSet::new();
-        let mut integer = HashMap::new();
-        let graph = if options.optimize || options.integer {
-            rewritten = graph.clone();
-            if options.optimize {
-                ptq_ir::passes::fold_batch_norms(&mut rewritten);
-                relu_after = crate::passes::fuse::fuse_relus(&mut rewritten);
-                crate::passes::fuse_gelu::fuse_gelus(&mut rewritten);
-            }
-            if options.integer {
-                integer = crate::lower::rewrite(&mut rewritten, &relu_after)?;
-            }
-            if options.optimize {
-                // After the integer rewrite, which reads the i8 weights
-                // before their dequantization folds away.
-                crate::passes::fold::fold_constants(&mut rewritten);
-            }
-            &rewritten
-        } else {
-            graph
-        };
+        let mut graph = graph.clone();
+        // IR to IR: what the plan holds stays valid IR.
+        if options.optimize {
+            ptq_ir::passes::fold_batch_norms(&mut graph);
+            crate::passes::fuse_gelu::fuse_gelus(&mut graph);
+        }
+        if options.integer {
+            crate::passes::canon::canonicalize(&mut graph);
+        }
+        debug_assert!(ptq_ir::validate::validate(&graph).is_ok(), "IR passes keep the graph valid");
+        let program = crate::lower::lower(&graph, options)?;
         let mut integer_nodes = vec![];
-        let order = ptq_ir::topo::topo_order(graph)?;
         let mut unsupported: Vec<(String, String)> = vec![];
-        let mut kernels: Vec<Box<dyn Kernel>> = Vec::with_capacity(order.len());
-        for &id in &order {
-            let node = graph.node(id).unwrap_or_else(|| unreachable!("topo order lists live nodes"));
-            if let Some(k) = integer.remove(&id) {
-                // Applies a fused Relu itself.
-                integer_nodes.push(graph.node_label(id));
-                kernels.push(k);
-                continue;
-            }
+        let mut kernels: Vec<Box<dyn Kernel>> = Vec::with_capacity(program.steps.len());
+        let mut lowered = Vec::with_capacity(program.steps.len());
+        for step in program.steps {
+            let relu = match step.exec {
+                Exec::Integer(k) => {
+                    // Applies a fused Relu itself.
+                    integer_nodes.push(graph.node_label(step.node));
+                    kernels.push(k);
+                    lowered.push((step.node, step.op, step.inputs, step.outputs));
+                    continue;
+                }
+                Exec::Ir { relu } => relu,
+            };
+            let node = Node {
+                name: graph.node(step.node).map(|n| n.name.clone()).unwrap_or_default(),
+                op: step.op,
+                inputs: step.inputs,
+                outputs: step.outputs,
+                doc: String::new(),
+                meta: vec![],
+            };
             let prepared = if node.op.bodies().is_empty() {
-                prepare(node, graph)
+                prepare(&node, &graph)
             } else {
-                match crate::ops::prepare_control(node, options) {
+                match crate::ops::prepare_control(&node, options) {
                     Ok(k) => Ok(k),
                     // A body's unsupported ops are listed with the others.
                     Err(ExecError::Unsupported(list)) => {
@@ -177,62 +181,63 @@ impl Plan {
                 }
             };
             match prepared {
-                Ok(k) if relu_after.contains(&id) => kernels.push(Box::new(crate::passes::fuse::WithRelu(k))),
+                Ok(k) if relu => kernels.push(Box::new(crate::passes::fuse::WithRelu(k))),
                 Ok(k) => kernels.push(k),
                 Err(why) => {
                     let name = why.unwrap_or_else(|| node.op.name().to_string());
                     if !unsupported.iter().any(|(op, _)| *op == name) {
-                        unsupported.push((name, graph.node_label(id)));
+                        unsupported.push((name, graph.node_label(step.node)));
                     }
+                    continue;
                 }
             }
+            lowered.push((step.node, node.op, node.inputs, node.outputs));
         }
         if !unsupported.is_empty() {
             return Err(ExecError::Unsupported(unsupported));
         }
+        let constants = program.constants;
         let mut last_use: HashMap<ValueId, usize> = HashMap::new();
-        for (i, &id) in order.iter().enumerate() {
-            for v in graph.node(id).into_iter().flat_map(|n| n.input_ids()) {
-                last_use.insert(v, i);
+        for (i, (_, _, inputs, _)) in lowered.iter().enumerate() {
+            for v in inputs.iter().flatten() {
+                last_use.insert(*v, i);
             }
         }
         let keep: HashSet<ValueId> = graph.outputs.iter().copied().collect();
-        let is_intermediate =
-            |v: ValueId| !keep.contains(&v) && graph.values[v.0].constant.is_none() && !graph.inputs.contains(&v);
-        let mut frees: Vec<Vec<ValueId>> = vec![vec![]; order.len()];
+        let is_intermediate = |v: ValueId| !keep.contains(&v) && constants[v.0].is_none() && !graph.inputs.contains(&v);
+        let mut frees: Vec<Vec<ValueId>> = vec![vec![]; lowered.len()];
         for (&v, &i) in &last_use {
             if is_intermediate(v) {
                 frees[i].push(v);
             }
         }
-        let memo = crate::memo::ShapeMemo::new(graph, &order);
-        let steps = order
-            .iter()
+        let memo =
+            crate::memo::ShapeMemo::new(&constants, &graph.inputs, lowered.iter().map(|(_, op, i, o)| (op, i, o)));
+        let steps = lowered
+            .into_iter()
             .zip(kernels)
             .zip(frees)
             .enumerate()
-            .map(|(i, ((&id, kernel), frees))| {
-                let node = graph.node(id).unwrap_or_else(|| unreachable!("live node"));
-                let reusable = node
-                    .inputs
+            .map(|(i, (((id, op, inputs, outputs), kernel), frees))| {
+                let reusable = inputs
                     .iter()
                     .map(|v| {
                         v.is_some_and(|v| {
                             last_use.get(&v) == Some(&i)
                                 && is_intermediate(v)
-                                && node.inputs.iter().filter(|x| **x == Some(v)).count() == 1
+                                && inputs.iter().filter(|x| **x == Some(v)).count() == 1
                         })
                     })
                     .collect();
                 Step {
                     node: id,
                     label: graph.node_label(id),
-                    op: node.op.name().to_string(),
+                    op: op.name().to_string(),
                     kernel,
-                    node_op: node.op.clone(),
-                    inputs: node.inputs.clone(),
+                    node_op: op,
+                    inputs,
                     reusable,
-                    outputs: node.outputs.clone(),
+                    outputs,
                     frees,
                 }
             })
@@ -247,7 +252,7 @@ impl Plan {
         let threads = if options.threads == 1 { Threads::Single } else { Threads::Pool };
         let max_elements = options.max_elements.unwrap_or(crate::limits::DEFAULT_MAX_ELEMENTS);
         let max_loop_iterations = options.max_loop_iterations;
-        Ok(Plan { graph: graph.clone(), steps, pool, threads, integer_nodes, memo, max_elements, max_loop_iterations })
+        Ok(Plan { graph, constants, steps, pool, threads, integer_nodes, memo, max_elements, max_loop_iterations })
     }
 
     /// The graph this plan runs. With [`ExecOptions::integer`], a MatMul or
@@ -269,6 +274,15 @@ impl Plan {
     /// schedule order (empty unless [`ExecOptions::integer`] is set).
     pub fn integer_nodes(&self) -> &[String] {
         &self.integer_nodes
+    }
+
+    /// The steps in schedule order, each as `(label, op)`: an IR node and
+    /// its op, or an integer step, labelled and typed after the node it is
+    /// built around (its MatMul, Conv, Add or activation). The nodes a step
+    /// absorbed (dequantizers, a fused Relu, bias Add or quantizer) and
+    /// nodes folded into constants are not steps.
+    pub fn schedule(&self) -> impl Iterator<Item = (&str, &ptq_ir::Op)> {
+        self.steps.iter().map(|s| (s.label.as_str(), &s.node_op))
     }
 
     /// Runs the graph on named inputs and returns the graph outputs in order.
@@ -317,7 +331,7 @@ impl Plan {
 
     fn bind_inputs(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Option<Arc<Tensor>>>, ExecError> {
         let g = &self.graph;
-        let mut values: Vec<Option<Arc<Tensor>>> = g.values.iter().map(|v| v.constant.clone()).collect();
+        let mut values: Vec<Option<Arc<Tensor>>> = self.constants.clone();
         let mut given = HashSet::new();
         for (name, t) in inputs {
             let id =
@@ -383,7 +397,7 @@ impl Plan {
                 msg: format!("the body takes {} inputs, got {}", g.inputs.len(), inputs.len()),
             });
         }
-        let mut values: Vec<Option<Arc<Tensor>>> = g.values.iter().map(|v| v.constant.clone()).collect();
+        let mut values: Vec<Option<Arc<Tensor>>> = self.constants.clone();
         for (&i, t) in g.inputs.iter().zip(inputs) {
             values[i.0] = Some(t);
         }
@@ -472,8 +486,19 @@ impl Plan {
             let (b, node) = (b.clone(), step.node);
             ins.bodies = Some(BodySink(Arc::new(move |i, ts| b(node, i, ts))));
         }
-        crate::limits::check(&step.node_op, &ins, self.max_elements).map_err(|m| self.node_err(step, m))?;
-        let heavy = self.threads == Threads::Pool && work::estimate(&step.node_op, &ins) >= work::PARALLEL_WORK;
+        let work = match step.kernel.cost(&ins) {
+            Some(cost) => {
+                if cost.output_elements > self.max_elements {
+                    return Err(self.node_err(step, crate::limits::too_large(cost.output_elements, self.max_elements)));
+                }
+                cost.work
+            }
+            None => {
+                crate::limits::check(&step.node_op, &ins, self.max_elements).map_err(|m| self.node_err(step, m))?;
+                work::estimate(&step.node_op, &ins)
+            }
+        };
+        let heavy = self.threads == Threads::Pool && work >= work::PARALLEL_WORK;
         if heavy {
             ins.threads = Threads::Pool;
         }

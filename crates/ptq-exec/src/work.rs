@@ -14,6 +14,15 @@ use crate::inputs::Inputs;
 /// digits' first convolution on one core).
 pub const PARALLEL_WORK: usize = 1 << 18;
 
+/// What one step of the lowered program costs on its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cost {
+    /// Multiply-adds (or elements touched), compared with [`PARALLEL_WORK`].
+    pub work: usize,
+    /// Elements of the largest output, checked against the plan's limit.
+    pub output_elements: usize,
+}
+
 /// Estimated multiply-adds of `op` on `inputs`: for Conv / ConvTranspose
 /// numel(x)/C · numel(w) (exact for stride 1, "same" padding), for MatMul and
 /// Gemm numel(A) · N, and for everything else the largest input's element

@@ -15,9 +15,9 @@
 //! not produce gives way to the inferred one
 //! ([`ptq_ir::infer::infer_facts_overruling`]), a declared `-1` dim reads as
 //! unknown, and conflicting value infos or a default opset imported twice
-//! are accepted; each case is a warning naming the file and the value
-//! ([`OnnxModel::warnings`]). A dtype contradiction stays an error. Export
-//! writes the corrected facts.
+//! are accepted; each case is a warning naming the file and, where there is
+//! one, the value ([`OnnxModel::warnings`]). A dtype contradiction stays an
+//! error. Export writes the corrected facts.
 #![forbid(unsafe_code)]
 
 mod attrs;

@@ -24,6 +24,7 @@ use crate::lower::scores::{MaskLayout, add_then_softmax};
 use crate::lower::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
+use crate::work::Cost;
 
 /// The kernel for MatMul node `mm` reading the DequantizeLinear outputs
 /// `adq` and `bdq`, if they fit (see the module docs): the kernel and the
@@ -175,6 +176,23 @@ impl IntActMatMul {
 }
 
 impl Kernel for IntActMatMul {
+    /// A batched MatMul's `batch·m·k·n` and `batch·m·n`, B read transposed
+    /// where the step absorbed a transpose.
+    fn cost(&self, ins: &Inputs) -> Option<Cost> {
+        let (sa, mut sb) = (ins.opt(0)?.shape().to_vec(), ins.opt(1)?.shape().to_vec());
+        if sa.len() < 2 || sb.len() < 2 {
+            return None;
+        }
+        if self.b_transposed {
+            let r = sb.len();
+            sb.swap(r - 2, r - 1);
+        }
+        let (m, k, n) = (sa[sa.len() - 2], sa[sa.len() - 1], sb[sb.len() - 1]);
+        let batch = |s: &[usize]| s[..s.len() - 2].iter().fold(1usize, |p, &d| p.saturating_mul(d));
+        let out = batch(&sa).max(batch(&sb)).saturating_mul(m).saturating_mul(n);
+        Some(Cost { work: out.saturating_mul(k), output_elements: out })
+    }
+
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let (ta, tb) = (ins.get(0)?, ins.get(1)?);
         let (sa, mut sb) = (ta.shape().to_vec(), tb.shape().to_vec());
@@ -380,7 +398,7 @@ mod tests {
                     Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int, ..Default::default() })
                         .unwrap();
                 let out = plan.run(inputs.clone()).unwrap();
-                let softmaxes = plan.graph().iter_nodes().filter(|(_, n)| matches!(n.op, Op::Softmax(_))).count();
+                let softmaxes = plan.schedule().filter(|(_, op)| matches!(op, Op::Softmax(_))).count();
                 (out[0].1.clone(), softmaxes)
             };
             let ((pf, _), (pi, softmaxes)) = (run(false), run(true));
@@ -434,7 +452,7 @@ mod tests {
             let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int, ..Default::default() })
                 .unwrap();
             let out = plan.run(inputs.clone()).unwrap();
-            let count = |f: fn(&Op) -> bool| plan.graph().iter_nodes().filter(|(_, n)| f(&n.op)).count();
+            let count = |f: fn(&Op) -> bool| plan.schedule().filter(|(_, op)| f(op)).count();
             let counts = (count(|op| matches!(op, Op::Binary(_))), count(|op| matches!(op, Op::Transpose(_))));
             (out[0].1.clone(), plan.integer_nodes().to_vec(), counts)
         };

@@ -31,6 +31,7 @@ use crate::lower::{
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
+use crate::work::Cost;
 
 /// Fewest multiply-adds per output (C·KH·KW) for which the integer path
 /// pays. With the convolution read in place and channels-last tensors
@@ -127,6 +128,17 @@ pub fn conv_weight_matrix(w: &[i8], [m, c, kh, kw]: [usize; 4]) -> Vec<i8> {
 }
 
 impl Kernel for IntConv {
+    /// Work as for the f32 Conv: input positions times weight elements;
+    /// the output is taken as large as the input with `M` channels.
+    fn cost(&self, ins: &Inputs) -> Option<Cost> {
+        let positions = ins.opt(0)?.len() / self.c.max(1);
+        let weights = match &self.weights {
+            ConvWeights::Gemm(p) => p.k() * p.n(),
+            ConvWeights::Depthwise(w) => w.len(),
+        };
+        Some(Cost { work: positions.saturating_mul(weights), output_elements: positions.saturating_mul(self.m()) })
+    }
+
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let x = ins.get(0)?;
         let Tensor::U8(a) = x else {
@@ -241,12 +253,11 @@ impl Kernel for IntConv {
     }
 }
 
-/// What [`match_conv`] found: the kernel, the u8 input and i8 weight values
-/// the node reads instead, and the DequantizeLinear nodes it bypasses.
+/// What [`match_conv`] found: the kernel, the u8 input value
+/// the step reads instead, and the DequantizeLinear nodes it bypasses.
 pub struct Matched {
     pub kernel: IntConv,
     pub xq: ValueId,
-    pub wq: ValueId,
     pub dqs: Vec<NodeId>,
 }
 
@@ -321,7 +332,7 @@ pub fn match_conv(
         out_nhwc: false,
         kernels,
     };
-    Some(Matched { kernel, xq, wq, dqs })
+    Some(Matched { kernel, xq, dqs })
 }
 
 /// Output positions dequantized and transposed per step (64 positions of

@@ -8,6 +8,7 @@ use super::{ActBytes, as_u8};
 use crate::inputs::Inputs;
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
+use crate::work::Cost;
 
 /// A MatMul or Gemm run on the int8 kernels.
 pub struct IntMatMul {
@@ -24,7 +25,7 @@ pub struct IntMatMul {
     pub(super) act: Activation,
     /// A fused QuantizeLinear `(scale, zero point)`: the node then writes u8.
     pub(super) out_q: Option<(f32, u8)>,
-    /// A fused residual Add: the node's third input is added to its f32
+    /// A fused residual Add: the step's second input is added to its f32
     /// output.
     pub(super) residual: bool,
     /// Gemm: the activation must be a matrix.
@@ -49,6 +50,12 @@ impl std::fmt::Debug for IntMatMul {
 }
 
 impl Kernel for IntMatMul {
+    fn cost(&self, ins: &Inputs) -> Option<Cost> {
+        let x = ins.opt(0)?.len();
+        let (k, n) = (self.packed.k().max(1), self.packed.n());
+        Some(Cost { work: x.saturating_mul(n), output_elements: (x / k).saturating_mul(n) })
+    }
+
     fn run(&self, ins: &mut Inputs, _n: usize) -> Out {
         let (k, n) = (self.packed.k(), self.packed.n());
         let x = ins.get(0)?;
@@ -74,7 +81,7 @@ impl Kernel for IntMatMul {
             self.kernels.linear_f32_extend(&ad, m, za, &self.packed, &d, &mut y, ins.threads);
             return one(Tensor::F32(array(&out_shape, y)?));
         }
-        match ins.get(2)? {
+        match ins.get(1)? {
             Tensor::F32(r) if r.shape() == out_shape.as_slice() => {
                 self.kernels.linear_f32_add_extend(&ad, m, za, &self.packed, &d, &contiguous(r), &mut y, ins.threads);
                 one(Tensor::F32(array(&out_shape, y)?))

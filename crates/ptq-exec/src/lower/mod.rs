@@ -25,23 +25,27 @@ use crate::ops::Kernel;
 
 mod act_matmul;
 mod add;
-mod canon;
 mod conv;
 mod layout;
 mod lut;
 mod matmul;
 mod pattern;
+mod program;
 mod scores;
 
 pub(crate) use matmul::IntMatMul;
 pub(crate) use pattern::*;
+pub(crate) use program::{Exec, lower};
 
-/// Rewrites every matching MatMul, Gemm, Conv and residual Add of `g` to
-/// read its quantized inputs (after putting OpenVINO-style quantizers in
-/// Q/DQ form) and returns their kernels. `relu_after` lists the nodes that
-/// apply a fused Relu.
-pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
-    crate::lower::canon::canonicalize(g);
+/// Rewires every matching MatMul, Gemm, Conv, residual Add and quantized
+/// activation of `g` (the lowering's scratch copy, whose quantizers are in
+/// Q/DQ form, see [`crate::passes::canon`]) to read its quantized inputs and
+/// write its fused output, removing the nodes it absorbs, and returns their
+/// kernels. `relu_after` lists the nodes that apply a fused Relu.
+pub(crate) fn rewrite(
+    g: &mut Graph,
+    relu_after: &HashSet<NodeId>,
+) -> Result<HashMap<NodeId, Box<dyn Kernel>>, ExecError> {
     let producers = g.producers();
     let consumers = g.consumers();
     let mut found: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
@@ -78,7 +82,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                     g.nodes[q.0] = None;
                 }
                 convs.insert(id, m.kernel);
-                new_inputs.push((id, vec![Some(m.xq), Some(m.wq)]));
+                new_inputs.push((id, vec![Some(m.xq)]));
                 dqs.extend(m.dqs);
             }
             continue;
@@ -172,7 +176,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
         }
         // u8, or NNCF's symmetric i8 (read as u8 with zero point 128).
         let Some((xq, a_bytes, sa)) = quantized_activation(g, adq) else { continue };
-        let Some(Weights { value: wq, b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
+        let Some(Weights { b: w, k, n, scales: sw }) = weights(g, bdq, transposed) else { continue };
         let mut bias_vals = None;
         if let (Some(gemm), Some(c)) = (&gemm, node.inputs.get(2).copied().flatten())
             && gemm.beta != 0.0
@@ -252,8 +256,7 @@ pub fn rewrite(g: &mut Graph, relu_after: &HashSet<NodeId>) -> Result<HashMap<No
                 kernels,
             }),
         );
-        // The weights stay an input only so the work estimate sees N (or K).
-        new_inputs.push((id, [Some(xq), Some(wq)].into_iter().chain(residual.map(Some)).collect()));
+        new_inputs.push((id, [Some(xq)].into_iter().chain(residual.map(Some)).collect()));
         dqs.extend([adq, bdq]);
     }
     for (id, inputs) in new_inputs {

@@ -316,8 +316,6 @@ pub(crate) fn scalar_scaling(
 
 /// Weights ready to pack.
 pub(crate) struct Weights {
-    /// The i8 constant.
-    pub(crate) value: ValueId,
     /// Row-major `K × N`.
     pub(crate) b: Vec<i8>,
     pub(crate) k: usize,
@@ -336,7 +334,7 @@ pub(crate) fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights
     let (k, n) = if transposed { (c, r) } else { (r, c) };
     let sw = weight_scales(g, op, s, z, (2, if transposed { 0 } else { 1 }), n)?;
     let b: Vec<i8> = if transposed { w.t().iter().copied().collect() } else { w.iter().copied().collect() };
-    Some(Weights { value: wq, b, k, n, scales: sw })
+    Some(Weights { b, k, n, scales: sw })
 }
 
 /// The `n` scales of a weight DequantizeLinear whose zero point (if any) is

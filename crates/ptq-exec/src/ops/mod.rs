@@ -105,6 +105,14 @@ pub type Out = Result<Vec<Option<Tensor>>, String>;
 pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// Evaluates the op; `n_outputs` is the node's number of output slots.
     fn run(&self, inputs: &mut Inputs, n_outputs: usize) -> Out;
+
+    /// The step's cost on `inputs`, for kernels whose inputs are not those
+    /// of an IR op (the integer steps of [`crate::lower`]). Used instead of
+    /// [`crate::work::estimate`] and the output limit of `limits.rs`, which
+    /// read the IR op. None: the IR op's estimates apply.
+    fn cost(&self, _inputs: &Inputs) -> Option<crate::work::Cost> {
+        None
+    }
 }
 
 struct FnKernel<O> {

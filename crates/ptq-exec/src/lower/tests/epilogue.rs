@@ -121,7 +121,7 @@ fn a_residual_add_after_a_linear_layer_runs_in_the_epilogue() {
         let inputs = vec![("x".to_string(), x.clone()), ("r".to_string(), rv.clone())];
         let (yf, yi) = (float.run(inputs.clone()).unwrap(), int.run(inputs).unwrap());
         assert_eq!(int.integer_nodes(), ["mm".to_string()]);
-        assert_eq!(int.graph().iter_nodes().count(), 2, "the quantizer and the MatMul only");
+        assert_eq!(int.schedule().count(), 2, "the quantizer and the MatMul only");
         assert_eq!(yi[0].1.shape(), [2, 3, n]);
         let (yf, yi) = (yf[0].1.to_f64_vec(), yi[0].1.to_f64_vec());
         let max = yf.iter().fold(0f64, |m, v| m.max(v.abs()));
