@@ -1,5 +1,12 @@
-//! The `ptq` command line, as a library so tests and `cargo xtask` run the
+//! The `ptq` command line, as a library so the end-to-end tests run the
 //! same code as the binary.
+//!
+//! It depends on the `ptq` facade alone. Commands: `inspect`, `convert`,
+//! `run` (one .npz, or every .npz of a folder), `bench` (FP32 against
+//! INT8, or fake-quant against INT8, naming the int8 tier; `--json`) and
+//! `quantize` (progress bar, summary, JSON report, `--validation` FP32 /
+//! INT8 comparison, `--max-drop` for accuracy control). The binary
+//! (`main.rs`) uses mimalloc.
 
 #![forbid(unsafe_code)]
 

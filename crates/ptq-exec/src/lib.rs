@@ -6,6 +6,15 @@
 //! buffers in place where an op allows. [`Plan::run_with_probe`] shows chosen
 //! intermediate tensors to a closure without copying them, which is how
 //! calibration statistics are collected.
+//!
+//! Inside: `plan.rs` builds the schedule and runs it; `ops/` holds one
+//! kernel per op; `passes/` holds the graph rewrites; `lower/` turns the
+//! graph into the steps a plan runs, integer kernels included
+//! ([`ExecOptions::integer`]); `limits.rs` refuses an output past
+//! [`ExecOptions::max_elements`] before it is allocated; `memo.rs` reuses
+//! shape arithmetic across runs; `work.rs` decides which steps use the
+//! plan's threads. A plan rewrites its own copy of the graph, never the
+//! caller's.
 #![forbid(unsafe_code)]
 
 mod error;

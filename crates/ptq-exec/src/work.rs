@@ -1,5 +1,12 @@
 //! A rough size of one op's work, used to decide whether splitting it across
 //! threads pays for the hand-off.
+//!
+//! A plan built with `threads: 1` runs every step with `Threads::Single`.
+//! Otherwise a step whose estimate (or, for an integer step, the cost its
+//! kernel reports) reaches [`PARALLEL_WORK`] runs with `Threads::Pool`
+//! (the plan's own `ptq_kernels::Pool` when `threads ≥ 2`, rayon's current
+//! pool when `threads: 0`) and every other step runs inline on the calling
+//! thread.
 
 use ptq_ir::Op;
 

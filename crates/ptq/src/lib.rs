@@ -1,9 +1,17 @@
 //! ptq: post-training 8-bit quantization of neural networks.
 //!
-//! This facade loads models in any supported format (ONNX; OpenVINO IR for
-//! reading) into one framework-neutral graph ([`ptq_ir::Graph`]), quantizes
-//! them with NNCF's defaults, and writes them back. Frontends are behind
-//! cargo features (`onnx`, `openvino`, both on by default).
+//! This facade loads models in any supported format (ONNX, OpenVINO IR)
+//! into one framework-neutral graph ([`Graph`]), quantizes them with
+//! NNCF's defaults, and writes them back in the same format, or in the
+//! other one when the output's extension names it ([`Model::save`]).
+//! Frontends are behind cargo features (`onnx`, `openvino`, both on by
+//! default); the crate builds and its tests pass with either alone or with
+//! none, where loading or saving that format is [`Error::FormatNotBuilt`].
+//!
+//! The facade re-exports the types a program needs from the crates below
+//! it (graph types, the executor's [`Plan`] and [`ExecOptions`], the
+//! statistics cache), not whole crates; the `ptq` command line uses
+//! nothing else.
 //!
 //! ```no_run
 //! let model = ptq::load("model.onnx")?;

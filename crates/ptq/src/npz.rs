@@ -1,4 +1,8 @@
 //! Named tensors in NumPy `.npz` archives (inputs, outputs, datasets).
+//!
+//! Reading checks each array's header against the bytes stored; an archive
+//! with more than 8 end-of-central-directory signatures in its last 64 KiB
+//! is refused before the zip reader tries each one.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};

@@ -1,5 +1,22 @@
 //! [`IntMatMul`]: a MatMul or Gemm lowered to the u8×s8 GEMM with its
-//! dequantize epilogue (matched in [`super::rewrite`]).
+//! epilogue (matched in [`super::rewrite`]).
+//!
+//! The activation is a per-tensor DequantizeLinear of u8, or of i8 with
+//! zero point 0 (NNCF's symmetric form, read as u8 with zero point 128);
+//! the weight is a DequantizeLinear of a constant i8 matrix with zero point
+//! 0 and one scale or one per output column. The weights are packed once
+//! at plan time (`ptq_kernels::int8::PackedB`). Each run is one call of
+//! `Int8Kernels::linear_*`, which multiplies a block of rows and applies
+//! the epilogue to it while it is in cache: `acc·(sx·sw[n]) + bias[n]`;
+//! then a Relu (fused by `optimize`) or the Relu or exact GELU that reads
+//! the bias Add; then, without an activation, a residual Add of another
+//! f32 tensor (`linear_f32_add_extend`; an addend that broadcasts is added
+//! after the product), or else a QuantizeLinear that is the output's only
+//! reader besides Shape nodes (the step then writes u8). The bias is a
+//! Gemm's C (a constant, or a DequantizeLinear of constants, evaluated at
+//! plan time) or the constant-vector Add an exporter writes after a
+//! MatMul. A Gemm with `transA`, an alpha other than 1 or a beta other
+//! than 0 or 1 stays on the f32 path.
 
 use ptq_ir::Tensor;
 use ptq_kernels::int8::{Activation, Dequant, Int8Kernels, PackedB};

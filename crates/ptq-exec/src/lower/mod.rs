@@ -1,19 +1,23 @@
-//! Integer execution of quantized MatMul and Gemm ([`ExecOptions::integer`](crate::ExecOptions::integer)).
+//! Lowering: the graph a [`crate::Plan`] holds becomes the steps it runs
+//! ([`program`]), and with
+//! [`ExecOptions::integer`](crate::ExecOptions::integer) quantized patterns
+//! become integer steps.
 //!
-//! At plan time, a MatMul or Gemm whose activation is `DequantizeLinear(x_q:
-//! u8, per-tensor sx, zx)` and whose weight is `DequantizeLinear(W_q: constant
-//! i8 2-D, sw per tensor or per output channel, zero point 0)` is rewritten to
-//! read `x_q` directly: B is packed once ([`PackedB`]), and each run is one
-//! u8×s8→i32 GEMM followed by the dequantize epilogue
-//! `acc·(sx·sw[n]) + bias[n]` (and the Relu that `optimize` fused, if any).
-//! A Gemm's bias (a constant f32, or a DequantizeLinear of constants) is
-//! folded to f32 at plan time. DequantizeLinear nodes left without readers
-//! are removed, so their outputs are no longer seen by probes. Anything else
-//! stays on the f32 path. Convolutions are matched in [`crate::lower::conv`],
-//! residual additions in [`crate::lower::add`]; OpenVINO-style quantizers are
-//! first put in Q/DQ form ([`crate::lower::canon`]) and the u8 tensors the
-//! integer kernels exchange are then kept channels-last
-//! ([`crate::lower::layout`]).
+//! The graph arrives with its quantizers in QuantizeLinear /
+//! DequantizeLinear form ([`crate::passes::canon`]). On a scratch copy,
+//! [`rewrite`] matches each node: a Conv ([`conv`]); an elementwise Unary
+//! between a per-tensor u8 DequantizeLinear and a u8 QuantizeLinear
+//! ([`lut`]); an Add of two u8 DequantizeLinear outputs read by a
+//! QuantizeLinear ([`add`]); a MatMul of two quantized activations, with
+//! attention's scaling, mask Add and Softmax after it ([`act_matmul`],
+//! [`scores`]); a MatMul or Gemm with a constant i8 weight ([`matmul`]). A
+//! matched node reads the quantized tensors directly and takes over the
+//! nodes fused into it (bias, Relu or GELU, residual Add, output
+//! QuantizeLinear); DequantizeLinear nodes left without readers go, so
+//! probes no longer see their outputs. Last, the u8 tensors that only
+//! integer kernels exchange are kept channels-last ([`layout`]).
+//! Everything else stays on the f32 path. [`pattern`] holds what the
+//! matchers read off the graph.
 
 use std::collections::{HashMap, HashSet};
 

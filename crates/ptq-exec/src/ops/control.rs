@@ -5,6 +5,11 @@
 //! then the captured outer values (the node's trailing inputs, see
 //! `ptq_ir::ops::body`). Probes of the enclosing run do not see values
 //! inside bodies.
+//!
+//! Bodies get the enclosing plan's options, without a pool of their own.
+//! [`Plan::run_with_body_probe`] shows a closure every run of a top-level
+//! node's body with the inputs it runs on (a Loop's or Scan's once per
+//! iteration); the kernels pass them on through `Inputs::bodies`.
 
 use std::sync::Arc;
 

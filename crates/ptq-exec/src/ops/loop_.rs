@@ -1,4 +1,10 @@
 //! Loop: runs the body while the trip count and the condition allow.
+//!
+//! [`ExecOptions::max_loop_iterations`](crate::ExecOptions::max_loop_iterations)
+//! bounds the iterations, and the scan outputs, which grow by one body
+//! output per iteration, count against
+//! [`ExecOptions::max_elements`](crate::ExecOptions::max_elements); past
+//! either, the run fails with an error naming the node.
 
 use std::sync::Arc;
 

@@ -1,4 +1,13 @@
 //! One file per op: the kernel that evaluates it on tensors.
+//!
+//! [`prepare`] matches every `Op` variant without a wildcard, so a new IR
+//! op does not compile until it has a kernel here or is refused. Ops the
+//! IR keeps opaque run when they only matter to execution, matched by op
+//! type: CumSum, CastLike, the table in `opaque.rs` (losses, scatter and
+//! gather ND, integer and QLinear ops, RNN, Einsum, NMS, windows...) and
+//! the optionals of `optional.rs`; passes still treat them as black boxes.
+//! `If`, `Loop` and `Scan` are built with their bodies' plans by
+//! `control::prepare_control`.
 
 mod affine_grid;
 mod arg_reduce;
