@@ -23,7 +23,7 @@ const MAX_LOOP_ITERATIONS: u64 = 10_000;
 fn inputs(g: &Graph) -> Option<Vec<(String, Tensor)>> {
     let mut total = 0usize;
     let mut out = Vec::new();
-    for &id in &g.inputs {
+    for &id in g.inputs() {
         let v = g.value(id);
         if v.constant.is_some() {
             continue;

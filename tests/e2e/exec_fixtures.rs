@@ -66,19 +66,17 @@ fn probe_sees_every_intermediate_once() {
 #[test]
 fn unsupported_ops_fail_before_running_naming_each_type() {
     let mut g = ptq_onnx::load(fixtures_dir().join("digits_cnn/model.onnx")).unwrap().graph;
-    let mut renamed = 0;
-    for n in g.nodes.iter_mut().flatten() {
+    let mut renamed = ptq_ir::Patch::new();
+    let mut count = 0;
+    for (id, n) in g.iter_nodes() {
         if matches!(n.op, ptq_ir::Op::Unary(_) | ptq_ir::Op::Gemm(_)) {
             let t = if matches!(n.op, ptq_ir::Op::Gemm(_)) { "FancyGemm" } else { "FancyRelu" };
-            n.op = ptq_ir::Op::Opaque(ptq_ir::ops::opaque::Opaque {
-                op_type: t.into(),
-                domain: "x".into(),
-                attrs: vec![],
-            });
-            renamed += 1;
+            renamed.set_op(id, ptq_ir::ops::opaque::Opaque { op_type: t.into(), domain: "x".into(), attrs: vec![] });
+            count += 1;
         }
     }
-    assert!(renamed >= 2);
+    renamed.apply(&mut g).unwrap();
+    assert!(count >= 2);
     let e = Plan::new(&g, &ExecOptions::default()).unwrap_err().to_string();
     assert!(e.contains("FancyGemm") && e.contains("FancyRelu"), "{e}");
     assert_eq!(e.matches("FancyRelu").count(), 1, "each type once: {e}");

@@ -13,15 +13,15 @@ use ptq_tests::{fixtures_dir, onnx_fixtures, onnx_infer, require_python_runtimes
 /// inputs alone (declared intermediate facts removed first).
 fn ptq_facts(model: &ptq_onnx::OnnxModel) -> HashMap<String, Fact> {
     let mut g = model.graph.clone();
-    let keep: Vec<_> = g.inputs.clone();
-    for (i, v) in g.values.iter_mut().enumerate() {
+    let keep: Vec<_> = g.inputs().to_vec();
+    for (i, v) in g.values_mut().iter_mut().enumerate() {
         if v.constant.is_none() && !keep.contains(&ptq_ir::ValueId(i)) {
             v.fact = Fact::default();
             v.declared = false;
         }
     }
     ptq_ir::infer::infer_facts(&mut g).unwrap();
-    g.values.iter().filter(|v| v.constant.is_none()).map(|v| (v.name.clone(), v.fact.clone())).collect()
+    g.values().iter().filter(|v| v.constant.is_none()).map(|v| (v.name.clone(), v.fact.clone())).collect()
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn inference_agrees_with_onnx_reference() {
         };
         let ours = ptq_facts(&ptq_onnx::load(&src).unwrap());
         let (mut total, mut as_precise) = (0, 0);
-        for v in reference.graph.values.iter().filter(|v| v.declared && v.constant.is_none()) {
+        for v in reference.graph.values().iter().filter(|v| v.declared && v.constant.is_none()) {
             let (Some(rs), Some(rd)) = (&v.fact.shape, v.fact.dtype) else { continue };
             total += 1;
             let Some(f) = ours.get(&v.name) else { continue };

@@ -156,7 +156,7 @@ fn negative_declared_dims_are_unknown_with_a_warning() {
     let mut m = relu_model();
     m.graph.as_mut().unwrap().input = vec![vi("x", &[-1, 4])];
     let loaded = load(&m).unwrap();
-    let x = loaded.graph.value(loaded.graph.inputs[0]);
+    let x = loaded.graph.value(loaded.graph.inputs()[0]);
     assert_eq!(x.fact.shape, Some(vec![ptq_ir::Dim::Unknown, ptq_ir::Dim::Known(4)]));
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
     let w = &loaded.warnings[0];
@@ -232,7 +232,7 @@ fn shape_contradictions_are_overruled_with_a_warning_naming_value_and_node() {
     let mut m = model(13, vec![node("mm", "MatMul", &["x", "w"], &["y"])], vec![f32_tensor("w", &[4, 3], vec![0; 48])]);
     m.graph.as_mut().unwrap().output = vec![vi("y", &[1, 4])];
     let loaded = load(&m).unwrap();
-    let y = loaded.graph.value(loaded.graph.outputs[0]);
+    let y = loaded.graph.value(loaded.graph.outputs()[0]);
     assert_eq!(y.fact.shape, Some(vec![ptq_ir::Dim::Known(1), ptq_ir::Dim::Known(3)]));
     let [w] = loaded.warnings.as_slice() else { panic!("{:?}", loaded.warnings) };
     assert!(w.contains("\"y\"") && w.contains("\"mm\"") && w.contains("[1,4]") && w.contains("[1,3]"), "{w}");
@@ -241,7 +241,7 @@ fn shape_contradictions_are_overruled_with_a_warning_naming_value_and_node() {
     let mut m = model(13, vec![node("r", "Reshape", &["x", "s"], &["y"])], vec![i64_tensor("s", &[3], &[2, 1, 2])]);
     m.graph.as_mut().unwrap().output = vec![vi("y", &[1, 4])];
     let loaded = load(&m).unwrap();
-    let y = loaded.graph.value(loaded.graph.outputs[0]);
+    let y = loaded.graph.value(loaded.graph.outputs()[0]);
     assert_eq!(y.fact.rank(), Some(3));
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
 
@@ -268,7 +268,7 @@ fn conflicting_value_info_and_opset_imports_are_warnings() {
     assert!(text.contains("value_info given twice"), "{text}");
     // The last value_info ([2,4]) contradicts inference ([1,4]) and gives way.
     assert!(text.contains("\"h\"") && text.contains("\"r0\""), "{text}");
-    let h = loaded.graph.values.iter().find(|v| v.name == "h").unwrap();
+    let h = loaded.graph.values().iter().find(|v| v.name == "h").unwrap();
     assert_eq!(h.fact.shape, Some(vec![ptq_ir::Dim::Known(1), ptq_ir::Dim::Known(4)]));
 }
 
@@ -327,7 +327,7 @@ fn outputs_past_the_element_limit_are_refused_before_allocating() {
 /// floats and integers a small pattern.
 fn fuzz_inputs(g: &ptq_ir::Graph) -> Vec<(String, ptq_ir::Tensor)> {
     use ptq_ir::{DType, Dim, Tensor};
-    g.inputs
+    g.inputs()
         .iter()
         .map(|&id| g.value(id))
         .filter(|v| v.constant.is_none())

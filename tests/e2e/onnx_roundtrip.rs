@@ -45,8 +45,8 @@ fn assert_same_model(name: &str, a: &OnnxModel, b: &OnnxModel) {
     assert_eq!(a.info.ir_version, b.info.ir_version, "{name}: IR version");
     assert_eq!(a.info.producer_name, b.info.producer_name, "{name}: producer");
     assert_eq!(a.info.doc_string, b.info.doc_string, "{name}: doc string");
-    assert_eq!(a.graph.meta, b.graph.meta, "{name}: metadata");
-    assert_eq!(a.graph.doc, b.graph.doc, "{name}: graph doc string");
+    assert_eq!(a.graph.meta(), b.graph.meta(), "{name}: metadata");
+    assert_eq!(a.graph.doc(), b.graph.doc(), "{name}: graph doc string");
     let nodes = |m: &OnnxModel| {
         m.graph
             .iter_nodes()
@@ -59,13 +59,13 @@ fn assert_same_model(name: &str, a: &OnnxModel, b: &OnnxModel) {
         let f = |ids: &[ptq_ir::ValueId]| {
             ids.iter().map(|&i| (g.value(i).name.clone(), g.value(i).fact.clone())).collect::<Vec<_>>()
         };
-        (f(&g.inputs), f(&g.outputs))
+        (f(g.inputs()), f(g.outputs()))
     };
     assert_eq!(io(a), io(b), "{name}: inputs and outputs");
     let consts = |m: &OnnxModel| {
         let mut v: Vec<_> = m
             .graph
-            .values
+            .values()
             .iter()
             .filter(|v| v.constant.is_some() && v.const_source != ptq_ir::ConstSource::Derived)
             .map(|v| (v.name.clone(), v.constant.clone(), v.const_source.clone()))

@@ -23,7 +23,7 @@ fn unmodified_roundtrip_gives_openvinos_outputs() {
         }
         // The rewritten IR imports again to the same graph structure.
         let again = ptq_openvino::load(&out).unwrap();
-        assert_eq!(again.graph.outputs.len(), m.graph.outputs.len(), "{label}");
+        assert_eq!(again.graph.outputs().len(), m.graph.outputs().len(), "{label}");
         // The original runs here too, side by side: outputs stored on another
         // CPU would hold that CPU's kernels' rounding.
         let original = tmp.path().join(format!("{label}.original.npz"));

@@ -195,7 +195,7 @@ fn weight_dominated_model_shrinks_below_30_percent() {
         fact: Fact::new(DType::F32, vec![ptq::Dim::Sym("batch".into()), ptq::Dim::Known(256)]),
         ..Value::default()
     });
-    g.inputs.push(x);
+    g.inputs_mut().push(x);
     let mut cur = x;
     for (i, (k, n)) in [(256usize, 256usize), (256, 128)].into_iter().enumerate() {
         let w: Vec<f32> = (0..k * n).map(|j| ((j * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.1).collect();
@@ -227,7 +227,7 @@ fn weight_dominated_model_shrinks_below_30_percent() {
         });
         cur = y;
     }
-    g.outputs.push(cur);
+    g.outputs_mut().push(cur);
     let dir = tempfile::tempdir().unwrap();
     let fp32 = dir.path().join("mlp.onnx");
     let info = ptq_onnx::ModelInfo { ir_version: 8, opset_import: vec![(String::new(), 17)], ..Default::default() };

@@ -379,7 +379,7 @@ fn run_one(test: &Path) -> Outcome {
         Ok(p) => p,
         Err(e) => return Outcome::Error(format!("plan: {}", first_line(&e.to_string()))),
     };
-    let declared = graph.inputs.iter().filter(|&&v| graph.value(v).constant.is_none()).map(|&v| graph.value(v));
+    let declared = graph.inputs().iter().filter(|&&v| graph.value(v).constant.is_none()).map(|&v| graph.value(v));
     let feeds: Vec<(String, Tensor)> =
         declared.zip(inputs).map(|(v, t)| (v.name.clone(), bf16_from_bits(t, v.fact.dtype))).collect();
     let outputs = match plan.run(feeds) {

@@ -253,7 +253,7 @@ mod tests {
             fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(&[1, 2, 5, 5])),
             ..Value::default()
         });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let mut cur = x;
         for (i, cin) in [(1, 2), (2, 3), (3, 3)] {
             let data: Vec<f32> = (0..3 * cin * 9).map(|j| ((j * 37 % 17) as f32 - 8.0) / 8.0).collect();
@@ -273,7 +273,7 @@ mod tests {
                 cur = r;
             }
         }
-        g.outputs.push(cur);
+        g.outputs_mut().push(cur);
         let items = (0..8)
             .map(|k| {
                 let d: Vec<f32> = (0..50).map(|i| (((i * 7 + k * 13) % 23) as f32 - 11.0) / 5.0).collect();

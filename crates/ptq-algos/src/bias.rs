@@ -87,7 +87,7 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
         // none of its own (OpenVINO IR writes every bias that way).
         let bias_add = |axis: usize| -> Option<BiasAdd> {
             let [(add, slot)] = l.readers(y) else { return None };
-            if g.outputs.contains(&y) {
+            if g.outputs().contains(&y) {
                 return None;
             }
             let an = g.node(*add)?;
@@ -215,7 +215,7 @@ fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &Tenso
         fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(x.shape())),
         ..Value::default()
     });
-    m.inputs.push(xv);
+    m.inputs_mut().push(xv);
     let wv = m.add_constant("w", w, ConstSource::Derived);
     let bv = m.add_constant("b", bias.clone(), ConstSource::Derived);
     let yv = m.add_value(Value { name: "y".into(), ..Value::default() });
@@ -257,7 +257,7 @@ fn run_layer(n: &Node, c: &Biased, x: Tensor, w: Tensor, g: &Graph, bias: &Tenso
     } else {
         yv
     };
-    m.outputs.push(out);
+    m.outputs_mut().push(out);
     let plan = Plan::new(&m, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })
         .map_err(|e| e.to_string())?;
     let mut r = plan.run(vec![("x".into(), x)]).map_err(|e| e.to_string())?;

@@ -27,7 +27,8 @@
 use std::collections::HashMap;
 
 use ptq_ir::ops::body::join;
-use ptq_ir::{Fact, Graph, NodeId, Op};
+use ptq_ir::patch::PatchValue;
+use ptq_ir::{Fact, Graph, IrError, NodeId, Op, Patch};
 
 use crate::calibrate::{BodyRun, Item};
 use crate::error::AlgoError;
@@ -80,7 +81,7 @@ pub fn loops_left_float(g: &Graph, skip: &[NodeId], loops: bool) -> Vec<(NodeId,
 /// body's inputs and the node's trailing inputs. The body's copy is renamed
 /// when the enclosing graph still reads the constant (ONNX names must not
 /// shadow outer ones).
-pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
+pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) -> Result<(), IrError> {
     let readers = g.consumers();
     for &id in nodes {
         let label = g.node_label(id);
@@ -92,7 +93,7 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
             let Some(v) = *v else { continue };
             if let Some(t) = g.constant(v) {
                 // Read by another node, or by this one other than as a capture.
-                let shared = g.outputs.contains(&v)
+                let shared = g.outputs().contains(&v)
                     || readers.get(&v).is_some_and(|r| r.iter().any(|&(n, s)| n != id || s < own));
                 moved.insert(slot, (std::sync::Arc::new(t.clone()), shared));
             }
@@ -100,15 +101,15 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
         if moved.is_empty() {
             continue;
         }
-        let Some(node) = g.nodes.get_mut(id.0).and_then(Option::as_mut) else { continue };
+        let Some(mut node) = g.node(id).cloned() else { continue };
         let mut slot = own;
         for (attr, body) in node.op.bodies_mut() {
             let formal = body.formal;
-            let mut keep = body.graph.inputs[..formal.min(body.graph.inputs.len())].to_vec();
-            for &v in body.graph.inputs.iter().skip(formal) {
+            let mut keep = body.graph.inputs()[..formal.min(body.graph.inputs().len())].to_vec();
+            for v in body.graph.inputs().to_vec().into_iter().skip(formal) {
                 match moved.get(&slot) {
                     Some((t, shared)) => {
-                        let value = &mut body.graph.values[v.0];
+                        let value = &mut body.graph.value_mut(v);
                         value.constant = Some(t.clone());
                         value.const_source = ptq_ir::ConstSource::Stored;
                         if *shared {
@@ -119,17 +120,21 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
                 }
                 slot += 1;
             }
-            body.graph.inputs = keep;
+            *body.graph.inputs_mut() = keep;
         }
         let mut i = 0;
         node.inputs.retain(|_| {
             i += 1;
             !moved.contains_key(&(i - 1))
         });
+        let mut p = Patch::new();
+        p.replace_node(id, node);
+        p.apply(g)?;
     }
     for &id in nodes {
-        invariant_loop_constants(g, id);
+        invariant_loop_constants(g, id)?;
     }
+    Ok(())
 }
 
 /// A `Loop` whose body passes a carried value through unchanged (its
@@ -137,32 +142,35 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) {
 /// carries a constant: tf2onnx hands weights to a loop body this way. The
 /// body's readers of that input read a body constant with the same data
 /// instead; the carried value itself stays, as ONNX requires.
-fn invariant_loop_constants(g: &mut Graph, id: NodeId) {
-    let Some(node) = g.node(id) else { return };
-    let Op::Loop(l) = &node.op else { return };
+fn invariant_loop_constants(g: &mut Graph, id: NodeId) -> Result<(), IrError> {
+    let Some(node) = g.node(id) else { return Ok(()) };
+    let Op::Loop(l) = &node.op else { return Ok(()) };
     let body = &l.body.graph;
     let carried = node.inputs.len().saturating_sub(2 + ptq_ir::ops::body::capture_count(node.op.bodies()));
     let mut found = vec![];
     for k in 0..carried {
-        let (Some(&input), Some(&output)) = (body.inputs.get(2 + k), body.outputs.get(1 + k)) else { continue };
+        let (Some(&input), Some(&output)) = (body.inputs().get(2 + k), body.outputs().get(1 + k)) else { continue };
         let Some(t) = node.inputs.get(2 + k).copied().flatten().and_then(|v| g.constant(v)) else { continue };
         if input == output {
             found.push((input, std::sync::Arc::new(t.clone())));
         }
     }
-    let Some(Op::Loop(l)) = g.nodes.get_mut(id.0).and_then(Option::as_mut).map(|n| &mut n.op) else { return };
+    let Some(mut op) = g.node(id).map(|n| n.op.clone()) else { return Ok(()) };
+    let Op::Loop(l) = &mut op else { return Ok(()) };
     let body = &mut l.body.graph;
     for (input, t) in found {
         let name = format!("{}.constant", body.value(input).name);
         let c = body.add_constant(name, (*t).clone(), ptq_ir::ConstSource::Stored);
-        for n in body.nodes.iter_mut().flatten() {
-            for v in n.inputs.iter_mut().flatten() {
-                if *v == input {
-                    *v = c;
-                }
-            }
+        let mut p = Patch::new();
+        for &(n, slot) in body.consumers().get(&input).map_or(&[][..], Vec::as_slice) {
+            p.set_input(n, slot, PatchValue::Existing(c));
         }
+        p.apply(body)?;
     }
+    let mut p = Patch::new();
+    p.set_op(id, op);
+    p.apply(g)?;
+    Ok(())
 }
 
 /// What quantizing the bodies did, already labelled with the body's path
@@ -197,8 +205,8 @@ pub fn quantize(
     };
     for id in keys {
         let label = g.node_label(id);
-        let Some(node) = g.nodes.get_mut(id.0).and_then(Option::as_mut) else { continue };
-        for (b, (attr, body)) in node.op.bodies_mut().into_iter().enumerate() {
+        let Some(mut op) = g.node(id).map(|n| n.op.clone()) else { continue };
+        for (b, (attr, body)) in op.bodies_mut().into_iter().enumerate() {
             let Some(body_runs) = runs.remove(&(id, b)).filter(|r| !r.is_empty()) else {
                 if has_weighted_ops(&body.graph) {
                     out.ignored.push(IgnoredRow {
@@ -211,7 +219,7 @@ pub fn quantize(
             };
             let path = format!("{label}/{attr}");
             relax_inputs(&mut body.graph, &body_runs);
-            let names: Vec<String> = body.graph.inputs.iter().map(|&v| body.graph.value(v).name.clone()).collect();
+            let names: Vec<String> = body.graph.inputs().iter().map(|&v| body.graph.value(v).name.clone()).collect();
             let n = body_runs.len();
             let mut items = body_runs.into_iter().map(|run| -> Result<Item, String> {
                 Ok(names.iter().cloned().zip(run.into_iter().map(|t| (*t).clone())).collect())
@@ -228,6 +236,9 @@ pub fn quantize(
             }
             merge(&mut out, &path, q.report);
         }
+        let mut p = Patch::new();
+        p.set_op(id, op);
+        p.apply(g)?;
     }
     Ok(out)
 }
@@ -237,7 +248,7 @@ pub fn quantize(
 /// that grows, an exporter's placeholder dims), and calibration checks inputs
 /// against declarations. Only declarations the runs contradict change.
 fn relax_inputs(g: &mut Graph, runs: &[BodyRun]) {
-    for (k, &v) in g.inputs.clone().iter().enumerate() {
+    for (k, &v) in g.inputs().to_vec().iter().enumerate() {
         let mut fact = g.value(v).fact.clone();
         for run in runs {
             if let Some(t) = run.get(k) {
@@ -247,7 +258,7 @@ fn relax_inputs(g: &mut Graph, runs: &[BodyRun]) {
                 }
             }
         }
-        g.values[v.0].fact = fact;
+        g.value_mut(v).fact = fact;
     }
 }
 

@@ -24,7 +24,7 @@ fn bool_input(g: &mut Graph, name: &str) {
         fact: Fact::new(DType::Bool, ptq_ir::fact::known_shape(&[])),
         ..Value::default()
     });
-    g.inputs.push(v);
+    g.inputs_mut().push(v);
 }
 
 /// A branch reading the outer `x` and weight `w` by name: x·w → Sigmoid.
@@ -43,7 +43,7 @@ fn if_model() -> Graph {
     let mut b = G::default();
     let x = b.input("x", &[1, 8]);
     bool_input(&mut b.g, "c");
-    let c = b.g.inputs[1];
+    let c = b.g.inputs()[1];
     let w1 = b.weight("w1", &[8, 4]);
     let w2 = b.weight("w2", &[8, 4]);
     let op = If { then_branch: branch("then", "w1"), else_branch: branch("else", "w2") };
@@ -60,14 +60,14 @@ fn if_items(n: usize, cond: bool) -> Vec<Item> {
 fn loop_model() -> Graph {
     let mut t = G::default();
     let i = t.g.add_value(Value { name: "i".into(), fact: Fact::new(DType::I64, vec![]), ..Value::default() });
-    t.g.inputs.push(i);
+    t.g.inputs_mut().push(i);
     bool_input(&mut t.g, "cond_in");
-    let cond = t.g.inputs[1];
+    let cond = t.g.inputs()[1];
     let h = t.input("h", &[1, 4]);
     let w = t.input("w", &[4, 4]);
     let y = t.node("step_mm", matmul(), &[h, w]);
     let s = t.node("step_sigmoid", sigmoid(), &[y]);
-    t.g.outputs = vec![cond, s];
+    *t.g.outputs_mut() = vec![cond, s];
     let body = Body::new(t.g, 3);
 
     let mut b = G::default();

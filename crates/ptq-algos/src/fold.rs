@@ -22,7 +22,7 @@ mod tests {
             fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(&[1, 2, 3, 3])),
             ..Value::default()
         });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let w: Vec<f32> = (0..2 * 2 * 9).map(|i| (i as f32 * 0.37).sin()).collect();
         let w = g.add_constant(
             "w",
@@ -56,7 +56,7 @@ mod tests {
             doc: String::new(),
             meta: vec![],
         });
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         g
     }
 

@@ -128,7 +128,7 @@ pub fn quantize_graph(
     // Control-flow bodies are calibrated on what they receive in this pass,
     // which a cache does not hold: with such bodies the cache is not used.
     let record = bodies::to_record(&g, &placed.user_ignored, opts.quantize_loop_bodies);
-    bodies::inline_constant_captures(&mut g, &record);
+    bodies::inline_constant_captures(&mut g, &record)?;
     let stats_cache = opts.stats_cache.as_ref().filter(|_| record.is_empty());
     let s0 = Instant::now();
     let cached = match stats_cache {
@@ -294,11 +294,14 @@ pub fn quantize_graph(
 /// form, folded batch-norm parameters) as derived, so export leaves them out.
 fn drop_unused_constants(g: &mut Graph) {
     let used: std::collections::HashSet<ValueId> = g.iter_nodes().flat_map(|(_, n)| n.input_ids()).collect();
-    for i in 0..g.values.len() {
+    for i in 0..g.values().len() {
         let id = ValueId(i);
-        if g.values[i].constant.is_some() && !used.contains(&id) && !g.inputs.contains(&id) && !g.outputs.contains(&id)
+        if g.values()[i].constant.is_some()
+            && !used.contains(&id)
+            && !g.inputs().contains(&id)
+            && !g.outputs().contains(&id)
         {
-            g.values[i].const_source = ptq_ir::ConstSource::Derived;
+            g.values_mut()[i].const_source = ptq_ir::ConstSource::Derived;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use ptq_exec::{ExecOptions, Plan, Probe};
+use ptq_ir::patch::PatchValue;
 use ptq_ir::{Op, Tensor};
 
 use crate::calibrate::Item;
@@ -23,7 +24,7 @@ fn a_depthwise_input_gets_each_channels_maximum_over_all_items() {
     let b = depthwise_block(false);
     let data = items(6);
     // Each channel's max |x| over every item, from the float model.
-    let v = b.g.values.iter().position(|v| v.name == "relu1_out").map(ptq_ir::ValueId).unwrap();
+    let v = b.g.values().iter().position(|v| v.name == "relu1_out").map(ptq_ir::ValueId).unwrap();
     let plan = Plan::new(&b.g, &ExecOptions { threads: 1, ..Default::default() }).unwrap();
     let mut amax = [0f32; 4];
     for item in &data {
@@ -89,7 +90,11 @@ fn fake_quantized_weights_compute_what_the_weight_qdq_model_does() {
         let id = g.find_node(name).unwrap();
         let m = if name == "conv1" { 4 } else { 2 };
         let b = g.add_constant(format!("{name}.bias"), Tensor::from_f32s(&vec![0.25; m]), ptq_ir::ConstSource::Stored);
-        g.nodes[id.0].as_mut().unwrap().inputs.push(Some(b));
+        let mut inputs: Vec<_> = g.node(id).unwrap().inputs.iter().map(|v| v.map(PatchValue::Existing)).collect();
+        inputs.push(Some(PatchValue::Existing(b)));
+        let mut p = ptq_ir::Patch::new();
+        p.set_inputs(id, inputs);
+        p.apply(&mut g).unwrap();
     }
     let mut it = data.clone().into_iter().map(Ok);
     let q = crate::quantize_graph(&g, &mut it, &QuantizeOptions::default(), &mut |_| {}).unwrap();

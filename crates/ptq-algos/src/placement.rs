@@ -205,7 +205,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let scheme =
             if reqs.iter().any(|r| r.scheme == Scheme::Symmetric) { Scheme::Symmetric } else { Scheme::Asymmetric };
         let requested: HashSet<(NodeId, usize)> = reqs.iter().map(|r| r.reader).collect();
-        let all = !g.outputs.contains(&v) && l.readers(v).iter().all(|r| requested.contains(r));
+        let all = !g.outputs().contains(&v) && l.readers(v).iter().all(|r| requested.contains(r));
         let producer = l.producer(v).filter(|p| !out.ignored.contains_key(p));
         let moved = match (all, producer.and_then(|p| g.node(p).map(|n| (p, n)))) {
             (true, Some((p, pn))) if pn.output_ids().count() == 1 => match role(&pn.op) {
@@ -322,7 +322,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
         }
         let readers: Vec<(NodeId, usize)> = l.readers(v).to_vec();
         let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| role(&n.op) == Role::Float));
-        if !float_reader || g.outputs.contains(&v) || head_output_within_reach(g, l, v) {
+        if !float_reader || g.outputs().contains(&v) || head_output_within_reach(g, l, v) {
             continue;
         }
         match acts.iter_mut().find(|q| q.value == v) {
@@ -353,7 +353,7 @@ fn head_output_within_reach(g: &Graph, l: &Links, v: ValueId) -> bool {
                     continue;
                 }
                 for o in n.output_ids() {
-                    if g.outputs.contains(&o) {
+                    if g.outputs().contains(&o) {
                         return true;
                     }
                     if !next.iter().any(|&(x, _)| x == o) {
@@ -399,7 +399,7 @@ fn half_range_weights(
         OverflowFix::FirstLayer => {
             let mut found = HashSet::new();
             let mut seen = HashSet::new();
-            let mut frontier: Vec<ValueId> = g.inputs.clone();
+            let mut frontier: Vec<ValueId> = g.inputs().to_vec();
             while let Some(v) = frontier.pop() {
                 for &(c, _) in l.readers(v) {
                     if !seen.insert(c) {

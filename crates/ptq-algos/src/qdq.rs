@@ -50,7 +50,7 @@ struct Names(std::collections::HashSet<String>);
 
 impl Names {
     fn new(g: &Graph) -> Names {
-        let mut s: std::collections::HashSet<String> = g.values.iter().map(|v| v.name.clone()).collect();
+        let mut s: std::collections::HashSet<String> = g.values().iter().map(|v| v.name.clone()).collect();
         s.extend(g.iter_nodes().map(|(_, n)| n.name.clone()));
         Names(s)
     }
@@ -104,7 +104,8 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
     let consumers = g.consumers();
     let mut edge_spec: HashMap<(NodeId, usize), QuantSpec> = HashMap::new();
     for (q, spec) in plan.acts {
-        let all = !g.outputs.contains(&q.value) && consumers.get(&q.value).is_some_and(|r| r.len() == q.readers.len());
+        let all =
+            !g.outputs().contains(&q.value) && consumers.get(&q.value).is_some_and(|r| r.len() == q.readers.len());
         let tag = if all {
             g.value(q.value).name.clone()
         } else {
@@ -135,7 +136,7 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
             continue;
         }
         for o in n.output_ids() {
-            if g.outputs.contains(&o) || g.value(o).fact.dtype.is_some_and(|d| d != ptq_ir::DType::F32) {
+            if g.outputs().contains(&o) || g.value(o).fact.dtype.is_some_and(|d| d != ptq_ir::DType::F32) {
                 continue;
             }
             let readers = consumers.get(&o).cloned().unwrap_or_default();

@@ -60,7 +60,7 @@ impl<'g> Links<'g> {
 fn const_derived(g: &Graph) -> HashSet<ValueId> {
     let mut out = HashSet::new();
     let Ok(order) = ptq_ir::topo::topo_order(g) else { return out };
-    let inputs: HashSet<ValueId> = g.inputs.iter().copied().collect();
+    let inputs: HashSet<ValueId> = g.inputs().iter().copied().collect();
     for id in order {
         let Some(n) = g.node(id) else { continue };
         let fixed = n.op.bodies().is_empty()

@@ -22,7 +22,7 @@ impl G {
             fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(shape)),
             ..Value::default()
         });
-        self.g.inputs.push(v);
+        self.g.inputs_mut().push(v);
         v
     }
 
@@ -51,7 +51,7 @@ impl G {
     }
 
     pub fn output(&mut self, v: ValueId) {
-        self.g.outputs.push(v);
+        self.g.outputs_mut().push(v);
     }
 }
 

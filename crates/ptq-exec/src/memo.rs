@@ -162,7 +162,7 @@ mod tests {
     fn graph() -> Graph {
         let mut g = Graph::default();
         let x = g.add_value(Value { name: "x".into(), ..Value::default() });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let shape = node(&mut g, "shape", Op::ShapeOf(ShapeOf::default()), vec![x]);
         let zero = g.add_constant("zero", Tensor::I64(ArrayD::from_elem(IxDyn(&[]), 0)), ConstSource::Stored);
         let a = node(&mut g, "gather", Op::Gather(Gather { axis: 0 }), vec![shape, zero]);
@@ -172,7 +172,7 @@ mod tests {
         let target = node(&mut g, "concat", Op::Concat(Concat { axis: 0 }), vec![a1, rest]);
         let y = node(&mut g, "reshape", Op::Reshape(Reshape::default()), vec![x, target]);
         let z = node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), vec![y, y]);
-        g.outputs.extend([z, target]);
+        g.outputs_mut().extend([z, target]);
         g
     }
 
@@ -180,9 +180,9 @@ mod tests {
     fn only_shape_arithmetic_is_memoized() {
         let g = graph();
         let order = ptq_ir::topo::topo_order(&g).unwrap();
-        let constants: Vec<_> = g.values.iter().map(|v| v.constant.clone()).collect();
+        let constants: Vec<_> = g.values().iter().map(|v| v.constant.clone()).collect();
         let nodes: Vec<_> = order.iter().map(|&id| g.node(id).unwrap()).collect();
-        let memo = ShapeMemo::new(&constants, &g.inputs, nodes.iter().map(|n| (&n.op, &n.inputs, &n.outputs)));
+        let memo = ShapeMemo::new(&constants, g.inputs(), nodes.iter().map(|n| (&n.op, &n.inputs, &n.outputs)));
         let marked: Vec<&str> = order
             .iter()
             .enumerate()

@@ -133,10 +133,10 @@ impl Plan {
         // IR to IR: what the plan holds stays valid IR.
         if options.optimize {
             ptq_ir::passes::fold_batch_norms(&mut graph);
-            crate::passes::fuse_gelu::fuse_gelus(&mut graph);
+            crate::passes::fuse_gelu::fuse_gelus(&mut graph)?;
         }
         if options.integer {
-            crate::passes::canon::canonicalize(&mut graph);
+            crate::passes::canon::canonicalize(&mut graph)?;
         }
         debug_assert!(ptq_ir::validate::validate(&graph).is_ok(), "IR passes keep the graph valid");
         let program = crate::lower::lower(&graph, options)?;
@@ -203,8 +203,9 @@ impl Plan {
                 last_use.insert(*v, i);
             }
         }
-        let keep: HashSet<ValueId> = graph.outputs.iter().copied().collect();
-        let is_intermediate = |v: ValueId| !keep.contains(&v) && constants[v.0].is_none() && !graph.inputs.contains(&v);
+        let keep: HashSet<ValueId> = graph.outputs().iter().copied().collect();
+        let is_intermediate =
+            |v: ValueId| !keep.contains(&v) && constants[v.0].is_none() && !graph.inputs().contains(&v);
         let mut frees: Vec<Vec<ValueId>> = vec![vec![]; lowered.len()];
         for (&v, &i) in &last_use {
             if is_intermediate(v) {
@@ -212,7 +213,7 @@ impl Plan {
             }
         }
         let memo =
-            crate::memo::ShapeMemo::new(&constants, &graph.inputs, lowered.iter().map(|(_, op, i, o)| (op, i, o)));
+            crate::memo::ShapeMemo::new(&constants, graph.inputs(), lowered.iter().map(|(_, op, i, o)| (op, i, o)));
         let steps = lowered
             .into_iter()
             .zip(kernels)
@@ -335,7 +336,7 @@ impl Plan {
         let mut given = HashSet::new();
         for (name, t) in inputs {
             let id =
-                g.inputs.iter().copied().find(|&i| g.value(i).name == name).ok_or_else(|| ExecError::Input {
+                g.inputs().iter().copied().find(|&i| g.value(i).name == name).ok_or_else(|| ExecError::Input {
                     name: name.clone(),
                     msg: "the graph has no such input".into(),
                 })?;
@@ -343,7 +344,7 @@ impl Plan {
             values[id.0] = Some(Arc::new(t));
             given.insert(id);
         }
-        for &i in &g.inputs {
+        for &i in g.inputs() {
             if !given.contains(&i) && g.value(i).constant.is_none() {
                 return Err(ExecError::Input { name: g.value(i).name.clone(), msg: "not supplied".into() });
             }
@@ -378,7 +379,7 @@ impl Plan {
         let outs = self.run_values(values, which, probe, times, bodies)?;
         Ok(self
             .graph
-            .outputs
+            .outputs()
             .iter()
             .zip(outs)
             .map(|(&o, t)| (self.graph.value(o).name.clone(), Arc::try_unwrap(t).unwrap_or_else(|a| (*a).clone())))
@@ -391,14 +392,14 @@ impl Plan {
     /// (bodies often declare loose ones); probes see nothing.
     pub(crate) fn run_shared(&self, inputs: Vec<Arc<Tensor>>) -> Result<Vec<Arc<Tensor>>, ExecError> {
         let g = &self.graph;
-        if inputs.len() != g.inputs.len() {
+        if inputs.len() != g.inputs().len() {
             return Err(ExecError::Input {
-                name: g.name.clone(),
-                msg: format!("the body takes {} inputs, got {}", g.inputs.len(), inputs.len()),
+                name: g.name().to_string(),
+                msg: format!("the body takes {} inputs, got {}", g.inputs().len(), inputs.len()),
             });
         }
         let mut values: Vec<Option<Arc<Tensor>>> = self.constants.clone();
-        for (&i, t) in g.inputs.iter().zip(inputs) {
+        for (&i, t) in g.inputs().iter().zip(inputs) {
             values[i.0] = Some(t);
         }
         self.run_values(values, &Probe::Nothing, &mut |_, _| {}, None, None)
@@ -414,7 +415,7 @@ impl Plan {
         bodies: Option<&Arc<BodyProbe>>,
     ) -> Result<Vec<Arc<Tensor>>, ExecError> {
         let g = &self.graph;
-        for &i in &g.inputs {
+        for &i in g.inputs() {
             if let (true, Some(t)) = (which.wants(i), &values[i.0]) {
                 probe(i, t);
             }
@@ -449,7 +450,7 @@ impl Plan {
                 t[si] += s.elapsed().as_secs_f64();
             }
         }
-        g.outputs
+        g.outputs()
             .iter()
             .map(|&o| {
                 values[o.0].clone().ok_or_else(|| ExecError::Input {

@@ -12,7 +12,7 @@ pub fn sole_reader(
     v: ValueId,
 ) -> Option<(NodeId, usize)> {
     match consumers.get(&v).map(Vec::as_slice) {
-        Some(&[r]) if !g.outputs.contains(&v) => Some(r),
+        Some(&[r]) if !g.outputs().contains(&v) => Some(r),
         _ => None,
     }
 }

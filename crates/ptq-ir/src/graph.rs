@@ -92,20 +92,102 @@ impl Node {
 }
 
 /// A dataflow graph. Nodes are kept in source order; [`crate::topo`] orders them.
+///
+/// The fields are private. Values are added with [`Graph::add_value`] and
+/// edited in place ([`Graph::value_mut`]); ids stay stable. Nodes are added
+/// with [`Graph::add_node`], and every later edit to them (rewiring,
+/// replacing an op, removing) goes through a [`crate::Patch`], which checks
+/// it first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Graph {
-    pub name: String,
-    pub doc: String,
-    pub values: Vec<Value>,
+    pub(crate) name: String,
+    pub(crate) doc: String,
+    pub(crate) values: Vec<Value>,
     /// `None` marks a node removed by a patch; ids stay stable.
-    pub nodes: Vec<Option<Node>>,
-    pub inputs: Vec<ValueId>,
-    pub outputs: Vec<ValueId>,
+    pub(crate) nodes: Vec<Option<Node>>,
+    pub(crate) inputs: Vec<ValueId>,
+    pub(crate) outputs: Vec<ValueId>,
     /// Model-level key/value metadata.
-    pub meta: Vec<(String, String)>,
+    pub(crate) meta: Vec<(String, String)>,
 }
 
 impl Graph {
+    /// An empty graph named `name`.
+    pub fn named(name: impl Into<String>) -> Graph {
+        Graph { name: name.into(), ..Graph::default() }
+    }
+
+    /// The graph's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the graph.
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// The graph's documentation string.
+    pub fn doc(&self) -> &str {
+        &self.doc
+    }
+
+    /// Sets the graph's documentation string.
+    pub fn set_doc(&mut self, doc: impl Into<String>) {
+        self.doc = doc.into();
+    }
+
+    /// Model-level key/value metadata.
+    pub fn meta(&self) -> &[(String, String)] {
+        &self.meta
+    }
+
+    /// Model-level metadata, to edit.
+    pub fn meta_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.meta
+    }
+
+    /// Every value, indexed by [`ValueId`].
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Every value, to edit in place (a slice: ids stay stable).
+    pub fn values_mut(&mut self) -> &mut [Value] {
+        &mut self.values
+    }
+
+    /// The value with this id, to edit in place.
+    pub fn value_mut(&mut self, id: ValueId) -> &mut Value {
+        &mut self.values[id.0]
+    }
+
+    /// The graph inputs, in order.
+    pub fn inputs(&self) -> &[ValueId] {
+        &self.inputs
+    }
+
+    /// The graph inputs, to edit.
+    pub fn inputs_mut(&mut self) -> &mut Vec<ValueId> {
+        &mut self.inputs
+    }
+
+    /// The graph outputs, in order.
+    pub fn outputs(&self) -> &[ValueId] {
+        &self.outputs
+    }
+
+    /// The graph outputs, to edit.
+    pub fn outputs_mut(&mut self) -> &mut Vec<ValueId> {
+        &mut self.outputs
+    }
+
+    /// The number of node slots, removed ones included: every [`NodeId`]
+    /// of the graph is below it.
+    pub fn node_slots(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Adds a value and returns its id.
     pub fn add_value(&mut self, value: Value) -> ValueId {
         self.values.push(value);

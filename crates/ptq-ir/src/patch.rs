@@ -30,6 +30,10 @@ struct NewNode {
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
     SetInput { node: NodeId, slot: usize, value: PatchValue },
+    SetInputs { node: NodeId, inputs: Vec<Option<PatchValue>> },
+    SetOutput { node: NodeId, slot: usize, value: ValueId },
+    SetOp { node: NodeId, op: Box<Op> },
+    ReplaceNode { node: NodeId, with: Box<Node> },
     ReplaceUses { old: ValueId, new: PatchValue, except: Vec<NodeId> },
     RemoveNode(NodeId),
 }
@@ -108,6 +112,28 @@ impl Patch {
         self.steps.push(Step::SetInput { node, slot, value });
     }
 
+    /// Makes an existing node read `inputs`, in place of all its inputs.
+    pub fn set_inputs(&mut self, node: NodeId, inputs: Vec<Option<PatchValue>>) {
+        self.steps.push(Step::SetInputs { node, inputs });
+    }
+
+    /// Makes output `slot` of an existing node write the existing `value`
+    /// (whose former producer the patch removes, or which had none).
+    pub fn set_output(&mut self, node: NodeId, slot: usize, value: ValueId) {
+        self.steps.push(Step::SetOutput { node, slot, value });
+    }
+
+    /// Replaces the op of an existing node (its inputs and outputs stay).
+    pub fn set_op(&mut self, node: NodeId, op: impl Into<Op>) {
+        self.steps.push(Step::SetOp { node, op: Box::new(op.into()) });
+    }
+
+    /// Replaces an existing node (name, op, inputs and outputs) with `with`,
+    /// which reads and writes existing values; the id stays.
+    pub fn replace_node(&mut self, node: NodeId, with: Node) {
+        self.steps.push(Step::ReplaceNode { node, with: Box::new(with) });
+    }
+
     /// Makes every reader of `old` (nodes and graph outputs), except the nodes
     /// listed and the patch's own new nodes, read `new` instead.
     pub fn replace_uses(&mut self, old: ValueId, new: PatchValue, except: Vec<NodeId>) {
@@ -140,6 +166,17 @@ impl Patch {
                 Step::SetInput { node, slot, value } => {
                     g.node(*node).is_some_and(|n| *slot < n.inputs.len()) && value_ok(value)
                 }
+                Step::SetInputs { node, inputs } => g.node(*node).is_some() && inputs.iter().flatten().all(value_ok),
+                Step::SetOutput { node, slot, value } => {
+                    g.node(*node).is_some_and(|n| *slot < n.outputs.len()) && value.0 < g.values.len()
+                }
+                Step::SetOp { node, .. } => g.node(*node).is_some(),
+                Step::ReplaceNode { node, with } => {
+                    let known = |v: &ValueId| v.0 < g.values.len();
+                    g.node(*node).is_some()
+                        && with.inputs.iter().flatten().all(known)
+                        && with.outputs.iter().flatten().all(known)
+                }
                 Step::ReplaceUses { old, new, except } => {
                     old.0 < g.values.len() && value_ok(new) && except.iter().all(|n| g.node(*n).is_some())
                 }
@@ -150,6 +187,15 @@ impl Patch {
             }
         }
         Ok(())
+    }
+
+    /// A patch removing `nodes`.
+    pub fn removing(nodes: impl IntoIterator<Item = NodeId>) -> Patch {
+        let mut p = Patch::new();
+        for n in nodes {
+            p.remove_node(n);
+        }
+        p
     }
 
     /// Applies the patch. Checks every reference first; on error the graph is unchanged.
@@ -178,6 +224,22 @@ impl Patch {
                         n.inputs[*slot] = Some(resolve(&values, *value));
                     }
                 }
+                Step::SetInputs { node, inputs } => {
+                    if let Some(n) = g.nodes[node.0].as_mut() {
+                        n.inputs = inputs.iter().map(|v| v.map(|v| resolve(&values, v))).collect();
+                    }
+                }
+                Step::SetOutput { node, slot, value } => {
+                    if let Some(n) = g.nodes[node.0].as_mut() {
+                        n.outputs[*slot] = Some(*value);
+                    }
+                }
+                Step::SetOp { node, op } => {
+                    if let Some(n) = g.nodes[node.0].as_mut() {
+                        n.op = (**op).clone();
+                    }
+                }
+                Step::ReplaceNode { node, with } => g.nodes[node.0] = Some((**with).clone()),
                 Step::ReplaceUses { old, new, except } => {
                     let new = resolve(&values, *new);
                     for (i, n) in g.nodes.iter_mut().enumerate().take(first_new_node) {
@@ -245,6 +307,42 @@ mod tests {
         assert_eq!(g.outputs, vec![applied.value(z)]);
         crate::infer::infer_facts(&mut g).unwrap();
         assert_eq!(g.value(applied.value(z)).fact, Fact::new(DType::F32, vec![Dim::Known(4)]));
+    }
+
+    #[test]
+    fn nodes_are_rewired_replaced_and_retyped_in_place() {
+        let (mut g, n) = relu_graph();
+        let (x, y) = (g.inputs()[0], g.outputs()[0]);
+        let z = g.add_value(Value { name: "z".into(), ..Value::default() });
+        let mut p = Patch::new();
+        p.set_op(n, Unary { kind: UnaryKind::Neg });
+        p.set_output(n, 0, z);
+        p.apply(&mut g).unwrap();
+        let node = g.node(n).unwrap();
+        assert_eq!((node.op.name(), node.outputs.clone()), ("Neg", vec![Some(z)]));
+        let mut p = Patch::new();
+        p.replace_node(
+            n,
+            Node {
+                name: "abs".into(),
+                op: Unary { kind: UnaryKind::Abs }.into(),
+                inputs: vec![Some(x)],
+                outputs: vec![Some(y)],
+                doc: String::new(),
+                meta: vec![],
+            },
+        );
+        p.set_inputs(n, vec![Some(PatchValue::Existing(x))]);
+        p.apply(&mut g).unwrap();
+        crate::validate::validate(&g).unwrap();
+        assert_eq!(g.node(n).unwrap().name, "abs");
+        // A step naming a removed node fails and changes nothing.
+        Patch::removing([n]).apply(&mut g).unwrap();
+        let before = g.clone();
+        let mut p = Patch::new();
+        p.set_output(n, 0, y);
+        assert!(p.apply(&mut g).is_err());
+        assert_eq!(g, before);
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub(crate) fn graph_proto(g: &Graph, opset: i64, file: &str) -> Result<GraphProt
     let order = ptq_ir::topo::topo_order(g)
         .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
     let mut nodes = Vec::with_capacity(order.len());
-    let mut used: HashSet<ValueId> = g.outputs.iter().copied().collect();
+    let mut used: HashSet<ValueId> = g.outputs().iter().copied().collect();
     for id in order {
         let Some(node) = g.node(id) else { continue };
         let cx = ExportCtx { opset, graph: g, node };
@@ -148,10 +148,10 @@ pub(crate) fn graph_proto(g: &Graph, opset: i64, file: &str) -> Result<GraphProt
     }
     let mut gp = GraphProto::new();
     let mut constant_nodes = Vec::new();
-    for (i, v) in g.values.iter().enumerate() {
+    for (i, v) in g.values().iter().enumerate() {
         let id = ValueId(i);
         let Some(t) = &v.constant else { continue };
-        let is_input = g.inputs.contains(&id);
+        let is_input = g.inputs().contains(&id);
         match &v.const_source {
             ConstSource::Node { name } if !is_input => {
                 if used.contains(&id) {
@@ -169,14 +169,14 @@ pub(crate) fn graph_proto(g: &Graph, opset: i64, file: &str) -> Result<GraphProt
     }
     constant_nodes.extend(nodes);
     gp.node = constant_nodes;
-    gp.name = g.name.clone();
-    gp.doc_string = g.doc.clone();
-    gp.input = g.inputs.iter().map(|&i| value_info(g, i)).collect();
-    gp.output = g.outputs.iter().map(|&i| value_info(g, i)).collect();
+    gp.name = g.name().to_string();
+    gp.doc_string = g.doc().to_string();
+    gp.input = g.inputs().iter().map(|&i| value_info(g, i)).collect();
+    gp.output = g.outputs().iter().map(|&i| value_info(g, i)).collect();
     let producers = g.producers();
-    gp.value_info = (0..g.values.len())
+    gp.value_info = (0..g.values().len())
         .map(ValueId)
-        .filter(|id| g.value(*id).declared && producers.contains_key(id) && !g.outputs.contains(id))
+        .filter(|id| g.value(*id).declared && producers.contains_key(id) && !g.outputs().contains(id))
         .map(|id| value_info(g, id))
         .collect();
     Ok(gp)
@@ -205,7 +205,7 @@ pub fn export_model(g: &Graph, info: &ModelInfo, file: &str) -> Result<ModelProt
     mp.domain = info.domain.clone();
     mp.model_version = info.model_version;
     mp.doc_string = info.doc_string.clone();
-    mp.metadata_props = kv(&g.meta);
+    mp.metadata_props = kv(g.meta());
     mp.functions = parse_all::<FunctionProto>(&info.functions, file)?;
     mp.training_info = parse_all::<TrainingInfoProto>(&info.training_info, file)?;
     mp.graph = Some(gp).into();

@@ -116,7 +116,7 @@ fn import(bytes: &[u8], file: &str, ext: ExternalData) -> Result<OnnxModel, Onnx
         .map_err(|e| model_err(e.to_string()))?;
     let mut graph = im.graph;
     let mut warnings = im.warnings;
-    graph.meta = proto.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
+    *graph.meta_mut() = proto.metadata_props.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
     ptq_ir::validate::validate(&graph)
         .map_err(|source| OnnxError::Graph { file: file.into(), source: Box::new(source) })?;
     let overruled = ptq_ir::infer::infer_facts_overruling(&mut graph)
@@ -186,14 +186,14 @@ impl Importer<'_> {
     }
 
     fn graph_proto(&mut self, gp: &GraphProto) -> Result<(), OnnxError> {
-        self.graph.name = gp.name.clone();
-        self.graph.doc = gp.doc_string.clone();
+        self.graph.set_name(gp.name.clone());
+        self.graph.set_doc(gp.doc_string.clone());
         for vi in &gp.input {
             let fact = self.declared_fact(vi)?;
             let v =
                 Value { name: vi.name.clone(), fact, doc: vi.doc_string.clone(), declared: true, ..Value::default() };
             let id = self.define(&vi.name, v).ok_or_else(|| self.value_err(&vi.name, "graph input listed twice"))?;
-            self.graph.inputs.push(id);
+            self.graph.inputs_mut().push(id);
         }
         if !gp.sparse_initializer.is_empty() {
             return Err(OnnxError::Model {
@@ -209,8 +209,8 @@ impl Importer<'_> {
             })?;
             self.had_external |= !t.external_data.is_empty();
             match self.names.get(&t.name) {
-                Some(&id) if self.graph.inputs.contains(&id) && self.graph.values[id.0].constant.is_none() => {
-                    self.graph.values[id.0].constant = Some(Arc::new(tensor));
+                Some(&id) if self.graph.inputs().contains(&id) && self.graph.value(id).constant.is_none() => {
+                    self.graph.value_mut(id).constant = Some(Arc::new(tensor));
                 }
                 Some(_) => return Err(self.value_err(&t.name, "initializer defined twice")),
                 None => {
@@ -241,7 +241,7 @@ impl Importer<'_> {
                     self.file, vi.name
                 ));
             }
-            let v = &mut self.graph.values[id.0];
+            let v = self.graph.value_mut(id);
             if v.constant.is_none() {
                 v.fact = fact;
                 v.declared = true;
@@ -252,15 +252,16 @@ impl Importer<'_> {
                 .resolve(&vi.name)
                 .ok_or_else(|| self.value_err(&vi.name, "graph output is not produced by anything"))?;
             let fact = self.declared_fact(vi)?;
-            let v = &mut self.graph.values[id.0];
-            if v.constant.is_none() && !self.graph.inputs.contains(&id) {
+            let is_input = self.graph.inputs().contains(&id);
+            let v = self.graph.value_mut(id);
+            if v.constant.is_none() && !is_input {
                 v.fact = fact;
                 v.declared = true;
             }
             if v.doc.is_empty() {
                 v.doc = vi.doc_string.clone();
             }
-            self.graph.outputs.push(id);
+            self.graph.outputs_mut().push(id);
         }
         self.mark_non_tensors(gp);
         Ok(())

@@ -129,7 +129,7 @@ fn dims_shape(dims: &[i64]) -> Vec<Dim> {
 /// Builds the graph of `net`, reading weights from `weights`.
 pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError> {
     let mut cx = Cx {
-        g: Graph { name: net.name.clone(), ..Graph::default() },
+        g: Graph::named(net.name.clone()),
         net,
         names: HashSet::new(),
         layer_names: net.layers.iter().map(|l| l.name.clone()).collect(),
@@ -195,17 +195,17 @@ pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError
                 let v = *outputs.first().ok_or_else(|| net.layer_err(l, "Parameter without output"))?;
                 let et = l.attr("element_type").ok_or_else(|| net.layer_err(l, "no element_type"))?;
                 let dtype = element::dtype(et).ok_or_else(|| net.layer_err(l, format!("element type {et}")))?;
-                let value = &mut cx.g.values[v.0];
+                let value = cx.g.value_mut(v);
                 value.fact.dtype = Some(dtype);
                 if let Some(p) = l.outputs.first().and_then(|p| p.names.first()) {
                     value.name.clone_from(p);
                 }
-                cx.g.inputs.push(v);
+                cx.g.inputs_mut().push(v);
             }
             "Const" => {
                 let v = *outputs.first().ok_or_else(|| net.layer_err(l, "Const without output"))?;
                 let t = read_const(net, l, weights)?;
-                let value = &mut cx.g.values[v.0];
+                let value = cx.g.value_mut(v);
                 value.fact = Fact::new(t.dtype(), ptq_ir::fact::known_shape(t.shape()));
                 value.constant = Some(std::sync::Arc::new(t));
                 value.const_source = ConstSource::Node { name: l.name.clone() };
@@ -221,7 +221,7 @@ pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError
     let mut info =
         IrInfo { name: net.name.clone(), version: net.version, results: vec![], rt_info: net.rt_info.clone() };
     for (_, (name, v)) in results {
-        cx.g.outputs.push(v);
+        cx.g.outputs_mut().push(v);
         info.results.push(name);
     }
     ptq_ir::validate::validate(&cx.g).map_err(|e| OpenVinoError::Xml { path: net.path.clone(), msg: e.to_string() })?;

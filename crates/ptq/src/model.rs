@@ -185,7 +185,8 @@ impl Model {
             }
             #[cfg(all(feature = "onnx", feature = "openvino"))]
             (Source::Onnx(_), Format::OpenVino) => {
-                let info = ptq_openvino::IrInfo { name: self.graph.name.clone(), version: 11, ..Default::default() };
+                let info =
+                    ptq_openvino::IrInfo { name: self.graph.name().to_string(), version: 11, ..Default::default() };
                 Ok(ptq_openvino::save(&self.graph, &info, path, &self.ir_options())?)
             }
             #[cfg(feature = "openvino")]

@@ -78,7 +78,7 @@ fn parse_dim(s: &str) -> Result<(String, usize), String> {
 /// (valid as token ids and as attention masks), bools true.
 pub fn synthetic_inputs(g: &Graph, batch: usize, dims: &[(String, usize)]) -> anyhow::Result<Vec<(String, Tensor)>> {
     let mut out = vec![];
-    for &i in g.inputs.iter().filter(|&&i| g.value(i).constant.is_none()) {
+    for &i in g.inputs().iter().filter(|&&i| g.value(i).constant.is_none()) {
         let v = g.value(i);
         let shape = v.fact.shape.as_ref().with_context(|| format!("input {} has unknown rank", v.name))?;
         let mut first = true;
@@ -210,10 +210,8 @@ fn measure(a: &Args) -> anyhow::Result<Report> {
     };
     let quantized = model
         .graph()
-        .nodes
-        .iter()
-        .flatten()
-        .any(|n| matches!(n.op, Op::QuantizeLinear(_) | Op::DequantizeLinear(_) | Op::FakeQuantize(_)));
+        .iter_nodes()
+        .any(|(_, n)| matches!(n.op, Op::QuantizeLinear(_) | Op::DequantizeLinear(_) | Op::FakeQuantize(_)));
     let mut timings = vec![];
     if a.only.as_deref() != Some("int8") {
         let path = if quantized { "fake-quant" } else { "fp32" };

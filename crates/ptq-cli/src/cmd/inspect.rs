@@ -37,13 +37,13 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     let model = super::load_model(&a.model)?;
     let g = model.graph();
     println!("model: {} ({})", a.model.display(), model.describe_source());
-    let width = g.inputs.iter().chain(&g.outputs).map(|&i| g.value(i).name.len()).max().unwrap_or(0);
+    let width = g.inputs().iter().chain(g.outputs()).map(|&i| g.value(i).name.len()).max().unwrap_or(0);
     println!("inputs:");
-    for &i in g.inputs.iter().filter(|&&i| g.value(i).constant.is_none()) {
+    for &i in g.inputs().iter().filter(|&&i| g.value(i).constant.is_none()) {
         println!("  {:width$}  {}", g.value(i).name, describe(g, i));
     }
     println!("outputs:");
-    for &o in &g.outputs {
+    for &o in g.outputs() {
         println!("  {:width$}  {}", g.value(o).name, describe(g, o));
     }
     let s = Summary::of(g);

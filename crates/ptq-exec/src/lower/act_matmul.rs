@@ -278,7 +278,7 @@ mod tests {
     /// `input → QuantizeLinear(s, z) → DequantizeLinear`, z u8 or i8.
     fn quantized(g: &mut Graph, name: &str, shape: &[usize], s: f32, z: Tensor) -> ValueId {
         let x = g.add_value(Value { name: name.into(), fact: fact(shape), ..Value::default() });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         requantized(g, x, name, shape, s, z)
     }
 
@@ -378,7 +378,7 @@ mod tests {
             ];
             if let Some(ms) = mask {
                 let m = g.add_value(Value { name: "mask".into(), fact: fact(ms), ..Value::default() });
-                g.inputs.push(m);
+                g.inputs_mut().push(m);
                 let len = ms.iter().product();
                 let vals: Vec<f32> =
                     values(len, 9).iter().map(|v| if *v > 1.0 { -10_000.0 } else { v * 0.5 }).collect();
@@ -392,7 +392,7 @@ mod tests {
             let p = g.add_value(Value { name: "p".into(), ..Value::default() });
             let sm = Softmax { kind: SoftmaxKind::Softmax, axis, coerce_2d: false };
             g.add_node(node("softmax", Op::Softmax(sm), vec![z], p));
-            g.outputs.push(p);
+            g.outputs_mut().push(p);
             let run = |int: bool| {
                 let plan =
                     Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer: int, ..Default::default() })
@@ -443,7 +443,7 @@ mod tests {
             g.add_node(node("scale", Op::Binary(Binary { kind }), ins, z));
             y = z;
         }
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let inputs = vec![
             ("a".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sa), values(480, 1)).unwrap())),
             ("b".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&sb), values(336, 7)).unwrap())),

@@ -119,7 +119,7 @@ pub fn match_add(
     let sum = node.outputs.first().copied().flatten()?;
     let mut folded = vec![];
     let mut v = sum;
-    if !g.outputs.contains(&sum)
+    if !g.outputs().contains(&sum)
         && let Some(&[(r, 0)]) = consumers.get(&sum).map(Vec::as_slice)
         && let Some(rn) = g.node(r)
         && matches!(&rn.op, Op::Unary(u) if u.kind == UnaryKind::Relu)

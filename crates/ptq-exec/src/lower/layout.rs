@@ -38,7 +38,7 @@ pub fn channels_last(g: &Graph, k: &Kernels) -> HashSet<ValueId> {
     let consumers = g.consumers();
     let output_of = |id: &NodeId| g.node(*id).and_then(|n| n.outputs.first().copied().flatten());
     let read_only_by_kernels = |v: &ValueId| {
-        !g.outputs.contains(v)
+        !g.outputs().contains(v)
             && consumers.get(v).is_some_and(|cs| {
                 !cs.is_empty() && cs.iter().all(|(n, slot)| (k.convs.contains(n) && *slot == 0) || k.adds.contains(n))
             })

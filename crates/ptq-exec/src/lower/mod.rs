@@ -21,7 +21,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ptq_ir::{Graph, NodeId, Op, ValueId};
+use ptq_ir::patch::PatchValue;
+use ptq_ir::{Graph, NodeId, Op, Patch, ValueId};
 use ptq_kernels::int8::{Activation, PackedB, int8_kernels};
 
 use crate::error::ExecError;
@@ -80,10 +81,9 @@ pub(crate) fn rewrite(
                 });
                 if let Some((q, q_out, scale, zp)) = fused {
                     m.kernel.out_q = Some((scale, zp));
-                    if let Some(Some(conv)) = g.nodes.get_mut(id.0) {
-                        conv.outputs[0] = Some(q_out);
-                    }
-                    g.nodes[q.0] = None;
+                    let mut p = Patch::removing([q]);
+                    p.set_output(id, 0, q_out);
+                    p.apply(g)?;
                 }
                 convs.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.xq)]));
@@ -96,10 +96,9 @@ pub(crate) fn rewrite(
             if let Some(m) = crate::lower::lut::match_lut(g, &producers, &consumers, id, kernels) {
                 luts.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.input)]));
-                if let Some(Some(n)) = g.nodes.get_mut(id.0) {
-                    n.outputs[0] = Some(m.output);
-                }
-                g.nodes[m.q.0] = None;
+                let mut p = Patch::removing([m.q]);
+                p.set_output(id, 0, m.output);
+                p.apply(g)?;
                 dqs.push(m.dq);
             }
             continue;
@@ -109,12 +108,9 @@ pub(crate) fn rewrite(
             if let Some(m) = crate::lower::add::match_add(g, &producers, &consumers, id, kernels) {
                 adds.insert(id, m.kernel);
                 new_inputs.push((id, vec![Some(m.inputs[0]), Some(m.inputs[1])]));
-                if let Some(Some(add)) = g.nodes.get_mut(id.0) {
-                    add.outputs[0] = Some(m.output);
-                }
-                for f in m.folded {
-                    g.nodes[f.0] = None;
-                }
+                let mut p = Patch::removing(m.folded);
+                p.set_output(id, 0, m.output);
+                p.apply(g)?;
                 dqs.extend(m.dqs);
             }
             continue;
@@ -138,10 +134,12 @@ pub(crate) fn rewrite(
                 crate::lower::act_matmul::match_act_matmul(g, (adq, bdq), relu_after.contains(&id), kernels)
         {
             let (mut k, mut xs, mm_out) = (k, xs, node.outputs.first().copied().flatten());
+            // The nodes the step absorbs, removed once it is matched.
+            let mut p = Patch::new();
             if let Some((t, input)) =
                 crate::lower::act_matmul::transposed_operand(g, &producers, &consumers, (id, bdq, xs[1]))
             {
-                g.nodes[t.0] = None;
+                p.remove_node(t);
                 xs[1] = input;
                 k.b_transposed = true;
             }
@@ -153,7 +151,7 @@ pub(crate) fn rewrite(
                 && let Some((div, div_out, factor)) = scalar_scaling(g, &consumers, v)
             {
                 k.sa *= factor;
-                g.nodes[div.0] = None;
+                p.remove_node(div);
                 out = Some(div_out);
             }
             // Then its mask Add and Softmax run on each matrix of scores.
@@ -163,16 +161,17 @@ pub(crate) fn rewrite(
                 && let Some(tail) = crate::lower::scores::match_scores_tail(g, &consumers, v)
             {
                 for r in tail.removed {
-                    g.nodes[r.0] = None;
+                    p.remove_node(r);
                 }
                 k.softmax = true;
                 k.masked = tail.mask.is_some();
                 inputs.extend(tail.mask.map(Some));
                 out = Some(tail.output);
             }
-            if let Some(Some(mm)) = g.nodes.get_mut(id.0) {
-                mm.outputs[0] = out;
+            if let Some(v) = out {
+                p.set_output(id, 0, v);
             }
+            p.apply(g)?;
             found.insert(id, Box::new(k));
             new_inputs.push((id, inputs));
             dqs.extend([adq, bdq]);
@@ -199,6 +198,8 @@ pub(crate) fn rewrite(
         })?;
         let mut act = relu_activation(relu_after.contains(&id));
         let mut out = node.outputs.first().copied().flatten();
+        // The nodes fused into the step, removed once it is matched.
+        let mut p = Patch::new();
         // The bias Add a linear layer's export puts after its MatMul runs in
         // the epilogue (not after a fused Relu: the Add comes first there),
         // then a Relu or GELU that is the Add's only reader, and a
@@ -211,11 +212,11 @@ pub(crate) fn rewrite(
                 Some(c) => c.iter().zip(&b).map(|(c, b)| c + b).collect(),
                 None => b,
             });
-            g.nodes[add.0] = None;
+            p.remove_node(add);
             out = Some(add_out);
             if let Some((r, r_out, a)) = sole_activation(g, &consumers, add_out) {
                 act = a;
-                g.nodes[r.0] = None;
+                p.remove_node(r);
                 out = Some(r_out);
             }
         }
@@ -225,7 +226,7 @@ pub(crate) fn rewrite(
             && let Some(v) = out
             && let Some((add, add_out, r)) = residual_add(g, &consumers, v)
         {
-            g.nodes[add.0] = None;
+            p.remove_node(add);
             out = Some(add_out);
             residual = Some(r);
         }
@@ -234,17 +235,16 @@ pub(crate) fn rewrite(
             && let Some(((q, q_out, scale, zp), shapes)) = quantizer_beside_shapes(g, &consumers, v)
         {
             out_q = Some((scale, zp));
-            g.nodes[q.0] = None;
+            p.remove_node(q);
             for s in shapes {
-                if let Some(Some(shape)) = g.nodes.get_mut(s.0) {
-                    shape.inputs[0] = Some(q_out);
-                }
+                p.set_input(s, 0, PatchValue::Existing(q_out));
             }
             out = Some(q_out);
         }
-        if let (Some(v), Some(Some(mm))) = (out, g.nodes.get_mut(id.0)) {
-            mm.outputs[0] = Some(v);
+        if let Some(v) = out {
+            p.set_output(id, 0, v);
         }
+        p.apply(g)?;
         found.insert(
             id,
             Box::new(IntMatMul {
@@ -263,18 +263,19 @@ pub(crate) fn rewrite(
         new_inputs.push((id, [Some(xq)].into_iter().chain(residual.map(Some)).collect()));
         dqs.extend([adq, bdq]);
     }
+    let mut p = Patch::new();
     for (id, inputs) in new_inputs {
-        if let Some(Some(node)) = g.nodes.get_mut(id.0) {
-            node.inputs = inputs;
-        }
+        p.set_inputs(id, inputs.into_iter().map(|v| v.map(PatchValue::Existing)).collect());
     }
+    p.apply(g)?;
     let consumers = g.consumers();
-    for dq in dqs {
-        let Some(out) = g.node(dq).and_then(|n| n.outputs.first().copied().flatten()) else { continue };
-        if !consumers.contains_key(&out) && !g.outputs.contains(&out) {
-            g.nodes[dq.0] = None;
-        }
-    }
+    let unread = dqs.into_iter().filter(|&dq| {
+        g.node(dq)
+            .and_then(|n| n.outputs.first().copied().flatten())
+            .is_some_and(|out| !consumers.contains_key(&out) && !g.outputs().contains(&out))
+    });
+    let unread: HashSet<NodeId> = unread.collect();
+    Patch::removing(unread).apply(g)?;
     set_layouts(g, &mut convs, &mut adds, &mut luts);
     found.extend(convs.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));
     found.extend(adds.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));

@@ -15,10 +15,10 @@ use crate::util::{contiguous, sole_reader};
 
 /// A constant that a caller cannot override (not a graph input).
 pub(crate) fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
-    if g.inputs.contains(&v) {
+    if g.inputs().contains(&v) {
         return None;
     }
-    g.values.get(v.0).and_then(|x| x.constant.as_deref())
+    g.values().get(v.0).and_then(|x| x.constant.as_deref())
 }
 
 /// The DequantizeLinear node producing `v`, if any.
@@ -172,7 +172,7 @@ pub(crate) fn sole_channel_quantizer(
     v: ValueId,
     channels: Option<usize>,
 ) -> Option<(NodeId, ValueId, Vec<f32>, u8)> {
-    if g.outputs.contains(&v) {
+    if g.outputs().contains(&v) {
         return None;
     }
     let &[(q, 0)] = consumers.get(&v)?.as_slice() else { return None };
@@ -210,7 +210,7 @@ pub(crate) fn quantizer_beside_shapes(
     consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
     v: ValueId,
 ) -> Option<(Quantizer, Vec<NodeId>)> {
-    if g.outputs.contains(&v) {
+    if g.outputs().contains(&v) {
         return None;
     }
     let (shapes, rest): (Vec<_>, Vec<_>) =

@@ -63,7 +63,7 @@ pub(crate) fn lower(g: &Graph, options: &ExecOptions) -> Result<Program, ExecErr
     let mut scratch = g.clone();
     let mut relu_after = HashSet::new();
     if options.optimize {
-        relu_after = crate::passes::fuse::fuse_relus(&mut scratch);
+        relu_after = crate::passes::fuse::fuse_relus(&mut scratch)?;
     }
     let mut integer: HashMap<NodeId, Box<dyn Kernel>> = HashMap::new();
     if options.integer {
@@ -72,9 +72,9 @@ pub(crate) fn lower(g: &Graph, options: &ExecOptions) -> Result<Program, ExecErr
     if options.optimize {
         // After the integer rewrite, which reads the i8 weights before
         // their dequantization folds away.
-        crate::passes::fold::fold_constants(&mut scratch);
+        crate::passes::fold::fold_constants(&mut scratch)?;
     }
-    debug_assert_eq!(scratch.values.len(), g.values.len(), "the lowering adds no values");
+    debug_assert_eq!(scratch.values().len(), g.values().len(), "the lowering adds no values");
     one_step_per_node(&scratch, integer, &relu_after)
 }
 
@@ -100,6 +100,6 @@ fn one_step_per_node(
             outputs: node.outputs.clone(),
         });
     }
-    let constants = scratch.values.iter().map(|v| v.constant.clone()).collect();
+    let constants = scratch.values().iter().map(|v| v.constant.clone()).collect();
     Ok(Program { constants, steps })
 }

@@ -266,7 +266,7 @@ mod tests {
             doc: String::new(),
             meta: vec![],
         });
-        g.outputs.push(out);
+        g.outputs_mut().push(out);
         let plan = Plan::new(&g, &ExecOptions::default()).map_err(|e| e.to_string())?;
         let mut outs = plan.run(vec![]).map_err(|e| e.to_string())?;
         Ok(outs.remove(0).1)

@@ -34,41 +34,42 @@ use ndarray::{ArrayD, IxDyn};
 use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::ops::quantize::QuantizeLinear;
-use ptq_ir::{ConstSource, DType, Fact, Graph, Node, NodeId, Op, Tensor, Value, ValueId};
+use ptq_ir::patch::PatchValue;
+use ptq_ir::{ConstSource, DType, Fact, Graph, IrError, Node, NodeId, Op, Patch, Tensor, Value, ValueId};
 
 use crate::lower::{ActBytes, constant};
 use crate::util::sole_reader;
 
 /// Applies the rewrites of the module docs to every match in `g`.
-pub fn canonicalize(g: &mut Graph) {
+pub fn canonicalize(g: &mut Graph) -> Result<(), IrError> {
     let ids = |g: &Graph| -> Vec<NodeId> { g.iter_nodes().map(|(id, _)| id).collect() };
     for id in ids(g) {
         if let Some(r) = fake_quantize(g, id) {
-            apply_fake_quantize(g, id, r);
+            apply_fake_quantize(g, id, r)?;
         }
     }
     for id in ids(g) {
         let (producers, consumers) = (g.producers(), g.consumers());
         if let Some(w) = compressed_weight(g, &producers, &consumers, id) {
-            apply_weight(g, w);
+            apply_weight(g, w)?;
         }
     }
     // The DequantizeLinear nodes the rewrites above added are among these.
     // Each step removes a node or moves a DequantizeLinear below another
     // node, so the loop ends; it stops early when a pass changes nothing.
-    for _ in 0..g.nodes.len() {
+    for _ in 0..g.node_slots() {
         let mut changed = false;
         // Recomputed only after a rewrite has changed the edges.
         let (mut producers, mut consumers) = (g.producers(), g.consumers());
         for id in ids(g) {
             let step = if let Some(r) = reshape_after(g, &consumers, id) {
-                swap_with_reshape(g, id, r);
+                swap_with_reshape(g, id, r)?;
                 true
             } else if let Some((q, q_out, xq)) = requantize(g, &consumers, id) {
-                drop_requantize(g, &consumers, (id, q), q_out, xq);
+                drop_requantize(g, &consumers, (id, q), q_out, xq)?;
                 true
             } else if let Some(m) = quantize_first(g, &producers, &consumers, id) {
-                swap_quantizer_up(g, id, m);
+                swap_quantizer_up(g, id, m)?;
                 true
             } else {
                 false
@@ -82,6 +83,7 @@ pub fn canonicalize(g: &mut Graph) {
             break;
         }
     }
+    Ok(())
 }
 
 /// A FakeQuantize that is a u8 Q/DQ pair: its scales (one, or one per
@@ -163,10 +165,10 @@ fn bytes_value_like(g: &mut Graph, v: ValueId, node: &str, dtype: DType) -> Valu
     })
 }
 
-fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) {
-    let Some(node) = g.node(id).cloned() else { return };
+fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) -> Result<(), IrError> {
+    let Some(node) = g.node(id).cloned() else { return Ok(()) };
     let (Some(x), Some(y)) = (node.inputs.first().copied().flatten(), node.outputs.first().copied().flatten()) else {
-        return;
+        return Ok(());
     };
     let xq = u8_value_like(g, y, &node.name);
     let (scale, zero) = match grid.axis {
@@ -179,14 +181,19 @@ fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) {
     let scale = g.add_constant(format!("{}/scale", node.name), scale, ConstSource::Stored);
     let zero = g.add_constant(format!("{}/zero_point", node.name), zero, ConstSource::Stored);
     let params = [Some(scale), Some(zero)];
-    g.nodes[id.0] = Some(Node {
-        name: format!("{}/quantize", node.name),
-        op: Op::QuantizeLinear(QuantizeLinear { axis: grid.axis, ..QuantizeLinear::default() }),
-        inputs: [&[Some(x)][..], &params].concat(),
-        outputs: vec![Some(xq)],
-        doc: node.doc.clone(),
-        meta: node.meta.clone(),
-    });
+    let mut p = Patch::new();
+    p.replace_node(
+        id,
+        Node {
+            name: format!("{}/quantize", node.name),
+            op: Op::QuantizeLinear(QuantizeLinear { axis: grid.axis, ..QuantizeLinear::default() }),
+            inputs: [&[Some(x)][..], &params].concat(),
+            outputs: vec![Some(xq)],
+            doc: node.doc.clone(),
+            meta: node.meta.clone(),
+        },
+    );
+    p.apply(g)?;
     g.add_node(Node {
         name: format!("{}/dequantize", node.name),
         op: Op::DequantizeLinear(DequantizeLinear { axis: grid.axis, block_size: None }),
@@ -195,6 +202,7 @@ fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) {
         doc: String::new(),
         meta: vec![],
     });
+    Ok(())
 }
 
 /// A compressed weight chain ending at `id` (a Multiply).
@@ -344,17 +352,15 @@ fn scale_axis(scale: &ArrayD<f32>, w: &[usize]) -> Option<(Vec<f32>, Option<i64>
     (varying.next().is_none() && w[lead + i] == d).then_some((s, Some((lead + i) as i64)))
 }
 
-fn apply_weight(g: &mut Graph, wt: Weight) {
-    let Some(last) = wt.nodes.first().and_then(|&id| g.node(id)).map(|n| n.name.clone()) else { return };
+fn apply_weight(g: &mut Graph, wt: Weight) -> Result<(), IrError> {
+    let Some(last) = wt.nodes.first().and_then(|&id| g.node(id)).map(|n| n.name.clone()) else { return Ok(()) };
     let w = g.add_constant(format!("{last}/i8"), Tensor::I8(wt.w), ConstSource::Stored);
     let scale = match wt.axis {
         None => Tensor::scalar_f32(wt.scale[0]),
         Some(_) => Tensor::from_f32s(&wt.scale),
     };
     let s = g.add_constant(format!("{last}/scale"), scale, ConstSource::Stored);
-    for &id in &wt.nodes {
-        g.nodes[id.0] = None;
-    }
+    Patch::removing(wt.nodes.iter().copied()).apply(g)?;
     g.add_node(Node {
         name: format!("{last}/dequantize"),
         op: Op::DequantizeLinear(DequantizeLinear { axis: wt.axis, block_size: None }),
@@ -363,6 +369,7 @@ fn apply_weight(g: &mut Graph, wt: Weight) {
         doc: String::new(),
         meta: vec![],
     });
+    Ok(())
 }
 
 /// The node that only moves or renames elements (Reshape, Flatten,
@@ -394,7 +401,7 @@ fn requantize(
     let qn = g.node(q)?;
     let Op::QuantizeLinear(op) = &qn.op else { return None };
     let q_out = qn.outputs.first().copied().flatten()?;
-    if op.block_size.is_some_and(|b| b != 0) || qn.output_ids().count() != 1 || g.outputs.contains(&q_out) {
+    if op.block_size.is_some_and(|b| b != 0) || qn.output_ids().count() != 1 || g.outputs().contains(&q_out) {
         return None;
     }
     let s = crate::lower::scales(constant(g, qn.inputs.get(1).copied().flatten()?)?)?;
@@ -415,14 +422,13 @@ fn drop_requantize(
     (dq, q): (NodeId, NodeId),
     q_out: ValueId,
     xq: ValueId,
-) {
+) -> Result<(), IrError> {
+    let mut p = Patch::removing([dq, q]);
     for &(n, slot) in consumers.get(&q_out).map_or(&[][..], Vec::as_slice) {
-        if let Some(Some(node)) = g.nodes.get_mut(n.0) {
-            node.inputs[slot] = Some(xq);
-        }
+        p.set_input(n, slot, PatchValue::Existing(xq));
     }
-    g.nodes[dq.0] = None;
-    g.nodes[q.0] = None;
+    p.apply(g)?;
+    Ok(())
 }
 
 /// A per-tensor QuantizeLinear `id` whose f32 input comes from a node that
@@ -443,7 +449,10 @@ fn quantize_first(
     let scale = constant(g, node.inputs.get(1).copied().flatten()?)?;
     let zero_point = node.inputs.get(2).copied().flatten().map(|z| constant(g, z));
     let per_tensor = scale.len() == 1 && zero_point.is_none_or(|z| z.is_some_and(|z| z.len() == 1));
-    if !per_tensor || op.block_size.is_some_and(|b| b != 0) || g.outputs.contains(&x) || node.output_ids().count() != 1
+    if !per_tensor
+        || op.block_size.is_some_and(|b| b != 0)
+        || g.outputs().contains(&x)
+        || node.output_ids().count() != 1
     {
         return None;
     }
@@ -465,10 +474,10 @@ fn quantize_first(
 
 /// Makes QuantizeLinear `q` read the moving node `r`'s input and `r` move
 /// the quantized bytes into `q`'s old output; `shapes` read that instead.
-fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>)) {
-    let (Some(qn), Some(rn)) = (g.node(q).cloned(), g.node(r).cloned()) else { return };
+fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>)) -> Result<(), IrError> {
+    let (Some(qn), Some(rn)) = (g.node(q).cloned(), g.node(r).cloned()) else { return Ok(()) };
     let (Some(xin), Some(q_out)) = (rn.inputs.first().copied().flatten(), qn.outputs.first().copied().flatten()) else {
-        return;
+        return Ok(());
     };
     let dtype = match qn.inputs.get(2).copied().flatten().and_then(|z| constant(g, z)) {
         Some(z) => z.dtype(),
@@ -478,33 +487,36 @@ fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>
         },
     };
     let moved = bytes_value_like(g, xin, &qn.name, dtype);
-    rewire(g, q, xin, Some(moved));
-    rewire(g, r, moved, Some(q_out));
+    rewire(g, q, xin, Some(moved))?;
+    rewire(g, r, moved, Some(q_out))?;
     for s in shapes {
-        rewire(g, s, q_out, None);
+        rewire(g, s, q_out, None)?;
     }
+    Ok(())
 }
 
-fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) {
-    let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return };
+fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) -> Result<(), IrError> {
+    let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return Ok(()) };
     let (Some(xq), Some(y)) = (dqn.inputs.first().copied().flatten(), rn.outputs.first().copied().flatten()) else {
-        return;
+        return Ok(());
     };
     let dtype = g.value(xq).fact.dtype.unwrap_or(DType::U8);
     let yq = bytes_value_like(g, y, &rn.name, dtype);
-    rewire(g, r, xq, Some(yq));
-    rewire(g, dq, yq, Some(y));
+    rewire(g, r, xq, Some(yq))?;
+    rewire(g, dq, yq, Some(y))?;
+    Ok(())
 }
 
 /// Points node `id`'s data input at `input` and, if given, its first
 /// output at `output`.
-fn rewire(g: &mut Graph, id: NodeId, input: ValueId, output: Option<ValueId>) {
-    if let Some(Some(n)) = g.nodes.get_mut(id.0) {
-        n.inputs[0] = Some(input);
-        if let Some(o) = output {
-            n.outputs[0] = Some(o);
-        }
+fn rewire(g: &mut Graph, id: NodeId, input: ValueId, output: Option<ValueId>) -> Result<(), IrError> {
+    let mut p = Patch::new();
+    p.set_input(id, 0, PatchValue::Existing(input));
+    if let Some(o) = output {
+        p.set_output(id, 0, o);
     }
+    p.apply(g)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -521,7 +533,7 @@ mod tests {
             fact: Fact::new(DType::F32, ptq_ir::fact::known_shape(&[1, 3, 4, 4])),
             ..Value::default()
         });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let t = |v: &[f32]| Tensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v.to_vec()).unwrap());
         let ins: Vec<_> = [lo, hi, lo, hi]
             .iter()

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ptq_ir::{Graph, ValueId};
+use ptq_ir::{Graph, IrError, Patch, ValueId};
 use ptq_kernels::Threads;
 
 use crate::inputs::{Inputs, Slot};
@@ -25,10 +25,11 @@ const MAX_FOLDED: usize = 1 << 24;
 /// then reports the error as usual), if an output is a graph output, or if an
 /// output would exceed [`MAX_FOLDED`] elements. Returns how many nodes were
 /// folded.
-pub fn fold_constants(g: &mut Graph) -> usize {
-    let Ok(order) = ptq_ir::topo::topo_order(g) else { return 0 };
-    let outputs: HashSet<ValueId> = g.outputs.iter().copied().collect();
+pub fn fold_constants(g: &mut Graph) -> Result<usize, IrError> {
+    let Ok(order) = ptq_ir::topo::topo_order(g) else { return Ok(0) };
+    let outputs: HashSet<ValueId> = g.outputs().iter().copied().collect();
     let mut folded = 0;
+    let mut removed = vec![];
     for id in order {
         let Some(node) = g.node(id) else { continue };
         let present: Vec<ValueId> = node.inputs.iter().flatten().copied().collect();
@@ -63,12 +64,13 @@ pub fn fold_constants(g: &mut Graph) -> usize {
             continue;
         }
         for (v, t) in values {
-            g.values[v.0].constant = Some(Arc::new(t));
+            g.value_mut(v).constant = Some(Arc::new(t));
         }
-        g.nodes[id.0] = None;
+        removed.push(id);
         folded += 1;
     }
-    folded
+    Patch::removing(removed).apply(g)?;
+    Ok(folded)
 }
 
 #[cfg(test)]
@@ -94,14 +96,14 @@ mod tests {
         let mut g = Graph::default();
         let fact = Fact::new(DType::F32, known_shape(&[3]));
         let x = g.add_value(Value { name: "x".into(), fact, ..Value::default() });
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let c = g.add_constant("c", Tensor::F32(ndarray::arr1(&[-1.0f32, 2.0, -3.0]).into_dyn()), ConstSource::Stored);
         let a = node(&mut g, "abs", Op::Unary(Unary { kind: UnaryKind::Abs }), &[c]);
         let n = node(&mut g, "neg", Op::Unary(Unary { kind: UnaryKind::Neg }), &[a]);
         let y = node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), &[x, n]);
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let mut folded = g.clone();
-        assert_eq!(fold_constants(&mut folded), 2);
+        assert_eq!(fold_constants(&mut folded).unwrap(), 2);
         assert_eq!(folded.node_count(), 1);
         let input = vec![("x".to_string(), Tensor::F32(ndarray::arr1(&[1.0f32, 1.0, 1.0]).into_dyn()))];
         let run = |g: &Graph| {

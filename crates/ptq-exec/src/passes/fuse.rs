@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use ptq_ir::ops::unary::UnaryKind;
-use ptq_ir::{Graph, NodeId, Op, Tensor};
+use ptq_ir::{Graph, IrError, NodeId, Op, Patch, Tensor};
 
 use crate::inputs::Inputs;
 use crate::ops::{Kernel, Out};
@@ -12,7 +12,7 @@ use crate::ops::{Kernel, Out};
 /// MatMul, read by nothing else and not a graph output: the producer writes
 /// the Relu's output value instead. Returns the producers that must apply
 /// the Relu.
-pub fn fuse_relus(g: &mut Graph) -> HashSet<NodeId> {
+pub fn fuse_relus(g: &mut Graph) -> Result<HashSet<NodeId>, IrError> {
     let producers = g.producers();
     let consumers = g.consumers();
     let mut fused = HashSet::new();
@@ -28,19 +28,18 @@ pub fn fuse_relus(g: &mut Graph) -> HashSet<NodeId> {
             continue;
         };
         let Some(&(p, 0)) = producers.get(&x) else { continue };
-        let sole_reader = consumers.get(&x).is_some_and(|c| c.len() == 1) && !g.outputs.contains(&x);
+        let sole_reader = consumers.get(&x).is_some_and(|c| c.len() == 1) && !g.outputs().contains(&x);
         let Some(pn) = g.node(p) else { continue };
         let fusable = matches!(pn.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && pn.output_ids().count() == 1;
         if !(sole_reader && fusable) || fused.contains(&p) {
             continue;
         }
-        if let Some(Some(pn)) = g.nodes.get_mut(p.0) {
-            pn.outputs[0] = Some(y);
-        }
-        g.nodes[r.0] = None;
+        let mut patch = Patch::removing([r]);
+        patch.set_output(p, 0, y);
+        patch.apply(g)?;
         fused.insert(p);
     }
-    fused
+    Ok(fused)
 }
 
 /// A kernel followed by an in-place Relu on its first (f32) output.

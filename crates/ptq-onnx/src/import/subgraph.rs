@@ -47,7 +47,7 @@ impl Importer<'_> {
             return None;
         }
         let id = self.define(name, Value { name: name.to_string(), ..Value::default() })?;
-        self.graph.inputs.push(id);
+        self.graph.inputs_mut().push(id);
         Some(id)
     }
 

@@ -26,7 +26,7 @@ impl Importer<'_> {
     pub(super) fn mark_non_tensors(&mut self, gp: &onnx_protobuf::GraphProto) {
         for vi in gp.input.iter().chain(&gp.value_info).chain(&gp.output) {
             let (Some(nt), Some(&id)) = (non_tensor(vi), self.names.get(&vi.name)) else { continue };
-            let v = &mut self.graph.values[id.0];
+            let v = self.graph.value_mut(id);
             v.non_tensor = Some(nt);
             v.declared = true;
         }

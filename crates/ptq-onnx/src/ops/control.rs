@@ -58,11 +58,11 @@ fn body_proto(cx: &ExportCtx<'_>, body: &Body, first: usize) -> Result<onnx_prot
     for (k, &c) in body.captures().iter().enumerate() {
         let outer = cx.node.inputs.get(first + k).copied().flatten().ok_or("a capture input is missing")?;
         let name = cx.graph.value(outer).name.clone();
-        if g.values.iter().enumerate().any(|(i, v)| i != c.0 && v.name == name) {
+        if g.values().iter().enumerate().any(|(i, v)| i != c.0 && v.name == name) {
             return Err(format!("the body defines {name:?}, which it also reads from the enclosing graph"));
         }
-        g.values[c.0].name = name;
+        g.value_mut(c).name = name;
     }
-    g.inputs.truncate(body.formal);
+    g.inputs_mut().truncate(body.formal);
     crate::export::graph_proto(&g, cx.opset, "").map_err(|e| e.to_string().trim_start_matches(": ").to_string())
 }

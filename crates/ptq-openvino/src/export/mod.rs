@@ -62,7 +62,7 @@ pub fn to_ir(g: &Graph, info: &IrInfo, opts: &ExportOptions) -> Result<IrFiles, 
     ptq_ir::infer::infer_facts(&mut g).map_err(|e| e.to_string())?;
     let order = ptq_ir::topo::topo_order(&g).map_err(|e| e.to_string())?;
     let mut cx = Cx::new(&g);
-    for &v in &g.inputs {
+    for &v in g.inputs() {
         let port = cx.port(v)?;
         let et = crate::element::element_type(port.dtype).ok_or("input dtype has no IR element type")?;
         let shape = port.dims.iter().map(|&d| if d < 0 { "?".to_string() } else { d.to_string() });
@@ -75,7 +75,7 @@ pub fn to_ir(g: &Graph, info: &IrInfo, opts: &ExportOptions) -> Result<IrFiles, 
         let Some(node) = g.node(id) else { continue };
         emit::emit(&mut cx, node).map_err(|e| format!("node '{}' ({}): {e}", node.name, node.op.name()))?;
     }
-    for (i, &v) in g.outputs.iter().enumerate() {
+    for (i, &v) in g.outputs().iter().enumerate() {
         let s = cx.src(v)?;
         let name = info.results.get(i).cloned().unwrap_or_else(|| format!("{}/sink_port_0", g.value(v).name));
         cx.b.layer(&name, "Result", "opset1", vec![], &[s], vec![])?;
@@ -83,7 +83,7 @@ pub fn to_ir(g: &Graph, info: &IrInfo, opts: &ExportOptions) -> Result<IrFiles, 
     let mut rt_info: Vec<RtNode> =
         info.rt_info.iter().filter(|n| !opts.rt_info.iter().any(|o| o.tag == n.tag)).cloned().collect();
     rt_info.extend(opts.rt_info.iter().cloned());
-    let name = if info.name.is_empty() { g.name.clone() } else { info.name.clone() };
+    let name = if info.name.is_empty() { g.name().to_string() } else { info.name.clone() };
     Ok(IrFiles { xml: xml::to_xml(&name, &cx.b, &rt_info), bin: cx.b.bin })
 }
 

@@ -113,7 +113,7 @@ pub(crate) fn converted(cx: &mut Cx<'_>, v: ValueId, dtype: DType, name: &str) -
         };
         return Ok(cx.constant(name, t));
     }
-    if cx.g.values[v.0].fact.dtype == Some(dtype) {
+    if cx.g.value(v).fact.dtype == Some(dtype) {
         return Ok(v);
     }
     let out = cx.value(name, Fact::dtype_only(Some(dtype)));

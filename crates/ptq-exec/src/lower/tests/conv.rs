@@ -20,7 +20,7 @@ fn quantized_convolutions_run_on_int8_kernels_and_match_fake_quant() {
         let wdq = dq_weight(&mut g, i8s(&[m, c, 3, 3], 9), scale, None, per_channel.then_some(0));
         let b = with_bias.then(|| konst(&mut g, "b", Tensor::from_f32s(&values(m, 3, -1.0, 1.0)))).flatten();
         let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
         let (yf, _, _) = run(&g, false, true, &x);
         let plan =
@@ -49,7 +49,7 @@ fn depthwise_convolutions_run_on_int8_kernels_and_match_fake_quant() {
         let b = konst(&mut g, "b", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
         let op = Conv { group: c as i64, strides: Some(strides), pads: Some(pads), ..Conv::default() };
         let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
         let (yf, _, _) = run(&g, false, true, &x);
         let (yi, nodes, _) = run(&g, true, true, &x);
@@ -65,7 +65,7 @@ fn depthwise_convolutions_take_a_per_channel_input_scale_with_one_zero_point() {
     for (zps, integer) in [(vec![128u8; c], true), ((0..c).map(|i| 120 + i as u8).collect::<Vec<_>>(), false)] {
         let mut g = Graph::default();
         let x = value(&mut g, "x");
-        g.inputs.push(x);
+        g.inputs_mut().push(x);
         let per_axis = |g: &mut Graph, tag: &str| {
             let s = konst(g, &format!("s{tag}"), Tensor::from_f32s(&values(c, 7, 0.01, 0.08)));
             let z = konst(g, &format!("z{tag}"), Tensor::U8(tensor(&[c], zps.clone())));
@@ -82,7 +82,7 @@ fn depthwise_convolutions_take_a_per_channel_input_scale_with_one_zero_point() {
         let b = konst(&mut g, "b", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
         let op = Conv { group: c as i64, pads: Some(vec![1, 1, 1, 1]), ..Conv::default() };
         let y = node(&mut g, "conv", Op::Conv(op), vec![Some(xdq), Some(wdq), b], "y");
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
         let (yf, _, _) = run(&g, false, true, &x);
         let (yi, nodes, _) = run(&g, true, true, &x);
@@ -111,7 +111,7 @@ fn a_sole_quantizer_after_an_integer_convolution_runs_in_its_epilogue() {
     let s = konst(&mut g, "so2", Tensor::scalar_f32(so));
     let z = konst(&mut g, "zo2", Tensor::U8(tensor(&[], vec![zo])));
     let out = node(&mut g, "dq_out", Op::DequantizeLinear(DequantizeLinear::default()), vec![Some(q), s, z], "out");
-    g.outputs.push(out);
+    g.outputs_mut().push(out);
     let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
     let (yf, _, _) = run(&g, false, true, &x);
     let (yi, nodes, seen) = run(&g, true, true, &x);
@@ -152,7 +152,7 @@ fn quantized_residual_additions_run_in_one_u8_pass() {
         let s = konst(&mut g, "so2", Tensor::scalar_f32(0.05));
         let z = konst(&mut g, "zo2", Tensor::U8(tensor(&[], vec![90])));
         let out = node(&mut g, "dq_out", Op::DequantizeLinear(DequantizeLinear::default()), vec![Some(q), s, z], "out");
-        g.outputs.push(out);
+        g.outputs_mut().push(out);
         let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 21, -5.0, 5.0)));
         let (yf, _, _) = run(&g, false, true, &x);
         let (yi, nodes, seen) = run(&g, true, true, &x);

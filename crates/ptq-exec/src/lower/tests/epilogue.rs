@@ -70,7 +70,7 @@ fn linear_layer_with(kind: UnaryKind, fused: bool) {
     let (_, r) = requantized(&mut g, r, "b", step, 3);
     let t = node(&mut g, "transpose", Op::Transpose(Transpose { perm: Some(vec![0, 2, 1, 3]) }), vec![Some(r)], "t");
     let (_, y) = requantized(&mut g, t, "c", step, 3);
-    g.outputs.extend([y, shape]);
+    g.outputs_mut().extend([y, shape]);
     let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
     let (yf, _, _) = run(&g, false, false, &x);
     let (yi, ni, seen) = run(&g, true, false, &x);
@@ -104,14 +104,14 @@ fn a_residual_add_after_a_linear_layer_runs_in_the_epilogue() {
         let mut g = Graph::default();
         let (_, xdq) = quantized_input(&mut g, 0.05, 120);
         let r = g.add_value(Value { name: "r".into(), ..Value::default() });
-        g.inputs.push(r);
+        g.inputs_mut().push(r);
         let sw: Vec<f32> = values(n, 7, 0.001, 0.01);
         let wdq = dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), None, Some(1));
         let mm = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "mm_out");
         let b = konst(&mut g, "b", Tensor::from_f32s(&values(n, 5, -0.5, 0.5)));
         let lin = node(&mut g, "bias", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(mm), b], "lin");
         let y = node(&mut g, "res", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(r), Some(lin)], "y");
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
         let rv = Tensor::F32(tensor(&r_shape, values(r_shape.iter().product(), 3, -2.0, 2.0)));
         let plan = |integer: bool| {
@@ -141,11 +141,11 @@ fn a_quantizer_after_a_transpose_moves_before_it() {
     use ptq_ir::ops::transpose::Transpose;
     let mut g = Graph::default();
     let x = g.add_value(Value { name: "x".into(), ..Value::default() });
-    g.inputs.push(x);
+    g.inputs_mut().push(x);
     let t = node(&mut g, "transpose", Op::Transpose(Transpose { perm: Some(vec![0, 2, 1]) }), vec![Some(x)], "t");
     let shape = node(&mut g, "shape", Op::ShapeOf(ShapeOf::default()), vec![Some(t)], "shape");
     let (q, y) = requantized(&mut g, t, "o", 0.03, 7);
-    g.outputs.extend([q, y, shape]);
+    g.outputs_mut().extend([q, y, shape]);
     let x = Tensor::F32(tensor(&[2, 3, 5], values(30, 5, -3.0, 3.0)));
     let plan = |integer: bool| {
         Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
@@ -172,7 +172,7 @@ fn a_quantized_activation_runs_as_a_table_with_the_float_paths_bytes() {
     let (_, xdq) = quantized_input(&mut g, 0.05, 120);
     let h = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(xdq)], "h");
     let (q, y) = requantized(&mut g, h, "o", 0.03, 10);
-    g.outputs.extend([q, y]);
+    g.outputs_mut().extend([q, y]);
     let x = Tensor::F32(tensor(&[2, 3, 7], values(42, 5, -7.0, 7.0)));
     let plan = |integer: bool| {
         Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
@@ -233,7 +233,7 @@ fn per_channel_quantizers_after_convolutions_and_tables_stay_on_the_integer_path
     let hs = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(y2dq)], "hs");
     let d3 = channel_requantized(&mut g, hs, "c", &values(c, 3, 0.005, 0.03), 0);
     let y4 = dw(&mut g, d3, "dw2");
-    g.outputs.push(y4);
+    g.outputs_mut().push(y4);
     let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
     let (yf, _, _) = run(&g, false, true, &x);
     let (yi, nodes, _) = run(&g, true, true, &x);
@@ -298,12 +298,12 @@ fn integer_kernels_exchange_channels_last_tensors() {
         );
         xdq = requantized(&mut g, r, &format!("a{b}"), 0.05, 0).1;
     }
-    g.outputs.push(xdq);
+    g.outputs_mut().push(xdq);
     let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 17, -4.0, 6.0)));
     let (yf, _, _) = run(&g, false, true, &x);
     let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer: true, ..Default::default() }).unwrap();
     assert_eq!(plan.integer_nodes().len(), 6, "{:?}", plan.integer_nodes());
-    let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
+    let names: Vec<String> = plan.graph().values().iter().map(|v| v.name.clone()).collect();
     let mut shapes = HashMap::new();
     let out = plan
         .run_with_probe(vec![("x".into(), x.clone())], &Probe::All, &mut |v, t| {

@@ -44,7 +44,7 @@ fn konst(g: &mut Graph, name: &str, t: Tensor) -> Option<ValueId> {
 /// x → QuantizeLinear(sx, zx) → DequantizeLinear → x_dq; returns (x, x_dq).
 fn quantized_input(g: &mut Graph, sx: f32, zx: u8) -> (ValueId, ValueId) {
     let x = value(g, "x");
-    g.inputs.push(x);
+    g.inputs_mut().push(x);
     let s = konst(g, "sx", Tensor::scalar_f32(sx));
     let z = konst(g, "zx", Tensor::U8(tensor(&[], vec![zx])));
     let q = node(g, "q", Op::QuantizeLinear(QuantizeLinear::default()), vec![Some(x), s, z], "x_q");
@@ -70,7 +70,7 @@ fn i8s(shape: &[usize], seed: u64) -> Tensor {
 fn run(g: &Graph, integer: bool, optimize: bool, x: &Tensor) -> (Vec<f32>, Vec<String>, Vec<String>) {
     let plan = Plan::new(g, &ExecOptions { threads: 1, optimize, integer, ..Default::default() }).unwrap();
     let mut seen = vec![];
-    let names: Vec<String> = plan.graph().values.iter().map(|v| v.name.clone()).collect();
+    let names: Vec<String> = plan.graph().values().iter().map(|v| v.name.clone()).collect();
     let out = plan
         .run_with_probe(vec![("x".into(), x.clone())], &Probe::All, &mut |v, _| seen.push(names[v.0].clone()))
         .unwrap();
@@ -100,7 +100,7 @@ fn batched_matmul_runs_in_integers_and_matches_f32() {
     let wdq =
         dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), Some(Tensor::I8(tensor(&[n], vec![0; n]))), Some(1));
     let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
-    g.outputs.push(y);
+    g.outputs_mut().push(y);
     let x = Tensor::F32(tensor(&[2, 3, k], values(6 * k, 11, -6.0, 6.5)));
     let (yf, nf, seen_f) = run(&g, false, false, &x);
     let (yi, ni, seen_i) = run(&g, true, false, &x);
@@ -129,7 +129,7 @@ fn gemm_graph(k: usize, n: usize, relu: bool, w_zp: i8) -> Graph {
     if relu {
         y = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(y)], "y");
     }
-    g.outputs.push(y);
+    g.outputs_mut().push(y);
     g
 }
 
@@ -167,7 +167,7 @@ fn unsupported_weights_stay_in_f32() {
         let (_, xdq) = quantized_input(&mut g, 0.01, 128);
         let wdq = dq_weight(&mut g, w, Tensor::from_f32s(&vec![0.5; scales]), None, axis);
         let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
-        g.outputs.push(y);
+        g.outputs_mut().push(y);
         let (yf, _, _) = run(&g, false, false, &x);
         let (yi, ni, _) = run(&g, true, false, &x);
         assert!(ni.is_empty());
@@ -185,7 +185,7 @@ fn int8_matmul_timing() {
     let sw = values(n, 7, 0.001, 0.01);
     let wdq = dq_weight(&mut g, i8s(&[k, n], 3), Tensor::from_f32s(&sw), None, Some(1));
     let y = node(&mut g, "mm", Op::MatMul(MatMul), vec![Some(xdq), Some(wdq)], "y");
-    g.outputs.push(y);
+    g.outputs_mut().push(y);
     let x = Tensor::F32(tensor(&[m, k], values(m * k, 11, -6.0, 6.0)));
     for integer in [false, true] {
         let plan = Plan::new(&g, &ExecOptions { threads: 1, optimize: true, integer, ..Default::default() }).unwrap();

@@ -290,7 +290,8 @@ pub(super) fn where_(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
 }
 
 pub(super) fn dropout(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
-    if n.outputs.get(1).copied().flatten().is_some_and(|m| cx.consumers.contains_key(&m) || cx.g.outputs.contains(&m)) {
+    if n.outputs.get(1).copied().flatten().is_some_and(|m| cx.consumers.contains_key(&m) || cx.g.outputs().contains(&m))
+    {
         return Err("a dropout mask has no OpenVINO form".into());
     }
     let x = cx.src(inp(n, 0)?)?;

@@ -78,7 +78,7 @@ pub(super) fn quantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     let readers = cx.consumers.get(&y).cloned().unwrap_or_default();
     let only_dq = !readers.is_empty()
         && readers.iter().all(|&(r, _)| cx.g.node(r).is_some_and(|m| matches!(m.op, Op::DequantizeLinear(_))))
-        && !cx.g.outputs.contains(&y);
+        && !cx.g.outputs().contains(&y);
     if only_dq { Ok(()) } else { Err("a QuantizeLinear not followed by DequantizeLinear has no IR form".into()) }
 }
 
