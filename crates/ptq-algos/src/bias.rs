@@ -86,11 +86,8 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
         // A following Add of a constant holds the bias when the layer has
         // none of its own (OpenVINO IR writes every bias that way).
         let bias_add = |axis: usize| -> Option<BiasAdd> {
-            let [(add, slot)] = l.readers(y) else { return None };
-            if g.outputs().contains(&y) {
-                return None;
-            }
-            let an = g.node(*add)?;
+            let (add, slot) = l.sole_reader(y)?;
+            let an = g.node(add)?;
             let Op::Binary(Binary { kind: BinaryKind::Add }) = an.op else { return None };
             let b = an.inputs.get(1 - slot).copied().flatten()?;
             let shape = g.constant(b)?.shape().to_vec();
@@ -98,7 +95,7 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
             let yr = rank(g, y)?;
             let ok = shape.len() <= yr && shape.iter().rev().enumerate().all(|(i, &d)| d == 1 || yr - 1 - i == axis);
             let z = an.outputs.first().copied().flatten()?;
-            ok.then_some((Some(*add), b, (*add, 1 - slot), z))
+            ok.then_some((Some(add), b, (add, 1 - slot), z))
         };
         let found = match &n.op {
             Op::Conv(_) | Op::ConvTranspose(_) if xr >= 3 => match n.inputs.get(2).copied().flatten() {

@@ -4,7 +4,7 @@
 //! HardSwish, LayerNorm written out in primitive ops), whose inner ops must
 //! not be quantized.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
@@ -14,8 +14,8 @@ use crate::hw::{Role, role};
 #[derive(Debug)]
 pub struct Links<'g> {
     pub g: &'g Graph,
-    pub producers: HashMap<ValueId, (NodeId, usize)>,
-    pub consumers: HashMap<ValueId, Vec<(NodeId, usize)>>,
+    pub producers: ptq_ir::pattern::Producers,
+    pub consumers: ptq_ir::pattern::Consumers,
     /// Values computed from constants alone (a bias that paddle2onnx writes
     /// as `Reshape(Constant)`, say): they do not vary with the input.
     pub const_derived: HashSet<ValueId>,
@@ -40,6 +40,12 @@ impl<'g> Links<'g> {
     /// Every (node, input slot) reading `v`.
     pub fn readers(&self, v: ValueId) -> &[(NodeId, usize)] {
         self.consumers.get(&v).map_or(&[], Vec::as_slice)
+    }
+
+    /// The one (node, input slot) reading `v` when `v` is not a graph
+    /// output ([`ptq_ir::pattern::sole_reader`]).
+    pub fn sole_reader(&self, v: ValueId) -> Option<(NodeId, usize)> {
+        ptq_ir::pattern::sole_reader(self.g, &self.consumers, v)
     }
 
     /// True when `v` is a non-constant f32 tensor (or of unknown dtype).

@@ -1,21 +1,9 @@
 //! Helpers shared by the op kernels: dtype dispatch, broadcasting, axes.
 
-use std::collections::HashMap;
-
 use ndarray::{ArrayD, IxDyn, Zip};
-use ptq_ir::{Graph, NodeId, Tensor, ValueId};
+use ptq_ir::Tensor;
 
-/// The single node reading `v` (not a graph output), with its input slot.
-pub fn sole_reader(
-    g: &Graph,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
-    v: ValueId,
-) -> Option<(NodeId, usize)> {
-    match consumers.get(&v).map(Vec::as_slice) {
-        Some(&[r]) if !g.outputs().contains(&v) => Some(r),
-        _ => None,
-    }
-}
+pub use ptq_ir::pattern::sole_reader;
 
 /// Applies a dtype-generic expression to any tensor, keeping the variant. The
 /// expression must only move elements (int4/uint4 values stay in range);

@@ -27,6 +27,7 @@ pub mod infer;
 pub mod ops;
 pub mod passes;
 pub mod patch;
+pub mod pattern;
 pub mod summary;
 pub mod tensor;
 pub mod topo;

@@ -21,7 +21,7 @@ use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
 use crate::lower::scores::{MaskLayout, add_then_softmax};
-use crate::lower::{ActBytes, as_u8, constant, quantized_activation, relu_activation};
+use crate::lower::{ActBytes, as_u8, quantized_activation, relu_activation};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 use crate::work::Cost;
@@ -37,7 +37,7 @@ pub(crate) fn match_act_matmul(
 ) -> Option<(IntActMatMul, [ValueId; 2])> {
     let (xa, a, sa) = quantized_activation(g, adq)?;
     let (xb, b, sb) = quantized_activation(g, bdq)?;
-    if !matches!(b, ActBytes::I8 | ActBytes::U8(128)) || constant(g, xa).is_some() || constant(g, xb).is_some() {
+    if !matches!(b, ActBytes::I8 | ActBytes::U8(128)) || g.constant(xa).is_some() || g.constant(xb).is_some() {
         return None;
     }
     // Matrices, not vectors, on both sides: a rank the facts vouch for.

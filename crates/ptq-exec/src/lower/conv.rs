@@ -25,9 +25,7 @@ use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
-use crate::lower::{
-    activation, bias, channel_activation, constant, dequantizer, dq_parts, relu_activation, weight_scales,
-};
+use crate::lower::{activation, bias, channel_activation, dequantizer, dq_parts, relu_activation, weight_scales};
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
@@ -278,7 +276,7 @@ pub fn match_conv(
     let b = node.inputs.get(1).copied().flatten()?;
     let (adq, bdq) = (dequantizer(g, producers, a)?, dequantizer(g, producers, b)?);
     let (wop, wq, s, z) = dq_parts(g, bdq)?;
-    let Tensor::I8(w) = constant(g, wq)? else { return None };
+    let Tensor::I8(w) = g.constant(wq)? else { return None };
     let &[m, cg, kh, kw] = w.shape() else { return None };
     // Group 1 with enough depth, or depthwise (one input channel per
     // filter, undilated).

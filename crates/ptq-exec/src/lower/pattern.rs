@@ -13,32 +13,7 @@ use ptq_kernels::int8::Activation;
 use crate::inputs::{Inputs, Slot};
 use crate::util::{contiguous, sole_reader};
 
-/// A constant that a caller cannot override (not a graph input).
-pub(crate) fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
-    if g.inputs().contains(&v) {
-        return None;
-    }
-    g.values().get(v.0).and_then(|x| x.constant.as_deref())
-}
-
-/// The DequantizeLinear node producing `v`, if any.
-pub(crate) fn dequantizer(g: &Graph, producers: &HashMap<ValueId, (NodeId, usize)>, v: ValueId) -> Option<NodeId> {
-    let &(p, slot) = producers.get(&v)?;
-    let node = g.node(p)?;
-    (slot == 0 && matches!(node.op, Op::DequantizeLinear(_))).then_some(p)
-}
-
-/// The node's DequantizeLinear attributes and inputs `(x, scale, zero point)`.
-pub(crate) fn dq_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, ValueId, ValueId, Option<ValueId>)> {
-    let node = g.node(id)?;
-    let Op::DequantizeLinear(op) = &node.op else { return None };
-    if op.block_size.is_some_and(|b| b != 0) {
-        return None;
-    }
-    let x = node.inputs.first().copied().flatten()?;
-    let s = node.inputs.get(1).copied().flatten()?;
-    Some((op, x, s, node.inputs.get(2).copied().flatten()))
-}
+pub(crate) use ptq_ir::pattern::{dequantize_parts as dq_parts, dequantizer};
 
 /// f32 scales of a constant f32 tensor, all positive and finite.
 pub(crate) fn scales(t: &Tensor) -> Option<Vec<f32>> {
@@ -75,8 +50,8 @@ pub(crate) fn channel_activation(
     if rank < 2 || axis != 1 && axis != 1 - rank as i64 {
         return None;
     }
-    let s = scales(constant(g, s)?)?;
-    let za = match z.map(|z| constant(g, z)) {
+    let s = scales(g.constant(s)?)?;
+    let za = match z.map(|z| g.constant(z)) {
         None if g.value(xq).fact.dtype == Some(DType::U8) => 0,
         Some(Some(t)) => one_u8_zero_point(t, channels)?,
         _ => return None,
@@ -97,9 +72,9 @@ pub(crate) enum ActBytes {
 /// DequantizeLinear of a u8 or symmetric i8 value.
 pub(crate) fn quantized_activation(g: &Graph, dq: NodeId) -> Option<(ValueId, ActBytes, f32)> {
     let (_, xq, s, z) = dq_parts(g, dq)?;
-    let s = scales(constant(g, s)?)?;
+    let s = scales(g.constant(s)?)?;
     let &[s] = s.as_slice() else { return None };
-    let bytes = match z.map(|z| constant(g, z)) {
+    let bytes = match z.map(|z| g.constant(z)) {
         None => match g.value(xq).fact.dtype? {
             DType::U8 => ActBytes::U8(0),
             DType::I8 => ActBytes::I8,
@@ -125,11 +100,11 @@ pub(crate) fn as_u8(t: &Tensor, q: ActBytes) -> Result<(Cow<'_, [u8]>, u8), Stri
 /// A constant positive finite scalar scale and a constant u8 scalar zero
 /// point (0 when absent), as per-tensor u8 Q/DQ nodes carry them.
 pub(crate) fn per_tensor_u8(g: &Graph, scale: ValueId, zero_point: Option<ValueId>) -> Option<(f32, u8)> {
-    let s = scales(constant(g, scale)?)?;
+    let s = scales(g.constant(scale)?)?;
     let &[s] = s.as_slice() else { return None };
     let zp = match zero_point {
         None => 0,
-        Some(z) => match constant(g, z)? {
+        Some(z) => match g.constant(z)? {
             Tensor::U8(a) if a.len() == 1 => *a.iter().next()?,
             _ => return None,
         },
@@ -190,10 +165,10 @@ pub(crate) fn sole_channel_quantizer(
     {
         return None;
     }
-    let st = constant(g, node.inputs.get(1).copied().flatten()?)?;
+    let st = g.constant(node.inputs.get(1).copied().flatten()?)?;
     let s = scales(st)?;
     let channels = channels.unwrap_or(s.len());
-    let zp = one_u8_zero_point(constant(g, node.inputs.get(2).copied().flatten()?)?, channels)?;
+    let zp = one_u8_zero_point(g.constant(node.inputs.get(2).copied().flatten()?)?, channels)?;
     (channels > 1 && s.len() == channels && st.shape() == [channels]).then_some((
         q,
         node.outputs.first().copied().flatten()?,
@@ -242,7 +217,7 @@ pub(crate) fn bias_add(
     if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.output_ids().count() != 1 {
         return None;
     }
-    let Tensor::F32(b) = constant(g, node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
+    let Tensor::F32(b) = g.constant(node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
     // Only a vector: a higher-rank constant could widen the output's shape.
     if b.shape() != [n] {
         return None;
@@ -264,7 +239,7 @@ pub(crate) fn residual_add(
         return None;
     }
     let other = node.inputs.get(1 - slot).copied().flatten()?;
-    (other != v && constant(g, other).is_none() && node.output_ids().count() == 1).then_some(())?;
+    (other != v && g.constant(other).is_none() && node.output_ids().count() == 1).then_some(())?;
     Some((add, node.outputs.first().copied().flatten()?, other))
 }
 
@@ -303,7 +278,7 @@ pub(crate) fn scalar_scaling(
     let Op::Binary(b) = &node.op else { return None };
     let other = node.inputs.get(1 - slot.min(1)).copied().flatten()?;
     // A scalar of rank 0 or 1 cannot raise the output's rank.
-    let c = constant(g, other).filter(|t| t.dtype() == DType::F32 && t.len() == 1 && t.shape().len() <= 1)?;
+    let c = g.constant(other).filter(|t| t.dtype() == DType::F32 && t.len() == 1 && t.shape().len() <= 1)?;
     let c = c.to_f64_vec()[0] as f32;
     let factor = match (b.kind, slot) {
         (BinaryKind::Mul, _) => c,
@@ -329,7 +304,7 @@ pub(crate) struct Weights {
 /// zero point 0 and one scale or one per output column.
 pub(crate) fn weights(g: &Graph, dq: NodeId, transposed: bool) -> Option<Weights> {
     let (op, wq, s, z) = dq_parts(g, dq)?;
-    let Tensor::I8(w) = constant(g, wq)? else { return None };
+    let Tensor::I8(w) = g.constant(wq)? else { return None };
     let &[r, c] = w.shape() else { return None };
     let (k, n) = if transposed { (c, r) } else { (r, c) };
     let sw = weight_scales(g, op, s, z, (2, if transposed { 0 } else { 1 }), n)?;
@@ -349,12 +324,12 @@ pub(crate) fn weight_scales(
     n: usize,
 ) -> Option<Vec<f32>> {
     if let Some(z) = z {
-        match constant(g, z)? {
+        match g.constant(z)? {
             Tensor::I8(a) if a.iter().all(|&v| v == 0) => {}
             _ => return None,
         }
     }
-    let st = constant(g, s)?;
+    let st = g.constant(s)?;
     let s = scales(st)?;
     if s.len() == 1 && st.shape().iter().all(|&d| d == 1) {
         return Some(vec![s[0]; n]);
@@ -372,7 +347,7 @@ pub(crate) fn bias(
     c: ValueId,
     n: usize,
 ) -> Option<(Vec<f32>, Option<NodeId>)> {
-    let (t, dq) = match constant(g, c) {
+    let (t, dq) = match g.constant(c) {
         Some(t) => (t.clone(), None),
         None => {
             let dq = dequantizer(g, producers, c)?;
@@ -382,7 +357,7 @@ pub(crate) fn bias(
             for v in &node.inputs {
                 slots.push(match v {
                     None => None,
-                    Some(v) => Some(Slot { tensor: std::sync::Arc::new(constant(g, *v)?.clone()), reusable: false }),
+                    Some(v) => Some(Slot { tensor: std::sync::Arc::new(g.constant(*v)?.clone()), reusable: false }),
                 });
             }
             let mut ins = Inputs { slots, threads: ptq_kernels::Threads::Single, bodies: None };

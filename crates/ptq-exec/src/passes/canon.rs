@@ -37,7 +37,7 @@ use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::patch::PatchValue;
 use ptq_ir::{ConstSource, DType, Fact, Graph, IrError, Node, NodeId, Op, Patch, Tensor, Value, ValueId};
 
-use crate::lower::{ActBytes, constant};
+use crate::lower::ActBytes;
 use crate::util::sole_reader;
 
 /// Applies the rewrites of the module docs to every match in `g`.
@@ -104,7 +104,7 @@ fn fake_quantize(g: &Graph, id: NodeId) -> Option<FqGrid> {
         return None;
     }
     let range = |i: usize| -> Option<ArrayD<f32>> {
-        match constant(g, node.inputs.get(i).copied().flatten()?)? {
+        match g.constant(node.inputs.get(i).copied().flatten()?)? {
             Tensor::F32(a) => Some(a.clone()),
             _ => None,
         }
@@ -230,8 +230,8 @@ fn compressed_weight(
         return None;
     }
     let (a, c) = (node.inputs.first().copied().flatten()?, node.inputs.get(1).copied().flatten()?);
-    let (v, sv) = if constant(g, c).is_some() { (a, c) } else { (c, a) };
-    let Tensor::F32(scale) = constant(g, sv)? else { return None };
+    let (v, sv) = if g.constant(c).is_some() { (a, c) } else { (c, a) };
+    let Tensor::F32(scale) = g.constant(sv)? else { return None };
     let mut nodes = vec![id];
     let (mut p, _) = *producers.get(&v)?;
     if sole_reader(g, consumers, v)?.0 != id {
@@ -242,7 +242,7 @@ fn compressed_weight(
         && s.kind == BinaryKind::Sub
     {
         let sub = g.node(p)?;
-        let zp = constant(g, sub.inputs.get(1).copied().flatten()?)?;
+        let zp = g.constant(sub.inputs.get(1).copied().flatten()?)?;
         if zp.to_f64_vec().iter().any(|&z| z != 0.0) {
             return None;
         }
@@ -258,7 +258,7 @@ fn compressed_weight(
     if op.to != DType::F32 {
         return None;
     }
-    let Tensor::I8(w) = constant(g, cast.inputs.first().copied().flatten()?)? else { return None };
+    let Tensor::I8(w) = g.constant(cast.inputs.first().copied().flatten()?)? else { return None };
     nodes.push(p);
     let (scale, mut axis) = scale_axis(scale, w.shape())?;
     let mut out = node.outputs.first().copied().flatten()?;
@@ -282,7 +282,7 @@ fn compressed_weight(
     if let Some((r, 0)) = sole_reader(g, consumers, out)
         && let Some(rn) = g.node(r)
         && let Op::Reshape(op) = &rn.op
-        && let Some(to) = rn.inputs.get(1).copied().flatten().and_then(|v| constant(g, v)?.to_i64_vec())
+        && let Some(to) = rn.inputs.get(1).copied().flatten().and_then(|v| g.constant(v)?.to_i64_vec())
         && let Some(shape) = resolve_reshape(w.shape(), &to, op.allowzero)
         && let Some(new_axis) = axis.map_or(Some(None), |a| kept_axis(w.shape(), &shape, a as usize).map(Some))
         && let Some(y) = rn.outputs.first().copied().flatten()
@@ -404,8 +404,8 @@ fn requantize(
     if op.block_size.is_some_and(|b| b != 0) || qn.output_ids().count() != 1 || g.outputs().contains(&q_out) {
         return None;
     }
-    let s = crate::lower::scales(constant(g, qn.inputs.get(1).copied().flatten()?)?)?;
-    let same_zero_point = match (qn.inputs.get(2).copied().flatten().map(|z| constant(g, z)), bytes) {
+    let s = crate::lower::scales(g.constant(qn.inputs.get(1).copied().flatten()?)?)?;
+    let same_zero_point = match (qn.inputs.get(2).copied().flatten().map(|z| g.constant(z)), bytes) {
         (Some(Some(Tensor::U8(z))), ActBytes::U8(za)) => z.len() == 1 && z.iter().all(|&v| v == za),
         (Some(Some(Tensor::I8(z))), ActBytes::I8) => z.len() == 1 && z.iter().all(|&v| v == 0),
         (None, ActBytes::U8(0)) => op.output_dtype.is_none_or(|d| d == DType::U8),
@@ -446,8 +446,8 @@ fn quantize_first(
     let node = g.node(id)?;
     let Op::QuantizeLinear(op) = &node.op else { return None };
     let x = node.inputs.first().copied().flatten()?;
-    let scale = constant(g, node.inputs.get(1).copied().flatten()?)?;
-    let zero_point = node.inputs.get(2).copied().flatten().map(|z| constant(g, z));
+    let scale = g.constant(node.inputs.get(1).copied().flatten()?)?;
+    let zero_point = node.inputs.get(2).copied().flatten().map(|z| g.constant(z));
     let per_tensor = scale.len() == 1 && zero_point.is_none_or(|z| z.is_some_and(|z| z.len() == 1));
     if !per_tensor
         || op.block_size.is_some_and(|b| b != 0)
@@ -479,7 +479,7 @@ fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>
     let (Some(xin), Some(q_out)) = (rn.inputs.first().copied().flatten(), qn.outputs.first().copied().flatten()) else {
         return Ok(());
     };
-    let dtype = match qn.inputs.get(2).copied().flatten().and_then(|z| constant(g, z)) {
+    let dtype = match qn.inputs.get(2).copied().flatten().and_then(|z| g.constant(z)) {
         Some(z) => z.dtype(),
         None => match &qn.op {
             Op::QuantizeLinear(op) => op.output_dtype.unwrap_or(DType::U8),
