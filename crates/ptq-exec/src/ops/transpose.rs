@@ -36,6 +36,11 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
     for _ in 0..total / inner {
         if inner_stride == 1 && inner >= 32 {
             dst.extend_from_slice(&src[base..base + inner]);
+        } else if inner_stride == 1 && inner == 8 {
+            // Attention's head dims: a copy of known size, not a call.
+            copy_row::<T, 8>(&src[base..base + 8], dst);
+        } else if inner_stride == 1 && inner == 16 {
+            copy_row::<T, 16>(&src[base..base + 16], dst);
         } else if inner_stride == 1 {
             dst.extend(src[base..base + inner].iter().copied());
         } else {
@@ -52,6 +57,14 @@ pub fn permute_into<T: Copy>(src: &[T], shape: &[usize], perm: &[usize], dst: &m
             base -= out_strides[a] * out_shape[a];
             idx[a] = 0;
         }
+    }
+}
+
+/// Appends a row of exactly `N` elements as one fixed-size copy.
+#[inline(always)]
+fn copy_row<T: Copy, const N: usize>(row: &[T], dst: &mut Vec<T>) {
+    if let Ok(row) = <&[T; N]>::try_from(row) {
+        dst.extend_from_slice(row);
     }
 }
 
@@ -88,14 +101,17 @@ mod tests {
 
     #[test]
     fn matches_ndarray_permutation() {
-        let shape = [2, 3, 4, 5];
-        let src: Vec<f32> = (0..120).map(|i| i as f32).collect();
-        let a = ndarray::ArrayD::from_shape_vec(shape.to_vec(), src.clone()).unwrap();
-        for perm in [[0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0], [1, 3, 0, 2], [0, 1, 3, 2]] {
-            let mut out = vec![];
-            permute_into(&src, &shape, &perm, &mut out);
-            let want: Vec<f32> = a.clone().permuted_axes(perm.to_vec()).iter().copied().collect();
-            assert_eq!(out, want, "{perm:?}");
+        // Rows of 5 (element loop), 8 and 16 (fixed-size copies) and 40 (slice copy).
+        for shape in [[2, 3, 4, 5], [2, 3, 4, 8], [2, 3, 2, 16], [2, 3, 2, 40]] {
+            let n: usize = shape.iter().product();
+            let src: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let a = ndarray::ArrayD::from_shape_vec(shape.to_vec(), src.clone()).unwrap();
+            for perm in [[0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0], [1, 3, 0, 2], [0, 1, 3, 2], [1, 0, 2, 3]] {
+                let mut out = vec![];
+                permute_into(&src, &shape, &perm, &mut out);
+                let want: Vec<f32> = a.clone().permuted_axes(perm.to_vec()).iter().copied().collect();
+                assert_eq!(out, want, "{shape:?} {perm:?}");
+            }
         }
     }
 }
