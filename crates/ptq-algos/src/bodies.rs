@@ -32,7 +32,7 @@ use ptq_ir::{Fact, Graph, IrError, NodeId, Op, Patch};
 
 use crate::calibrate::{BodyRun, Item};
 use crate::error::AlgoError;
-use crate::hw::{self, Role};
+use crate::hw::Role;
 use crate::options::{ModelType, QuantizeOptions};
 use crate::pipeline::quantize_graph;
 use crate::report::{IgnoredRow, QuantizerRow, Report};
@@ -41,7 +41,7 @@ use crate::report::{IgnoredRow, QuantizerRow, Report};
 /// quantized (Conv, ConvTranspose, MatMul, Gemm).
 pub fn has_weighted_ops(g: &Graph) -> bool {
     g.iter_nodes().any(|(_, n)| {
-        matches!(hw::role(&n.op), Role::Quantizable { weight: Some(_), .. })
+        matches!(n.op.quant_role(), Role::Quantizable { weight: Some(_), .. })
             || n.op.bodies().iter().any(|b| has_weighted_ops(&b.graph))
     })
 }
@@ -109,7 +109,7 @@ pub fn inline_constant_captures(g: &mut Graph, nodes: &[NodeId]) -> Result<(), I
             for v in body.graph.inputs().to_vec().into_iter().skip(formal) {
                 match moved.get(&slot) {
                     Some((t, shared)) => {
-                        let value = &mut body.graph.value_mut(v);
+                        let value = body.graph.value_mut(v);
                         value.constant = Some(t.clone());
                         value.const_source = ptq_ir::ConstSource::Stored;
                         if *shared {

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use ptq_ir::{Graph, NodeId, ValueId};
 
-use crate::hw::{Role, role};
+use crate::hw::Role;
 use crate::pipeline::{Exclusions, Setup};
 
 /// One group: the ops it reverts and the quantizers it removes.
@@ -55,7 +55,7 @@ fn targets(
             continue;
         }
         let Some(node) = g.node(n) else { continue };
-        match role(&node.op) {
+        match node.op.quant_role() {
             Role::Agnostic | Role::Concat => {
                 for v in node.outputs.iter().flatten() {
                     stack.extend(consumers.get(v).into_iter().flatten().map(|&(c, _)| c));

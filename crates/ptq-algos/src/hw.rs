@@ -3,23 +3,13 @@
 //! The per-op facts live on the op itself ([`Op::quant_role`],
 //! [`Op::weight_axis`], [`Op::float_in_transformers`] in
 //! `ptq_ir::ops::facts`), matched exhaustively so that a new op must be
-//! decided there; this module adds the graph-level facts placement needs.
+//! decided there; this module adds the graph-level facts placement needs
+//! and names the role type as placement uses it.
 
 use ptq_ir::{Graph, NodeId, Op};
 
 /// What an op type does with quantizers.
 pub use ptq_ir::ops::facts::QuantRole as Role;
-
-/// The role of `op` on CPU.
-pub fn role(op: &Op) -> Role {
-    op.quant_role()
-}
-
-/// Axis of a weight's output channels for per-channel quantization; see
-/// [`Op::weight_axis`].
-pub fn weight_axis(op: &Op, rank: usize) -> Option<usize> {
-    op.weight_axis(rank)
-}
 
 /// The input channel count of node `n` when it is a depthwise convolution
 /// (NNCF's DepthwiseConvolution metatype): a Conv with more than one group
@@ -51,15 +41,15 @@ mod tests {
 
     #[test]
     fn roles_follow_nncf_cpu_setup() {
-        assert_eq!(role(&Op::MatMul(MatMul)), Role::Quantizable { inputs: &[0, 1], weight: Some(1) });
+        assert_eq!(Op::MatMul(MatMul).quant_role(), Role::Quantizable { inputs: &[0, 1], weight: Some(1) });
         assert_eq!(
-            role(&Op::Binary(Binary { kind: BinaryKind::Pow })),
+            Op::Binary(Binary { kind: BinaryKind::Pow }).quant_role(),
             Role::Quantizable { inputs: &[0], weight: None }
         );
-        assert_eq!(role(&Op::Reshape(Reshape { allowzero: false })), Role::Agnostic);
-        assert_eq!(role(&Op::Concat(Concat { axis: 1 })), Role::Concat);
-        assert_eq!(role(&Op::Unary(Unary { kind: UnaryKind::Sigmoid })), Role::Float);
-        assert_eq!(weight_axis(&Op::MatMul(MatMul), 3), Some(2));
+        assert_eq!(Op::Reshape(Reshape { allowzero: false }).quant_role(), Role::Agnostic);
+        assert_eq!(Op::Concat(Concat { axis: 1 }).quant_role(), Role::Concat);
+        assert_eq!(Op::Unary(Unary { kind: UnaryKind::Sigmoid }).quant_role(), Role::Float);
+        assert_eq!(Op::MatMul(MatMul).weight_axis(3), Some(2));
         assert!(Op::Binary(Binary { kind: BinaryKind::Add }).float_in_transformers());
         assert!(!Op::MatMul(MatMul).float_in_transformers());
     }
@@ -68,9 +58,9 @@ mod tests {
     fn quantizable_weight_slot_is_not_an_activation_slot_except_matmul() {
         // Conv's weight is not an activation input; MatMul's and Gemm's may be either.
         let conv = ptq_ir::ops::conv::Conv::default();
-        let Role::Quantizable { inputs, weight: Some(w) } = role(&Op::Conv(conv)) else { panic!() };
+        let Role::Quantizable { inputs, weight: Some(w) } = Op::Conv(conv).quant_role() else { panic!() };
         assert!(!inputs.contains(&w));
-        let Role::Quantizable { inputs, weight: Some(w) } = role(&Op::MatMul(MatMul)) else { panic!() };
+        let Role::Quantizable { inputs, weight: Some(w) } = Op::MatMul(MatMul).quant_role() else { panic!() };
         assert!(inputs.contains(&w));
     }
 }

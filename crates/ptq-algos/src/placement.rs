@@ -23,7 +23,7 @@
 //!    a graph output within four value-changing steps (a model head) is
 //!    left out, and its readers are reported as float;
 //! 6. constant weights get symmetric quantizers, per channel along
-//!    [`crate::hw::weight_axis`]; the overflow fix ([`OverflowFix`]) keeps
+//!    [`Op::weight_axis`](ptq_ir::Op::weight_axis); the overflow fix ([`OverflowFix`]) keeps
 //!    some to 7 bits (by default those of the first convolutions reached
 //!    from each model input).
 
@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
 use crate::error::AlgoError;
-use crate::hw::{self, Role, role};
+use crate::hw::{self, Role};
 use crate::options::{ModelType, OverflowFix, Preset, QuantizeOptions};
 use crate::structure::{self, Links};
 
@@ -151,7 +151,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     let mut quantized_convs: Vec<NodeId> = vec![];
     for &id in &order {
         let Some(n) = g.node(id) else { continue };
-        let Role::Quantizable { inputs, weight } = role(&n.op) else { continue };
+        let Role::Quantizable { inputs, weight } = n.op.quant_role() else { continue };
         if out.ignored.contains_key(&id) || fused.contains(&id) {
             continue;
         }
@@ -208,7 +208,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let all = !g.outputs().contains(&v) && l.readers(v).iter().all(|r| requested.contains(r));
         let producer = l.producer(v).filter(|p| !out.ignored.contains_key(p));
         let moved = match (all, producer.and_then(|p| g.node(p).map(|n| (p, n)))) {
-            (true, Some((p, pn))) if pn.output_ids().count() == 1 => match role(&pn.op) {
+            (true, Some((p, pn))) if pn.output_ids().count() == 1 => match pn.op.quant_role() {
                 Role::Agnostic => match pn.inputs.first().copied().flatten() {
                     Some(u) if l.is_activation(u) => {
                         push(&mut pending, &mut heap, u, Request { reader: (p, 0), scheme, group });
@@ -246,7 +246,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     // output) would round the answer itself, and no integer kernel with
     // weights gains from it.
     let weightless =
-        |n: NodeId| g.node(n).is_some_and(|n| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. }));
+        |n: NodeId| g.node(n).is_some_and(|n| !matches!(n.op.quant_role(), Role::Quantizable { weight: Some(_), .. }));
     out.acts.retain(|q| {
         let head = q.readers.iter().all(|&(n, _)| weightless(n)) && head_output_within_reach(g, &l, q.value);
         if head {
@@ -268,7 +268,8 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     for q in &mut out.acts {
         let depthwise_only = q.readers.iter().all(|&(n, slot)| slot == 0 && hw::depthwise_channels(g, n).is_some());
         let quantized_producer = l.producer(q.value).is_some_and(|p| {
-            quantized_readers.contains(&p) && g.node(p).is_some_and(|n| matches!(role(&n.op), Role::Quantizable { .. }))
+            quantized_readers.contains(&p)
+                && g.node(p).is_some_and(|n| matches!(n.op.quant_role(), Role::Quantizable { .. }))
         });
         // Asymmetric channels would each have their own zero point, which
         // the integer depthwise kernel does not take (it pads with one).
@@ -283,7 +284,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     let mut by_value: BTreeMap<ValueId, Vec<(NodeId, usize)>> = BTreeMap::new();
     for &id in &order {
         let Some(n) = g.node(id) else { continue };
-        let Role::Quantizable { weight: Some(slot), .. } = role(&n.op) else { continue };
+        let Role::Quantizable { weight: Some(slot), .. } = n.op.quant_role() else { continue };
         if out.ignored.contains_key(&id) {
             continue;
         }
@@ -297,7 +298,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let rank = g.constant(w).map_or(0, |t| t.shape().len());
         // A weight shared by ops that disagree on the channel axis is quantized per tensor.
         let axes: BTreeSet<Option<usize>> =
-            readers.iter().filter_map(|&(n, _)| g.node(n).map(|n| hw::weight_axis(&n.op, rank))).collect();
+            readers.iter().filter_map(|&(n, _)| g.node(n).map(|n| n.op.weight_axis(rank))).collect();
         let axis = if axes.len() == 1 { axes.into_iter().next().flatten() } else { None };
         out.weights.push(WeightQuantizer { value: w, half_range: half.contains(&w), readers, axis });
     }
@@ -321,7 +322,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
             v = o;
         }
         let readers: Vec<(NodeId, usize)> = l.readers(v).to_vec();
-        let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| role(&n.op) == Role::Float));
+        let float_reader = readers.iter().any(|&(r, _)| g.node(r).is_some_and(|n| n.op.quant_role() == Role::Float));
         if !float_reader || g.outputs().contains(&v) || head_output_within_reach(g, l, v) {
             continue;
         }
@@ -340,7 +341,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
 fn head_output_within_reach(g: &Graph, l: &Links, v: ValueId) -> bool {
     const STEPS: usize = 4;
     const HOPS: usize = 16;
-    let weightless = |n: &ptq_ir::Node| !matches!(role(&n.op), Role::Quantizable { weight: Some(_), .. });
+    let weightless = |n: &ptq_ir::Node| !matches!(n.op.quant_role(), Role::Quantizable { weight: Some(_), .. });
     // (value, steps taken to reach it)
     let mut layer = vec![(v, 0)];
     for _ in 0..HOPS {
@@ -348,7 +349,7 @@ fn head_output_within_reach(g: &Graph, l: &Links, v: ValueId) -> bool {
         for (u, steps) in layer {
             for &(r, _) in l.readers(u) {
                 let Some(n) = g.node(r).filter(|n| weightless(n)) else { continue };
-                let steps = steps + usize::from(role(&n.op) != Role::Agnostic);
+                let steps = steps + usize::from(n.op.quant_role() != Role::Agnostic);
                 if steps > STEPS {
                     continue;
                 }

@@ -19,7 +19,7 @@ use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::patch::{Applied, PatchValue};
 use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, Value, ValueId};
 
-use crate::hw::{Role, role};
+use crate::hw::Role;
 
 use crate::error::AlgoError;
 use crate::placement::{ActQuantizer, WeightQuantizer};
@@ -132,7 +132,7 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
         let Some(n) = g.node(id) else { continue };
         let Some(spec) = edge_spec.get(&(id, 0)).cloned() else { continue };
         // A per-channel grid does not survive ops that may move its axis.
-        if role(&n.op) != Role::Agnostic || spec.scale.len() > 1 {
+        if n.op.quant_role() != Role::Agnostic || spec.scale.len() > 1 {
             continue;
         }
         for o in n.output_ids() {

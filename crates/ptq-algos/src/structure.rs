@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use ptq_ir::{Graph, NodeId, Op, ValueId};
 
-use crate::hw::{Role, role};
+use crate::hw::Role;
 
 /// Graph lookups shared by the placement passes.
 #[derive(Debug)]
@@ -111,7 +111,8 @@ pub fn attention_blocks(l: &Links<'_>) -> Vec<Attention> {
                 break;
             }
             let Some(pn) = l.g.node(p) else { break };
-            let passes = role(&pn.op) == Role::Agnostic || matches!(pn.op, Op::Binary(_) | Op::Cast(_) | Op::Where(_));
+            let passes =
+                pn.op.quant_role() == Role::Agnostic || matches!(pn.op, Op::Binary(_) | Op::Cast(_) | Op::Where(_));
             let next = pn.inputs.iter().flatten().copied().find(|&i| l.is_activation(i));
             match (passes, next) {
                 (true, Some(i)) => v = i,
@@ -130,7 +131,7 @@ pub fn attention_blocks(l: &Links<'_>) -> Vec<Attention> {
                 }
                 if is_act_matmul(l, c) {
                     output = Some(c);
-                } else if l.op(c).is_some_and(|op| role(op) == Role::Agnostic || matches!(op, Op::Cast(_))) {
+                } else if l.op(c).is_some_and(|op| op.quant_role() == Role::Agnostic || matches!(op, Op::Cast(_))) {
                     frontier.extend(l.g.node(c).into_iter().flat_map(|cn| cn.output_ids()));
                 }
             }

@@ -7,7 +7,7 @@ use ptq_ir::{Dim, Graph, Node, NodeId, Tensor, ValueId};
 
 use crate::error::ExecError;
 use crate::inputs::{BodySink, Inputs, Slot};
-use crate::lower::Exec;
+use crate::lower::{Exec, LoweredStep};
 use crate::ops::{Kernel, prepare};
 use crate::work;
 use ptq_kernels::Threads;
@@ -90,9 +90,9 @@ impl Probe {
 struct Step {
     node: NodeId,
     label: String,
-    op: String,
     kernel: Box<dyn Kernel>,
-    /// The node's op, for [`work::estimate`].
+    /// The node's op: its name in errors and profiles, and what
+    /// [`work::estimate`] and `limits.rs` read for a step without a cost.
     node_op: ptq_ir::Op,
     inputs: Vec<Option<ValueId>>,
     /// Per input slot: this step is the value's last use and it is an intermediate.
@@ -144,24 +144,16 @@ impl Plan {
         let mut unsupported: Vec<(String, String)> = vec![];
         let mut kernels: Vec<Box<dyn Kernel>> = Vec::with_capacity(program.steps.len());
         let mut lowered = Vec::with_capacity(program.steps.len());
-        for step in program.steps {
-            let relu = match step.exec {
+        for LoweredStep { id, node, exec } in program.steps {
+            let relu = match exec {
                 Exec::Integer(k) => {
                     // Applies a fused Relu itself.
-                    integer_nodes.push(graph.node_label(step.node));
+                    integer_nodes.push(graph.node_label(id));
                     kernels.push(k);
-                    lowered.push((step.node, step.op, step.inputs, step.outputs));
+                    lowered.push((id, node));
                     continue;
                 }
                 Exec::Ir { relu } => relu,
-            };
-            let node = Node {
-                name: graph.node(step.node).map(|n| n.name.clone()).unwrap_or_default(),
-                op: step.op,
-                inputs: step.inputs,
-                outputs: step.outputs,
-                doc: String::new(),
-                meta: vec![],
             };
             let prepared = if node.op.bodies().is_empty() {
                 prepare(&node, &graph)
@@ -186,21 +178,21 @@ impl Plan {
                 Err(why) => {
                     let name = why.unwrap_or_else(|| node.op.name().to_string());
                     if !unsupported.iter().any(|(op, _)| *op == name) {
-                        unsupported.push((name, graph.node_label(step.node)));
+                        unsupported.push((name, graph.node_label(id)));
                     }
                     continue;
                 }
             }
-            lowered.push((step.node, node.op, node.inputs, node.outputs));
+            lowered.push((id, node));
         }
         if !unsupported.is_empty() {
             return Err(ExecError::Unsupported(unsupported));
         }
         let constants = program.constants;
         let mut last_use: HashMap<ValueId, usize> = HashMap::new();
-        for (i, (_, _, inputs, _)) in lowered.iter().enumerate() {
-            for v in inputs.iter().flatten() {
-                last_use.insert(*v, i);
+        for (i, (_, node)) in lowered.iter().enumerate() {
+            for v in node.input_ids() {
+                last_use.insert(v, i);
             }
         }
         let keep: HashSet<ValueId> = graph.outputs().iter().copied().collect();
@@ -212,14 +204,18 @@ impl Plan {
                 frees[i].push(v);
             }
         }
-        let memo =
-            crate::memo::ShapeMemo::new(&constants, graph.inputs(), lowered.iter().map(|(_, op, i, o)| (op, i, o)));
+        let memo = crate::memo::ShapeMemo::new(
+            &constants,
+            graph.inputs(),
+            lowered.iter().map(|(_, n)| (&n.op, &n.inputs, &n.outputs)),
+        );
         let steps = lowered
             .into_iter()
             .zip(kernels)
             .zip(frees)
             .enumerate()
-            .map(|(i, (((id, op, inputs, outputs), kernel), frees))| {
+            .map(|(i, (((id, node), kernel), frees))| {
+                let Node { op, inputs, outputs, .. } = node;
                 let reusable = inputs
                     .iter()
                     .map(|v| {
@@ -230,17 +226,7 @@ impl Plan {
                         })
                     })
                     .collect();
-                Step {
-                    node: id,
-                    label: graph.node_label(id),
-                    op: op.name().to_string(),
-                    kernel,
-                    node_op: op,
-                    inputs,
-                    reusable,
-                    outputs,
-                    frees,
-                }
+                Step { node: id, label: graph.node_label(id), kernel, node_op: op, inputs, reusable, outputs, frees }
             })
             .collect();
         let pool = match options.threads {
@@ -326,7 +312,8 @@ impl Plan {
     ) -> Result<(Vec<(String, Tensor)>, Vec<(String, String, f64)>), ExecError> {
         let mut times = vec![0.0; self.steps.len()];
         let out = self.execute(inputs, &Probe::Nothing, &mut |_, _| {}, Some(&mut times), None)?;
-        let named = self.steps.iter().zip(times).map(|(s, t)| (s.label.clone(), s.op.clone(), t)).collect();
+        let named =
+            self.steps.iter().zip(times).map(|(s, t)| (s.label.clone(), s.node_op.name().to_string(), t)).collect();
         Ok((out, named))
     }
 
@@ -520,7 +507,7 @@ impl Plan {
     }
 
     fn node_err(&self, step: &Step, msg: String) -> ExecError {
-        ExecError::Node { node: step.label.clone(), op: step.op.clone(), msg }
+        ExecError::Node { node: step.label.clone(), op: step.node_op.name().to_string(), msg }
     }
 }
 

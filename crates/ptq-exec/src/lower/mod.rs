@@ -40,7 +40,7 @@ mod scores;
 
 pub(crate) use matmul::IntMatMul;
 pub(crate) use pattern::*;
-pub(crate) use program::{Exec, lower};
+pub(crate) use program::{Exec, LoweredStep, lower};
 
 /// Rewires every matching MatMul, Gemm, Conv, residual Add and quantized
 /// activation of `g` (the lowering's scratch copy, whose quantizers are in
@@ -269,12 +269,14 @@ pub(crate) fn rewrite(
     }
     p.apply(g)?;
     let consumers = g.consumers();
-    let unread = dqs.into_iter().filter(|&dq| {
-        g.node(dq)
-            .and_then(|n| n.outputs.first().copied().flatten())
-            .is_some_and(|out| !consumers.contains_key(&out) && !g.outputs().contains(&out))
-    });
-    let unread: HashSet<NodeId> = unread.collect();
+    let unread: HashSet<NodeId> = dqs
+        .into_iter()
+        .filter(|&dq| {
+            g.node(dq)
+                .and_then(|n| n.outputs.first().copied().flatten())
+                .is_some_and(|out| !consumers.contains_key(&out) && !g.outputs().contains(&out))
+        })
+        .collect();
     Patch::removing(unread).apply(g)?;
     set_layouts(g, &mut convs, &mut adds, &mut luts);
     found.extend(convs.into_iter().map(|(id, k)| (id, Box::new(k) as Box<dyn Kernel>)));

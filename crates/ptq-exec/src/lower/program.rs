@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::{Graph, Node, NodeId, Tensor};
 
 use crate::ExecOptions;
 use crate::error::ExecError;
@@ -34,12 +34,11 @@ pub(crate) enum Exec {
 pub(crate) struct LoweredStep {
     /// The IR node the step is named after: the node itself, or for an
     /// integer step the MatMul, Conv, Add or activation it is built around.
-    pub node: NodeId,
-    /// That node's op (an integer step reports its cost itself).
-    pub op: Op,
+    pub id: NodeId,
+    /// That node as the step sees it: its name and op (an integer step
+    /// reports its cost itself), and the values the step reads and writes.
+    pub node: Node,
     pub exec: Exec,
-    pub inputs: Vec<Option<ValueId>>,
-    pub outputs: Vec<Option<ValueId>>,
 }
 
 /// A graph lowered for execution.
@@ -92,13 +91,7 @@ fn one_step_per_node(
             Some(k) => Exec::Integer(k),
             None => Exec::Ir { relu: relu_after.contains(&id) },
         };
-        steps.push(LoweredStep {
-            node: id,
-            op: node.op.clone(),
-            exec,
-            inputs: node.inputs.clone(),
-            outputs: node.outputs.clone(),
-        });
+        steps.push(LoweredStep { id, node: node.clone(), exec });
     }
     let constants = scratch.values().iter().map(|v| v.constant.clone()).collect();
     Ok(Program { constants, steps })
