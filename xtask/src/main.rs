@@ -90,34 +90,64 @@ fn lower_tiers() -> Vec<&'static str> {
     tiers
 }
 
-/// The test runs of `cargo xtask test`: the whole workspace, then the kernel,
-/// executor and int8 end-to-end tests once per lower tier.
-fn test_runs(extra: &[String]) -> Vec<(Option<&'static str>, Vec<String>)> {
-    let args = |a: &[&str]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let mut whole = args(&["test", "--workspace", "--no-fail-fast"]);
-    whole.extend(extra.iter().cloned());
-    let mut runs = vec![(None, whole)];
-    if extra.is_empty() {
-        for tier in lower_tiers() {
-            runs.push((Some(tier), args(&["test", "--no-fail-fast", "-p", "ptq-kernels", "-p", "ptq-exec"])));
-            runs.push((
-                Some(tier),
-                args(&[
-                    "test",
-                    "--no-fail-fast",
-                    "-p",
-                    "ptq-tests",
-                    "--test",
-                    "exec_fixtures",
-                    "--test",
-                    "quantize",
-                    "--test",
-                    "openvino_import",
-                ]),
-            ));
+/// The test targets `test` runs again once per lower tier: the kernel and
+/// executor unit tests and the int8 end-to-end tests, as (manifest directory
+/// relative to the workspace, target kind, target name).
+const TIER_TARGETS: [(&str, &str, &str); 5] = [
+    ("crates/ptq-kernels", "lib", "ptq_kernels"),
+    ("crates/ptq-exec", "lib", "ptq_exec"),
+    ("tests", "test", "exec_fixtures"),
+    ("tests", "test", "quantize"),
+    ("tests", "test", "openvino_import"),
+];
+
+/// A test executable that cargo built, with the directory `cargo test` would
+/// run it in.
+struct TestBinary {
+    label: String,
+    executable: std::path::PathBuf,
+    manifest_dir: std::path::PathBuf,
+}
+
+/// The executables of [`TIER_TARGETS`] from the whole-workspace test build,
+/// read from cargo's JSON messages. Reusing them (instead of `cargo test -p
+/// ...`, whose narrower package selection unifies features differently and
+/// builds every dependency a second time) costs no compile time or disk.
+fn tier_binaries(cargo: &str) -> anyhow::Result<Vec<TestBinary>> {
+    let root = workspace_root();
+    let out = Command::new(cargo)
+        .args(["test", "--workspace", "--no-run", "--message-format=json"])
+        .current_dir(&root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("listing the test executables")?;
+    if !out.status.success() {
+        bail!("cargo test --no-run failed");
+    }
+    let mut found = vec![];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Some(exe) = msg["executable"].as_str() else { continue };
+        let Some(manifest) = msg["manifest_path"].as_str() else { continue };
+        let manifest_dir = std::path::Path::new(manifest).parent().unwrap_or(&root).to_path_buf();
+        let kinds: Vec<&str> =
+            msg["target"]["kind"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
+        let name = msg["target"]["name"].as_str().unwrap_or_default();
+        for (dir, kind, target) in TIER_TARGETS {
+            if manifest_dir == root.join(dir) && kinds.contains(&kind) && name == target {
+                found.push(TestBinary {
+                    label: format!("{dir} {kind} {target}"),
+                    executable: exe.into(),
+                    manifest_dir: manifest_dir.clone(),
+                });
+            }
         }
     }
-    runs
+    if found.len() != TIER_TARGETS.len() {
+        let names: Vec<_> = found.iter().map(|b| b.label.as_str()).collect();
+        bail!("expected the {} tier test targets, cargo built {names:?}", TIER_TARGETS.len());
+    }
+    Ok(found)
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
@@ -125,19 +155,37 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let py = python::interpreter()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut failed = vec![];
-    for (tier, args) in test_runs(extra) {
-        let mut cmd = Command::new(&cargo);
-        cmd.args(&args).env("PTQ_PYTHON", &py).current_dir(workspace_root());
-        let label = match tier {
-            Some(t) => {
-                cmd.env("PTQ_CPU_TIER", t);
-                format!("PTQ_CPU_TIER={t} cargo {}", args.join(" "))
+    let mut whole = vec!["test".to_string(), "--workspace".into(), "--no-fail-fast".into()];
+    whole.extend(extra.iter().cloned());
+    let label = format!("cargo {}", whole.join(" "));
+    eprintln!("xtask test: {label}");
+    let status = Command::new(&cargo)
+        .args(&whole)
+        .env("PTQ_PYTHON", &py)
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        failed.push(label);
+    }
+    // With filters or extra flags the caller asked for one run only.
+    if extra.is_empty() {
+        let binaries = tier_binaries(&cargo)?;
+        for tier in lower_tiers() {
+            for bin in &binaries {
+                let label = format!("PTQ_CPU_TIER={tier} {}", bin.label);
+                eprintln!("xtask test: {label}");
+                let status = Command::new(&bin.executable)
+                    .env("PTQ_PYTHON", &py)
+                    .env("PTQ_CPU_TIER", tier)
+                    .env("CARGO_MANIFEST_DIR", &bin.manifest_dir)
+                    .current_dir(&bin.manifest_dir)
+                    .status()
+                    .with_context(|| format!("running {}", bin.executable.display()))?;
+                if !status.success() {
+                    failed.push(label);
+                }
             }
-            None => format!("cargo {}", args.join(" ")),
-        };
-        eprintln!("xtask test: {label}");
-        if !cmd.status().context("running cargo test")?.success() {
-            failed.push(label);
         }
     }
     if !failed.is_empty() {
