@@ -64,7 +64,7 @@ mod tests {
     fn folded_conv_computes_what_conv_then_bn_did() {
         let g = model();
         let mut folded = g.clone();
-        let done = fold_batch_norms(&mut folded);
+        let done = fold_batch_norms(&mut folded).unwrap();
         assert_eq!(done, vec![Folded { conv: "conv".into(), batch_norm: "bn".into() }]);
         assert_eq!(folded.iter_nodes().count(), 1);
         let x: Vec<f32> = (0..18).map(|i| (i as f32 * 0.7).cos()).collect();

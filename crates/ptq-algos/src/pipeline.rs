@@ -101,7 +101,7 @@ pub fn quantize_graph(
     let start = Instant::now();
     let mut g = g.clone();
     ptq_ir::infer::infer_facts(&mut g)?;
-    let folded = fold::fold_batch_norms(&mut g);
+    let folded = fold::fold_batch_norms(&mut g)?;
     let placed = placement::place(&g, opts)?;
     t.prepare = start.elapsed().as_secs_f64();
 

@@ -132,7 +132,7 @@ impl Plan {
         let mut graph = graph.clone();
         // IR to IR: what the plan holds stays valid IR.
         if options.optimize {
-            ptq_ir::passes::fold_batch_norms(&mut graph);
+            ptq_ir::passes::fold_batch_norms(&mut graph)?;
             crate::passes::fuse_gelu::fuse_gelus(&mut graph)?;
         }
         if options.integer {

@@ -28,6 +28,7 @@ pub mod ops;
 pub mod passes;
 pub mod patch;
 pub mod pattern;
+pub mod rewrite;
 pub mod summary;
 pub mod tensor;
 pub mod topo;
@@ -40,6 +41,7 @@ pub use fact::{Dim, Fact, Shape};
 pub use graph::{ConstSource, Graph, Node, NodeId, NonTensor, NonTensorKind, Value, ValueId};
 pub use ops::Op;
 pub use patch::Patch;
+pub use rewrite::{Rule, View};
 pub use tensor::Tensor;
 
 /// The types most users of the IR need.

@@ -19,22 +19,32 @@ pub enum PatchValue {
     New(usize),
 }
 
+impl From<ValueId> for PatchValue {
+    fn from(v: ValueId) -> PatchValue {
+        PatchValue::Existing(v)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct NewNode {
     name: String,
     op: Op,
     inputs: Vec<Option<PatchValue>>,
     outputs: Vec<Option<PatchValue>>,
+    doc: String,
+    meta: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
     SetInput { node: NodeId, slot: usize, value: PatchValue },
     SetInputs { node: NodeId, inputs: Vec<Option<PatchValue>> },
-    SetOutput { node: NodeId, slot: usize, value: ValueId },
+    SetOutput { node: NodeId, slot: usize, value: PatchValue },
+    Rename { node: NodeId, name: String },
     SetOp { node: NodeId, op: Box<Op> },
     ReplaceNode { node: NodeId, with: Box<Node> },
     ReplaceUses { old: ValueId, new: PatchValue, except: Vec<NodeId> },
+    SetConstant { value: ValueId, tensor: Arc<Tensor> },
     RemoveNode(NodeId),
 }
 
@@ -96,7 +106,8 @@ impl Patch {
         })
     }
 
-    /// Adds a node reading and writing the given values.
+    /// Adds a node reading and writing the given values. It writes new
+    /// values, or existing ones whose producer the patch removes.
     pub fn add_node(
         &mut self,
         name: impl Into<String>,
@@ -104,7 +115,31 @@ impl Patch {
         inputs: Vec<Option<PatchValue>>,
         outputs: Vec<Option<PatchValue>>,
     ) {
-        self.nodes.push(NewNode { name: name.into(), op: op.into(), inputs, outputs });
+        let (doc, meta) = (String::new(), Vec::new());
+        self.nodes.push(NewNode { name: name.into(), op: op.into(), inputs, outputs, doc, meta });
+    }
+
+    /// [`Patch::add_node`], keeping the doc string and metadata of the node
+    /// `like` that the new one stands in for.
+    pub fn add_node_like(
+        &mut self,
+        like: &Node,
+        name: impl Into<String>,
+        op: impl Into<Op>,
+        inputs: Vec<Option<PatchValue>>,
+        outputs: Vec<Option<PatchValue>>,
+    ) {
+        self.add_node(name, op, inputs, outputs);
+        if let Some(n) = self.nodes.last_mut() {
+            n.doc.clone_from(&like.doc);
+            n.meta.clone_from(&like.meta);
+        }
+    }
+
+    /// Makes the existing `value` a constant holding `tensor` (its producer,
+    /// if any, must be removed by the patch).
+    pub fn set_constant(&mut self, value: ValueId, tensor: Tensor) {
+        self.steps.push(Step::SetConstant { value, tensor: Arc::new(tensor) });
     }
 
     /// Makes input `slot` of an existing node read `value`.
@@ -117,10 +152,16 @@ impl Patch {
         self.steps.push(Step::SetInputs { node, inputs });
     }
 
-    /// Makes output `slot` of an existing node write the existing `value`
-    /// (whose former producer the patch removes, or which had none).
-    pub fn set_output(&mut self, node: NodeId, slot: usize, value: ValueId) {
-        self.steps.push(Step::SetOutput { node, slot, value });
+    /// Makes output `slot` of an existing node write `value`: a new one,
+    /// or an existing one whose producer the patch removes or points
+    /// elsewhere (or which had none).
+    pub fn set_output(&mut self, node: NodeId, slot: usize, value: impl Into<PatchValue>) {
+        self.steps.push(Step::SetOutput { node, slot, value: value.into() });
+    }
+
+    /// Renames an existing node.
+    pub fn rename(&mut self, node: NodeId, name: impl Into<String>) {
+        self.steps.push(Step::Rename { node, name: name.into() });
     }
 
     /// Replaces the op of an existing node (its inputs and outputs stay).
@@ -150,14 +191,29 @@ impl Patch {
             PatchValue::Existing(id) => id.0 < g.values.len(),
             PatchValue::New(i) => *i < self.values.len(),
         };
+        // An existing value may get a new producer only if it is not a
+        // constant or graph input and every node writing it now is removed,
+        // replaced, or points that output elsewhere.
+        let free = |v: ValueId| {
+            v.0 < g.values.len()
+                && g.values[v.0].constant.is_none()
+                && !g.inputs.contains(&v)
+                && g.iter_nodes().all(|(id, n)| {
+                    n.outputs.iter().enumerate().all(|(slot, o)| *o != Some(v) || self.releases(id, slot))
+                })
+        };
         let mut produced = HashSet::new();
         for n in &self.nodes {
             if !n.inputs.iter().flatten().all(value_ok) || !n.outputs.iter().flatten().all(value_ok) {
                 return Err(IrError::Patch(format!("node {:?} refers to an unknown value", n.name)));
             }
             for o in n.outputs.iter().flatten() {
-                if matches!(o, PatchValue::Existing(_)) || !produced.insert(*o) {
-                    return Err(IrError::Patch(format!("node {:?} must write new values, each once", n.name)));
+                let taken = matches!(o, PatchValue::Existing(v) if !free(*v));
+                if taken || !produced.insert(*o) {
+                    return Err(IrError::Patch(format!(
+                        "node {:?} must write new values or values whose producer goes, each once",
+                        n.name
+                    )));
                 }
             }
         }
@@ -168,8 +224,13 @@ impl Patch {
                 }
                 Step::SetInputs { node, inputs } => g.node(*node).is_some() && inputs.iter().flatten().all(value_ok),
                 Step::SetOutput { node, slot, value } => {
-                    g.node(*node).is_some_and(|n| *slot < n.outputs.len()) && value.0 < g.values.len()
+                    let mut writes = |v: &PatchValue| match v {
+                        PatchValue::Existing(v) => free(*v),
+                        PatchValue::New(_) => value_ok(v) && produced.insert(*v),
+                    };
+                    g.node(*node).is_some_and(|n| *slot < n.outputs.len()) && writes(value)
                 }
+                Step::Rename { node, .. } => g.node(*node).is_some(),
                 Step::SetOp { node, .. } => g.node(*node).is_some(),
                 Step::ReplaceNode { node, with } => {
                     let known = |v: &ValueId| v.0 < g.values.len();
@@ -180,6 +241,7 @@ impl Patch {
                 Step::ReplaceUses { old, new, except } => {
                     old.0 < g.values.len() && value_ok(new) && except.iter().all(|n| g.node(*n).is_some())
                 }
+                Step::SetConstant { value, .. } => free(*value) && !produced.contains(&PatchValue::Existing(*value)),
                 Step::RemoveNode(n) => g.node(*n).is_some(),
             };
             if !ok {
@@ -187,6 +249,17 @@ impl Patch {
             }
         }
         Ok(())
+    }
+
+    /// True when the patch removes or replaces node `id`, or points its
+    /// output `slot` at another value.
+    fn releases(&self, id: NodeId, slot: usize) -> bool {
+        self.steps.iter().any(|s| match s {
+            Step::RemoveNode(n) => *n == id,
+            Step::SetOutput { node, slot: k, .. } => *node == id && *k == slot,
+            Step::ReplaceNode { node, .. } => *node == id,
+            _ => false,
+        })
     }
 
     /// A patch removing `nodes`.
@@ -212,8 +285,8 @@ impl Patch {
                     op: n.op.clone(),
                     inputs: n.inputs.iter().map(|v| v.map(|v| resolve(&values, v))).collect(),
                     outputs: n.outputs.iter().map(|v| v.map(|v| resolve(&values, v))).collect(),
-                    doc: String::new(),
-                    meta: Vec::new(),
+                    doc: n.doc.clone(),
+                    meta: n.meta.clone(),
                 })
             })
             .collect();
@@ -231,7 +304,12 @@ impl Patch {
                 }
                 Step::SetOutput { node, slot, value } => {
                     if let Some(n) = g.nodes[node.0].as_mut() {
-                        n.outputs[*slot] = Some(*value);
+                        n.outputs[*slot] = Some(resolve(&values, *value));
+                    }
+                }
+                Step::Rename { node, name } => {
+                    if let Some(n) = g.nodes[node.0].as_mut() {
+                        n.name.clone_from(name);
                     }
                 }
                 Step::SetOp { node, op } => {
@@ -258,6 +336,11 @@ impl Patch {
                             *o = new;
                         }
                     }
+                }
+                Step::SetConstant { value, tensor } => {
+                    let v = &mut g.values[value.0];
+                    v.constant = Some(Arc::clone(tensor));
+                    v.const_source = ConstSource::Derived;
                 }
                 Step::RemoveNode(n) => g.nodes[n.0] = None,
             }
@@ -343,6 +426,35 @@ mod tests {
         p.set_output(n, 0, y);
         assert!(p.apply(&mut g).is_err());
         assert_eq!(g, before);
+    }
+
+    #[test]
+    fn an_existing_value_gets_a_new_producer_only_when_its_old_one_goes() {
+        let (mut g, n) = relu_graph();
+        let (x, y) = (g.inputs()[0], g.outputs()[0]);
+        let neg = || Unary { kind: UnaryKind::Neg };
+        // y still has its producer: a second one is refused, as is writing
+        // a graph input or making y a constant.
+        let mut p = Patch::new();
+        p.add_node("neg", neg(), vec![Some(PatchValue::Existing(x))], vec![Some(PatchValue::Existing(y))]);
+        assert!(p.apply(&mut g).is_err());
+        let mut p = Patch::new();
+        p.set_output(n, 0, x);
+        assert!(p.apply(&mut g).is_err());
+        let mut p = Patch::new();
+        p.set_constant(y, Tensor::from_f32s(&[1.0; 4]));
+        assert!(p.apply(&mut g).is_err());
+        // With the Relu removed, a new node may write y...
+        let mut p = Patch::removing([n]);
+        p.add_node("neg", neg(), vec![Some(PatchValue::Existing(x))], vec![Some(PatchValue::Existing(y))]);
+        let applied = p.apply(&mut g).unwrap();
+        crate::validate::validate(&g).unwrap();
+        // ...or the value becomes a constant.
+        let mut p = Patch::removing(applied.nodes.clone());
+        p.set_constant(y, Tensor::from_f32s(&[1.0; 4]));
+        p.apply(&mut g).unwrap();
+        assert_eq!(g.node_count(), 0);
+        assert!(g.value(y).constant.is_some());
     }
 
     #[test]

@@ -12,19 +12,75 @@
 //! ([`crate::lower::scores`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use ptq_ir::ops::transpose::Transpose;
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::patch::PatchValue;
+use ptq_ir::pattern::{Consumers, Producers};
+use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
 use ptq_kernels::Threads;
 use ptq_kernels::int8::{Dequant, Int8Kernels, PackedB};
 
 use crate::inputs::Inputs;
 use crate::lower::scores::{MaskLayout, add_then_softmax};
-use crate::lower::{ActBytes, as_u8, quantized_activation, relu_activation};
+use crate::lower::{ActBytes, IntKernel, Lowered, as_u8, quantized_activation, relu_activation, scalar_scaling};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 use crate::work::Cost;
+
+/// The integer step for MatMul `id`, whose operands are the outputs of the
+/// DequantizeLinear nodes `adq` and `bdq`, when both are quantized
+/// activations ([`match_act_matmul`]). It reads the quantized tensors, or
+/// the untransposed right one ([`transposed_operand`]), and takes over
+/// attention's scaling by a constant and its mask Add and Softmax
+/// ([`crate::lower::scores`]).
+pub(crate) fn lower(
+    view: &View<'_>,
+    id: NodeId,
+    (adq, bdq): (NodeId, NodeId),
+    relu: bool,
+    kernels: &'static Int8Kernels,
+) -> Option<Lowered> {
+    let g = view.graph;
+    let (mut k, mut xs) = match_act_matmul(g, (adq, bdq), relu, kernels)?;
+    let (producers, consumers) = (view.producers(), view.consumers());
+    let mm_out = g.node(id)?.outputs.first().copied().flatten();
+    let mut p = Patch::new();
+    if let Some((t, input)) = transposed_operand(g, producers, consumers, (id, bdq, xs[1])) {
+        p.remove_node(t);
+        xs[1] = input;
+        k.b_transposed = true;
+    }
+    // Attention divides the scores by √d right after Q·Kᵀ: the factor
+    // joins the dequantize scale.
+    let mut out = mm_out;
+    if !k.relu
+        && let Some(v) = mm_out
+        && let Some((div, div_out, factor)) = scalar_scaling(g, consumers, v)
+    {
+        k.sa *= factor;
+        p.remove_node(div);
+        out = Some(div_out);
+    }
+    // Then its mask Add and Softmax run on each matrix of scores.
+    let mut inputs: Vec<Option<PatchValue>> = xs.iter().map(|&v| Some(v.into())).collect();
+    if !k.relu
+        && let Some(v) = out
+        && let Some(tail) = crate::lower::scores::match_scores_tail(g, consumers, v)
+    {
+        for r in tail.removed {
+            p.remove_node(r);
+        }
+        k.softmax = true;
+        k.masked = tail.mask.is_some();
+        inputs.extend(tail.mask.map(|m| Some(m.into())));
+        out = Some(tail.output);
+    }
+    if let Some(v) = out.filter(|&v| Some(v) != mm_out) {
+        p.set_output(id, 0, v);
+    }
+    p.set_inputs(id, inputs);
+    Some(Lowered { patch: p, kernel: IntKernel::Other(Box::new(k)), bypassed: vec![adq, bdq] })
+}
 
 /// The kernel for MatMul node `mm` reading the DequantizeLinear outputs
 /// `adq` and `bdq`, if they fit (see the module docs): the kernel and the
@@ -53,8 +109,8 @@ pub(crate) fn match_act_matmul(
 /// is already contiguous). Returns the Transpose node and its input.
 pub(crate) fn transposed_operand(
     g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    producers: &Producers,
+    consumers: &Consumers,
     (mm, bdq, xb): (NodeId, NodeId, ValueId),
 ) -> Option<(NodeId, ValueId)> {
     let bdq_out = g.node(bdq)?.outputs.first().copied().flatten()?;

@@ -1,6 +1,6 @@
 //! Integer execution of quantized additions (part of
-//! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::lower::rewrite`]).
+//! [`ExecOptions::integer`](crate::ExecOptions::integer), lowered by
+//! [`lower`]).
 //!
 //! An Add of two u8 per-tensor DequantizeLinear outputs, optionally through
 //! a Relu, whose result is read only by a per-tensor u8 QuantizeLinear (a
@@ -9,17 +9,17 @@
 //! same float operations as the nodes it replaces.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use ndarray::ArrayD;
 use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::unary::UnaryKind;
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::pattern::{Consumers, Producers};
+use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
 use ptq_kernels::int8::{Int8Kernels, QuantAdd, U8Quant};
 
 use crate::inputs::Inputs;
 use crate::lower::layout::{to_channels_first, to_channels_last};
-use crate::lower::{activation, dequantizer, sole_quantizer};
+use crate::lower::{IntKernel, Lowered, activation, dequantizer, sole_quantizer};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, zip_inplace};
 
@@ -98,11 +98,22 @@ pub struct MatchedAdd {
     pub dqs: [NodeId; 2],
 }
 
+/// The integer step for the Add node `id` (see [`match_add`]): it reads the
+/// two u8 inputs and writes the QuantizeLinear's output; the Relu and
+/// QuantizeLinear it folds go.
+pub(crate) fn lower(view: &View<'_>, id: NodeId, kernels: &'static Int8Kernels) -> Option<Lowered> {
+    let m = match_add(view.graph, view.producers(), view.consumers(), id, kernels)?;
+    let mut patch = Patch::removing(m.folded);
+    patch.set_output(id, 0, m.output);
+    patch.set_inputs(id, m.inputs.iter().map(|&v| Some(v.into())).collect());
+    Some(Lowered { patch, kernel: IntKernel::Add(m.kernel), bypassed: m.dqs.to_vec() })
+}
+
 /// Matches the Add node `id` (see the module documentation).
 pub fn match_add(
     g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    producers: &Producers,
+    consumers: &Consumers,
     id: NodeId,
     kernels: &'static Int8Kernels,
 ) -> Option<MatchedAdd> {

@@ -1,6 +1,6 @@
 //! Integer execution of quantized 2-D convolutions (part of
-//! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::lower::rewrite`]).
+//! [`ExecOptions::integer`](crate::ExecOptions::integer), lowered by
+//! [`lower`]).
 //!
 //! A Conv (group 1 with at least [`MIN_REDUCTION`] multiply-adds per
 //! output, or depthwise and undilated: one input channel per filter)
@@ -17,15 +17,17 @@
 //! by a fused QuantizeLinear, in NCHW or, for tensors the integer kernels
 //! pass each other, channels-last ([`crate::lower::layout`]).
 
-use std::collections::HashMap;
-
 use ptq_ir::ops::conv::Conv;
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::pattern::Producers;
+use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
 use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
-use crate::lower::{activation, bias, channel_activation, dequantizer, dq_parts, relu_activation, weight_scales};
+use crate::lower::{
+    IntKernel, Lowered, activation, bias, channel_activation, dequantizer, dq_parts, relu_activation,
+    sole_channel_quantizer, sole_quantizer, weight_scales,
+};
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous};
@@ -251,6 +253,34 @@ impl Kernel for IntConv {
     }
 }
 
+/// The integer step for Conv `id`, if [`match_conv`] matches: it reads
+/// the u8 input and, when a QuantizeLinear (per tensor, or per output
+/// channel) is its output's only reader, runs it in the epilogue and writes
+/// its u8 output.
+pub(crate) fn lower(view: &View<'_>, id: NodeId, relu: bool, kernels: &'static Int8Kernels) -> Option<Lowered> {
+    let g = view.graph;
+    let mut m = match_conv(g, view.producers(), id, relu, kernels)?;
+    let consumers = view.consumers();
+    let out = g.node(id)?.outputs.first().copied().flatten();
+    let fused = out.and_then(|out| match sole_quantizer(g, consumers, out) {
+        Some(q) => Some(q),
+        None => {
+            let (q, q_out, scales, zp) = sole_channel_quantizer(g, consumers, out, Some(m.kernel.sw.len()))?;
+            let first = scales[0];
+            m.kernel.out_q_cols = Some(scales);
+            Some((q, q_out, first, zp))
+        }
+    });
+    let mut patch = Patch::new();
+    if let Some((q, q_out, scale, zp)) = fused {
+        m.kernel.out_q = Some((scale, zp));
+        patch.remove_node(q);
+        patch.set_output(id, 0, q_out);
+    }
+    patch.set_inputs(id, vec![Some(m.xq.into())]);
+    Some(Lowered { patch, kernel: IntKernel::Conv(Box::new(m.kernel)), bypassed: m.dqs })
+}
+
 /// What [`match_conv`] found: the kernel, the u8 input value
 /// the step reads instead, and the DequantizeLinear nodes it bypasses.
 pub struct Matched {
@@ -262,7 +292,7 @@ pub struct Matched {
 /// Matches a Conv that the int8 kernels can run (see the module docs).
 pub fn match_conv(
     g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
+    producers: &Producers,
     id: NodeId,
     relu: bool,
     kernels: &'static Int8Kernels,

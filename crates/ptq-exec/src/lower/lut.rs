@@ -1,6 +1,6 @@
 //! Quantized elementwise activations as a 256-entry table (part of
-//! [`ExecOptions::integer`](crate::ExecOptions::integer), matched in
-//! [`crate::lower::rewrite`]).
+//! [`ExecOptions::integer`](crate::ExecOptions::integer), lowered by
+//! [`lower`]).
 //!
 //! `DequantizeLinear (u8, per tensor) → f(x) → QuantizeLinear (u8, per
 //! tensor, or per channel along axis 1 with one zero point)`, with f any
@@ -13,15 +13,14 @@
 //! [`crate::lower::layout`]): it takes part there as an addition with one
 //! input does.
 
-use std::collections::HashMap;
-
 use ptq_ir::ops::unary::{Unary, UnaryKind};
-use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use ptq_ir::pattern::{Consumers, Producers};
+use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
 use ptq_kernels::int8::Int8Kernels;
 
 use crate::inputs::{Inputs, Slot};
 use crate::lower::add::relayout;
-use crate::lower::{activation, dequantizer, sole_channel_quantizer, sole_quantizer};
+use crate::lower::{IntKernel, Lowered, activation, dequantizer, sole_channel_quantizer, sole_quantizer};
 use crate::ops::{Kernel, Out, one};
 use crate::util::{array, contiguous, sole_reader};
 
@@ -86,13 +85,23 @@ pub struct LutMatch {
     pub q: NodeId,
 }
 
+/// The table step for the Unary node `id` (see [`match_lut`]): it reads
+/// the u8 input and writes the QuantizeLinear's output, which goes.
+pub(crate) fn lower(view: &View<'_>, id: NodeId, kernels: &'static Int8Kernels) -> Option<Lowered> {
+    let m = match_lut(view.graph, view.producers(), view.consumers(), id, kernels)?;
+    let mut patch = Patch::removing([m.q]);
+    patch.set_output(id, 0, m.output);
+    patch.set_inputs(id, vec![Some(m.input.into())]);
+    Some(Lowered { patch, kernel: IntKernel::Lut(m.kernel), bypassed: vec![m.dq] })
+}
+
 /// The table for the Unary node `id`, if it sits between a per-tensor u8
 /// DequantizeLinear that only it reads and a per-tensor u8 QuantizeLinear
 /// that is its only reader.
 pub fn match_lut(
     g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    producers: &Producers,
+    consumers: &Consumers,
     id: NodeId,
     kernels: &'static Int8Kernels,
 ) -> Option<LutMatch> {

@@ -1,6 +1,6 @@
 //! OpenVINO-style quantizers rewritten into the QuantizeLinear /
-//! DequantizeLinear form the integer matchers read (the first step of
-//! [`crate::lower::rewrite`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
+//! DequantizeLinear form the integer matchers read (before
+//! [`crate::lower`]), so an INT8 OpenVINO IR (ptq's or NNCF's) runs
 //! on the same integer kernels as a QDQ ONNX model:
 //!
 //! - `FakeQuantize` with 256 levels and one constant range (or one per
@@ -28,62 +28,104 @@
 //!   which quantizers write so that QDQ runtimes see each op quantized,
 //!   move u8 values end to end.
 
-use std::collections::HashMap;
-
 use ndarray::{ArrayD, IxDyn};
 use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::dequantize::DequantizeLinear;
 use ptq_ir::ops::quantize::QuantizeLinear;
 use ptq_ir::patch::PatchValue;
-use ptq_ir::{ConstSource, DType, Fact, Graph, IrError, Node, NodeId, Op, Patch, Tensor, Value, ValueId};
+use ptq_ir::pattern::{Consumers, Producers};
+use ptq_ir::rewrite::rewrite;
+use ptq_ir::{DType, Fact, Graph, IrError, NodeId, Op, Patch, Rule, Tensor, Value, ValueId, View};
 
 use crate::lower::ActBytes;
 use crate::util::sole_reader;
 
-/// Applies the rewrites of the module docs to every match in `g`.
+/// Applies the rewrites of the module docs to every match in `g`: first
+/// every FakeQuantize, then every compressed weight, then the quantizer
+/// moves (among whose DequantizeLinear nodes are the ones the first two
+/// added) until none applies.
 pub fn canonicalize(g: &mut Graph) -> Result<(), IrError> {
-    let ids = |g: &Graph| -> Vec<NodeId> { g.iter_nodes().map(|(id, _)| id).collect() };
-    for id in ids(g) {
-        if let Some(r) = fake_quantize(g, id) {
-            apply_fake_quantize(g, id, r)?;
-        }
-    }
-    for id in ids(g) {
-        let (producers, consumers) = (g.producers(), g.consumers());
-        if let Some(w) = compressed_weight(g, &producers, &consumers, id) {
-            apply_weight(g, w)?;
-        }
-    }
-    // The DequantizeLinear nodes the rewrites above added are among these.
-    // Each step removes a node or moves a DequantizeLinear below another
-    // node, so the loop ends; it stops early when a pass changes nothing.
-    for _ in 0..g.node_slots() {
-        let mut changed = false;
-        // Recomputed only after a rewrite has changed the edges.
-        let (mut producers, mut consumers) = (g.producers(), g.consumers());
-        for id in ids(g) {
-            let step = if let Some(r) = reshape_after(g, &consumers, id) {
-                swap_with_reshape(g, id, r)?;
-                true
-            } else if let Some((q, q_out, xq)) = requantize(g, &consumers, id) {
-                drop_requantize(g, &consumers, (id, q), q_out, xq)?;
-                true
-            } else if let Some(m) = quantize_first(g, &producers, &consumers, id) {
-                swap_quantizer_up(g, id, m)?;
-                true
-            } else {
-                false
-            };
-            if step {
-                (producers, consumers) = (g.producers(), g.consumers());
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
+    rewrite(g, &mut [&mut FakeQuantizeToQdq])?;
+    rewrite(g, &mut [&mut CompressedWeight])?;
+    rewrite(g, &mut [&mut DequantizeAfterMove, &mut DropRequantize, &mut QuantizeBeforeMove])?;
     Ok(())
+}
+
+/// A FakeQuantize that is a u8 grid becomes QuantizeLinear →
+/// DequantizeLinear (anchored at the FakeQuantize).
+#[derive(Debug)]
+pub struct FakeQuantizeToQdq;
+
+impl Rule for FakeQuantizeToQdq {
+    fn name(&self) -> &'static str {
+        "FakeQuantize to Q/DQ"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let grid = fake_quantize(view.graph, id)?;
+        fake_quantize_patch(view.graph, id, grid)
+    }
+}
+
+/// A compressed weight chain becomes one DequantizeLinear (anchored at the
+/// chain's Multiply).
+#[derive(Debug)]
+pub struct CompressedWeight;
+
+impl Rule for CompressedWeight {
+    fn name(&self) -> &'static str {
+        "compressed weight"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let w = compressed_weight(view.graph, view.producers(), view.consumers(), id)?;
+        weight_patch(view.graph, w)
+    }
+}
+
+/// A DequantizeLinear moves after the moving node that is its only reader.
+#[derive(Debug)]
+pub struct DequantizeAfterMove;
+
+impl Rule for DequantizeAfterMove {
+    fn name(&self) -> &'static str {
+        "dequantize after move"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let r = reshape_after(view.graph, view.consumers(), id)?;
+        swap_with_reshape(view.graph, id, r)
+    }
+}
+
+/// A DequantizeLinear → QuantizeLinear pair that is the identity goes.
+#[derive(Debug)]
+pub struct DropRequantize;
+
+impl Rule for DropRequantize {
+    fn name(&self) -> &'static str {
+        "drop requantize"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let (q, q_out, xq) = requantize(view.graph, view.consumers(), id)?;
+        Some(drop_requantize(view.consumers(), (id, q), q_out, xq))
+    }
+}
+
+/// A QuantizeLinear moves before the moving node whose output it reads.
+#[derive(Debug)]
+pub struct QuantizeBeforeMove;
+
+impl Rule for QuantizeBeforeMove {
+    fn name(&self) -> &'static str {
+        "quantize before move"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let m = quantize_first(view.graph, view.producers(), view.consumers(), id)?;
+        swap_quantizer_up(view.graph, id, m)
+    }
 }
 
 /// A FakeQuantize that is a u8 Q/DQ pair: its scales (one, or one per
@@ -149,28 +191,24 @@ fn scalar_u8(v: u8) -> Tensor {
     Tensor::U8(ArrayD::from_elem(IxDyn(&[]), v))
 }
 
-/// A new u8 value `{node}/u8` with the shape of `v`.
-fn u8_value_like(g: &mut Graph, v: ValueId, node: &str) -> ValueId {
-    bytes_value_like(g, v, node, DType::U8)
-}
-
 /// A new value `{node}/u8` (or `/i8`) of `dtype` with the shape of `v`.
-fn bytes_value_like(g: &mut Graph, v: ValueId, node: &str, dtype: DType) -> ValueId {
+fn bytes_value_like(p: &mut Patch, g: &Graph, v: ValueId, node: &str, dtype: DType) -> PatchValue {
     let shape = g.value(v).fact.shape.clone();
     let suffix = if dtype == DType::I8 { "i8" } else { "u8" };
-    g.add_value(Value {
+    p.add_value(Value {
         name: format!("{node}/{suffix}"),
         fact: Fact { dtype: Some(dtype), shape },
         ..Value::default()
     })
 }
 
-fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) -> Result<(), IrError> {
-    let Some(node) = g.node(id).cloned() else { return Ok(()) };
-    let (Some(x), Some(y)) = (node.inputs.first().copied().flatten(), node.outputs.first().copied().flatten()) else {
-        return Ok(());
-    };
-    let xq = u8_value_like(g, y, &node.name);
+/// The FakeQuantize `id` becomes the QuantizeLinear (keeping its id, doc
+/// and metadata) and a new DequantizeLinear writes its old output.
+fn fake_quantize_patch(g: &Graph, id: NodeId, grid: FqGrid) -> Option<Patch> {
+    let node = g.node(id)?;
+    let (x, y) = (node.inputs.first().copied().flatten()?, node.outputs.first().copied().flatten()?);
+    let mut p = Patch::new();
+    let xq = bytes_value_like(&mut p, g, y, &node.name, DType::U8);
     let (scale, zero) = match grid.axis {
         None => (Tensor::scalar_f32(grid.scales[0]), scalar_u8(grid.zero_point)),
         Some(_) => (
@@ -178,31 +216,21 @@ fn apply_fake_quantize(g: &mut Graph, id: NodeId, grid: FqGrid) -> Result<(), Ir
             Tensor::U8(ArrayD::from_elem(IxDyn(&[grid.scales.len()]), grid.zero_point)),
         ),
     };
-    let scale = g.add_constant(format!("{}/scale", node.name), scale, ConstSource::Stored);
-    let zero = g.add_constant(format!("{}/zero_point", node.name), zero, ConstSource::Stored);
-    let params = [Some(scale), Some(zero)];
-    let mut p = Patch::new();
-    p.replace_node(
-        id,
-        Node {
-            name: format!("{}/quantize", node.name),
-            op: Op::QuantizeLinear(QuantizeLinear { axis: grid.axis, ..QuantizeLinear::default() }),
-            inputs: [&[Some(x)][..], &params].concat(),
-            outputs: vec![Some(xq)],
-            doc: node.doc.clone(),
-            meta: node.meta.clone(),
-        },
+    let params = [
+        Some(p.add_constant(format!("{}/scale", node.name), scale)),
+        Some(p.add_constant(format!("{}/zero_point", node.name), zero)),
+    ];
+    p.rename(id, format!("{}/quantize", node.name));
+    p.set_op(id, Op::QuantizeLinear(QuantizeLinear { axis: grid.axis, ..QuantizeLinear::default() }));
+    p.set_inputs(id, [&[Some(PatchValue::Existing(x))][..], &params].concat());
+    p.set_output(id, 0, xq);
+    p.add_node(
+        format!("{}/dequantize", node.name),
+        Op::DequantizeLinear(DequantizeLinear { axis: grid.axis, block_size: None }),
+        [&[Some(xq)][..], &params].concat(),
+        vec![Some(PatchValue::Existing(y))],
     );
-    p.apply(g)?;
-    g.add_node(Node {
-        name: format!("{}/dequantize", node.name),
-        op: Op::DequantizeLinear(DequantizeLinear { axis: grid.axis, block_size: None }),
-        inputs: [&[Some(xq)][..], &params].concat(),
-        outputs: vec![Some(y)],
-        doc: String::new(),
-        meta: vec![],
-    });
-    Ok(())
+    Some(p)
 }
 
 /// A compressed weight chain ending at `id` (a Multiply).
@@ -218,12 +246,7 @@ struct Weight {
     nodes: Vec<NodeId>,
 }
 
-fn compressed_weight(
-    g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
-    id: NodeId,
-) -> Option<Weight> {
+fn compressed_weight(g: &Graph, producers: &Producers, consumers: &Consumers, id: NodeId) -> Option<Weight> {
     let node = g.node(id)?;
     let Op::Binary(b) = &node.op else { return None };
     if b.kind != BinaryKind::Mul || node.output_ids().count() != 1 {
@@ -352,31 +375,31 @@ fn scale_axis(scale: &ArrayD<f32>, w: &[usize]) -> Option<(Vec<f32>, Option<i64>
     (varying.next().is_none() && w[lead + i] == d).then_some((s, Some((lead + i) as i64)))
 }
 
-fn apply_weight(g: &mut Graph, wt: Weight) -> Result<(), IrError> {
-    let Some(last) = wt.nodes.first().and_then(|&id| g.node(id)).map(|n| n.name.clone()) else { return Ok(()) };
-    let w = g.add_constant(format!("{last}/i8"), Tensor::I8(wt.w), ConstSource::Stored);
+/// The chain's nodes go; one DequantizeLinear of the i8 constant writes
+/// its output.
+fn weight_patch(g: &Graph, wt: Weight) -> Option<Patch> {
+    let last = g.node(*wt.nodes.first()?)?.name.clone();
+    let mut p = Patch::removing(wt.nodes.iter().copied());
+    let w = p.add_constant(format!("{last}/i8"), Tensor::I8(wt.w));
     let scale = match wt.axis {
         None => Tensor::scalar_f32(wt.scale[0]),
         Some(_) => Tensor::from_f32s(&wt.scale),
     };
-    let s = g.add_constant(format!("{last}/scale"), scale, ConstSource::Stored);
-    Patch::removing(wt.nodes.iter().copied()).apply(g)?;
-    g.add_node(Node {
-        name: format!("{last}/dequantize"),
-        op: Op::DequantizeLinear(DequantizeLinear { axis: wt.axis, block_size: None }),
-        inputs: vec![Some(w), Some(s)],
-        outputs: vec![Some(wt.out)],
-        doc: String::new(),
-        meta: vec![],
-    });
-    Ok(())
+    let s = p.add_constant(format!("{last}/scale"), scale);
+    p.add_node(
+        format!("{last}/dequantize"),
+        Op::DequantizeLinear(DequantizeLinear { axis: wt.axis, block_size: None }),
+        vec![Some(w), Some(s)],
+        vec![Some(PatchValue::Existing(wt.out))],
+    );
+    Some(p)
 }
 
 /// The node that only moves or renames elements (Reshape, Flatten,
 /// Squeeze, Unsqueeze, Transpose) and is the only reader of the per-tensor
 /// u8 (or symmetric i8) DequantizeLinear `id`'s output, reading it as its
 /// data input.
-fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, id: NodeId) -> Option<NodeId> {
+fn reshape_after(g: &Graph, consumers: &Consumers, id: NodeId) -> Option<NodeId> {
     let node = g.node(id)?;
     crate::lower::quantized_activation(g, id)?;
     let (r, slot) = sole_reader(g, consumers, node.outputs.first().copied().flatten()?)?;
@@ -390,11 +413,7 @@ fn reshape_after(g: &Graph, consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>, 
 /// input)`. The pair is the identity: `(q − z)·s` is within a few ulp of
 /// the integer `q − z` (|q − z| ≤ 255), so dividing by `s` and rounding
 /// gives it back exactly.
-fn requantize(
-    g: &Graph,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
-    id: NodeId,
-) -> Option<(NodeId, ValueId, ValueId)> {
+fn requantize(g: &Graph, consumers: &Consumers, id: NodeId) -> Option<(NodeId, ValueId, ValueId)> {
     let (xq, bytes, sa) = crate::lower::quantized_activation(g, id)?;
     let out = g.node(id)?.outputs.first().copied().flatten()?;
     let (q, 0) = sole_reader(g, consumers, out)? else { return None };
@@ -416,19 +435,12 @@ fn requantize(
 }
 
 /// Removes the pair `(dq, q)`: the readers of `q_out` read `xq`.
-fn drop_requantize(
-    g: &mut Graph,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
-    (dq, q): (NodeId, NodeId),
-    q_out: ValueId,
-    xq: ValueId,
-) -> Result<(), IrError> {
+fn drop_requantize(consumers: &Consumers, (dq, q): (NodeId, NodeId), q_out: ValueId, xq: ValueId) -> Patch {
     let mut p = Patch::removing([dq, q]);
     for &(n, slot) in consumers.get(&q_out).map_or(&[][..], Vec::as_slice) {
         p.set_input(n, slot, PatchValue::Existing(xq));
     }
-    p.apply(g)?;
-    Ok(())
+    p
 }
 
 /// A per-tensor QuantizeLinear `id` whose f32 input comes from a node that
@@ -439,8 +451,8 @@ fn drop_requantize(
 /// projection. `(the moving node, the Shape readers)`.
 fn quantize_first(
     g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    producers: &Producers,
+    consumers: &Consumers,
     id: NodeId,
 ) -> Option<(NodeId, Vec<NodeId>)> {
     let node = g.node(id)?;
@@ -474,11 +486,9 @@ fn quantize_first(
 
 /// Makes QuantizeLinear `q` read the moving node `r`'s input and `r` move
 /// the quantized bytes into `q`'s old output; `shapes` read that instead.
-fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>)) -> Result<(), IrError> {
-    let (Some(qn), Some(rn)) = (g.node(q).cloned(), g.node(r).cloned()) else { return Ok(()) };
-    let (Some(xin), Some(q_out)) = (rn.inputs.first().copied().flatten(), qn.outputs.first().copied().flatten()) else {
-        return Ok(());
-    };
+fn swap_quantizer_up(g: &Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>)) -> Option<Patch> {
+    let (qn, rn) = (g.node(q)?, g.node(r)?);
+    let (xin, q_out) = (rn.inputs.first().copied().flatten()?, qn.outputs.first().copied().flatten()?);
     let dtype = match qn.inputs.get(2).copied().flatten().and_then(|z| g.constant(z)) {
         Some(z) => z.dtype(),
         None => match &qn.op {
@@ -486,37 +496,34 @@ fn swap_quantizer_up(g: &mut Graph, q: NodeId, (r, shapes): (NodeId, Vec<NodeId>
             _ => DType::U8,
         },
     };
-    let moved = bytes_value_like(g, xin, &qn.name, dtype);
-    rewire(g, q, xin, Some(moved))?;
-    rewire(g, r, moved, Some(q_out))?;
+    let mut p = Patch::new();
+    let moved = bytes_value_like(&mut p, g, xin, &qn.name, dtype);
+    rewire(&mut p, q, xin.into(), Some(moved));
+    rewire(&mut p, r, moved, Some(q_out.into()));
     for s in shapes {
-        rewire(g, s, q_out, None)?;
+        rewire(&mut p, s, q_out.into(), None);
     }
-    Ok(())
+    Some(p)
 }
 
-fn swap_with_reshape(g: &mut Graph, dq: NodeId, r: NodeId) -> Result<(), IrError> {
-    let (Some(dqn), Some(rn)) = (g.node(dq).cloned(), g.node(r).cloned()) else { return Ok(()) };
-    let (Some(xq), Some(y)) = (dqn.inputs.first().copied().flatten(), rn.outputs.first().copied().flatten()) else {
-        return Ok(());
-    };
+fn swap_with_reshape(g: &Graph, dq: NodeId, r: NodeId) -> Option<Patch> {
+    let (dqn, rn) = (g.node(dq)?, g.node(r)?);
+    let (xq, y) = (dqn.inputs.first().copied().flatten()?, rn.outputs.first().copied().flatten()?);
     let dtype = g.value(xq).fact.dtype.unwrap_or(DType::U8);
-    let yq = bytes_value_like(g, y, &rn.name, dtype);
-    rewire(g, r, xq, Some(yq))?;
-    rewire(g, dq, yq, Some(y))?;
-    Ok(())
+    let mut p = Patch::new();
+    let yq = bytes_value_like(&mut p, g, y, &rn.name, dtype);
+    rewire(&mut p, r, xq.into(), Some(yq));
+    rewire(&mut p, dq, yq, Some(y.into()));
+    Some(p)
 }
 
 /// Points node `id`'s data input at `input` and, if given, its first
 /// output at `output`.
-fn rewire(g: &mut Graph, id: NodeId, input: ValueId, output: Option<ValueId>) -> Result<(), IrError> {
-    let mut p = Patch::new();
-    p.set_input(id, 0, PatchValue::Existing(input));
+fn rewire(p: &mut Patch, id: NodeId, input: PatchValue, output: Option<PatchValue>) {
+    p.set_input(id, 0, input);
     if let Some(o) = output {
         p.set_output(id, 0, o);
     }
-    p.apply(g)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,9 +6,8 @@
 //! own kernel and stores the results as constants.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use ptq_ir::{Graph, IrError, Patch, ValueId};
+use ptq_ir::{Graph, IrError, NodeId, Patch, Rule, View};
 use ptq_kernels::Threads;
 
 use crate::inputs::{Inputs, Slot};
@@ -26,51 +25,60 @@ const MAX_FOLDED: usize = 1 << 24;
 /// output would exceed [`MAX_FOLDED`] elements. Returns how many nodes were
 /// folded.
 pub fn fold_constants(g: &mut Graph) -> Result<usize, IrError> {
-    let Ok(order) = ptq_ir::topo::topo_order(g) else { return Ok(0) };
-    let outputs: HashSet<ValueId> = g.outputs().iter().copied().collect();
-    let mut folded = 0;
-    let mut removed = vec![];
-    for id in order {
-        let Some(node) = g.node(id) else { continue };
-        let present: Vec<ValueId> = node.inputs.iter().flatten().copied().collect();
-        if present.is_empty()
-            || present.iter().any(|&v| g.value(v).constant.is_none())
-            || node.outputs.iter().flatten().any(|v| outputs.contains(v))
-        {
-            continue;
-        }
-        let Ok(kernel) = prepare(node, g) else { continue };
-        let slots = node
-            .inputs
-            .iter()
-            .map(|v| v.and_then(|v| g.value(v).constant.clone()).map(|tensor| Slot { tensor, reusable: false }))
-            .collect();
-        let Ok(results) = kernel.run(&mut Inputs { slots, threads: Threads::Single, bodies: None }, node.outputs.len())
-        else {
-            continue;
-        };
-        let mut values = vec![];
-        for (slot, out) in node.outputs.iter().enumerate() {
-            let Some(v) = out else { continue };
-            match results.get(slot).and_then(Option::as_ref) {
-                Some(t) if t.len() <= MAX_FOLDED => values.push((*v, t.clone())),
-                _ => {
-                    values.clear();
-                    break;
-                }
-            }
-        }
-        if values.is_empty() && node.outputs.iter().any(Option::is_some) {
-            continue;
-        }
-        for (v, t) in values {
-            g.value_mut(v).constant = Some(Arc::new(t));
-        }
-        removed.push(id);
-        folded += 1;
+    let mut rule = FoldConstants::default();
+    ptq_ir::rewrite::rewrite(g, &mut [&mut rule])
+}
+
+/// The rule of [`fold_constants`]; it remembers the nodes it evaluated and
+/// kept, so a later sweep does not evaluate them again.
+#[derive(Debug, Default)]
+pub struct FoldConstants {
+    kept: HashSet<NodeId>,
+}
+
+impl Rule for FoldConstants {
+    fn name(&self) -> &'static str {
+        "fold constants"
     }
-    Patch::removing(removed).apply(g)?;
-    Ok(folded)
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        let g = view.graph;
+        let node = g.node(id)?;
+        if self.kept.contains(&id)
+            || node.inputs.iter().flatten().next().is_none()
+            || node.inputs.iter().flatten().any(|&v| g.value(v).constant.is_none())
+            || node.outputs.iter().flatten().any(|v| g.outputs().contains(v))
+        {
+            return None;
+        }
+        let patch = evaluate(g, id);
+        if patch.is_none() {
+            self.kept.insert(id);
+        }
+        patch
+    }
+}
+
+/// Runs node `id`, whose inputs are constants: a patch making its outputs
+/// constants and removing it, or None if it fails or an output is too big.
+fn evaluate(g: &Graph, id: NodeId) -> Option<Patch> {
+    let node = g.node(id)?;
+    let kernel = prepare(node, g).ok()?;
+    let slots = node
+        .inputs
+        .iter()
+        .map(|v| v.and_then(|v| g.value(v).constant.clone()).map(|tensor| Slot { tensor, reusable: false }))
+        .collect();
+    let results = kernel.run(&mut Inputs { slots, threads: Threads::Single, bodies: None }, node.outputs.len()).ok()?;
+    let mut p = Patch::removing([id]);
+    for (slot, out) in node.outputs.iter().enumerate() {
+        let Some(v) = out else { continue };
+        match results.get(slot).and_then(Option::as_ref) {
+            Some(t) if t.len() <= MAX_FOLDED => p.set_constant(*v, t.clone()),
+            _ => return None,
+        }
+    }
+    Some(p)
 }
 
 #[cfg(test)]
@@ -78,7 +86,7 @@ mod tests {
     use ptq_ir::fact::known_shape;
     use ptq_ir::ops::binary::{Binary, BinaryKind};
     use ptq_ir::ops::unary::{Unary, UnaryKind};
-    use ptq_ir::{ConstSource, DType, Fact, Node, Op, Tensor, Value};
+    use ptq_ir::{ConstSource, DType, Fact, Node, Op, Tensor, Value, ValueId};
 
     use super::*;
     use crate::{ExecOptions, Plan};

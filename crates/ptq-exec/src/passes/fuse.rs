@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 
 use ptq_ir::ops::unary::UnaryKind;
-use ptq_ir::{Graph, IrError, NodeId, Op, Patch, Tensor};
+use ptq_ir::pattern::sole_reader;
+use ptq_ir::{Graph, IrError, NodeId, Op, Patch, Rule, Tensor, View};
 
 use crate::inputs::Inputs;
 use crate::ops::{Kernel, Out};
@@ -13,33 +14,42 @@ use crate::ops::{Kernel, Out};
 /// the Relu's output value instead. Returns the producers that must apply
 /// the Relu.
 pub fn fuse_relus(g: &mut Graph) -> Result<HashSet<NodeId>, IrError> {
-    let producers = g.producers();
-    let consumers = g.consumers();
-    let mut fused = HashSet::new();
-    let relus: Vec<NodeId> = g
-        .iter_nodes()
-        .filter(|(_, n)| matches!(&n.op, Op::Unary(u) if u.kind == UnaryKind::Relu))
-        .map(|(id, _)| id)
-        .collect();
-    for r in relus {
-        let Some(node) = g.node(r) else { continue };
-        let (Some(x), Some(y)) = (node.inputs.first().copied().flatten(), node.outputs.first().copied().flatten())
-        else {
-            continue;
-        };
-        let Some(&(p, 0)) = producers.get(&x) else { continue };
-        let sole_reader = consumers.get(&x).is_some_and(|c| c.len() == 1) && !g.outputs().contains(&x);
-        let Some(pn) = g.node(p) else { continue };
-        let fusable = matches!(pn.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && pn.output_ids().count() == 1;
-        if !(sole_reader && fusable) || fused.contains(&p) {
-            continue;
+    let mut rule = FuseRelu::default();
+    ptq_ir::rewrite::rewrite(g, &mut [&mut rule])?;
+    Ok(rule.fused)
+}
+
+/// The rule of [`fuse_relus`], anchored at the Relu; it collects the
+/// producers that took a Relu over.
+#[derive(Debug, Default)]
+pub struct FuseRelu {
+    pub fused: HashSet<NodeId>,
+}
+
+impl Rule for FuseRelu {
+    fn name(&self) -> &'static str {
+        "fuse Relu"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, r: NodeId) -> Option<Patch> {
+        let g = view.graph;
+        let node = g.node(r)?;
+        if !matches!(&node.op, Op::Unary(u) if u.kind == UnaryKind::Relu) {
+            return None;
         }
+        let (x, y) = (node.inputs.first().copied().flatten()?, node.outputs.first().copied().flatten()?);
+        let &(p, 0) = view.producers().get(&x)? else { return None };
+        sole_reader(g, view.consumers(), x)?;
+        let pn = g.node(p)?;
+        let fusable = matches!(pn.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) && pn.output_ids().count() == 1;
+        if !fusable || self.fused.contains(&p) {
+            return None;
+        }
+        self.fused.insert(p);
         let mut patch = Patch::removing([r]);
         patch.set_output(p, 0, y);
-        patch.apply(g)?;
-        fused.insert(p);
+        Some(patch)
     }
-    Ok(fused)
 }
 
 /// A kernel followed by an in-place Relu on its first (f32) output.

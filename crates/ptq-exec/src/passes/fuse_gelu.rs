@@ -7,30 +7,33 @@
 //! argument (a relative difference of about 1e-7), as onnxruntime's own
 //! Gelu fusion does.
 
-use std::collections::HashMap;
-
 use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::unary::{Unary, UnaryKind};
-use ptq_ir::{Graph, IrError, Node, NodeId, Op, Patch, ValueId};
-
-use crate::util::sole_reader;
+use ptq_ir::pattern::{Consumers, Producers, sole_reader};
+use ptq_ir::{Graph, IrError, Node, NodeId, Op, Patch, Rule, ValueId, View};
 
 /// Rewrites every match in `g`; returns how many.
 pub fn fuse_gelus(g: &mut Graph) -> Result<usize, IrError> {
-    let erfs: Vec<NodeId> = g
-        .iter_nodes()
-        .filter(|(_, n)| matches!(&n.op, Op::Unary(u) if u.kind == UnaryKind::Erf))
-        .map(|(id, _)| id)
-        .collect();
-    let mut fused = 0;
-    for erf in erfs {
-        let (producers, consumers) = (g.producers(), g.consumers());
-        if let Some(m) = gelu_at(g, &producers, &consumers, erf) {
-            apply(g, &m)?;
-            fused += 1;
-        }
+    ptq_ir::rewrite::rewrite(g, &mut [&mut FuseGelu])
+}
+
+/// The rule of [`fuse_gelus`], anchored at the Erf.
+#[derive(Debug)]
+pub struct FuseGelu;
+
+impl Rule for FuseGelu {
+    fn name(&self) -> &'static str {
+        "fuse GELU"
     }
-    Ok(fused)
+
+    fn rewrite(&mut self, view: &View<'_>, erf: NodeId) -> Option<Patch> {
+        let g = view.graph;
+        if !matches!(&g.node(erf)?.op, Op::Unary(u) if u.kind == UnaryKind::Erf) {
+            return None;
+        }
+        let m = gelu_at(g, view.producers(), view.consumers(), erf)?;
+        patch(g, &m)
+    }
 }
 
 /// One match: the five nodes, the input and the output.
@@ -66,12 +69,7 @@ fn other_input(g: &Graph, id: NodeId, kind: BinaryKind, v: ValueId) -> Option<Va
     }
 }
 
-fn gelu_at(
-    g: &Graph,
-    producers: &HashMap<ValueId, (NodeId, usize)>,
-    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
-    erf: NodeId,
-) -> Option<Match> {
+fn gelu_at(g: &Graph, producers: &Producers, consumers: &Consumers, erf: NodeId) -> Option<Match> {
     let out = |id: NodeId| g.node(id).and_then(|n| n.outputs.first().copied().flatten());
     // The only reader of `v`, which must not be a graph output.
     let sole = |v: ValueId| sole_reader(g, consumers, v).map(|(r, _)| r);
@@ -108,9 +106,9 @@ fn near(c: f32, want: f32) -> bool {
 }
 
 /// The scaling node becomes the Gelu (reading x, writing y); the other four go.
-fn apply(g: &mut Graph, m: &Match) -> Result<(), IrError> {
+fn patch(g: &Graph, m: &Match) -> Option<Patch> {
     let [first, rest @ ..] = m.nodes;
-    let Some(n) = g.node(first) else { return Ok(()) };
+    let n = g.node(first)?;
     let gelu = Node {
         op: Op::Unary(Unary { kind: UnaryKind::Gelu { tanh: false } }),
         inputs: vec![Some(m.x)],
@@ -119,8 +117,7 @@ fn apply(g: &mut Graph, m: &Match) -> Result<(), IrError> {
     };
     let mut p = Patch::removing(rest);
     p.replace_node(first, gelu);
-    p.apply(g)?;
-    Ok(())
+    Some(p)
 }
 
 #[cfg(test)]

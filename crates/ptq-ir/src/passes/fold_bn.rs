@@ -2,8 +2,11 @@
 //! quantizer then sees final weights (NNCF relies on the runtime doing this
 //! at load time), and the executor saves a pass over the activations.
 
+use crate::error::Result;
 use crate::ops::Op;
-use crate::{ConstSource, Graph, NodeId, Tensor, Value};
+use crate::patch::PatchValue;
+use crate::rewrite::{Rule, View};
+use crate::{Graph, NodeId, Patch, Tensor};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// A BatchNormalization folded into a convolution.
@@ -18,15 +21,29 @@ pub struct Folded {
 /// weights and BN parameters. The BN node disappears, the convolution writes
 /// the BN's output value, and new weight and bias constants replace the old
 /// ones (the old constants stay if other nodes read them).
-pub fn fold_batch_norms(g: &mut Graph) -> Vec<Folded> {
-    let mut done = vec![];
-    let ids: Vec<NodeId> = g.iter_nodes().map(|(id, _)| id).collect();
-    for bn_id in ids {
-        if let Some(f) = fold_one(g, bn_id) {
-            done.push(f);
-        }
+pub fn fold_batch_norms(g: &mut Graph) -> Result<Vec<Folded>> {
+    let mut rule = FoldBatchNorm::default();
+    crate::rewrite::rewrite(g, &mut [&mut rule])?;
+    Ok(rule.folded)
+}
+
+/// The rule of [`fold_batch_norms`], anchored at the BatchNormalization;
+/// it lists what it folded.
+#[derive(Debug, Default)]
+pub struct FoldBatchNorm {
+    pub folded: Vec<Folded>,
+}
+
+impl Rule for FoldBatchNorm {
+    fn name(&self) -> &'static str {
+        "fold batch norm"
     }
-    done
+
+    fn rewrite(&mut self, view: &View<'_>, bn: NodeId) -> Option<Patch> {
+        let (patch, folded) = fold_one(view, bn)?;
+        self.folded.push(folded);
+        Some(patch)
+    }
 }
 
 fn f32_const(g: &Graph, v: Option<crate::ValueId>) -> Option<ArrayD<f32>> {
@@ -36,7 +53,8 @@ fn f32_const(g: &Graph, v: Option<crate::ValueId>) -> Option<ArrayD<f32>> {
     }
 }
 
-fn fold_one(g: &mut Graph, bn_id: NodeId) -> Option<Folded> {
+fn fold_one(view: &View<'_>, bn_id: NodeId) -> Option<(Patch, Folded)> {
+    let g = view.graph;
     let bn = g.node(bn_id)?;
     let Op::BatchNorm(op) = &bn.op else { return None };
     if op.training_mode || bn.outputs.iter().skip(1).any(Option::is_some) {
@@ -47,11 +65,8 @@ fn fold_one(g: &mut Graph, bn_id: NodeId) -> Option<Folded> {
     let params: Vec<ArrayD<f32>> = (1..5).map(|i| f32_const(g, bn.inputs.get(i).copied()?)).collect::<Option<_>>()?;
     let eps = op.epsilon;
     let bn_name = bn.name.clone();
-    let (conv_id, _) = *g.producers().get(&x)?;
-    let readers = g.consumers().get(&x).map_or(0, Vec::len);
-    if readers != 1 || g.outputs.contains(&x) {
-        return None;
-    }
+    let (conv_id, _) = *view.producers().get(&x)?;
+    crate::pattern::sole_reader(g, view.consumers(), x)?;
     let conv = g.node(conv_id)?;
     let channel_axis = match &conv.op {
         Op::Conv(_) => 0,
@@ -80,16 +95,16 @@ fn fold_one(g: &mut Graph, bn_id: NodeId) -> Option<Folded> {
     let b2: Vec<f32> = (0..m).map(|c| (bias[c] - mean[c]) * scale[c] + beta[c]).collect();
     let conv_name = conv.name.clone();
     let base = if conv_name.is_empty() { format!("conv{}", conv_id.0) } else { conv_name.clone() };
-    let w_id = g.add_constant(format!("{base}.weight_bn_folded"), Tensor::F32(w2), ConstSource::Derived);
+    let mut p = Patch::removing([bn_id]);
+    let w_id = p.add_constant(format!("{base}.weight_bn_folded"), Tensor::F32(w2));
     let b_arr = ArrayD::from_shape_vec(IxDyn(&[m]), b2).ok()?;
-    let b_id = g.add_constant(format!("{base}.bias_bn_folded"), Tensor::F32(b_arr), ConstSource::Derived);
-    // The conv's old output value is dropped; it now writes the BN's output.
-    let conv = g.nodes.get_mut(conv_id.0)?.as_mut()?;
-    conv.inputs.resize(3, None);
-    conv.inputs[1] = Some(w_id);
-    conv.inputs[2] = Some(b_id);
-    conv.outputs[0] = Some(y);
-    g.nodes[bn_id.0] = None;
-    g.values[x.0] = Value { name: g.values[x.0].name.clone(), ..Value::default() };
-    Some(Folded { conv: conv_name, batch_norm: bn_name })
+    let b_id = p.add_constant(format!("{base}.bias_bn_folded"), Tensor::F32(b_arr));
+    // The conv's old output value is left unread; it now writes the BN's.
+    let mut inputs: Vec<Option<PatchValue>> = conv.inputs.iter().map(|v| v.map(PatchValue::Existing)).collect();
+    inputs.resize(3, None);
+    inputs[1] = Some(w_id);
+    inputs[2] = Some(b_id);
+    p.set_inputs(conv_id, inputs);
+    p.set_output(conv_id, 0, y);
+    Some((p, Folded { conv: conv_name, batch_norm: bn_name }))
 }
