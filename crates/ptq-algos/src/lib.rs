@@ -13,6 +13,7 @@ pub mod bodies;
 mod bodies_tests;
 pub mod cache;
 pub mod calibrate;
+pub mod embeddings;
 mod error;
 pub mod fold;
 pub mod groups;
@@ -30,6 +31,9 @@ pub mod range_choice;
 pub mod report;
 pub mod scope;
 pub mod se_block;
+pub mod smooth_quant;
+#[cfg(test)]
+mod smooth_quant_tests;
 pub mod spec;
 pub mod structure;
 #[cfg(test)]
@@ -44,4 +48,5 @@ pub use pipeline::{Event, Exclusions, Quantized, Setup, quantize_graph};
 pub use range::RangeEstimator;
 pub use report::Report;
 pub use scope::{IgnoredScope, Subgraph};
+pub use smooth_quant::SmoothQuantAlphas;
 pub use spec::QuantSpec;

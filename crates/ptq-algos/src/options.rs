@@ -3,6 +3,7 @@
 use crate::cache::StatsCache;
 use crate::range::RangeEstimator;
 use crate::scope::IgnoredScope;
+use crate::smooth_quant::SmoothQuantAlphas;
 
 /// Activation scheme preset (NNCF `QuantizationPreset`). Weights are always
 /// symmetric.
@@ -75,6 +76,14 @@ pub struct QuantizeOptions {
     /// histogram search, whichever quantized model is closest to the float
     /// one on the first calibration items; `MeanMinMax` is NNCF's rule).
     pub range_estimator: RangeEstimator,
+    /// SmoothQuant before the ranges ([`crate::smooth_quant`]). `None`:
+    /// NNCF's alphas (MatMul 0.95, Conv off) for transformers, whether the
+    /// type was given or detected, and off for other models; `Some`: these
+    /// alphas for any model (a negative alpha turns a class off).
+    pub smooth_quant: Option<SmoothQuantAlphas>,
+    /// Store embedding tables (constant Gather data) in int8, one scale per
+    /// row ([`crate::embeddings`]; default on).
+    pub quantize_embeddings: bool,
 }
 
 impl Default for QuantizeOptions {
@@ -92,6 +101,8 @@ impl Default for QuantizeOptions {
             quantize_conv_outputs: None,
             quantize_loop_bodies: false,
             range_estimator: RangeEstimator::Auto,
+            smooth_quant: None,
+            quantize_embeddings: true,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One quantization run: prepare, place, calibrate, compute ranges, correct
 //! biases, insert Q/DQ.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use ptq_ir::{Graph, NodeId, ValueId};
@@ -11,16 +11,18 @@ use crate::activations;
 use crate::bias;
 use crate::bodies;
 use crate::cache;
+use crate::cache::StatsCache;
 use crate::calibrate::{self, Item, Watch};
 use crate::error::AlgoError;
 use crate::fold;
-use crate::options::QuantizeOptions;
+use crate::options::{ModelType, QuantizeOptions};
 use crate::placement::{self, ActQuantizer, Scheme, WeightQuantizer};
 use crate::qdq;
 use crate::range;
 use crate::range::RangeEstimator;
 use crate::range_choice;
 use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
+use crate::smooth_quant::{self, SmoothQuantAlphas};
 use crate::spec::{self, QuantSpec};
 use crate::structure::Links;
 
@@ -102,8 +104,61 @@ pub fn quantize_graph(
     let mut g = g.clone();
     ptq_ir::infer::infer_facts(&mut g)?;
     let folded = fold::fold_batch_norms(&mut g)?;
-    let placed = placement::place(&g, opts)?;
+    let mut placed = placement::place(&g, opts)?;
     t.prepare = start.elapsed().as_secs_f64();
+
+    // SmoothQuant: its own calibration pass, then placement again on the
+    // smoothed graph (for the model type placement found).
+    let s6 = Instant::now();
+    let candidates = smooth_candidates(opts, placed.model_type);
+    let mut smoothed = smooth_quant::Smoothed::default();
+    if !candidates.is_empty() {
+        let targets: HashSet<NodeId> = placed.weights.iter().flat_map(|w| w.readers.iter().map(|&(n, _)| n)).collect();
+        let float = g.clone();
+        let mut want = None;
+        // Each candidate is quantized on half of the first items and scored
+        // on the other half, so that ranges fitted to the very items they are
+        // scored on do not favour it.
+        let mut score = |cand: &Graph, first: &[Item]| -> Result<f64, AlgoError> {
+            let (fit, held): (Vec<Item>, Vec<Item>) = {
+                let (a, b): (Vec<_>, Vec<_>) = first.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+                (a.into_iter().map(|(_, x)| x).collect(), b.into_iter().map(|(_, x)| x).collect())
+            };
+            let held = if held.is_empty() { fit.clone() } else { held };
+            if want.is_none() {
+                want = Some(range_choice::outputs(&float, &held, opts.threads)?);
+            }
+            let sub = QuantizeOptions {
+                subset_size: fit.len().max(1),
+                model_type: placed.model_type,
+                smooth_quant: Some(SmoothQuantAlphas { matmul: -1.0, convolution: -1.0 }),
+                stats_cache: None,
+                quantize_embeddings: false,
+                ..opts.clone()
+            };
+            let q = quantize_graph(cand, &mut fit.into_iter().map(Ok), &sub, &mut |_| {})?;
+            let got = range_choice::outputs(&q.graph, &held, opts.threads)?;
+            Ok(range_choice::relative_error(want.as_deref().unwrap_or_default(), &got))
+        };
+        smoothed = smooth_quant::run(&mut g, &targets, &candidates, items, opts, events, &mut score)?;
+        if !smoothed.rows.is_empty() {
+            let reason = placed.model_type_reason.clone();
+            placed = placement::place(&g, &QuantizeOptions { model_type: placed.model_type, ..opts.clone() })?;
+            placed.model_type_reason = reason;
+        }
+        t.smooth_quant = s6.elapsed().as_secs_f64();
+    }
+    // The next pass reads first what the SmoothQuant stage read.
+    let mut rest = std::mem::take(&mut smoothed.items).into_iter().map(Ok).chain(items);
+    let items: &mut dyn Iterator<Item = Result<Item, String>> = &mut rest;
+    let alphas = smoothed.alphas;
+    // Statistics of a smoothed graph are cached under the smoothing's settings.
+    let stage_cache = opts.stats_cache.as_ref().map(|c| match (&alphas, smoothed.rows.is_empty()) {
+        (Some(a), false) => {
+            StatsCache { path: c.path.clone(), fingerprint: format!("{} smooth_quant {a:?}", c.fingerprint) }
+        }
+        _ => c.clone(),
+    });
 
     // One calibration pass: activation ranges and bias-correction means.
     let l = Links::new(&g);
@@ -129,7 +184,7 @@ pub fn quantize_graph(
     // which a cache does not hold: with such bodies the cache is not used.
     let record = bodies::to_record(&g, &placed.user_ignored, opts.quantize_loop_bodies);
     bodies::inline_constant_captures(&mut g, &record)?;
-    let stats_cache = opts.stats_cache.as_ref().filter(|_| record.is_empty());
+    let stats_cache = stage_cache.as_ref().filter(|_| record.is_empty());
     let s0 = Instant::now();
     let cached = match stats_cache {
         Some(c) => cache::load(&g, c, &watch)?,
@@ -190,7 +245,11 @@ pub fn quantize_graph(
         let axis = if amax.len() > 1 { w.axis } else { None };
         let spec = spec::symmetric_weight(&amax, axis, w.half_range);
         weight_rows.push(QuantizerRow {
-            kind: "weight",
+            kind: if w.readers.iter().all(|&(n, _)| g.node(n).is_some_and(|n| matches!(n.op, ptq_ir::Op::Gather(_)))) {
+                "embedding"
+            } else {
+                "weight"
+            },
             tensor: g.value(w.value).name.clone(),
             readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
             scheme: Scheme::Symmetric,
@@ -285,9 +344,27 @@ pub fn quantize_graph(
         bias_corrections: corrections,
         range_estimator,
         range_errors,
+        smooth_quant: smoothed.rows,
+        smooth_quant_alphas: smoothed.alphas.map(|a| (a.matmul, a.convolution)),
+        smooth_quant_errors: smoothed.errors.iter().map(|(a, e)| (a.map(|a| a.matmul), *e)).collect(),
         timings: t,
     };
     Ok(Quantized { graph: out, report, setup })
+}
+
+/// The SmoothQuant settings to try: the caller's, or for a transformer
+/// NNCF's (MatMul alpha 0.95), a milder 0.75 and none, of which the
+/// pipeline keeps the one whose quantized model is closest to the float
+/// one on the first items (NNCF's on ties).
+fn smooth_candidates(opts: &QuantizeOptions, model_type: Option<ModelType>) -> Vec<Option<SmoothQuantAlphas>> {
+    match (opts.smooth_quant, model_type) {
+        (Some(a), _) if a.any() => vec![Some(a)],
+        (Some(_), _) | (None, None) => vec![],
+        (None, Some(ModelType::Transformer)) => {
+            let nncf = SmoothQuantAlphas::default();
+            vec![Some(nncf), Some(SmoothQuantAlphas { matmul: 0.75, ..nncf }), None]
+        }
+    }
 }
 
 /// Marks constants no node reads any more (weights replaced by their int8

@@ -302,6 +302,12 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let axis = if axes.len() == 1 { axes.into_iter().next().flatten() } else { None };
         out.weights.push(WeightQuantizer { value: w, half_range: half.contains(&w), readers, axis });
     }
+    // 4. Embedding tables.
+    if opts.quantize_embeddings {
+        let kept: HashSet<NodeId> = out.ignored.keys().chain(&out.user_ignored).copied().collect();
+        let weights: HashSet<ValueId> = out.weights.iter().map(|w| w.value).collect();
+        out.weights.extend(crate::embeddings::tables(g, &kept, &weights));
+    }
     Ok(out)
 }
 

@@ -11,7 +11,7 @@ use crate::spec::QuantSpec;
 /// One inserted quantizer.
 #[derive(Clone, Debug, Serialize)]
 pub struct QuantizerRow {
-    /// "activation" or "weight".
+    /// "activation", "weight" or "embedding" (a Gather's table).
     pub kind: &'static str,
     /// The quantized tensor.
     pub tensor: String,
@@ -48,6 +48,8 @@ pub struct Timings {
     pub bodies: f64,
     /// Comparing range estimators (`RangeEstimator::Auto`).
     pub range_choice: f64,
+    /// SmoothQuant's calibration pass and weight scaling (0 when off).
+    pub smooth_quant: f64,
     pub insertion: f64,
 }
 
@@ -69,6 +71,13 @@ pub struct Report {
     /// With `RangeEstimator::Auto`: each candidate's output error on the
     /// first calibration items (see `range_choice::relative_error`).
     pub range_errors: Vec<(RangeEstimator, f64)>,
+    /// The activations SmoothQuant smoothed (empty when it did not run).
+    pub smooth_quant: Vec<crate::smooth_quant::SmoothRow>,
+    /// The (MatMul, Conv) alphas SmoothQuant ran with; None when it did not.
+    pub smooth_quant_alphas: Option<(f32, f32)>,
+    /// When the alpha was chosen: each MatMul alpha tried (None: off) and
+    /// the output error it gave on the first calibration items.
+    pub smooth_quant_errors: Vec<(Option<f32>, f64)>,
     pub timings: Timings,
 }
 

@@ -1,7 +1,8 @@
 //! `quantize`: a model plus calibration data in, the INT8 model out.
 
 pub use ptq_algos::{
-    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, Subgraph,
+    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, SmoothQuantAlphas,
+    Subgraph,
 };
 
 use crate::dataset::Dataset;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptq::StatsCache;
-use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator};
+use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator, SmoothQuantAlphas};
 
 /// Arguments of `ptq quantize`.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,6 +67,19 @@ pub struct Args {
     /// items [default: auto]
     #[arg(long, value_parser = ["mean-min-max", "min-max", "mse", "auto"])]
     pub range_estimator: Option<String>,
+    /// SmoothQuant's alpha for MatMul and Gemm. Default: for transformers,
+    /// whichever of NNCF's 0.95, 0.75 and no smoothing gives outputs closest
+    /// to the float model's on the first calibration items; other models
+    /// none. Given, it is used on any model; negative turns SmoothQuant off.
+    #[arg(long, allow_hyphen_values = true)]
+    pub smooth_quant_alpha: Option<f32>,
+    /// SmoothQuant's alpha for convolutions (default: off, as NNCF).
+    #[arg(long, allow_hyphen_values = true)]
+    pub smooth_quant_conv_alpha: Option<f32>,
+    /// Keep embedding tables (the constant data of Gather nodes) in float
+    /// instead of int8 with one scale per row.
+    #[arg(long)]
+    pub float_embeddings: bool,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
     #[arg(long)]
@@ -146,6 +159,17 @@ impl Args {
                 Some("mean-min-max") => RangeEstimator::MeanMinMax,
                 _ => RangeEstimator::Auto,
             },
+            smooth_quant: match (self.smooth_quant_alpha, self.smooth_quant_conv_alpha) {
+                (None, None) => None,
+                (matmul, conv) => {
+                    let d = SmoothQuantAlphas::default();
+                    Some(SmoothQuantAlphas {
+                        matmul: matmul.unwrap_or(d.matmul),
+                        convolution: conv.unwrap_or(d.convolution),
+                    })
+                }
+            },
+            quantize_embeddings: !self.float_embeddings,
             ..QuantizeOptions::default()
         })
     }
@@ -172,11 +196,18 @@ impl Args {
     }
 }
 
+/// A model's bytes on disk: the file with its external data (`.onnx.data`)
+/// or, for OpenVINO IR, its `.bin`.
 fn size_of(path: &Path) -> u64 {
-    let own = std::fs::metadata(path).map_or(0, |m| m.len());
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let mut data = path.as_os_str().to_owned();
     data.push(".data");
-    own + std::fs::metadata(PathBuf::from(data)).map_or(0, |m| m.len())
+    let weights = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {
+        len(&path.with_extension("bin"))
+    } else {
+        len(&PathBuf::from(data))
+    };
+    len(path) + weights
 }
 
 fn kib(b: u64) -> String {
@@ -229,6 +260,23 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     };
     println!("settings: preset {:?}, model type {model_type} ({})", r.preset, r.model_type_reason);
     println!("quantizers: {acts} activation, {weights} weight");
+    if !r.smooth_quant.is_empty() {
+        let absorbed = r.smooth_quant.iter().filter(|s| !s.absorbed_by.ends_with("/smooth_quant")).count();
+        println!(
+            "smooth quant: {} activations (alpha {}), {absorbed} absorbed by their normalization, {} by a new Mul",
+            r.smooth_quant.len(),
+            r.smooth_quant[0].alpha,
+            r.smooth_quant.len() - absorbed
+        );
+    }
+    if !r.smooth_quant_errors.is_empty() {
+        let tried: Vec<String> = r
+            .smooth_quant_errors
+            .iter()
+            .map(|(a, e)| format!("{} {e:.3e}", a.map_or("off".to_string(), |a| format!("alpha {a}"))))
+            .collect();
+        println!("smooth quant choice (output error on the first calibration items): {}", tried.join(", "));
+    }
     let name = |e: &ptq::RangeEstimator| e.name();
     if r.range_errors.is_empty() {
         println!("activation ranges: {}", name(&r.range_estimator));
@@ -259,7 +307,10 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     let (before, after) = (size_of(&a.model), size_of(&a.output));
     println!("size: {} -> {} ({:.1}%)", kib(before), kib(after), 100.0 * after as f64 / before.max(1) as f64);
     let t = &r.timings;
-    let bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
+    let mut bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
+    if t.smooth_quant > 0.0 {
+        bodies.push_str(&format!(", smooth quant {:.2}s", t.smooth_quant));
+    }
     let choice =
         if r.range_errors.is_empty() { String::new() } else { format!(", range choice {:.2}s", t.range_choice) };
     println!(
