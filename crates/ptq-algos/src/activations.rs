@@ -72,6 +72,7 @@ pub fn specs(
             mean_max: Some(s.mean_max()[0]),
             min: s.min().first().copied(),
             max: s.max().first().copied(),
+            sqnr_db: range::sqnr_db(s, &spec),
         });
         acts.push((q.clone(), spec));
     }
@@ -121,6 +122,7 @@ fn per_channel(
         mean_max: None,
         min: Some(lo),
         max: Some(hi),
+        sqnr_db: None,
     };
     Some((ActQuantizer { axis, ..q.clone() }, spec, row))
 }

@@ -259,6 +259,7 @@ pub fn quantize_graph(
             mean_max: None,
             min: None,
             max: None,
+            sqnr_db: spec.sqnr_db(a),
         });
         weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
     }

@@ -108,6 +108,15 @@ fn best(cands: impl Iterator<Item = QuantSpec>, h: &Histogram) -> QuantSpec {
     out.map(|(_, c)| c).unwrap_or_else(|| spec::symmetric_activation(0.0, false))
 }
 
+/// The SQNR (dB) of quantizing the values `s` summarizes with `spec`:
+/// their sum of squares over [`histogram_mse`]. None without a histogram.
+pub fn sqnr_db(s: &TensorStats, spec: &QuantSpec) -> Option<f64> {
+    let h = s.histogram()?;
+    let n = *s.count().first()? as f64;
+    let (mean, std) = (f64::from(*s.mean().first()?), f64::from(*s.std().first()?));
+    crate::report::sqnr_db(n * (std * std + mean * mean), histogram_mse(h, spec))
+}
+
 /// Points each bin's values are spread over in [`histogram_mse`].
 const SUB: usize = 8;
 
@@ -149,6 +158,25 @@ mod tests {
             s.update(&[x.len()], x).unwrap();
         }
         s
+    }
+
+    #[test]
+    fn sqnr_of_a_uniform_tensor_is_the_textbook_value() {
+        // x uniform on [-1, 1], step 1/127: noise step²/12 against signal
+        // 1/3 gives 10·log10(4·127²) = 48.1 dB, exactly over the weight's
+        // elements and from the histogram for an activation.
+        let x: Vec<f32> = (0..20001).map(|i| i as f32 / 10000.0 - 1.0).collect();
+        let want = 10.0 * (4.0f64 * 127.0 * 127.0).log10();
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[x.len()]), x.clone()).unwrap();
+        let w = crate::spec::symmetric_weight(&[1.0], None, false);
+        let exact = w.sqnr_db(&a).unwrap();
+        assert!((exact - want).abs() < 0.1, "{exact} vs {want}");
+        let s = stats(&[x]);
+        let act = crate::spec::symmetric_activation(1.0, true);
+        let est = sqnr_db(&s, &act).unwrap();
+        assert!((est - want).abs() < 0.3, "{est} vs {want}");
+        // Halving the range doubles the step and clips: lower.
+        assert!(sqnr_db(&s, &crate::spec::symmetric_activation(0.5, true)).unwrap() < est - 6.0);
     }
 
     #[test]

@@ -27,6 +27,26 @@ pub struct QuantizerRow {
     pub mean_max: Option<f32>,
     pub min: Option<f32>,
     pub max: Option<f32>,
+    /// Signal to quantization noise of this quantizer alone, in dB: over
+    /// the weight's elements exactly; for a per-tensor activation over the
+    /// calibration values, from their histogram (None without one, and when
+    /// quantization loses nothing).
+    pub sqnr_db: Option<f64>,
+}
+
+impl QuantizerRow {
+    /// The `n` rows with the lowest SQNR, worst first.
+    pub fn worst(rows: &[QuantizerRow], n: usize) -> Vec<&QuantizerRow> {
+        let mut with: Vec<&QuantizerRow> = rows.iter().filter(|r| r.sqnr_db.is_some()).collect();
+        with.sort_by(|a, b| a.sqnr_db.unwrap_or(f64::INFINITY).total_cmp(&b.sqnr_db.unwrap_or(f64::INFINITY)));
+        with.truncate(n);
+        with
+    }
+}
+
+/// `10·log10(signal / noise)`, None unless both are positive and finite.
+pub fn sqnr_db(signal: f64, noise: f64) -> Option<f64> {
+    (signal > 0.0 && noise > 0.0 && signal.is_finite() && noise.is_finite()).then(|| 10.0 * (signal / noise).log10())
 }
 
 /// A node kept in float.

@@ -52,6 +52,15 @@ impl QuantSpec {
         self.dequantize(self.quantize(x, c), c)
     }
 
+    /// The SQNR (dB) of quantizing the constant `a` with this spec.
+    pub fn sqnr_db(&self, a: &ndarray::ArrayD<f32>) -> Option<f64> {
+        let err = self.map_channels(a, |x, c| {
+            let d = f64::from(x) - f64::from(self.fake(x, c));
+            d * d
+        });
+        crate::report::sqnr_db(a.iter().map(|&x| f64::from(x) * f64::from(x)).sum(), err.sum())
+    }
+
     /// `f(x, channel)` for every element of `a`, the channel being the index
     /// along [`QuantSpec::axis`] (0 for a per-tensor spec).
     pub fn map_channels<T: Clone + Default>(

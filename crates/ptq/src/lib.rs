@@ -39,8 +39,8 @@ pub use error::Error;
 pub use format::Format;
 pub use model::{Model, load};
 pub use quantize::{
-    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, RangeEstimator, Report,
-    SmoothQuantAlphas, Subgraph, quantize, quantize_with_events,
+    Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, QuantizerRow, RangeEstimator,
+    Report, SmoothQuantAlphas, Subgraph, quantize, quantize_with_events,
 };
 
 // The graph a model is held in, as far as a program reads it. Building or

@@ -1,5 +1,6 @@
 //! `quantize`: a model plus calibration data in, the INT8 model out.
 
+pub use ptq_algos::report::QuantizerRow;
 pub use ptq_algos::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, SmoothQuantAlphas,
     Subgraph,

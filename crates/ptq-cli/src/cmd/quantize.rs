@@ -260,6 +260,12 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     };
     println!("settings: preset {:?}, model type {model_type} ({})", r.preset, r.model_type_reason);
     println!("quantizers: {acts} activation, {weights} weight");
+    let worst = ptq::QuantizerRow::worst(&r.quantizers, 3);
+    if !worst.is_empty() {
+        let list: Vec<String> =
+            worst.iter().map(|q| format!("{} {} {:.1} dB", q.kind, q.tensor, q.sqnr_db.unwrap_or(f64::NAN))).collect();
+        println!("lowest SQNR: {}", list.join(", "));
+    }
     if !r.smooth_quant.is_empty() {
         let absorbed = r.smooth_quant.iter().filter(|s| !s.absorbed_by.ends_with("/smooth_quant")).count();
         println!(
