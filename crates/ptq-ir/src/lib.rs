@@ -41,7 +41,7 @@ pub use fact::{Dim, Fact, Shape};
 pub use graph::{ConstSource, Graph, Node, NodeId, NonTensor, NonTensorKind, Value, ValueId};
 pub use ops::Op;
 pub use patch::Patch;
-pub use rewrite::{Rule, View};
+pub use rewrite::{Maps, Rule, View};
 pub use tensor::Tensor;
 
 /// The types most users of the IR need.

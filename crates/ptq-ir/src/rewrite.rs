@@ -4,8 +4,8 @@
 //! the graph again until a sweep changes nothing.
 //!
 //! A rule never edits the graph: it sees it through a [`View`] (the graph
-//! and, computed on first use after each change, who produces and who reads
-//! each value) and describes its edit as data. A rule may keep state (what
+//! and who produces and who reads each value, computed on first use and
+//! kept until a patch changes the graph) and describes its edit as data. A rule may keep state (what
 //! it rewrote, what it already tried and rejected): the driver calls it
 //! with `&mut self`.
 
@@ -20,24 +20,32 @@ use crate::pattern::{Consumers, Producers};
 #[derive(Debug)]
 pub struct View<'g> {
     pub graph: &'g Graph,
+    maps: &'g Maps,
+}
+
+/// The lookup maps of a [`View`], built on first use and kept until the
+/// graph changes.
+#[derive(Debug, Default)]
+pub struct Maps {
     producers: OnceCell<Producers>,
     consumers: OnceCell<Consumers>,
 }
 
 impl<'g> View<'g> {
-    /// A view of `graph`; the lookup maps are built on first use.
-    pub fn new(graph: &'g Graph) -> View<'g> {
-        View { graph, producers: OnceCell::new(), consumers: OnceCell::new() }
+    /// A view of `graph` whose lookup maps live in `maps` (empty, or built
+    /// from this same graph).
+    pub fn new(graph: &'g Graph, maps: &'g Maps) -> View<'g> {
+        View { graph, maps }
     }
 
     /// The node and output slot producing each value.
     pub fn producers(&self) -> &Producers {
-        self.producers.get_or_init(|| self.graph.producers())
+        self.maps.producers.get_or_init(|| self.graph.producers())
     }
 
     /// The nodes and input slots reading each value.
     pub fn consumers(&self) -> &Consumers {
-        self.consumers.get_or_init(|| self.graph.consumers())
+        self.maps.consumers.get_or_init(|| self.graph.consumers())
     }
 }
 
@@ -68,17 +76,20 @@ pub fn rewrite(g: &mut Graph, rules: &mut [&mut dyn Rule]) -> Result<usize> {
     for _ in 0..=g.node_slots() + 1 {
         let order = crate::topo::topo_order(g).unwrap_or_else(|_| g.iter_nodes().map(|(id, _)| id).collect());
         let mut changed = false;
+        // Built once per graph state: a patch makes them stale.
+        let mut maps = Maps::default();
         for id in order {
             if g.node(id).is_none() {
                 continue;
             }
             let found = {
-                let view = View::new(g);
+                let view = View::new(g, &maps);
                 rules.iter_mut().find_map(|r| r.rewrite(&view, id).map(|p| (r.name(), p)))
             };
             let Some((rule, patch)) = found else { continue };
             let node = g.node_label(id);
             patch.apply(g).map_err(|e| IrError::Patch(format!("rule {rule} at node {node:?}: {e}")))?;
+            maps = Maps::default();
             applied += 1;
             changed = true;
         }
