@@ -150,8 +150,27 @@ fn tier_binaries(cargo: &str) -> anyhow::Result<Vec<TestBinary>> {
     Ok(found)
 }
 
+/// Installs Debian's Chromium, which the report page test renders in,
+/// unless it (or `PTQ_CHROMIUM`) is there. A failure is reported and left
+/// to that test to fail on.
+fn ensure_chromium() {
+    if std::env::var_os("PTQ_CHROMIUM").is_some() || std::path::Path::new("/usr/bin/chromium").exists() {
+        return;
+    }
+    eprintln!("xtask test: installing Debian's chromium for the report page test");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
+    };
+    let install = ["install", "-y", "--no-install-recommends", "chromium"];
+    let installed = apt(&install) || (apt(&["update"]) && apt(&install));
+    if !installed {
+        eprintln!("xtask test: could not install chromium with apt-get; the report page test will fail");
+    }
+}
+
 fn test(extra: &[String]) -> anyhow::Result<()> {
     pip_install("tests/requirements.txt")?;
+    ensure_chromium();
     let py = python::interpreter()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut failed = vec![];

@@ -73,6 +73,8 @@ pub fn specs(
             min: s.min().first().copied(),
             max: s.max().first().copied(),
             sqnr_db: range::sqnr_db(s, &spec),
+            histogram: s.histogram().and_then(crate::report::RowHistogram::new),
+            order: None,
         });
         acts.push((q.clone(), spec));
     }
@@ -123,6 +125,8 @@ fn per_channel(
         min: Some(lo),
         max: Some(hi),
         sqnr_db: None,
+        histogram: None,
+        order: None,
     };
     Some((ActQuantizer { axis, ..q.clone() }, spec, row))
 }

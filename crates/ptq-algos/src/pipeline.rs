@@ -260,6 +260,8 @@ pub fn quantize_graph(
             min: None,
             max: None,
             sqnr_db: spec.sqnr_db(a),
+            histogram: None,
+            order: None,
         });
         weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
     }
@@ -294,6 +296,13 @@ pub fn quantize_graph(
     t.range_choice = s5.elapsed().as_secs_f64();
     let (range_estimator, acts, mut rows) = per_estimator.swap_remove(0);
     rows.extend(weight_rows);
+    // Each row's place in the graph: its first reader's topological index.
+    if let Ok(order) = ptq_ir::topo::topo_order(&g) {
+        let pos: HashMap<String, usize> = order.iter().enumerate().map(|(i, &id)| (g.node_label(id), i)).collect();
+        for r in &mut rows {
+            r.order = r.readers.iter().filter_map(|n| pos.get(n).copied()).min();
+        }
+    }
 
     // Control-flow bodies, each quantized as a graph of its own.
     let s4 = Instant::now();

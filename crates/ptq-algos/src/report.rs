@@ -32,6 +32,37 @@ pub struct QuantizerRow {
     /// calibration values, from their histogram (None without one, and when
     /// quantization loses nothing).
     pub sqnr_db: Option<f64>,
+    /// A per-tensor activation's calibration values, coarsely.
+    pub histogram: Option<RowHistogram>,
+    /// Position of its first reader in the graph's topological order.
+    pub order: Option<usize>,
+}
+
+/// At most [`RowHistogram::BINS`] equal bins over `[low, high)`: the
+/// collector's histogram with empty ends trimmed and neighbouring bins
+/// merged.
+#[derive(Clone, Debug, Serialize)]
+pub struct RowHistogram {
+    pub low: f64,
+    pub high: f64,
+    pub counts: Vec<u64>,
+}
+
+impl RowHistogram {
+    pub const BINS: usize = 64;
+
+    /// The coarse form of `h`; None when it counted nothing.
+    pub fn new(h: &ptq_stats::Histogram) -> Option<RowHistogram> {
+        let c = h.counts();
+        let first = c.iter().position(|&n| n > 0)?;
+        let last = c.iter().rposition(|&n| n > 0)?;
+        let kept = &c[first..=last];
+        let merge = kept.len().div_ceil(Self::BINS).max(1);
+        let w = h.bin_width();
+        let low = h.lower() + first as f64 * w;
+        let counts: Vec<u64> = kept.chunks(merge).map(|ch| ch.iter().sum()).collect();
+        Some(RowHistogram { low, high: low + (counts.len() * merge) as f64 * w, counts })
+    }
 }
 
 impl QuantizerRow {

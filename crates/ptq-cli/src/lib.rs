@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmd;
+pub mod report_html;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Quantize a model to INT8 with calibration data (NNCF defaults).
     Quantize(Box<cmd::quantize::Args>),
+    /// Render a quantization report (`quantize --report`) as an HTML page.
+    Report(cmd::report::Args),
 }
 
 /// Parses `args` (the first item is the program name) and runs the command.
@@ -53,5 +56,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => cmd::run::run(&a),
         Command::Bench(a) => cmd::bench::run(&a),
         Command::Quantize(a) => cmd::quantize::run(&a),
+        Command::Report(a) => cmd::report::run(&a),
     }
 }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod convert;
 pub mod inspect;
 pub mod quantize;
+pub mod report;
 pub mod run;
 pub mod validate;
 
