@@ -3,6 +3,9 @@
 //! The page must load without console errors and show one bar per quantizer
 //! with an SQNR and the table of the ten worst.
 
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
