@@ -73,6 +73,7 @@ pub fn specs(
             min: s.min().first().copied(),
             max: s.max().first().copied(),
             sqnr_db: range::sqnr_db(s, &spec),
+            output_sqnr_db: None,
             histogram: s.histogram().and_then(crate::report::RowHistogram::new),
             order: None,
         });
@@ -125,6 +126,7 @@ fn per_channel(
         min: Some(lo),
         max: Some(hi),
         sqnr_db: None,
+        output_sqnr_db: None,
         histogram: None,
         order: None,
     };

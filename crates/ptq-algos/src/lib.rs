@@ -13,6 +13,7 @@ pub mod bodies;
 mod bodies_tests;
 pub mod cache;
 pub mod calibrate;
+pub mod diagnose;
 pub mod embeddings;
 mod error;
 pub mod fold;

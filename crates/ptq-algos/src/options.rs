@@ -84,6 +84,9 @@ pub struct QuantizeOptions {
     /// Store embedding tables (constant Gather data) in int8, one scale per
     /// row ([`crate::embeddings`]; default on).
     pub quantize_embeddings: bool,
+    /// Also measure each quantizer's share of the output error
+    /// ([`crate::diagnose`]; one extra quantized model per quantizer).
+    pub diagnose: bool,
 }
 
 impl Default for QuantizeOptions {
@@ -103,6 +106,7 @@ impl Default for QuantizeOptions {
             range_estimator: RangeEstimator::Auto,
             smooth_quant: None,
             quantize_embeddings: true,
+            diagnose: false,
         }
     }
 }

@@ -134,6 +134,7 @@ pub fn quantize_graph(
                 smooth_quant: Some(SmoothQuantAlphas { matmul: -1.0, convolution: -1.0 }),
                 stats_cache: None,
                 quantize_embeddings: false,
+                diagnose: false,
                 ..opts.clone()
             };
             let q = quantize_graph(cand, &mut fit.into_iter().map(Ok), &sub, &mut |_| {})?;
@@ -195,7 +196,11 @@ pub fn quantize_graph(
         Some(c) => c,
         None => {
             events(Event::CalibrationStart { subset: opts.subset_size });
-            let keep = if opts.range_estimator == RangeEstimator::Auto { range_choice::ITEMS } else { 0 };
+            let keep = match (opts.range_estimator, opts.diagnose) {
+                (RangeEstimator::Auto, _) => range_choice::ITEMS,
+                (_, true) => crate::diagnose::ITEMS,
+                _ => 0,
+            };
             let pass = calibrate::Pass {
                 subset: opts.subset_size,
                 watch: &watch,
@@ -211,7 +216,7 @@ pub fn quantize_graph(
             c
         }
     };
-    if from_cache && opts.range_estimator == RangeEstimator::Auto {
+    if from_cache && (opts.range_estimator == RangeEstimator::Auto || opts.diagnose) {
         // The choice below runs on the first items, which a cache hit has not read.
         for (i, item) in items.take(range_choice::ITEMS.min(opts.subset_size)).enumerate() {
             collected.kept.push(item.map_err(|msg| AlgoError::Dataset { item: i, msg })?);
@@ -260,6 +265,7 @@ pub fn quantize_graph(
             min: None,
             max: None,
             sqnr_db: spec.sqnr_db(a),
+            output_sqnr_db: None,
             histogram: None,
             order: None,
         });
@@ -338,6 +344,15 @@ pub fn quantize_graph(
     let setup = Setup { float: g.clone(), acts, weights, biases };
     let out = setup.build(&Exclusions::default())?;
     t.insertion = s3.elapsed().as_secs_f64();
+    if opts.diagnose && !collected.kept.is_empty() {
+        let s7 = Instant::now();
+        // Rows start with the activation rows, then the weight rows, in
+        // `Setup` order (control-flow bodies' rows come after).
+        for (row, sqnr) in rows.iter_mut().zip(crate::diagnose::output_sqnr(&setup, &collected.kept, opts.threads)?) {
+            row.output_sqnr_db = sqnr;
+        }
+        t.diagnose = s7.elapsed().as_secs_f64();
+    }
     let report = Report {
         preset: placed.preset.unwrap_or(crate::options::Preset::Performance),
         model_type: placed.model_type,

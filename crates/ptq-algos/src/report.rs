@@ -32,6 +32,9 @@ pub struct QuantizerRow {
     /// calibration values, from their histogram (None without one, and when
     /// quantization loses nothing).
     pub sqnr_db: Option<f64>,
+    /// With `diagnose`: the model output's SQNR (dB) with only this
+    /// quantizer enabled, on the first calibration items.
+    pub output_sqnr_db: Option<f64>,
     /// A per-tensor activation's calibration values, coarsely.
     pub histogram: Option<RowHistogram>,
     /// Position of its first reader in the graph's topological order.
@@ -102,6 +105,8 @@ pub struct Timings {
     /// SmoothQuant's calibration pass and weight scaling (0 when off).
     pub smooth_quant: f64,
     pub insertion: f64,
+    /// Per-quantizer output errors (`diagnose`; 0 when off).
+    pub diagnose: f64,
 }
 
 /// The whole run.

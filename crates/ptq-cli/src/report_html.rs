@@ -100,25 +100,31 @@ fn bars(rows: &[&Value], out: &mut String) {
     );
 }
 
-/// The worst quantizers, with the flag that keeps each in float.
+/// The worst quantizers, with the flag that keeps each in float: by their
+/// share of the output error when the report has it (`--diagnose`), else
+/// by their own SQNR.
 fn worst(rows: &[&Value], out: &mut String) {
-    let mut by: Vec<&&Value> = rows.iter().filter(|q| sqnr(q).is_some()).collect();
-    by.sort_by(|a, b| sqnr(a).unwrap_or(0.0).total_cmp(&sqnr(b).unwrap_or(0.0)));
+    let alone = |q: &Value| q["output_sqnr_db"].as_f64();
+    let key: &dyn Fn(&Value) -> Option<f64> = if rows.iter().any(|q| alone(q).is_some()) { &alone } else { &sqnr };
+    let mut by: Vec<&&Value> = rows.iter().filter(|q| key(q).is_some()).collect();
+    by.sort_by(|a, b| key(a).unwrap_or(0.0).total_cmp(&key(b).unwrap_or(0.0)));
     out.push_str(
-        "<table class=\"worst\"><tr><th>#</th><th>kind</th><th>tensor</th><th>SQNR (dB)</th><th>read by</th>\
-         <th>to keep it in float</th></tr>\n",
+        "<table class=\"worst\"><tr><th>#</th><th>kind</th><th>tensor</th><th>SQNR (dB)</th>\
+         <th>output SQNR with it alone (dB)</th><th>read by</th><th>to keep it in float</th></tr>\n",
     );
+    let db = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{v:.1}"));
     for (i, q) in by.iter().take(WORST).enumerate() {
         let r = readers(q);
         let names: Vec<String> = r.iter().map(|n| format!("'{}'", n.replace('\'', "'\\''"))).collect();
         let _ = writeln!(
             out,
-            "<tr class=\"worst-row\"><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td>\
+            "<tr class=\"worst-row\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td><code>--ignore-names {}</code></td></tr>",
             i + 1,
             esc(&text(q, "kind")),
             esc(&text(q, "tensor")),
-            sqnr(q).unwrap_or(f64::NAN),
+            db(sqnr(q)),
+            db(alone(q)),
             esc(&r.join(", ")),
             esc(&names.join(" ")),
         );

@@ -80,6 +80,11 @@ pub struct Args {
     /// instead of int8 with one scale per row.
     #[arg(long)]
     pub float_embeddings: bool,
+    /// Also measure each quantizer's share of the output error: the model's
+    /// output SQNR with only that quantizer enabled, on the first eight
+    /// calibration items (one extra quantized model per quantizer).
+    #[arg(long)]
+    pub diagnose: bool,
     /// Write a JSON report (every quantizer's range and scale, ignored nodes,
     /// timings).
     #[arg(long)]
@@ -170,6 +175,7 @@ impl Args {
                 }
             },
             quantize_embeddings: !self.float_embeddings,
+            diagnose: self.diagnose,
             ..QuantizeOptions::default()
         })
     }
@@ -266,6 +272,16 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             worst.iter().map(|q| format!("{} {} {:.1} dB", q.kind, q.tensor, q.sqnr_db.unwrap_or(f64::NAN))).collect();
         println!("lowest SQNR: {}", list.join(", "));
     }
+    let mut alone: Vec<&ptq::QuantizerRow> = r.quantizers.iter().filter(|q| q.output_sqnr_db.is_some()).collect();
+    alone.sort_by(|a, b| a.output_sqnr_db.unwrap_or(0.0).total_cmp(&b.output_sqnr_db.unwrap_or(0.0)));
+    if !alone.is_empty() {
+        let list: Vec<String> = alone
+            .iter()
+            .take(3)
+            .map(|q| format!("{} {} {:.1} dB", q.kind, q.tensor, q.output_sqnr_db.unwrap_or(f64::NAN)))
+            .collect();
+        println!("most output error alone (output SQNR): {}", list.join(", "));
+    }
     if !r.smooth_quant.is_empty() {
         let absorbed = r.smooth_quant.iter().filter(|s| !s.absorbed_by.ends_with("/smooth_quant")).count();
         println!(
@@ -316,6 +332,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     let mut bodies = if t.bodies > 0.0 { format!(", control-flow bodies {:.2}s", t.bodies) } else { String::new() };
     if t.smooth_quant > 0.0 {
         bodies.push_str(&format!(", smooth quant {:.2}s", t.smooth_quant));
+    }
+    if t.diagnose > 0.0 {
+        bodies.push_str(&format!(", diagnose {:.2}s", t.diagnose));
     }
     let choice =
         if r.range_errors.is_empty() { String::new() } else { format!(", range choice {:.2}s", t.range_choice) };
