@@ -123,7 +123,12 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
 /// The per-channel statistics FastBiasCorrection needs: input means.
 pub fn watches(c: &[Biased]) -> Vec<Watch> {
     c.iter()
-        .map(|b| Watch { value: b.input, granularity: Granularity::PerChannel { axis: b.in_axis }, histogram_bins: 0 })
+        .map(|b| Watch {
+            value: b.input,
+            granularity: Granularity::PerChannel { axis: b.in_axis },
+            histogram_bins: 0,
+            quantile_ppm: 0,
+        })
         .collect()
 }
 

@@ -46,7 +46,11 @@ pub fn load(g: &Graph, cache: &StatsCache, watch: &[Watch]) -> Result<Option<Col
     for w in watch {
         let per_channel = matches!(w.granularity, Granularity::PerChannel { .. });
         let Some(s) = set.get(&key(g, w.value, per_channel)) else { return Ok(None) };
-        if s.granularity() != &w.granularity || s.config().normalized().histogram_bins < w.histogram_bins {
+        let config = s.config().normalized();
+        if s.granularity() != &w.granularity
+            || config.histogram_bins < w.histogram_bins
+            || config.quantile_ppm != w.quantile_ppm && w.quantile_ppm > 0
+        {
             return Ok(None);
         }
         out.stats.insert((w.value, per_channel), s.clone());

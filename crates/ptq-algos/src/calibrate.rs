@@ -30,6 +30,8 @@ pub struct Watch {
     pub granularity: Granularity,
     /// Histogram bins to keep (per-tensor only; 0: none).
     pub histogram_bins: usize,
+    /// Per-sample quantiles to keep, in millionths (per-tensor only; 0: none).
+    pub quantile_ppm: u32,
 }
 
 /// Statistics key: the value and whether they are per channel.
@@ -139,10 +141,17 @@ pub fn calibrate(
         let per_channel = matches!(w.granularity, Granularity::PerChannel { .. });
         let list = configs.entry(w.value).or_default();
         match list.iter_mut().find(|(pc, _)| *pc == per_channel) {
-            Some((_, c)) => c.histogram_bins = c.histogram_bins.max(w.histogram_bins),
+            Some((_, c)) => {
+                c.histogram_bins = c.histogram_bins.max(w.histogram_bins);
+                c.quantile_ppm = c.quantile_ppm.max(w.quantile_ppm);
+            }
             None => list.push((
                 per_channel,
-                StatsConfig { granularity: w.granularity.clone(), histogram_bins: w.histogram_bins },
+                StatsConfig {
+                    granularity: w.granularity.clone(),
+                    histogram_bins: w.histogram_bins,
+                    quantile_ppm: w.quantile_ppm,
+                },
             )),
         }
     }

@@ -176,6 +176,7 @@ pub fn quantize_graph(
             } else {
                 0
             },
+            quantile_ppm: if q.axis.is_none() { opts.range_estimator.quantile_ppm() } else { 0 },
         })
         .collect();
     watch.sort_by_key(|w| (w.value, matches!(w.granularity, Granularity::PerChannel { .. })));

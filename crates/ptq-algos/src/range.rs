@@ -1,6 +1,7 @@
 //! Per-tensor activation ranges from calibration statistics: NNCF's mean
 //! of the per-sample minima and maxima (the default), the global minimum
-//! and maximum (onnxruntime's MinMax), or a search between the two for the
+//! and maximum (onnxruntime's MinMax), NNCF's per-sample quantiles (their
+//! extremes or their means), or a search between the first two for the
 //! range whose quantization error on the calibration histogram is least.
 //!
 //! The search never clips more than NNCF's range nor widens past the values
@@ -24,6 +25,12 @@ pub enum RangeEstimator {
     /// The range between the two above with the least squared quantization
     /// error over the calibration histogram.
     Mse,
+    /// The least per-sample `q`-quantile and the greatest per-sample
+    /// `1 − q`-quantile, `q` = [`QUANTILE`] (NNCF's QUANTILE).
+    Quantile,
+    /// The means over samples of each sample's `q` and `1 − q` quantiles
+    /// (NNCF's MEAN_QUANTILE).
+    MeanQuantile,
     /// Per model, whichever of the three above gives outputs closest to the
     /// float model's on the first calibration items (see
     /// [`crate::range_choice`]); ptq's default.
@@ -38,7 +45,17 @@ impl RangeEstimator {
             RangeEstimator::MeanMinMax => "mean-min-max",
             RangeEstimator::MinMax => "min-max",
             RangeEstimator::Mse => "mse",
+            RangeEstimator::Quantile => "quantile",
+            RangeEstimator::MeanQuantile => "mean-quantile",
             RangeEstimator::Auto => "auto",
+        }
+    }
+
+    /// Per-sample quantiles the estimator needs, in millionths (0: none).
+    pub fn quantile_ppm(self) -> u32 {
+        match self {
+            RangeEstimator::Quantile | RangeEstimator::MeanQuantile => QUANTILE_PPM,
+            _ => 0,
         }
     }
 
@@ -47,6 +64,12 @@ impl RangeEstimator {
         matches!(self, RangeEstimator::Mse | RangeEstimator::Auto)
     }
 }
+
+/// NNCF's outlier probability for the quantile estimators: the 1e-4 and
+/// 1 − 1e-4 quantiles.
+pub const QUANTILE: f64 = 1e-4;
+/// [`QUANTILE`] in millionths.
+pub const QUANTILE_PPM: u32 = 100;
 
 /// Histogram bins collected for [`RangeEstimator::Mse`].
 pub const HISTOGRAM_BINS: usize = 1024;
@@ -59,9 +82,12 @@ const STEPS: usize = 16;
 pub fn reduce(s: &TensorStats, how: RangeEstimator) -> Option<(f32, f32, f32)> {
     let mean = (s.mean_min()[0], s.mean_max()[0], s.mean_abs_max()[0]);
     let all = (*s.min().first()?, *s.max().first()?, *s.abs_max().first()?);
+    let quantiles = |(lo, hi): (f32, f32)| (lo, hi, lo.abs().max(hi.abs()));
     let out = match how {
         RangeEstimator::MeanMinMax | RangeEstimator::Mse | RangeEstimator::Auto => mean,
         RangeEstimator::MinMax => all,
+        RangeEstimator::Quantile => quantiles(s.quantile_extremes()?),
+        RangeEstimator::MeanQuantile => quantiles(s.mean_quantiles()?),
     };
     (out.0.is_finite() && out.1.is_finite() && out.2.is_finite()).then_some(out)
 }
@@ -158,6 +184,28 @@ mod tests {
             s.update(&[x.len()], x).unwrap();
         }
         s
+    }
+
+    #[test]
+    fn quantile_estimators_drop_a_rare_outlier_that_min_max_keeps() {
+        // Four samples of 20,001 values in [-1, 1]; the third also has one
+        // value of 50. The 1e-4 quantiles of each sample sit two order
+        // statistics inside its ends, so the outlier never reaches them.
+        let mut s = ptq_stats::TensorStats::new(&StatsConfig { quantile_ppm: QUANTILE_PPM, ..StatsConfig::per_tensor(0) });
+        for k in 0..4 {
+            let mut x: Vec<f32> = (0..=20000).map(|i| i as f32 / 10000.0 - 1.0).collect();
+            if k == 2 {
+                x[7] = 50.0;
+            }
+            s.update(&[x.len()], &x).unwrap();
+        }
+        let (lo, hi, am) = reduce(&s, RangeEstimator::Quantile).unwrap();
+        assert!((lo + 0.9998).abs() < 1e-4 && (hi - 0.9998).abs() < 2e-4 && am == lo.abs().max(hi), "{lo} {hi}");
+        let (mlo, mhi, _) = reduce(&s, RangeEstimator::MeanQuantile).unwrap();
+        assert!(mlo >= lo && mhi <= hi && mhi > 0.99, "{mlo} {mhi}");
+        assert_eq!(reduce(&s, RangeEstimator::MinMax).unwrap().1, 50.0);
+        // Without per-sample quantiles there is no such range.
+        assert!(reduce(&stats(&[vec![1.0, 2.0]]), RangeEstimator::Quantile).is_none());
     }
 
     #[test]

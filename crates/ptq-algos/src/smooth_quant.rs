@@ -168,7 +168,12 @@ pub fn groups(g: &Graph, targets: &HashSet<NodeId>, alphas: &[SmoothQuantAlphas]
 pub fn watches(groups: &[Group]) -> Vec<Watch> {
     groups
         .iter()
-        .map(|gr| Watch { value: gr.value, granularity: Granularity::PerChannel { axis: gr.axis }, histogram_bins: 0 })
+        .map(|gr| Watch {
+            value: gr.value,
+            granularity: Granularity::PerChannel { axis: gr.axis },
+            histogram_bins: 0,
+            quantile_ppm: 0,
+        })
         .collect()
 }
 

@@ -116,6 +116,7 @@ fn smoothing_keeps_the_float_outputs_and_flattens_the_activation() {
                 value: v,
                 granularity: ptq_stats::Granularity::PerChannel { axis: 2 },
                 histogram_bins: 0,
+                quantile_ppm: 0,
             }];
             let pass = Pass { subset: 4, watch: &w, record: &[], keep: 0, threads: 1 };
             let c = calibrate(g, &mut data.clone().into_iter().map(Ok), &pass, &mut |_| {}).unwrap();

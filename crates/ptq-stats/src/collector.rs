@@ -27,6 +27,66 @@ pub struct TensorStats {
     pub(crate) nonfinite: u64,
     pub(crate) ch: Channels,
     pub(crate) histogram: Option<Histogram>,
+    /// With [`StatsConfig::quantile_ppm`]: the samples' quantiles.
+    pub(crate) quantiles: Option<Quantiles>,
+}
+
+/// Per-sample `q` and `1 − q` quantiles (per-tensor statistics), over the
+/// samples that had a finite element: their sums and extremes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Quantiles {
+    pub(crate) samples: u64,
+    pub(crate) sum_low: Sum,
+    pub(crate) sum_high: Sum,
+    /// The least low and the greatest high quantile; NaN before a sample.
+    pub(crate) min_low: f32,
+    pub(crate) max_high: f32,
+}
+
+impl Quantiles {
+    fn new() -> Quantiles {
+        Quantiles {
+            samples: 0,
+            sum_low: Sum::default(),
+            sum_high: Sum::default(),
+            min_low: f32::NAN,
+            max_high: f32::NAN,
+        }
+    }
+
+    fn same(&self, o: &Quantiles) -> bool {
+        let eq = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+        self.samples == o.samples
+            && self.sum_low == o.sum_low
+            && self.sum_high == o.sum_high
+            && eq(self.min_low, o.min_low)
+            && eq(self.max_high, o.max_high)
+    }
+}
+
+/// The `q`-quantile of the finite values of `v` (reordering `v`), linear
+/// between order statistics like numpy's default.
+fn quantile_of(v: &mut [f32], q: f64) -> f32 {
+    let pos = q * (v.len() - 1) as f64;
+    let k = pos.floor() as usize;
+    let (_, a, right) = v.select_nth_unstable_by(k, f32::total_cmp);
+    let a = *a;
+    let frac = (pos - k as f64) as f32;
+    match right.iter().copied().min_by(f32::total_cmp) {
+        Some(b) if frac > 0.0 => a + (b - a) * frac,
+        _ => a,
+    }
+}
+
+/// One sample's `(q, 1 − q)` quantiles for `ppm` millionths, or None
+/// without finite values.
+fn sample_quantiles(data: &[f32], ppm: u32) -> Option<(f32, f32)> {
+    let mut v: Vec<f32> = data.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let q = f64::from(ppm) * 1e-6;
+    Some((quantile_of(&mut v, q), quantile_of(&mut v, 1.0 - q)))
 }
 
 /// Per-channel state, one entry per channel in every vector.
@@ -87,12 +147,17 @@ impl Channels {
 /// Equal when every statistic is equal; NaN (a channel without data) equals NaN.
 impl PartialEq for TensorStats {
     fn eq(&self, o: &TensorStats) -> bool {
-        let TensorStats { config, samples, nonfinite, ch, histogram } = self;
+        let TensorStats { config, samples, nonfinite, ch, histogram, quantiles } = self;
+        let quantiles_eq = match (quantiles, &o.quantiles) {
+            (Some(a), Some(b)) => a.same(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
         *config == o.config
             && *samples == o.samples
             && *nonfinite == o.nonfinite
             && ch.same(&o.ch)
             && *histogram == o.histogram
+            && quantiles_eq
     }
 }
 
@@ -114,7 +179,8 @@ impl TensorStats {
         let config = config.normalized();
         let channels = if config.axis().is_some() { 0 } else { 1 };
         let histogram = (config.histogram_bins > 0).then(|| Histogram::new(config.histogram_bins));
-        TensorStats { config, samples: 0, nonfinite: 0, ch: Channels::new(channels), histogram }
+        let quantiles = (config.quantile_ppm > 0).then(Quantiles::new);
+        TensorStats { config, samples: 0, nonfinite: 0, ch: Channels::new(channels), histogram, quantiles }
     }
 
     /// The (normalized) configuration.
@@ -152,11 +218,12 @@ impl TensorStats {
             return Ok(());
         }
         let s = reduce(data, channels, inner);
-        self.absorb(&s, data)
+        let q = if self.quantiles.is_some() { sample_quantiles(data, self.config.quantile_ppm) } else { None };
+        self.absorb(&s, data, q)
     }
 
     /// Folds one sample's reduction into the state, after checking every counter.
-    fn absorb(&mut self, s: &SampleStats, data: &[f32]) -> Result<(), StatsError> {
+    fn absorb(&mut self, s: &SampleStats, data: &[f32], q: Option<(f32, f32)>) -> Result<(), StatsError> {
         if self.ch.len() == 0 {
             self.ch = Channels::new(s.count.len());
         }
@@ -189,6 +256,13 @@ impl TensorStats {
         {
             h.cover(ch.min[0], ch.max[0]);
             h.add(data, s.nonfinite == 0);
+        }
+        if let (Some(qs), Some((lo, hi))) = (&mut self.quantiles, q) {
+            qs.samples += 1;
+            qs.sum_low.add(f64::from(lo));
+            qs.sum_high.add(f64::from(hi));
+            qs.min_low = if qs.min_low.is_nan() { lo } else { qs.min_low.min(lo) };
+            qs.max_high = if qs.max_high.is_nan() { hi } else { qs.max_high.max(hi) };
         }
         Ok(())
     }
@@ -244,6 +318,13 @@ impl TensorStats {
         {
             h.merge(g, a.min[0], a.max[0]);
         }
+        if let (Some(x), Some(y)) = (&mut self.quantiles, &other.quantiles) {
+            x.samples += y.samples;
+            x.sum_low.merge(&y.sum_low);
+            x.sum_high.merge(&y.sum_high);
+            x.min_low = if x.min_low.is_nan() { y.min_low } else { x.min_low.min(y.min_low) };
+            x.max_high = if x.max_high.is_nan() { y.max_high } else { x.max_high.max(y.max_high) };
+        }
         Ok(())
     }
 
@@ -275,6 +356,23 @@ impl TensorStats {
     /// Global max per channel over all samples (NaN for a channel without finite elements).
     pub fn max(&self) -> &[f32] {
         &self.ch.max
+    }
+
+    /// With [`StatsConfig::quantile_ppm`]: the mean over samples of each
+    /// sample's `q` and `1 − q` quantiles (NNCF MEAN_QUANTILE). None without
+    /// them or before a sample with a finite value.
+    pub fn mean_quantiles(&self) -> Option<(f32, f32)> {
+        let q = self.quantiles.as_ref().filter(|q| q.samples > 0)?;
+        let n = q.samples as f64;
+        Some(((q.sum_low.value() / n) as f32, (q.sum_high.value() / n) as f32))
+    }
+
+    /// With [`StatsConfig::quantile_ppm`]: the least per-sample `q` and the
+    /// greatest per-sample `1 − q` quantile (NNCF QUANTILE, aggregated by
+    /// min and max).
+    pub fn quantile_extremes(&self) -> Option<(f32, f32)> {
+        let q = self.quantiles.as_ref().filter(|q| q.samples > 0)?;
+        Some((q.min_low, q.max_high))
     }
 
     /// `max(|min|, |max|)` per channel.

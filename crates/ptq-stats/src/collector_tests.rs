@@ -209,7 +209,11 @@ fn quantile_errors() {
     let mut s = TensorStats::new(&StatsConfig::per_tensor(0));
     s.update(&[2], &[1.0, 2.0]).unwrap();
     assert!(matches!(s.quantile(0.5), Err(StatsError::NoHistogram)));
-    let mut c = TensorStats::new(&StatsConfig { granularity: Granularity::PerChannel { axis: 0 }, histogram_bins: 64 });
+    let mut c = TensorStats::new(&StatsConfig {
+        granularity: Granularity::PerChannel { axis: 0 },
+        histogram_bins: 64,
+        quantile_ppm: 0,
+    });
     c.update(&[2], &[1.0, 2.0]).unwrap();
     assert!(c.histogram().is_none());
     assert!(matches!(c.quantile(0.5), Err(StatsError::NoHistogram)));
@@ -376,4 +380,45 @@ proptest! {
         prop_assert!((est - exact).abs() <= width + f64::from(f32::EPSILON) * exact.abs(),
             "q {} est {} exact {} width {}", q, est, exact, width);
     }
+}
+
+#[test]
+fn per_sample_quantiles_are_kept_merged_and_stored() {
+    // Sample k holds 0..=100 shifted by k: its 1 % and 99 % quantiles are
+    // k + 1 and k + 99 (numpy's linear interpolation lands on them).
+    let cfg = StatsConfig { quantile_ppm: 10_000, ..StatsConfig::per_tensor(0) };
+    let sample = |k: usize| (0..=100).map(|i| (i + k) as f32).rev().collect::<Vec<f32>>();
+    let mut all = TensorStats::new(&cfg);
+    let (mut a, mut b) = (TensorStats::new(&cfg), TensorStats::new(&cfg));
+    for k in 0..4 {
+        let x = sample(k);
+        all.update(&[x.len()], &x).unwrap();
+        if k < 2 { &mut a } else { &mut b }.update(&[x.len()], &x).unwrap();
+    }
+    assert_eq!(all.quantile_extremes(), Some((1.0, 102.0)));
+    assert_eq!(all.mean_quantiles(), Some((2.5, 100.5)));
+    a.merge(&b).unwrap();
+    assert_eq!(a, all);
+    // Interpolated: 0.5 % of 0..=100 is 0.5.
+    let mut half = TensorStats::new(&StatsConfig { quantile_ppm: 5_000, ..StatsConfig::per_tensor(0) });
+    let x = sample(0);
+    half.update(&[x.len()], &x).unwrap();
+    assert_eq!(half.quantile_extremes(), Some((0.5, 99.5)));
+    // Non-finite values are left out; per-channel statistics keep none.
+    let mut nan = TensorStats::new(&cfg);
+    nan.update(&[3], &[f32::NAN, 1.0, f32::INFINITY]).unwrap();
+    assert_eq!(nan.quantile_extremes(), Some((1.0, 1.0)));
+    let pc = TensorStats::new(&StatsConfig { quantile_ppm: 10_000, ..StatsConfig::per_channel(0) });
+    assert_eq!(pc.config().quantile_ppm, 0);
+    // Stored and loaded as they were; a file that breaks them is refused.
+    let json = serde_json::to_string(&all).unwrap();
+    let back: TensorStats = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, all);
+    let bad = json.replace("\"min_low\":1.0", "\"min_low\":-5.0");
+    assert_ne!(bad, json);
+    assert!(serde_json::from_str::<TensorStats>(&bad).is_err());
+    // Statistics without quantiles still load from files written before them.
+    let plain = TensorStats::new(&StatsConfig::per_tensor(0));
+    let back: TensorStats = serde_json::from_str(&serde_json::to_string(&plain).unwrap()).unwrap();
+    assert!(back.mean_quantiles().is_none());
 }

@@ -8,6 +8,9 @@ pub const DEFAULT_HISTOGRAM_BINS: usize = 2048;
 /// Largest histogram a collector keeps (and a loaded file may declare).
 pub const MAX_HISTOGRAM_BINS: usize = 1 << 20;
 
+/// Largest [`StatsConfig::quantile_ppm`]: `q = 0.5`.
+pub const MAX_QUANTILE_PPM: u32 = 500_000;
+
 /// Which axis statistics are kept per channel for, if any.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Granularity {
@@ -27,24 +30,29 @@ pub struct StatsConfig {
     /// (0) for per-channel statistics, at least 2, at most
     /// [`MAX_HISTOGRAM_BINS`].
     pub histogram_bins: usize,
+    /// Keep each sample's `q` and `1 − q` quantiles, with `q` this many
+    /// millionths (NNCF's QUANTILE reducer; per-tensor only, at most half a
+    /// million); 0 = none.
+    #[serde(default)]
+    pub quantile_ppm: u32,
 }
 
 impl Default for StatsConfig {
     /// Per-tensor with a [`DEFAULT_HISTOGRAM_BINS`] histogram.
     fn default() -> Self {
-        StatsConfig { granularity: Granularity::PerTensor, histogram_bins: DEFAULT_HISTOGRAM_BINS }
+        StatsConfig { granularity: Granularity::PerTensor, histogram_bins: DEFAULT_HISTOGRAM_BINS, quantile_ppm: 0 }
     }
 }
 
 impl StatsConfig {
     /// Per-tensor statistics with a histogram of `histogram_bins` bins (0 = none).
     pub fn per_tensor(histogram_bins: usize) -> Self {
-        StatsConfig { granularity: Granularity::PerTensor, histogram_bins }
+        StatsConfig { granularity: Granularity::PerTensor, histogram_bins, quantile_ppm: 0 }
     }
 
     /// Per-channel statistics along `axis` (no histogram).
     pub fn per_channel(axis: usize) -> Self {
-        StatsConfig { granularity: Granularity::PerChannel { axis }, histogram_bins: 0 }
+        StatsConfig { granularity: Granularity::PerChannel { axis }, histogram_bins: 0, quantile_ppm: 0 }
     }
 
     /// The configuration a collector actually uses: no histogram for
@@ -59,7 +67,11 @@ impl StatsConfig {
                 n => n.clamp(2, MAX_HISTOGRAM_BINS),
             },
         };
-        StatsConfig { granularity: self.granularity.clone(), histogram_bins }
+        let quantile_ppm = match self.granularity {
+            Granularity::PerChannel { .. } => 0,
+            Granularity::PerTensor => self.quantile_ppm.min(MAX_QUANTILE_PPM),
+        };
+        StatsConfig { granularity: self.granularity.clone(), histogram_bins, quantile_ppm }
     }
 
     /// The per-channel axis, if any.
@@ -81,7 +93,8 @@ mod tests {
         assert_eq!(StatsConfig::per_tensor(0).normalized().histogram_bins, 0);
         assert_eq!(StatsConfig::per_tensor(1).normalized().histogram_bins, 2);
         assert_eq!(StatsConfig::per_tensor(usize::MAX).normalized().histogram_bins, MAX_HISTOGRAM_BINS);
-        let pc = StatsConfig { granularity: Granularity::PerChannel { axis: 1 }, histogram_bins: 2048 };
+        let pc =
+            StatsConfig { granularity: Granularity::PerChannel { axis: 1 }, histogram_bins: 2048, quantile_ppm: 7 };
         assert_eq!(pc.normalized(), StatsConfig::per_channel(1));
         assert_eq!(pc.axis(), Some(1));
         assert_eq!(StatsConfig::default().axis(), None);

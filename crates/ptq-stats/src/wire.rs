@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::collector::{Channels, TensorStats};
+use crate::collector::{Channels, Quantiles, TensorStats};
 use crate::config::{Granularity, MAX_HISTOGRAM_BINS, StatsConfig};
 use crate::error::StatsError;
 use crate::histogram::Histogram;
@@ -32,6 +32,25 @@ pub(crate) struct TensorStatsWire {
     sum_abs_max: Vec<Sum>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     histogram: Option<Histogram>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    quantile_ppm: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantiles: Option<QuantilesWire>,
+}
+
+/// [`Quantiles`] on disk; the extremes are `null` before a sample.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuantilesWire {
+    samples: u64,
+    sum_low: Sum,
+    sum_high: Sum,
+    min_low: Option<f32>,
+    max_high: Option<f32>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn finite(x: f32) -> Option<f32> {
@@ -56,6 +75,14 @@ impl From<TensorStats> for TensorStatsWire {
             sum_max: ch.sum_max,
             sum_abs_max: ch.sum_abs_max,
             histogram: t.histogram,
+            quantile_ppm: t.config.quantile_ppm,
+            quantiles: t.quantiles.map(|q| QuantilesWire {
+                samples: q.samples,
+                sum_low: q.sum_low,
+                sum_high: q.sum_high,
+                min_low: finite(q.min_low),
+                max_high: finite(q.max_high),
+            }),
         }
     }
 }
@@ -85,7 +112,8 @@ impl TryFrom<TensorStatsWire> for TensorStats {
     type Error = StatsError;
 
     fn try_from(w: TensorStatsWire) -> Result<Self, StatsError> {
-        let config = StatsConfig { granularity: w.granularity, histogram_bins: w.histogram_bins };
+        let config =
+            StatsConfig { granularity: w.granularity, histogram_bins: w.histogram_bins, quantile_ppm: w.quantile_ppm };
         if w.histogram_bins > MAX_HISTOGRAM_BINS || config.normalized() != config {
             return Err(invalid(format!("unsupported configuration {config:?}")));
         }
@@ -149,6 +177,11 @@ impl TryFrom<TensorStatsWire> for TensorStats {
             }
             _ => return Err(invalid("histogram presence does not match histogram_bins")),
         }
+        let quantiles = match (w.quantiles, config.quantile_ppm) {
+            (None, 0) => None,
+            (Some(q), ppm) if ppm > 0 => Some(quantiles(q, w.samples, range)?),
+            _ => return Err(invalid("quantile presence does not match quantile_ppm")),
+        };
         let ch = Channels {
             count: w.count,
             finite_samples: w.finite_samples,
@@ -160,8 +193,33 @@ impl TryFrom<TensorStatsWire> for TensorStats {
             sum_max: w.sum_max,
             sum_abs_max: w.sum_abs_max,
         };
-        Ok(TensorStats { config, samples: w.samples, nonfinite: w.nonfinite, ch, histogram: w.histogram })
+        Ok(TensorStats { config, samples: w.samples, nonfinite: w.nonfinite, ch, histogram: w.histogram, quantiles })
     }
+}
+
+/// Checks stored quantiles against the statistics' sample count and range:
+/// finite sums, extremes inside `[min, max]` and the means between them.
+fn quantiles(q: QuantilesWire, samples: u64, range: Option<(f32, f32)>) -> Result<Quantiles, StatsError> {
+    if q.samples > samples || !q.sum_low.is_valid() || !q.sum_high.is_valid() {
+        return Err(invalid("quantiles: more samples than the statistics, or a malformed sum"));
+    }
+    let (min_low, max_high) = match (q.min_low, q.max_high, range) {
+        (None, None, _) if q.samples == 0 && q.sum_low == Sum::default() && q.sum_high == Sum::default() => {
+            (f32::NAN, f32::NAN)
+        }
+        (Some(lo), Some(hi), Some((a, b))) if q.samples > 0 && a <= lo && lo <= hi && hi <= b => {
+            let n = q.samples as f64;
+            let tol = f64::from(a.abs().max(b.abs())) * 1e-6 + 1e-300;
+            let (ml, mh) = (q.sum_low.value() / n, q.sum_high.value() / n);
+            let inside = |v: f64| v >= f64::from(lo) - tol && v <= f64::from(hi) + tol;
+            if !(inside(ml) && inside(mh)) {
+                return Err(invalid("quantiles: means outside their extremes"));
+            }
+            (lo, hi)
+        }
+        _ => return Err(invalid("quantiles: extremes inconsistent with the samples and range")),
+    };
+    Ok(Quantiles { samples: q.samples, sum_low: q.sum_low, sum_high: q.sum_high, min_low, max_high })
 }
 
 #[cfg(test)]

@@ -65,7 +65,10 @@ pub struct Args {
     /// a histogram of the calibration values, or whichever of the three
     /// gives outputs closest to the float model's on the first calibration
     /// items [default: auto]
-    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse", "auto"])]
+    /// `quantile` and `mean-quantile` are NNCF's QUANTILE and MEAN_QUANTILE
+    /// (each item's 1e-4 and 1 − 1e-4 quantiles: their extremes, or their
+    /// means).
+    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse", "quantile", "mean-quantile", "auto"])]
     pub range_estimator: Option<String>,
     /// SmoothQuant's alpha for MatMul and Gemm. Default: for transformers,
     /// whichever of NNCF's 0.95, 0.75 and no smoothing gives outputs closest
@@ -162,6 +165,8 @@ impl Args {
                 Some("min-max") => RangeEstimator::MinMax,
                 Some("mse") => RangeEstimator::Mse,
                 Some("mean-min-max") => RangeEstimator::MeanMinMax,
+                Some("quantile") => RangeEstimator::Quantile,
+                Some("mean-quantile") => RangeEstimator::MeanQuantile,
                 _ => RangeEstimator::Auto,
             },
             smooth_quant: match (self.smooth_quant_alpha, self.smooth_quant_conv_alpha) {
