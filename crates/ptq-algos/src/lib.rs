@@ -39,6 +39,7 @@ pub mod spec;
 pub mod structure;
 #[cfg(test)]
 mod testgraph;
+pub mod weight_range;
 
 pub use cache::StatsCache;
 pub use calibrate::Item;
@@ -51,3 +52,4 @@ pub use report::Report;
 pub use scope::{IgnoredScope, Subgraph};
 pub use smooth_quant::SmoothQuantAlphas;
 pub use spec::QuantSpec;
+pub use weight_range::WeightRange;

@@ -87,6 +87,8 @@ pub struct QuantizeOptions {
     /// Also measure each quantizer's share of the output error
     /// ([`crate::diagnose`]; one extra quantized model per quantizer).
     pub diagnose: bool,
+    /// How weight ranges come from the weights (default: their maximum).
+    pub weights_range: crate::weight_range::WeightRange,
 }
 
 impl Default for QuantizeOptions {
@@ -107,6 +109,7 @@ impl Default for QuantizeOptions {
             smooth_quant: None,
             quantize_embeddings: true,
             diagnose: false,
+            weights_range: crate::weight_range::WeightRange::MinMax,
         }
     }
 }

@@ -242,12 +242,7 @@ pub fn quantize_graph(
     let mut weight_rows = vec![];
     for w in &placed.weights {
         let Some(ptq_ir::Tensor::F32(a)) = g.constant(w.value) else { continue };
-        let amax: Vec<f32> = match w.axis {
-            Some(ax) if ax < a.ndim() => {
-                a.axis_iter(ndarray::Axis(ax)).map(|lane| lane.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect()
-            }
-            _ => vec![a.iter().fold(0.0f32, |m, v| m.max(v.abs()))],
-        };
+        let amax = crate::weight_range::ranges(a, w.axis, opts.weights_range, w.half_range);
         let axis = if amax.len() > 1 { w.axis } else { None };
         let spec = spec::symmetric_weight(&amax, axis, w.half_range);
         weight_rows.push(QuantizerRow {
@@ -370,6 +365,7 @@ pub fn quantize_graph(
         bias_corrections: corrections,
         range_estimator,
         range_errors,
+        weights_range: opts.weights_range,
         smooth_quant: smoothed.rows,
         smooth_quant_alphas: smoothed.alphas.map(|a| (a.matmul, a.convolution)),
         smooth_quant_errors: smoothed.errors.iter().map(|(a, e)| (a.map(|a| a.matmul), *e)).collect(),

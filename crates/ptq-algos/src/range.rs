@@ -191,7 +191,8 @@ mod tests {
         // Four samples of 20,001 values in [-1, 1]; the third also has one
         // value of 50. The 1e-4 quantiles of each sample sit two order
         // statistics inside its ends, so the outlier never reaches them.
-        let mut s = ptq_stats::TensorStats::new(&StatsConfig { quantile_ppm: QUANTILE_PPM, ..StatsConfig::per_tensor(0) });
+        let mut s =
+            ptq_stats::TensorStats::new(&StatsConfig { quantile_ppm: QUANTILE_PPM, ..StatsConfig::per_tensor(0) });
         for k in 0..4 {
             let mut x: Vec<f32> = (0..=20000).map(|i| i as f32 / 10000.0 - 1.0).collect();
             if k == 2 {

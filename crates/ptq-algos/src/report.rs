@@ -127,6 +127,8 @@ pub struct Report {
     /// With `RangeEstimator::Auto`: each candidate's output error on the
     /// first calibration items (see `range_choice::relative_error`).
     pub range_errors: Vec<(RangeEstimator, f64)>,
+    /// How the weight ranges came from the weights.
+    pub weights_range: crate::weight_range::WeightRange,
     /// The activations SmoothQuant smoothed (empty when it did not run).
     pub smooth_quant: Vec<crate::smooth_quant::SmoothRow>,
     /// The (MatMul, Conv) alphas SmoothQuant ran with; None when it did not.

@@ -3,7 +3,7 @@
 pub use ptq_algos::report::QuantizerRow;
 pub use ptq_algos::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, SmoothQuantAlphas,
-    Subgraph,
+    Subgraph, WeightRange,
 };
 
 use crate::dataset::Dataset;

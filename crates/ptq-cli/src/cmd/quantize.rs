@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptq::StatsCache;
-use ptq::{Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator, SmoothQuantAlphas};
+use ptq::{
+    Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator, SmoothQuantAlphas, WeightRange,
+};
 
 /// Arguments of `ptq quantize`.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,8 +70,13 @@ pub struct Args {
     /// `quantile` and `mean-quantile` are NNCF's QUANTILE and MEAN_QUANTILE
     /// (each item's 1e-4 and 1 − 1e-4 quantiles: their extremes, or their
     /// means).
-    #[arg(long, value_parser = ["mean-min-max", "min-max", "mse", "quantile", "mean-quantile", "auto"])]
+    #[arg(long, alias = "activations-range", value_parser = ["mean-min-max", "min-max", "mse", "quantile", "mean-quantile", "auto"])]
     pub range_estimator: Option<String>,
+    /// Weight ranges, per channel: the maximum |w| (NNCF's default), the
+    /// 1 − 1e-4 quantile of |w|, or the clipping point with the least
+    /// squared error over the channel [default: min-max]
+    #[arg(long, value_parser = ["min-max", "quantile", "mse"])]
+    pub weights_range: Option<String>,
     /// SmoothQuant's alpha for MatMul and Gemm. Default: for transformers,
     /// whichever of NNCF's 0.95, 0.75 and no smoothing gives outputs closest
     /// to the float model's on the first calibration items; other models
@@ -181,6 +188,11 @@ impl Args {
             },
             quantize_embeddings: !self.float_embeddings,
             diagnose: self.diagnose,
+            weights_range: match self.weights_range.as_deref() {
+                Some("quantile") => WeightRange::Quantile,
+                Some("mse") => WeightRange::Mse,
+                _ => WeightRange::MinMax,
+            },
             ..QuantizeOptions::default()
         })
     }
