@@ -182,16 +182,6 @@ fn weight_abs_max(w: &ArrayD<f32>, in_axis: usize) -> Vec<f32> {
     w.axis_iter(Axis(in_axis)).map(|lane| lane.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect()
 }
 
-/// The `q`-quantile of `v` (linear interpolation, as numpy's default).
-fn quantile(v: &[f32], q: f64) -> f32 {
-    let mut s: Vec<f32> = v.to_vec();
-    s.sort_by(f32::total_cmp);
-    let pos = q * (s.len().saturating_sub(1)) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let t = (pos - lo as f64) as f32;
-    s[lo] + (s[hi] - s[lo]) * t
-}
-
 /// The scales of one reader: `act^α / w^(1−α)`, clipped.
 pub fn scales(act: &[f32], w: &[f32], alpha: f32) -> Vec<f32> {
     let s: Vec<f32> = act
@@ -199,7 +189,7 @@ pub fn scales(act: &[f32], w: &[f32], alpha: f32) -> Vec<f32> {
         .zip(w)
         .map(|(&a, &w)| a.max(FLOOR).powf(alpha) / (w.max(FLOOR).powf(1.0 - alpha) + f32::EPSILON))
         .collect();
-    let lo = quantile(&s, LOW_QUANTILE);
+    let lo = ptq_stats::quantile_in_place(&mut s.clone(), LOW_QUANTILE).unwrap_or(0.0);
     // numpy's clip: the upper bound wins when the bounds cross.
     s.iter().map(|&v| v.max(lo).min(MAX_SCALE)).collect()
 }

@@ -57,15 +57,7 @@ fn channel(lane: &[f32], how: WeightRange, half_range: bool) -> f32 {
         WeightRange::MinMax => amax,
         WeightRange::Quantile => {
             let mut abs: Vec<f32> = lane.iter().map(|v| v.abs()).collect();
-            let pos = (1.0 - crate::range::QUANTILE) * (abs.len().saturating_sub(1)) as f64;
-            let k = pos.floor() as usize;
-            let (_, a, right) = abs.select_nth_unstable_by(k, f32::total_cmp);
-            let a = *a;
-            let frac = (pos - k as f64) as f32;
-            match right.iter().copied().min_by(f32::total_cmp) {
-                Some(b) if frac > 0.0 => a + (b - a) * frac,
-                _ => a,
-            }
+            ptq_stats::quantile_in_place(&mut abs, 1.0 - crate::range::QUANTILE).unwrap_or(amax)
         }
         WeightRange::Mse => {
             (0..STEPS)

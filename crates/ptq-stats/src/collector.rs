@@ -64,8 +64,16 @@ impl Quantiles {
     }
 }
 
-/// The `q`-quantile of the finite values of `v` (reordering `v`), linear
-/// between order statistics like numpy's default.
+/// The `q`-quantile (`0 ≤ q ≤ 1`) of `v`, reordering `v`: linear between
+/// order statistics like numpy's default, NaN ordered above everything;
+/// None for an empty `v`. O(len).
+pub fn quantile_in_place(v: &mut [f32], q: f64) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    Some(quantile_of(v, q.clamp(0.0, 1.0)))
+}
+
 fn quantile_of(v: &mut [f32], q: f64) -> f32 {
     let pos = q * (v.len() - 1) as f64;
     let k = pos.floor() as usize;

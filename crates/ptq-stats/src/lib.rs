@@ -34,7 +34,7 @@ mod set;
 mod sum;
 mod wire;
 
-pub use collector::TensorStats;
+pub use collector::{TensorStats, quantile_in_place};
 pub use config::{DEFAULT_HISTOGRAM_BINS, Granularity, MAX_HISTOGRAM_BINS, StatsConfig};
 pub use error::StatsError;
 pub use histogram::Histogram;
