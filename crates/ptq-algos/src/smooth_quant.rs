@@ -27,6 +27,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use ptq_ir::ops::Op;
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::patch::PatchValue;
+use ptq_ir::pattern::{Consumers, Producers};
 use ptq_ir::{Graph, NodeId, Patch, Tensor, Value, ValueId};
 use ptq_stats::Granularity;
 use serde::Serialize;
@@ -203,7 +204,7 @@ fn flatness(s: &[f32]) -> f32 {
 /// `t` (a vector of `channels`) shaped to broadcast along `axis` of a
 /// rank-`rank` tensor.
 fn along(t: Vec<f32>, axis: usize, rank: usize) -> Option<Tensor> {
-    let mut shape = vec![1; rank.saturating_sub(axis)];
+    let mut shape = vec![1; rank.checked_sub(axis).filter(|&n| n > 0)?];
     shape[0] = t.len();
     ArrayD::from_shape_vec(IxDyn(&shape), t).ok().map(Tensor::F32)
 }
@@ -211,15 +212,19 @@ fn along(t: Vec<f32>, axis: usize, rank: usize) -> Option<Tensor> {
 /// The LayerNormalization producing `v` over its last axis, with constant
 /// f32 scale (and bias) of `channels` entries, when every reader of `v` is
 /// in the group: `(node, scale, bias)`.
-fn absorbing_norm(g: &Graph, gr: &Group) -> Option<(NodeId, ArrayD<f32>, Option<ArrayD<f32>>)> {
-    let (p, _) = *g.producers().get(&gr.value)?;
+fn absorbing_norm(
+    g: &Graph,
+    (producers, consumers): (&Producers, &Consumers),
+    gr: &Group,
+) -> Option<(NodeId, ArrayD<f32>, Option<ArrayD<f32>>)> {
+    let (p, _) = *producers.get(&gr.value)?;
     let n = g.node(p)?;
     let Op::LayerNorm(op) = &n.op else { return None };
     let rank = g.value(gr.value).fact.shape.as_ref()?.len() as i64;
     if (op.axis + rank) % rank != rank - 1 || gr.axis as i64 != rank - 1 || g.outputs().contains(&gr.value) {
         return None;
     }
-    let readers = g.consumers().get(&gr.value).map_or(0, Vec::len);
+    let readers = consumers.get(&gr.value).map_or(0, Vec::len);
     if readers != gr.readers.len() || n.output_ids().count() != 1 {
         return None;
     }
@@ -242,6 +247,7 @@ fn absorbing_norm(g: &Graph, gr: &Group) -> Option<(NodeId, ArrayD<f32>, Option<
 pub fn patch(g: &Graph, groups: &[Group], stats: &Collected, alphas: &SmoothQuantAlphas) -> (Patch, Vec<SmoothRow>) {
     let mut p = Patch::new();
     let mut rows = vec![];
+    let (producers, consumers) = (g.producers(), g.consumers());
     for gr in groups {
         let readers: Vec<Reader> = gr.readers.iter().filter(|r| r.alpha(alphas) >= 0.0).cloned().collect();
         let gr = &Group { readers, ..gr.clone() };
@@ -286,7 +292,7 @@ pub fn patch(g: &Graph, groups: &[Group], stats: &Collected, alphas: &SmoothQuan
             }
         }
         let inv: Vec<f32> = s.iter().map(|v| 1.0 / v).collect();
-        let absorbed_by = match absorbing_norm(g, gr) {
+        let absorbed_by = match absorbing_norm(g, (&producers, &consumers), gr) {
             Some((norm, scale, bias)) => {
                 let label = g.node_label(norm);
                 let div = |a: ArrayD<f32>| Tensor::F32(&a * &ndarray::arr1(&inv));
