@@ -117,6 +117,8 @@ pub struct Pass<'a> {
     pub record: &'a [NodeId],
     /// Keep the first `keep` items.
     pub keep: usize,
+    /// Keep the float graph's outputs on the first `outputs` items.
+    pub outputs: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
 }
@@ -130,7 +132,7 @@ pub fn calibrate(
     pass: &Pass<'_>,
     progress: &mut Progress<'_>,
 ) -> Result<Collected, AlgoError> {
-    let Pass { subset, watch, record, keep, threads } = *pass;
+    let Pass { subset, watch, record, keep, outputs, threads } = *pass;
     if subset == 0 {
         return Err(AlgoError::Option("subset size must be at least 1".into()));
     }
@@ -185,7 +187,7 @@ pub fn calibrate(
         let results: Vec<Result<ItemStats, AlgoError>> = pool.install(|| {
             batch
                 .into_par_iter()
-                .map(|(i, item)| run_item(&plan, &which, &configs, record, subset, (i, i < keep), item))
+                .map(|(i, item)| run_item(&plan, &which, &configs, record, subset, (i, i < outputs), item))
                 .collect()
         });
         for r in results {

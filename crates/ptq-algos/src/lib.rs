@@ -7,18 +7,23 @@
 #![forbid(unsafe_code)]
 
 pub mod activations;
+pub mod algorithm;
 pub mod bias;
+pub mod bias_correction;
 pub mod bodies;
 #[cfg(test)]
 mod bodies_tests;
 pub mod cache;
 pub mod calibrate;
+pub mod channel_alignment;
 pub mod diagnose;
 pub mod embeddings;
 mod error;
+pub mod fast_bias_correction;
 pub mod fold;
 pub mod groups;
 pub mod hw;
+pub mod min_max;
 pub mod options;
 pub mod pipeline;
 #[cfg(test)]

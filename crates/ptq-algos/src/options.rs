@@ -51,8 +51,14 @@ pub struct QuantizeOptions {
     pub detect_model_type: bool,
     /// Dataset items used for statistics (default 300).
     pub subset_size: usize,
-    /// FastBiasCorrection (default on).
+    /// Bias correction (default on; NNCF's `disable_bias_correction`
+    /// inverted).
+    pub bias_correction: bool,
+    /// Its fast form (default), or the full one that runs the quantized
+    /// model on calibration items ([`crate::bias_correction`]).
     pub fast_bias_correction: bool,
+    /// ChannelAlignment before the ranges (default off, as in NNCF).
+    pub channel_alignment: bool,
     pub ignored_scope: IgnoredScope,
     pub overflow_fix: OverflowFix,
     /// Worker threads for calibration (0: one per core).
@@ -98,7 +104,9 @@ impl Default for QuantizeOptions {
             model_type: None,
             detect_model_type: true,
             subset_size: 300,
+            bias_correction: true,
             fast_bias_correction: true,
+            channel_alignment: false,
             ignored_scope: IgnoredScope::default(),
             overflow_fix: OverflowFix::FirstLayer,
             threads: 0,

@@ -1,30 +1,29 @@
-//! One quantization run: prepare, place, calibrate, compute ranges, correct
-//! biases, insert Q/DQ.
+//! One quantization run: prepare and place, the algorithm stages
+//! ([`crate::algorithm`]), control-flow bodies, Q/DQ insertion.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use ptq_ir::{Graph, NodeId, ValueId};
-use ptq_stats::Granularity;
 
-use crate::activations;
-use crate::bias;
+use crate::algorithm::{Algorithm, StageConfig, State, run_stage};
+use crate::bias_correction::BiasCorrection;
 use crate::bodies;
-use crate::cache;
 use crate::cache::StatsCache;
-use crate::calibrate::{self, Item, Watch};
+use crate::calibrate::Item;
+use crate::channel_alignment::ChannelAlignment;
 use crate::error::AlgoError;
+use crate::fast_bias_correction::FastBiasCorrection;
 use crate::fold;
+use crate::min_max::MinMax;
 use crate::options::{ModelType, QuantizeOptions};
-use crate::placement::{self, ActQuantizer, Scheme, WeightQuantizer};
+use crate::placement::{self, ActQuantizer, WeightQuantizer};
 use crate::qdq;
-use crate::range;
 use crate::range::RangeEstimator;
-use crate::range_choice;
-use crate::report::{IgnoredRow, QuantizerRow, Report, Timings};
-use crate::smooth_quant::{self, SmoothQuantAlphas};
-use crate::spec::{self, QuantSpec};
-use crate::structure::Links;
+use crate::range_choice::RangeChoice;
+use crate::report::{IgnoredRow, Report, Timings};
+use crate::smooth_quant::{SmoothQuant, SmoothQuantAlphas};
+use crate::spec::QuantSpec;
 
 /// The quantized graph, what was done, and the setup it was built from.
 #[derive(Debug)]
@@ -86,10 +85,10 @@ pub enum Event {
     CalibrationDone,
 }
 
-/// An estimator with the activation specs and report rows it gives.
-type Candidate = (RangeEstimator, Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>);
-
-/// Quantizes `g` with statistics from `items` (NNCF `quantize` semantics).
+/// Quantizes `g` with statistics from `items` (NNCF `quantize` semantics):
+/// the stages `[SmoothQuant] → [ChannelAlignment] → [MinMax +
+/// FastBiasCorrection | BiasCorrection]`, each with one calibration pass
+/// ([`crate::algorithm::run_stage`]), then control-flow bodies and Q/DQ insertion.
 pub fn quantize_graph(
     g: &Graph,
     items: &mut dyn Iterator<Item = Result<Item, String>>,
@@ -104,199 +103,95 @@ pub fn quantize_graph(
     let mut g = g.clone();
     ptq_ir::infer::infer_facts(&mut g)?;
     let folded = fold::fold_batch_norms(&mut g)?;
-    let mut placed = placement::place(&g, opts)?;
+    let placed = placement::place(&g, opts)?;
     t.prepare = start.elapsed().as_secs_f64();
+    let model_type = placed.model_type;
+    let mut s = State::new(g, opts.clone(), placed);
 
-    // SmoothQuant: its own calibration pass, then placement again on the
-    // smoothed graph (for the model type placement found).
-    let s6 = Instant::now();
-    let candidates = smooth_candidates(opts, placed.model_type);
-    let mut smoothed = smooth_quant::Smoothed::default();
-    if !candidates.is_empty() {
-        let targets: HashSet<NodeId> = placed.weights.iter().flat_map(|w| w.readers.iter().map(|&(n, _)| n)).collect();
-        let float = g.clone();
-        let mut want = None;
-        // Each candidate is quantized on half of the first items and scored
-        // on the other half, so that ranges fitted to the very items they are
-        // scored on do not favour it.
-        let mut score = |cand: &Graph, first: &[Item]| -> Result<f64, AlgoError> {
-            let (fit, held): (Vec<Item>, Vec<Item>) = {
-                let (a, b): (Vec<_>, Vec<_>) = first.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
-                (a.into_iter().map(|(_, x)| x).collect(), b.into_iter().map(|(_, x)| x).collect())
-            };
-            let held = if held.is_empty() { fit.clone() } else { held };
-            if want.is_none() {
-                want = Some(range_choice::outputs(&float, &held, opts.threads)?);
-            }
-            let sub = QuantizeOptions {
-                subset_size: fit.len().max(1),
-                model_type: placed.model_type,
-                smooth_quant: Some(SmoothQuantAlphas { matmul: -1.0, convolution: -1.0 }),
-                stats_cache: None,
-                quantize_embeddings: false,
-                diagnose: false,
-                ..opts.clone()
-            };
-            let q = quantize_graph(cand, &mut fit.into_iter().map(Ok), &sub, &mut |_| {})?;
-            let got = range_choice::outputs(&q.graph, &held, opts.threads)?;
-            Ok(range_choice::relative_error(want.as_deref().unwrap_or_default(), &got))
-        };
-        smoothed = smooth_quant::run(&mut g, &targets, &candidates, items, opts, events, &mut score)?;
-        if !smoothed.rows.is_empty() {
-            let reason = placed.model_type_reason.clone();
-            placed = placement::place(&g, &QuantizeOptions { model_type: placed.model_type, ..opts.clone() })?;
-            placed.model_type_reason = reason;
-        }
-        t.smooth_quant = s6.elapsed().as_secs_f64();
+    // The stages before the last, each with its own pass.
+    let mut early: Vec<(Box<dyn Algorithm>, Option<StatsCache>)> = vec![];
+    let smooth = smooth_candidates(opts, model_type);
+    if !smooth.is_empty() {
+        early.push((
+            Box::new(SmoothQuant::new(smooth)),
+            opts.stats_cache.as_ref().map(|c| named_cache(c, "smooth_quant")),
+        ));
     }
-    // The next pass reads first what the SmoothQuant stage read.
-    let mut rest = std::mem::take(&mut smoothed.items).into_iter().map(Ok).chain(items);
-    let items: &mut dyn Iterator<Item = Result<Item, String>> = &mut rest;
-    let alphas = smoothed.alphas;
-    // Statistics of a smoothed graph are cached under the smoothing's settings.
-    let stage_cache = opts.stats_cache.as_ref().map(|c| match (&alphas, smoothed.rows.is_empty()) {
-        (Some(a), false) => {
-            StatsCache { path: c.path.clone(), fingerprint: format!("{} smooth_quant {a:?}", c.fingerprint) }
+    if opts.channel_alignment {
+        let cache = opts.stats_cache.as_ref().map(|c| named_cache(c, "channel_alignment"));
+        early.push((Box::new(ChannelAlignment::default()), cache));
+    }
+    let n_early = early.len();
+    for (index, (algo, cache)) in early.into_iter().enumerate() {
+        let st = Instant::now();
+        // A stage calibrates the graph the stages before it left.
+        let cache = cache.map(|c| StatsCache { fingerprint: stage_fingerprint(&c.fingerprint, &s), ..c });
+        let cfg = StageConfig { index, cache, record: vec![], retain_all: true, extra_items: 0 };
+        let name = algo.name();
+        run_stage(&mut s, &mut [algo], items, &cfg, events)?;
+        let secs = st.elapsed().as_secs_f64();
+        match name {
+            "SmoothQuant" => t.smooth_quant = secs,
+            _ => t.channel_alignment = secs,
         }
-        _ => c.clone(),
-    });
+    }
 
-    // One calibration pass: activation ranges and bias-correction means.
-    let l = Links::new(&g);
-    let weighted: Vec<NodeId> = placed.weights.iter().flat_map(|w| w.readers.iter().map(|&(n, _)| n)).collect();
-    let cands = if opts.fast_bias_correction { bias::candidates(&g, &l, &weighted) } else { vec![] };
-    let mut watch: Vec<Watch> = placed
-        .acts
-        .iter()
-        .map(|q| Watch {
-            value: q.value,
-            granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
-            histogram_bins: if q.axis.is_none() && opts.range_estimator.needs_histogram() {
-                range::HISTOGRAM_BINS
-            } else {
-                0
-            },
-            quantile_ppm: if q.axis.is_none() { opts.range_estimator.quantile_ppm() } else { 0 },
-        })
-        .collect();
-    watch.sort_by_key(|w| (w.value, matches!(w.granularity, Granularity::PerChannel { .. })));
-    watch.dedup();
-    watch.extend(bias::watches(&cands));
-    // Control-flow bodies are calibrated on what they receive in this pass,
-    // which a cache does not hold: with such bodies the cache is not used.
-    let record = bodies::to_record(&g, &placed.user_ignored, opts.quantize_loop_bodies);
-    bodies::inline_constant_captures(&mut g, &record)?;
-    let stats_cache = stage_cache.as_ref().filter(|_| record.is_empty());
-    let s0 = Instant::now();
-    let cached = match stats_cache {
-        Some(c) => cache::load(&g, c, &watch)?,
-        None => None,
+    // The last stage: ranges and bias correction over one pass.
+    let record = bodies::to_record(&s.graph, &s.placed.user_ignored, opts.quantize_loop_bodies);
+    bodies::inline_constant_captures(&mut s.graph, &record)?;
+    let choosing = opts.range_estimator == RangeEstimator::Auto;
+    let mut last: Vec<Box<dyn Algorithm>> =
+        vec![Box::new(MinMax { estimator: opts.range_estimator, weights_range: opts.weights_range })];
+    match (opts.bias_correction, opts.fast_bias_correction) {
+        (true, true) => {
+            last.push(Box::new(FastBiasCorrection::default()));
+            last.push(Box::new(RangeChoice { choosing }));
+        }
+        (true, false) => {
+            // The full form corrects the model with its chosen ranges.
+            last.push(Box::new(RangeChoice { choosing }));
+            last.push(Box::new(BiasCorrection::new(opts.subset_size)));
+        }
+        (false, _) => last.push(Box::new(RangeChoice { choosing })),
+    }
+    let cache = opts
+        .stats_cache
+        .as_ref()
+        .map(|c| StatsCache { fingerprint: stage_fingerprint(&c.fingerprint, &s), ..c.clone() });
+    let cfg = StageConfig {
+        index: n_early,
+        cache,
+        record,
+        retain_all: false,
+        extra_items: if opts.diagnose { crate::diagnose::ITEMS } else { 0 },
     };
-    let from_cache = cached.is_some();
-    let mut collected = match cached {
-        Some(c) => c,
-        None => {
-            events(Event::CalibrationStart { subset: opts.subset_size });
-            let keep = match (opts.range_estimator, opts.diagnose) {
-                (RangeEstimator::Auto, _) => range_choice::ITEMS,
-                (_, true) => crate::diagnose::ITEMS,
-                _ => 0,
-            };
-            let pass = calibrate::Pass {
-                subset: opts.subset_size,
-                watch: &watch,
-                record: &record,
-                keep,
-                threads: opts.threads,
-            };
-            let c = calibrate::calibrate(&g, items, &pass, &mut |n| events(Event::Calibrated { items: n }))?;
-            events(Event::CalibrationDone);
-            if let Some(cache) = stats_cache {
-                cache::save(&g, cache, &c)?;
-            }
-            c
-        }
-    };
-    if from_cache && (opts.range_estimator == RangeEstimator::Auto || opts.diagnose) {
-        // The choice below runs on the first items, which a cache hit has not read.
-        for (i, item) in items.take(range_choice::ITEMS.min(opts.subset_size)).enumerate() {
-            collected.kept.push(item.map_err(|msg| AlgoError::Dataset { item: i, msg })?);
+    let outcome = run_stage(&mut s, &mut last, items, &cfg, events)?;
+    t.calibration = outcome.calibration;
+    for r in &s.runs {
+        match r.name {
+            "MinMaxQuantization" => t.ranges = r.seconds,
+            "FastBiasCorrection" | "BiasCorrection" => t.bias_correction = r.seconds,
+            "RangeChoice" => t.range_choice = r.seconds,
+            _ => {}
         }
     }
-    t.calibration = s0.elapsed().as_secs_f64();
-
-    // Ranges.
-    let s1 = Instant::now();
-    let candidates = match opts.range_estimator {
-        RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
-        how => vec![how],
-    };
-    let mut per_estimator: Vec<Candidate> = candidates
-        .iter()
-        .map(|&how| {
-            let (acts, rows) = activations::specs(&g, &placed.acts, &collected, how);
-            (how, acts, rows)
-        })
-        .collect();
-    let mut weights: Vec<(WeightQuantizer, QuantSpec)> = vec![];
-    let mut weight_rows = vec![];
-    for w in &placed.weights {
-        let Some(ptq_ir::Tensor::F32(a)) = g.constant(w.value) else { continue };
-        let amax = crate::weight_range::ranges(a, w.axis, opts.weights_range, w.half_range);
-        let axis = if amax.len() > 1 { w.axis } else { None };
-        let spec = spec::symmetric_weight(&amax, axis, w.half_range);
-        weight_rows.push(QuantizerRow {
-            kind: if w.readers.iter().all(|&(n, _)| g.node(n).is_some_and(|n| matches!(n.op, ptq_ir::Op::Gather(_)))) {
-                "embedding"
-            } else {
-                "weight"
-            },
-            tensor: g.value(w.value).name.clone(),
-            readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
-            scheme: Scheme::Symmetric,
-            unified: None,
-            spec: spec.clone(),
-            mean_min: None,
-            mean_max: None,
-            min: None,
-            max: None,
-            sqnr_db: spec.sqnr_db(a),
-            output_sqnr_db: None,
-            histogram: None,
-            order: None,
-        });
-        weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
-    }
-    t.ranges = s1.elapsed().as_secs_f64();
-
-    // FastBiasCorrection.
-    let s2 = Instant::now();
-    let w_by_value: HashMap<ValueId, QuantSpec> = weights.iter().map(|(w, s)| (w.value, s.clone())).collect();
-    let (biases, corrections) = bias::correct(&g, &cands, &collected, &w_by_value)?;
-    t.bias_correction = s2.elapsed().as_secs_f64();
-
-    // With `Auto`, the estimator whose quantized model is closest to the
-    // float one on the first calibration items.
-    let s5 = Instant::now();
-    let mut range_errors = vec![];
-    if per_estimator.len() > 1 && !collected.kept.is_empty() {
-        let want = if collected.kept_outputs.len() == collected.kept.len() {
-            std::mem::take(&mut collected.kept_outputs)
-        } else {
-            range_choice::outputs(&g, &collected.kept, opts.threads)?
-        };
-        let base = range_choice::with_fake_weights(&g, &weights, &biases)?;
-        for (how, acts, _) in &per_estimator {
-            let setup = Setup { float: base.clone(), acts: acts.clone(), weights: vec![], biases: HashMap::new() };
-            let got = range_choice::outputs(&setup.build(&Exclusions::default())?, &collected.kept, opts.threads)?;
-            range_errors.push((*how, range_choice::relative_error(&want, &got)));
-        }
-        // The first (NNCF's) on ties.
-        let best = (0..range_errors.len()).fold(0, |b, i| if range_errors[i].1 < range_errors[b].1 { i } else { b });
-        per_estimator.swap(0, best);
-    }
-    t.range_choice = s5.elapsed().as_secs_f64();
-    let (range_estimator, acts, mut rows) = per_estimator.swap_remove(0);
+    let mut collected = outcome.collected;
+    let State {
+        graph: mut g,
+        placed,
+        items: kept,
+        mut candidates,
+        weights,
+        weight_rows,
+        biases,
+        corrections,
+        range_errors,
+        smoothed,
+        aligned,
+        runs,
+        ..
+    } = s;
+    let (range_estimator, acts, mut rows) = candidates.swap_remove(0);
     rows.extend(weight_rows);
     // Each row's place in the graph: its first reader's topological index.
     if let Ok(order) = ptq_ir::topo::topo_order(&g) {
@@ -308,9 +203,9 @@ pub fn quantize_graph(
 
     // Control-flow bodies, each quantized as a graph of its own.
     let s4 = Instant::now();
-    let runs = std::mem::take(&mut collected.bodies);
-    let any_bodies = !runs.is_empty();
-    let inner = bodies::quantize(&mut g, runs, opts, placed.model_type)?;
+    let runs_of_bodies = std::mem::take(&mut collected.bodies);
+    let any_bodies = !runs_of_bodies.is_empty();
+    let inner = bodies::quantize(&mut g, runs_of_bodies, opts, placed.model_type)?;
     if any_bodies {
         t.bodies = s4.elapsed().as_secs_f64();
     }
@@ -340,11 +235,11 @@ pub fn quantize_graph(
     let setup = Setup { float: g.clone(), acts, weights, biases };
     let out = setup.build(&Exclusions::default())?;
     t.insertion = s3.elapsed().as_secs_f64();
-    if opts.diagnose && !collected.kept.is_empty() {
+    if opts.diagnose && !kept.is_empty() {
         let s7 = Instant::now();
         // Rows start with the activation rows, then the weight rows, in
         // `Setup` order (control-flow bodies' rows come after).
-        for (row, sqnr) in rows.iter_mut().zip(crate::diagnose::output_sqnr(&setup, &collected.kept, opts.threads)?) {
+        for (row, sqnr) in rows.iter_mut().zip(crate::diagnose::output_sqnr(&setup, &kept, opts.threads)?) {
             row.output_sqnr_db = sqnr;
         }
         t.diagnose = s7.elapsed().as_secs_f64();
@@ -354,7 +249,7 @@ pub fn quantize_graph(
         model_type: placed.model_type,
         model_type_reason: placed.model_type_reason.clone(),
         subset_items: collected.items,
-        statistics_from_cache: from_cache,
+        statistics_from_cache: outcome.from_cache,
         folded_batch_norms: folded
             .iter()
             .map(|f| format!("{} into {}", f.batch_norm, f.conv))
@@ -369,9 +264,33 @@ pub fn quantize_graph(
         smooth_quant: smoothed.rows,
         smooth_quant_alphas: smoothed.alphas.map(|a| (a.matmul, a.convolution)),
         smooth_quant_errors: smoothed.errors.iter().map(|(a, e)| (a.map(|a| a.matmul), *e)).collect(),
+        channel_alignment: aligned,
+        algorithms: runs,
         timings: t,
     };
     Ok(Quantized { graph: out, report, setup })
+}
+
+/// A cache file beside the caller's for a stage of its own, so that stages
+/// never overwrite each other.
+fn named_cache(c: &StatsCache, stage: &str) -> StatsCache {
+    let mut name = c.path.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
+    name.push(format!(".{stage}.json"));
+    StatsCache { path: c.path.with_file_name(name), fingerprint: c.fingerprint.clone() }
+}
+
+/// The caller's fingerprint plus what the earlier stages changed in the
+/// graph, so that statistics of a smoothed or aligned graph are never read
+/// for another.
+fn stage_fingerprint(base: &str, s: &State) -> String {
+    let mut f = base.to_string();
+    if let (Some(a), false) = (&s.smoothed.alphas, s.smoothed.rows.is_empty()) {
+        f.push_str(&format!(" smooth_quant {a:?}"));
+    }
+    if !s.aligned.is_empty() {
+        f.push_str(" channel_alignment");
+    }
+    f
 }
 
 /// The SmoothQuant settings to try: the caller's, or for a transformer

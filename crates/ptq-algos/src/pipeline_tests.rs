@@ -114,3 +114,49 @@ fn fake_quantized_weights_compute_what_the_weight_qdq_model_does() {
     // And they differ from the float model: the weights really are rounded.
     assert_ne!(run(&s.float), b);
 }
+
+/// With two stages before the last (SmoothQuant forced on, and
+/// ChannelAlignment), the dataset is read once, the stages that watch
+/// something calibrate on the whole subset, the report lists the algorithms in NNCF's order, and a
+/// rerun with the statistics cache calibrates nothing and gives the same
+/// graph.
+#[test]
+fn stages_read_the_dataset_once_and_their_statistics_are_cached() {
+    let (g, data) = crate::testgraph::biased_conv_chain();
+    let dir = std::env::temp_dir().join(format!("ptq-stages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = crate::StatsCache { path: dir.join("stats.json"), fingerprint: "test".into() };
+    let opts = QuantizeOptions {
+        smooth_quant: Some(crate::SmoothQuantAlphas { matmul: 0.95, convolution: 0.5 }),
+        channel_alignment: true,
+        subset_size: data.len(),
+        stats_cache: Some(cache),
+        ..QuantizeOptions::default()
+    };
+    let run = || {
+        let mut reads = 0;
+        let mut it = data.iter().cloned().inspect(|_| reads += 1).map(Ok);
+        let mut passes = 0;
+        let q = crate::quantize_graph(&g, &mut it, &opts, &mut |e| {
+            if let crate::Event::CalibrationStart { .. } = e {
+                passes += 1;
+            }
+        })
+        .unwrap();
+        (q, reads, passes)
+    };
+    let (first, reads, passes) = run();
+    assert_eq!(reads, data.len());
+    // SmoothQuant finds nothing to smooth here (no op can absorb a scale
+    // in front of these convolutions), so its stage runs no pass.
+    assert_eq!(passes, 2);
+    assert_eq!(first.report.subset_items, data.len());
+    let names: Vec<&str> = first.report.algorithms.iter().map(|a| a.name).collect();
+    assert_eq!(names, ["SmoothQuant", "ChannelAlignment", "MinMaxQuantization", "FastBiasCorrection", "RangeChoice"]);
+    assert_eq!(first.report.algorithms.iter().map(|a| a.stage).collect::<Vec<_>>(), [0, 1, 2, 2, 2]);
+    let (second, _, passes) = run();
+    assert_eq!(passes, 0, "every stage's statistics come from the cache");
+    assert!(second.report.statistics_from_cache);
+    assert_eq!(format!("{:?}", second.graph), format!("{:?}", first.graph));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -23,8 +23,10 @@ use ptq_exec::{ExecOptions, Plan};
 use ptq_ir::{Graph, NodeId, Patch, Tensor};
 use rayon::prelude::*;
 
-use crate::calibrate::Item;
+use crate::algorithm::{Algorithm, State};
+use crate::calibrate::{Collected, Item, Watch};
 use crate::error::AlgoError;
+use crate::pipeline::{Exclusions, Setup};
 use crate::placement::WeightQuantizer;
 use crate::spec::QuantSpec;
 
@@ -63,6 +65,59 @@ pub fn with_fake_weights(
     let mut out = g.clone();
     p.apply(&mut out)?;
     Ok(out)
+}
+
+/// The algorithm: keeps the candidate of [`crate::min_max::MinMax`] with the
+/// smallest output error, with the weights and biases the earlier
+/// algorithms of the stage gave (NNCF's mean ranges on ties). A no-op with
+/// one candidate.
+#[derive(Debug, Default)]
+pub struct RangeChoice {
+    pub choosing: bool,
+}
+
+impl Algorithm for RangeChoice {
+    fn name(&self) -> &'static str {
+        "RangeChoice"
+    }
+
+    fn parameters(&self) -> String {
+        format!("items={ITEMS}")
+    }
+
+    fn statistic_points(&mut self, _s: &State) -> Result<Vec<Watch>, AlgoError> {
+        Ok(vec![])
+    }
+
+    fn items(&self, _s: &State) -> usize {
+        if self.choosing { ITEMS } else { 0 }
+    }
+
+    fn needs_outputs(&self) -> bool {
+        true
+    }
+
+    fn apply(&mut self, s: &mut State, _stats: &mut Collected) -> Result<(), AlgoError> {
+        let n = ITEMS.min(s.items.len());
+        if s.candidates.len() < 2 || n == 0 {
+            return Ok(());
+        }
+        let first = &s.items[..n];
+        let want =
+            if s.outputs.len() >= n { s.outputs[..n].to_vec() } else { outputs(&s.graph, first, s.opts.threads)? };
+        let base = with_fake_weights(&s.graph, &s.weights, &s.biases)?;
+        let mut errors = vec![];
+        for (how, acts, _) in &s.candidates {
+            let setup = Setup { float: base.clone(), acts: acts.clone(), weights: vec![], biases: HashMap::new() };
+            let got = outputs(&setup.build(&Exclusions::default())?, first, s.opts.threads)?;
+            errors.push((*how, relative_error(&want, &got)));
+        }
+        // The first (NNCF's) on ties.
+        let best = (0..errors.len()).fold(0, |b, i| if errors[i].1 < errors[b].1 { i } else { b });
+        s.candidates.swap(0, best);
+        s.range_errors = errors;
+        Ok(())
+    }
 }
 
 /// The outputs of `g` on each item, items in parallel on `threads` workers

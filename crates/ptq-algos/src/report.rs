@@ -104,6 +104,8 @@ pub struct Timings {
     pub range_choice: f64,
     /// SmoothQuant's calibration pass and weight scaling (0 when off).
     pub smooth_quant: f64,
+    /// ChannelAlignment's calibration pass and rescaling (0 when off).
+    pub channel_alignment: f64,
     pub insertion: f64,
     /// Per-quantizer output errors (`diagnose`; 0 when off).
     pub diagnose: f64,
@@ -136,6 +138,10 @@ pub struct Report {
     /// When the alpha was chosen: each MatMul alpha tried (None: off) and
     /// the output error it gave on the first calibration items.
     pub smooth_quant_errors: Vec<(Option<f32>, f64)>,
+    /// ChannelAlignment's aligned pairs, as "first → second".
+    pub channel_alignment: Vec<String>,
+    /// The algorithms that ran, in order, with their parameters and time.
+    pub algorithms: Vec<crate::algorithm::AlgorithmRun>,
     pub timings: Timings,
 }
 

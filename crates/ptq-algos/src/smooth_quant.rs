@@ -32,11 +32,10 @@ use ptq_ir::{Graph, NodeId, Patch, Tensor, Value, ValueId};
 use ptq_stats::Granularity;
 use serde::Serialize;
 
-use crate::cache::StatsCache;
-use crate::calibrate::{Collected, Item, Pass, Watch, calibrate};
+use crate::algorithm::{Algorithm, State};
+use crate::calibrate::{Collected, Item, Watch};
 use crate::error::AlgoError;
 use crate::options::QuantizeOptions;
-use crate::pipeline::Event;
 use crate::range_choice;
 
 /// NNCF's `AdvancedSmoothQuantParameters`: the migration strength per op
@@ -344,17 +343,6 @@ pub struct Smoothed {
     pub rows: Vec<SmoothRow>,
     /// With more than one candidate: each one's output error (None: off).
     pub errors: Vec<(Option<SmoothQuantAlphas>, f64)>,
-    /// The items read from the dataset stream, which is read once: the next
-    /// stage reads these first.
-    pub items: Vec<Item>,
-}
-
-/// The cache of this stage's statistics: beside the caller's, with its own
-/// name, so the two stages never overwrite each other.
-pub fn stage_cache(c: &StatsCache) -> StatsCache {
-    let mut name = c.path.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
-    name.push(".smooth_quant.json");
-    StatsCache { path: c.path.with_file_name(name), fingerprint: c.fingerprint.clone() }
 }
 
 /// How much smaller than no smoothing's a smoothed candidate's output
@@ -385,93 +373,128 @@ pub fn choose(errors: &[(Option<SmoothQuantAlphas>, f64)]) -> usize {
     }
 }
 
-/// Scores a smoothed candidate graph on the first items: the quantized
-/// model's output error against the float model's (smaller is better).
-pub type Score<'a> = dyn FnMut(&Graph, &[Item]) -> Result<f64, AlgoError> + 'a;
+/// The algorithm: the groups among the layers with a quantized weight,
+/// their activations' per-channel maxima from the stage's pass, then the
+/// patch of the candidate (`None`: no smoothing) whose quantized model is
+/// closest to the float one on held-out halves of the first
+/// [`range_choice::ITEMS`] items, or of the only candidate, applied to the
+/// graph; the quantizers are placed again on the smoothed graph.
+#[derive(Debug)]
+pub struct SmoothQuant {
+    pub candidates: Vec<Option<SmoothQuantAlphas>>,
+    groups: Vec<Group>,
+}
 
-/// The SmoothQuant stage: one calibration pass over the float graph `g`
-/// for the groups among `targets`, then the patch of the candidate
-/// (`None`: no smoothing) that `score` finds best on the first
-/// [`range_choice::ITEMS`] items, or of the only candidate, applied to `g`.
-pub fn run(
-    g: &mut Graph,
-    targets: &HashSet<NodeId>,
-    candidates: &[Option<SmoothQuantAlphas>],
-    items: &mut dyn Iterator<Item = Result<Item, String>>,
-    opts: &QuantizeOptions,
-    events: &mut dyn FnMut(Event),
-    score: &mut Score<'_>,
-) -> Result<Smoothed, AlgoError> {
-    let on: Vec<SmoothQuantAlphas> = candidates.iter().flatten().copied().collect();
-    let groups = groups(g, targets, &on);
-    if groups.is_empty() {
-        return Ok(Smoothed::default());
+impl SmoothQuant {
+    pub fn new(candidates: Vec<Option<SmoothQuantAlphas>>) -> SmoothQuant {
+        SmoothQuant { candidates, groups: vec![] }
     }
-    let watch = watches(&groups);
-    let cache = opts.stats_cache.as_ref().map(stage_cache);
-    let cached = match &cache {
-        Some(c) => crate::cache::load(g, c, &watch)?,
-        None => None,
-    };
-    let choosing = candidates.len() > 1;
-    let (collected, mut read) = match cached {
-        Some(c) => {
-            // The choice runs on the first items, which the cache has not read.
-            let n = if choosing { range_choice::ITEMS.min(opts.subset_size) } else { 0 };
-            let read: Result<Vec<Item>, AlgoError> =
-                items.take(n).enumerate().map(|(i, r)| r.map_err(|msg| AlgoError::Dataset { item: i, msg })).collect();
-            (c, read?)
+
+    fn choosing(&self) -> bool {
+        self.candidates.len() > 1
+    }
+}
+
+impl Algorithm for SmoothQuant {
+    fn name(&self) -> &'static str {
+        "SmoothQuant"
+    }
+
+    fn parameters(&self) -> String {
+        let alpha =
+            |c: &Option<SmoothQuantAlphas>| c.map_or("off".to_string(), |a| format!("{}/{}", a.matmul, a.convolution));
+        format!("matmul/conv alphas tried=[{}]", self.candidates.iter().map(alpha).collect::<Vec<_>>().join(", "))
+    }
+
+    fn statistic_points(&mut self, s: &State) -> Result<Vec<Watch>, AlgoError> {
+        let targets: HashSet<NodeId> = s.weighted().into_iter().collect();
+        let on: Vec<SmoothQuantAlphas> = self.candidates.iter().flatten().copied().collect();
+        self.groups = groups(&s.graph, &targets, &on);
+        Ok(watches(&self.groups))
+    }
+
+    fn items(&self, _s: &State) -> usize {
+        if self.choosing() && !self.groups.is_empty() { range_choice::ITEMS } else { 0 }
+    }
+
+    fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {
+        if self.groups.is_empty() {
+            return Ok(());
         }
-        None => {
-            events(Event::CalibrationStart { subset: opts.subset_size });
-            let pass = Pass {
-                subset: opts.subset_size,
-                watch: &watch,
-                record: &[],
-                keep: opts.subset_size,
-                threads: opts.threads,
-            };
-            let mut c = calibrate(g, items, &pass, &mut |n| events(Event::Calibrated { items: n }))?;
-            events(Event::CalibrationDone);
-            if let Some(cache) = &cache {
-                crate::cache::save(g, cache, &c)?;
-            }
-            let kept = std::mem::take(&mut c.kept);
-            (c, kept)
-        }
-    };
-    // Each candidate's patch; a smoothed copy of the graph exists only
-    // while it is scored.
-    let mut errors = vec![];
-    let mut built = vec![];
-    for cand in candidates {
-        let (p, rows) = match cand {
-            Some(a) => {
-                let (p, rows) = patch(g, &groups, &collected, a);
-                (Some(p), rows)
-            }
-            None => (None, vec![]),
-        };
-        if choosing {
-            let first = &read[..range_choice::ITEMS.min(read.len())];
-            let e = match &p {
-                Some(p) => {
-                    let mut s = g.clone();
-                    p.apply(&mut s)?;
-                    ptq_ir::infer::infer_facts(&mut s)?;
-                    score(&s, first)?
+        let first = s.items[..range_choice::ITEMS.min(s.items.len())].to_vec();
+        let float = s.graph.clone();
+        let mut want = None;
+        let mut errors = vec![];
+        let mut built = vec![];
+        for cand in &self.candidates {
+            let (p, rows) = match cand {
+                Some(a) => {
+                    let (p, rows) = patch(&s.graph, &self.groups, stats, a);
+                    (Some(p), rows)
                 }
-                None => score(g, first)?,
+                None => (None, vec![]),
             };
-            errors.push((*cand, e));
+            if self.choosing() {
+                // A smoothed copy of the graph exists only while it is scored.
+                let e = match &p {
+                    Some(p) => {
+                        let mut c = float.clone();
+                        p.apply(&mut c)?;
+                        ptq_ir::infer::infer_facts(&mut c)?;
+                        score(&float, &c, &first, s, &mut want)?
+                    }
+                    None => score(&float, &float, &first, s, &mut want)?,
+                };
+                errors.push((*cand, e));
+            }
+            built.push((*cand, p, rows));
         }
-        built.push((*cand, p, rows));
+        let pick = if self.choosing() { choose(&errors) } else { 0 };
+        let (alphas, p, rows) = built.swap_remove(pick.min(built.len().saturating_sub(1)));
+        if let Some(p) = &p {
+            p.apply(&mut s.graph)?;
+            ptq_ir::infer::infer_facts(&mut s.graph)?;
+        }
+        if !rows.is_empty() {
+            let reason = s.placed.model_type_reason.clone();
+            let opts = QuantizeOptions { model_type: s.placed.model_type, ..s.opts.clone() };
+            s.placed = crate::placement::place(&s.graph, &opts)?;
+            s.placed.model_type_reason = reason;
+        }
+        s.smoothed = Smoothed { alphas, rows, errors };
+        Ok(())
     }
-    let pick = if choosing { choose(&errors) } else { 0 };
-    let best = built.swap_remove(pick.min(built.len().saturating_sub(1)));
-    if let Some(p) = &best.1 {
-        p.apply(g)?;
-        ptq_ir::infer::infer_facts(g)?;
+}
+
+/// The output error of `cand` quantized (without smoothing) on the even
+/// items of `first` and run on the odd ones, against the float graph's
+/// outputs there: ranges fitted to the very items they are scored on would
+/// favour it.
+fn score(
+    float: &Graph,
+    cand: &Graph,
+    first: &[Item],
+    s: &State,
+    want: &mut Option<Vec<Vec<(String, ptq_ir::Tensor)>>>,
+) -> Result<f64, AlgoError> {
+    let (fit, held): (Vec<Item>, Vec<Item>) = {
+        let (a, b): (Vec<_>, Vec<_>) = first.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+        (a.into_iter().map(|(_, x)| x).collect(), b.into_iter().map(|(_, x)| x).collect())
+    };
+    let held = if held.is_empty() { fit.clone() } else { held };
+    if want.is_none() {
+        *want = Some(range_choice::outputs(float, &held, s.opts.threads)?);
     }
-    Ok(Smoothed { alphas: best.0, rows: best.2, errors, items: std::mem::take(&mut read) })
+    let sub = QuantizeOptions {
+        subset_size: fit.len().max(1),
+        model_type: s.placed.model_type,
+        smooth_quant: Some(SmoothQuantAlphas { matmul: -1.0, convolution: -1.0 }),
+        stats_cache: None,
+        quantize_embeddings: false,
+        diagnose: false,
+        ..s.opts.clone()
+    };
+    let q = crate::pipeline::quantize_graph(cand, &mut fit.into_iter().map(Ok), &sub, &mut |_| {})?;
+    let got = range_choice::outputs(&q.graph, &held, s.opts.threads)?;
+    Ok(range_choice::relative_error(want.as_deref().unwrap_or_default(), &got))
 }

@@ -92,7 +92,7 @@ fn smoothing_keeps_the_float_outputs_and_flattens_the_activation() {
         assert_eq!(groups.len(), 1, "q and k share one group");
         assert_eq!(groups[0].readers.len(), 2);
         let watch = smooth_quant::watches(&groups);
-        let pass = Pass { subset: 4, watch: &watch, record: &[], keep: 0, threads: 1 };
+        let pass = Pass { subset: 4, watch: &watch, record: &[], threads: 1, ..Default::default() };
         let stats = calibrate(&g, &mut data.clone().into_iter().map(Ok), &pass, &mut |_| {}).unwrap();
         let (patch, rows) = smooth_quant::patch(&g, &groups, &stats, &alphas);
         let mut smoothed = g.clone();
@@ -118,7 +118,7 @@ fn smoothing_keeps_the_float_outputs_and_flattens_the_activation() {
                 histogram_bins: 0,
                 quantile_ppm: 0,
             }];
-            let pass = Pass { subset: 4, watch: &w, record: &[], keep: 0, threads: 1 };
+            let pass = Pass { subset: 4, watch: &w, record: &[], threads: 1, ..Default::default() };
             let c = calibrate(g, &mut data.clone().into_iter().map(Ok), &pass, &mut |_| {}).unwrap();
             let a = c.per_channel(v).unwrap().abs_max();
             a.iter().fold(0f32, |m, &x| m.max(x)) / a.iter().fold(f32::INFINITY, |m, &x| m.min(x))

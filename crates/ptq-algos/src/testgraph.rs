@@ -141,3 +141,35 @@ pub fn depthwise_block(shared: bool) -> G {
     ptq_ir::infer::infer_facts(&mut b.g).unwrap();
     b
 }
+
+/// A constant f32 vector.
+pub fn vector(b: &mut G, name: &str, v: &[f32]) -> ValueId {
+    b.g.add_constant(name, Tensor::from_f32s(v), ConstSource::Stored)
+}
+
+/// x → conv1 (+bias) → relu → conv2 (+bias) → relu → conv3 (+bias), with
+/// twelve calibration items of inputs centred off zero.
+pub fn biased_conv_chain() -> (Graph, Vec<crate::calibrate::Item>) {
+    let mut b = G::default();
+    let x = b.input("x", &[1, 3, 6, 6]);
+    let w1 = b.weight("w1", &[6, 3, 3, 3]);
+    let b1 = vector(&mut b, "b1", &[0.3, -0.2, 0.5, 0.1, -0.4, 0.25]);
+    let c1 = b.node("conv1", conv(), &[x, w1, b1]);
+    let r1 = b.node("relu1", relu(), &[c1]);
+    let w2 = b.weight("w2", &[5, 6, 3, 3]);
+    let b2 = vector(&mut b, "b2", &[0.2, 0.7, -0.3, 0.15, -0.05]);
+    let c2 = b.node("conv2", conv(), &[r1, w2, b2]);
+    let r2 = b.node("relu2", relu(), &[c2]);
+    let w3 = b.weight("w3", &[4, 5, 3, 3]);
+    let b3 = vector(&mut b, "b3", &[0.1, -0.1, 0.2, -0.2]);
+    let c3 = b.node("conv3", conv(), &[r2, w3, b3]);
+    b.output(c3);
+    ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+    let items = (0..12)
+        .map(|k| {
+            let data: Vec<f32> = (0..108).map(|i| (((i * 11 + k * 5) % 29) as f32 - 9.0) / 6.0).collect();
+            vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 3, 6, 6]), data).unwrap_or_default()))]
+        })
+        .collect();
+    (b.g, items)
+}

@@ -49,9 +49,19 @@ pub struct Args {
     /// Op types to keep in float (e.g. Add Mul).
     #[arg(long, num_args = 1..)]
     pub ignore_types: Vec<String>,
-    /// Turn FastBiasCorrection off.
+    /// Turn bias correction off (NNCF's `disable_bias_correction`).
     #[arg(long)]
     pub no_bias_correction: bool,
+    /// Full BiasCorrection instead of the fast form: the quantized model
+    /// runs on a fifth of the calibration items and every corrected layer's
+    /// output mean is brought back to the float model's (NNCF's
+    /// `fast_bias_correction=False`).
+    #[arg(long, conflicts_with = "no_bias_correction")]
+    pub no_fast_bias_correction: bool,
+    /// ChannelAlignment: centre and equalize the channels between two
+    /// convolutions with nothing in between (NNCF's, off by default).
+    #[arg(long)]
+    pub channel_alignment: bool,
     /// Quantize convolution outputs that float ops read, so onnxruntime runs
     /// those convolutions as QLinearConv (default: on for ONNX, off for IR).
     #[arg(long, value_parser = ["on", "off"])]
@@ -156,7 +166,9 @@ impl Args {
             model_type: self.model_type.as_ref().map(|_| ModelType::Transformer),
             detect_model_type: !self.no_model_type_detection,
             subset_size: self.subset_size,
-            fast_bias_correction: !self.no_bias_correction,
+            bias_correction: !self.no_bias_correction,
+            fast_bias_correction: !self.no_fast_bias_correction,
+            channel_alignment: self.channel_alignment,
             ignored_scope: IgnoredScope {
                 names: self.ignore_names.clone(),
                 patterns: self.ignore_patterns.clone(),

@@ -1,0 +1,107 @@
+//! MinMaxQuantization (NNCF `min_max/algorithm.py`): quantizer specs from
+//! the calibration statistics of the placed activations and from the
+//! weights themselves.
+//!
+//! With [`RangeEstimator::Auto`] it computes the activation specs of every
+//! candidate estimator; [`crate::range_choice::RangeChoice`] then keeps
+//! one.
+
+use ptq_ir::{Graph, Op, Tensor};
+use ptq_stats::Granularity;
+
+use crate::activations;
+use crate::algorithm::{Algorithm, State};
+use crate::calibrate::{Collected, Watch};
+use crate::error::AlgoError;
+use crate::placement::{Scheme, WeightQuantizer};
+use crate::range::{self, RangeEstimator};
+use crate::report::QuantizerRow;
+use crate::spec::{self, QuantSpec};
+use crate::weight_range::{self, WeightRange};
+
+/// Ranges for the placed quantizers.
+#[derive(Debug)]
+pub struct MinMax {
+    pub estimator: RangeEstimator,
+    pub weights_range: WeightRange,
+}
+
+/// The activation statistics `estimator` reads for the quantizers `s`
+/// placed.
+pub fn activation_watches(s: &State, estimator: RangeEstimator) -> Vec<Watch> {
+    s.placed
+        .acts
+        .iter()
+        .map(|q| Watch {
+            value: q.value,
+            granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
+            histogram_bins: if q.axis.is_none() && estimator.needs_histogram() { range::HISTOGRAM_BINS } else { 0 },
+            quantile_ppm: if q.axis.is_none() { estimator.quantile_ppm() } else { 0 },
+        })
+        .collect()
+}
+
+impl Algorithm for MinMax {
+    fn name(&self) -> &'static str {
+        "MinMaxQuantization"
+    }
+
+    fn parameters(&self) -> String {
+        format!("activations={:?} weights={:?}", self.estimator, self.weights_range)
+    }
+
+    fn statistic_points(&mut self, s: &State) -> Result<Vec<Watch>, AlgoError> {
+        Ok(activation_watches(s, self.estimator))
+    }
+
+    fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {
+        let estimators = match self.estimator {
+            RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
+            how => vec![how],
+        };
+        s.candidates = estimators
+            .iter()
+            .map(|&how| {
+                let (acts, rows) = activations::specs(&s.graph, &s.placed.acts, stats, how);
+                (how, acts, rows)
+            })
+            .collect();
+        (s.weights, s.weight_rows) = weight_specs(&s.graph, &s.placed.weights, self.weights_range);
+        Ok(())
+    }
+}
+
+/// Symmetric specs for the weights, with their report rows.
+pub fn weight_specs(
+    g: &Graph,
+    placed: &[WeightQuantizer],
+    how: WeightRange,
+) -> (Vec<(WeightQuantizer, QuantSpec)>, Vec<QuantizerRow>) {
+    let mut weights = vec![];
+    let mut rows = vec![];
+    for w in placed {
+        let Some(Tensor::F32(a)) = g.constant(w.value) else { continue };
+        let amax = weight_range::ranges(a, w.axis, how, w.half_range);
+        let axis = if amax.len() > 1 { w.axis } else { None };
+        let spec = spec::symmetric_weight(&amax, axis, w.half_range);
+        let embedding = w.readers.iter().all(|&(n, _)| g.node(n).is_some_and(|n| matches!(n.op, Op::Gather(_))));
+        rows.push(QuantizerRow {
+            kind: if embedding { "embedding" } else { "weight" },
+            tensor: g.value(w.value).name.clone(),
+            readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
+            scheme: Scheme::Symmetric,
+            unified: None,
+            spec: spec.clone(),
+            mean_min: None,
+            mean_max: None,
+            min: None,
+            max: None,
+            sqnr_db: spec.sqnr_db(a),
+            output_sqnr_db: None,
+            histogram: None,
+            order: None,
+        });
+        weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
+    }
+    (weights, rows)
+}
