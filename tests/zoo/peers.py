@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Quantize a zoo entry to INT8 with NNCF or onnxruntime's quantizer (peer baselines for `ptq quantize`).
 
-usage: target/zoo-venv/peers/bin/python tests/zoo/peers.py target/zoo/NAME --tool nncf|ort --output OUT(.onnx|.xml)
+usage: target/zoo-venv/peers/bin/python tests/zoo/peers.py target/zoo/NAME --tool nncf|nncf-transformer|ort --output OUT(.onnx|.xml)
        [--timeout SECONDS]
 
 Adapted from tests/tools/peer_quantize.py. Calibration data: MODEL_DIR/calib.npz (all items,
@@ -12,6 +12,8 @@ at most 300; meta.json "item_axis" honoured). The quantization runs in a fresh c
     plain defaults (no model_type, no preset, no ignored scope), on the onnx.ModelProto (ONNX
     backend) or, for an IR entry (model.xml), on the openvino.Model (OpenVINO backend, written
     with openvino.save_model(..., compress_to_fp16=False)).
+--tool nncf-transformer: the same with `model_type=nncf.ModelType.TRANSFORMER` (SmoothQuant, MIXED
+    preset, NNCF's transformer placement), NNCF's best setting for transformers.
 --tool ort: onnxruntime.quantization `quant_pre_process` (retried with auto_merge=True, then
     skip_symbolic_shape=True when symbolic shape inference fails; JSON "preprocess" says which)
     then `quantize_static(QDQ, per_channel=True, MinMax, activations QUInt8, weights QInt8)`.
@@ -106,7 +108,7 @@ def child(args):
     with tempfile.TemporaryDirectory(prefix="zoo_peers.") as scratch:
         os.chdir(scratch)  # ORT's symbolic shape inference leaves files in the cwd on failure
         try:
-            if args.tool == "nncf":
+            if args.tool in ("nncf", "nncf-transformer"):
                 import nncf
 
                 out["version"] = nncf.__version__
@@ -119,7 +121,8 @@ def child(args):
                     model = onnx.load(path)
                     items = load_items(args.model_dir, graph_inputs(model))
                 t0 = time.perf_counter()
-                q = nncf.quantize(model, nncf.Dataset(items), subset_size=len(items))
+                extra = {"model_type": nncf.ModelType.TRANSFORMER} if args.tool == "nncf-transformer" else {}
+                q = nncf.quantize(model, nncf.Dataset(items), subset_size=len(items), **extra)
                 out["quantize_s"] = round(time.perf_counter() - t0, 4)
                 if is_ir:
                     import openvino as ov
@@ -192,7 +195,7 @@ def child(args):
 def main():
     p = argparse.ArgumentParser(description="INT8 quantization of a zoo entry with NNCF or onnxruntime.")
     p.add_argument("model_dir")
-    p.add_argument("--tool", choices=["nncf", "ort"], required=True)
+    p.add_argument("--tool", choices=["nncf", "nncf-transformer", "ort"], required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

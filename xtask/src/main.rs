@@ -25,7 +25,7 @@
 //! - `bench-gemm [M K N]`: the int8 GEMM tiers and f32 `sgemm` against
 //!   onnxruntime's MatMulInteger, one thread; rewrites its section of
 //!   docs/PERFORMANCE.md.
-//! - `zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`: real
+//! - `zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]`: real
 //!   models from the usual exporters (tests/zoo/) through every stage of ptq,
 //!   beside NNCF and onnxruntime's quantizer; writes docs/ZOO.md (`zoo.rs`).
 //! - `fuzz --seconds N [--runs R] [--target T]`: the libFuzzer targets in fuzz/
@@ -242,7 +242,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
                  bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
-                 zoo [--small] [--only A,B] [--skip-peers] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
+                 zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);
         }

@@ -1,8 +1,8 @@
-//! `cargo xtask zoo [--small] [--only A,B] [--skip-peers] [--no-generate]`:
+//! `cargo xtask zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]`:
 //! every model of the zoo (real models this project did not design, made by
 //! tests/zoo/generate.py into target/zoo/) through every stage of ptq, with
 //! NNCF and onnxruntime's quantizer side by side; writes docs/ZOO.md (a run
-//! with `--small`, `--only` or `--skip-peers` writes
+//! with `--small`, `--only`, `--skip-peers` or `--peers` writes
 //! target/zoo-run/ZOO.partial.md instead).
 //!
 //! Per entry, each stage in its own process:
@@ -15,8 +15,10 @@
 //!    ptq's distance is within OpenVINO's (ptq_check.py `distance`).
 //! 5. `ptq quantize` with defaults on the calibration items (wall time, peak
 //!    RSS), its output scored in onnxruntime and in OpenVINO
-//!    (tests/zoo/score.py); the same for NNCF's defaults and onnxruntime's
-//!    `quantize_static` (tests/zoo/peers.py).
+//!    (tests/zoo/score.py); the same for NNCF's defaults, NNCF's
+//!    `model_type=TRANSFORMER` (on the entries ptq quantized as
+//!    transformers) and onnxruntime's `quantize_static`
+//!    (tests/zoo/peers.py; `--peers nncf,nncf-transformer,ort` picks them).
 //! 6. ptq's own INT8 latency against its FP32 (`ptq bench --only`).
 //!
 //! `--small` runs the small entries committed in tests/zoo/small/ (CI's
@@ -47,11 +49,21 @@ struct Opts {
     small: bool,
     only: Vec<String>,
     skip_peers: bool,
+    /// The peers to run (all by default).
+    peers: Vec<String>,
     generate: bool,
 }
 
+const PEERS: [&str; 3] = ["nncf", "nncf-transformer", "ort"];
+
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts { small: false, only: vec![], skip_peers: false, generate: true };
+    let mut o = Opts {
+        small: false,
+        only: vec![],
+        skip_peers: false,
+        peers: PEERS.iter().map(|p| p.to_string()).collect(),
+        generate: true,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -62,7 +74,14 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
                 let v = it.next().context("--only takes a comma-separated list")?;
                 o.only = v.split(',').map(str::to_string).collect();
             }
-            _ => bail!("usage: cargo xtask zoo [--small] [--only A,B] [--skip-peers] [--no-generate]"),
+            "--peers" => {
+                let v = it.next().context("--peers takes a comma-separated list")?;
+                o.peers = v.split(',').map(str::to_string).collect();
+                if let Some(bad) = o.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
+                    bail!("unknown peer {bad}: the peers are {}", PEERS.join(", "));
+                }
+            }
+            _ => bail!("usage: cargo xtask zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]"),
         }
     }
     Ok(o)
@@ -126,7 +145,12 @@ struct Row {
     ov_na: Option<String>,
     ptq: Option<Result<Tool, String>>,
     nncf: Option<Result<Tool, String>>,
+    /// NNCF with `model_type=TRANSFORMER`, on the entries ptq quantized as
+    /// transformers.
+    nncf_tf: Option<Result<Tool, String>>,
     ort: Option<Result<Tool, String>>,
+    /// ptq's report's model type was transformer.
+    transformer: bool,
     /// ptq INT8 latency / ptq FP32 latency.
     int8_speedup: Option<Result<f64, String>>,
 }
@@ -134,6 +158,8 @@ struct Row {
 /// A quantizer's result on one entry.
 struct Tool {
     metric: f64,
+    /// Output SQNR against the FP32 reference, in dB.
+    sqnr_db: Option<f64>,
     wall_s: f64,
     rss_mb: Option<f64>,
     out_mb: f64,
@@ -187,13 +213,14 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut rows = vec![];
     for (i, dir) in entries.iter().enumerate() {
         let t = Instant::now();
-        let row = entry(&env, dir, opts.skip_peers)?;
+        let peers: Vec<&str> = if opts.skip_peers { vec![] } else { opts.peers.iter().map(String::as_str).collect() };
+        let row = entry(&env, dir, &peers)?;
         eprintln!("xtask zoo: [{}/{}] {} in {:.0} s", i + 1, entries.len(), row.name, t.elapsed().as_secs_f64());
         rows.push(row);
     }
     let doc = document(&env, &rows, args, started.elapsed().as_secs_f64());
     // Only a run over the whole zoo rewrites docs/ZOO.md.
-    let out = if opts.small || !opts.only.is_empty() || opts.skip_peers {
+    let out = if opts.small || !opts.only.is_empty() || opts.skip_peers || opts.peers.len() < PEERS.len() {
         root.join("target/zoo-run/ZOO.partial.md")
     } else {
         root.join("docs/ZOO.md")
@@ -226,7 +253,7 @@ fn os(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
 }
 
-fn entry(env: &Env, dir: &Path, skip_peers: bool) -> anyhow::Result<Row> {
+fn entry(env: &Env, dir: &Path, peers: &[&str]) -> anyhow::Result<Row> {
     let meta: Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
     let name = meta["name"].as_str().unwrap_or_default().to_string();
     let work = env.root.join("target/zoo-run").join(&name);
@@ -349,9 +376,14 @@ fn entry(env: &Env, dir: &Path, skip_peers: bool) -> anyhow::Result<Row> {
         }
         score(env, d, &ptq_out, &work, "ptq", &m)
     }));
-    if !skip_peers {
-        for (tool, slot) in [("nncf", &mut row.nncf), ("ort", &mut row.ort)] {
-            if tool == "ort" && ext == "xml" {
+    row.transformer = std::fs::read(work.join("ptq.report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|r| r["model_type"] == "transformer");
+    {
+        for (tool, slot) in [("nncf", &mut row.nncf), ("nncf-transformer", &mut row.nncf_tf), ("ort", &mut row.ort)] {
+            if !peers.contains(&tool) || tool == "ort" && ext == "xml" || tool == "nncf-transformer" && !row.transformer
+            {
                 continue;
             }
             let out = work.join(format!("{tool}.int8.{ext}"));
@@ -426,6 +458,7 @@ fn score(env: &Env, d: &std::ffi::OsStr, out: &Path, work: &Path, tool: &str, m:
     };
     Ok(Tool {
         metric: primary["value"].as_f64().ok_or_else(|| format!("score.py gave no value: {primary}"))?,
+        sqnr_db: primary["sqnr_db"].as_f64(),
         wall_s: m["wall_s"].as_f64().or_else(|| m["quantize_s"].as_f64()).unwrap_or(f64::NAN),
         rss_mb: m["peak_rss_mb"].as_f64(),
         out_mb: model_mb(out),
@@ -481,7 +514,7 @@ impl Row {
     /// (None when no peer gave a number).
     fn keeps_up(&self) -> Option<bool> {
         let ours = self.ptq.as_ref()?.as_ref().ok()?.metric;
-        let best = [&self.nncf, &self.ort]
+        let best = [&self.nncf, &self.nncf_tf, &self.ort]
             .into_iter()
             .filter_map(|t| t.as_ref().and_then(|r| r.as_ref().ok()).map(|t| t.metric))
             .fold(None, |a: Option<f64>, m| Some(a.map_or(m, |a| a.max(m))))?;
@@ -553,16 +586,17 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
          outputs (OpenVINO's for IR entries), which must be within the same distance measured for OpenVINO's f32 \
          plugin (in brackets; where OpenVINO cannot run the FP32 model, within {NO_OV_TOLERANCE:e}); *INT8 runs* the default `ptq quantize` output loaded and run in onnxruntime (ort) \
          and OpenVINO (ov). Metric: top-1 where labels exist, else the entry's task metric or the mean cosine \
-         of the first output against the FP32 reference, for ptq's, NNCF's (`nncf.quantize` defaults) and \
+         of the first output against the FP32 reference, for ptq's, NNCF's (`nncf.quantize` defaults; and with \
+         `model_type=TRANSFORMER` on the entries ptq quantized as transformers) and \
          onnxruntime's (`quantize_static`, QDQ, per-channel, MinMax) INT8 models, scored in onnxruntime (OpenVINO \
          for IR). Cost: wall time / peak RSS of the quantization. INT8 speed: ptq's FP32 latency over its INT8 \
          latency (`ptq bench`, 1 thread).\n"
     );
     let _ = writeln!(
         s,
-        "| model | producer | architecture | control flow | FP32 MB | inspect | round trip | ptq run (OpenVINO) | INT8 runs | metric | ptq | NNCF | onnxruntime | ptq cost | NNCF cost | ort cost | INT8 MB | ptq INT8 speed |"
+        "| model | producer | architecture | control flow | FP32 MB | inspect | round trip | ptq run (OpenVINO) | INT8 runs | metric | ptq | NNCF | NNCF transformer | onnxruntime | ptq cost | NNCF cost | ort cost | INT8 MB | ptq INT8 speed |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---:|---|---|---|---|---|---:|---:|---:|---|---|---|---:|---:|");
+    let _ = writeln!(s, "|---|---|---|---|---:|---|---|---|---|---|---:|---:|---:|---:|---|---|---|---:|---:|");
     for r in rows {
         let run = match &r.run {
             None => "–".into(),
@@ -596,7 +630,7 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.producer,
             escape(&r.architecture),
@@ -610,6 +644,7 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
             tool_metric(&r.ptq),
             keeps,
             tool_metric(&r.nncf),
+            tool_metric(&r.nncf_tf),
             tool_metric(&r.ort),
             tool_cost(&r.ptq),
             tool_cost(&r.nncf),
@@ -626,5 +661,57 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
         );
     }
     let _ = writeln!(s, "\n▼: ptq's metric is more than {MARGIN} below the best peer's.");
+    sqnr_section(&mut s, rows);
     s
+}
+
+/// Output SQNR of each INT8 model against FP32, and the two comparisons
+/// with NNCF: ptq's defaults against NNCF's on the entries ptq did not take
+/// for transformers (median difference), and against NNCF's transformer
+/// setting on those it did (metric).
+fn sqnr_section(s: &mut String, rows: &[Row]) {
+    let db = |t: &Option<Result<Tool, String>>| t.as_ref().and_then(|r| r.as_ref().ok()).and_then(|t| t.sqnr_db);
+    let metric = |t: &Option<Result<Tool, String>>| t.as_ref().and_then(|r| r.as_ref().ok()).map(|t| t.metric);
+    let mut diffs: Vec<f64> =
+        rows.iter().filter(|r| !r.transformer).filter_map(|r| Some(db(&r.ptq)? - db(&r.nncf)?)).collect();
+    diffs.sort_by(f64::total_cmp);
+    let median = if diffs.is_empty() {
+        f64::NAN
+    } else if diffs.len() % 2 == 1 {
+        diffs[diffs.len() / 2]
+    } else {
+        (diffs[diffs.len() / 2 - 1] + diffs[diffs.len() / 2]) / 2.0
+    };
+    let tf: Vec<bool> = rows
+        .iter()
+        .filter(|r| r.transformer)
+        .filter_map(|r| Some(metric(&r.ptq)? >= metric(&r.nncf_tf)? - MARGIN))
+        .collect();
+    let _ = writeln!(s, "\n## Output SQNR against FP32\n");
+    let _ = writeln!(
+        s,
+        "Signal to quantization noise of the first output over the validation items, in dB (`tests/zoo/score.py`). \
+         On the {} entries ptq does not quantize as transformers, ptq's SQNR minus NNCF's has median **{median:.2} dB**. \
+         On the {} entries ptq quantizes as transformers (its report's model type), ptq's metric is at least NNCF \
+         `model_type=TRANSFORMER`'s − {MARGIN} on **{} of {}**.\n",
+        diffs.len(),
+        rows.iter().filter(|r| r.transformer).count(),
+        tf.iter().filter(|&&b| b).count(),
+        tf.len(),
+    );
+    let _ = writeln!(s, "| model | ptq model type | ptq dB | NNCF dB | NNCF transformer dB | onnxruntime dB |");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
+    let f = |x: Option<f64>| x.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"));
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.name,
+            if r.transformer { "transformer" } else { "default" },
+            f(db(&r.ptq)),
+            f(db(&r.nncf)),
+            f(db(&r.nncf_tf)),
+            f(db(&r.ort)),
+        );
+    }
 }

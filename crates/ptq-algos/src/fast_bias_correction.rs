@@ -30,9 +30,17 @@ use crate::structure::Links;
 pub const THRESHOLD: f32 = 2.0;
 
 /// The algorithm: input means from the stage's pass, then [`correct`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FastBiasCorrection {
+    /// Largest |shift / bias| applied.
+    pub threshold: f32,
     layers: Vec<Biased>,
+}
+
+impl FastBiasCorrection {
+    pub fn new(threshold: Option<f32>) -> FastBiasCorrection {
+        FastBiasCorrection { threshold: threshold.unwrap_or(THRESHOLD), layers: vec![] }
+    }
 }
 
 impl Algorithm for FastBiasCorrection {
@@ -41,7 +49,7 @@ impl Algorithm for FastBiasCorrection {
     }
 
     fn parameters(&self) -> String {
-        format!("threshold={THRESHOLD}")
+        format!("threshold={}", self.threshold)
     }
 
     fn statistic_points(&mut self, s: &State) -> Result<Vec<Watch>, AlgoError> {
@@ -51,7 +59,7 @@ impl Algorithm for FastBiasCorrection {
 
     fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {
         let specs: HashMap<ValueId, QuantSpec> = s.weights.iter().map(|(w, q)| (w.value, q.clone())).collect();
-        let (biases, rows) = correct(&s.graph, &self.layers, stats, &specs)?;
+        let (biases, rows) = correct(&s.graph, &self.layers, stats, &specs, self.threshold)?;
         s.biases.extend(biases);
         s.corrections.extend(rows);
         Ok(())
@@ -59,13 +67,15 @@ impl Algorithm for FastBiasCorrection {
 }
 
 /// Computes corrected biases; `weights` holds the spec of each quantized
-/// weight value. Returns the new bias per (bias reader, slot), and a report
+/// weight value; a layer's shift applies when max |shift / bias| is below
+/// `threshold`. Returns the new bias per (bias reader, slot), and a report
 /// row per layer.
 pub fn correct(
     g: &Graph,
     cands: &[Biased],
     stats: &Collected,
     weights: &HashMap<ValueId, QuantSpec>,
+    threshold: f32,
 ) -> Result<(NewBiases, Vec<Correction>), AlgoError> {
     let mut new_bias = HashMap::new();
     let mut rows = vec![];
@@ -111,7 +121,7 @@ pub fn correct(
         } else {
             shift.iter().zip(&bias).map(|(s, b)| (s / b).abs()).fold(0.0, f32::max)
         };
-        let applied = magnitude < THRESHOLD;
+        let applied = magnitude < threshold;
         if applied {
             new_bias.insert(c.bias_reader, bias.iter().zip(&shift).map(|(b, s)| b + s).collect());
         }

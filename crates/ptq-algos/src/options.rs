@@ -57,6 +57,11 @@ pub struct QuantizeOptions {
     /// Its fast form (default), or the full one that runs the quantized
     /// model on calibration items ([`crate::bias_correction`]).
     pub fast_bias_correction: bool,
+    /// Largest |shift / bias| a bias correction applies (NNCF's
+    /// `AdvancedBiasCorrectionParameters.threshold`). `None`: 2 for both
+    /// forms (NNCF: 2 for the fast one, 1000 for the full one; see
+    /// [`crate::bias_correction`]).
+    pub bias_correction_threshold: Option<f32>,
     /// ChannelAlignment before the ranges (default off, as in NNCF).
     pub channel_alignment: bool,
     pub ignored_scope: IgnoredScope,
@@ -106,6 +111,7 @@ impl Default for QuantizeOptions {
             subset_size: 300,
             bias_correction: true,
             fast_bias_correction: true,
+            bias_correction_threshold: None,
             channel_alignment: false,
             ignored_scope: IgnoredScope::default(),
             overflow_fix: OverflowFix::FirstLayer,

@@ -98,6 +98,11 @@ pub fn quantize_graph(
     if opts.subset_size == 0 {
         return Err(AlgoError::Option("subset size must be at least 1".into()));
     }
+    if let Some(th) = opts.bias_correction_threshold
+        && !(th.is_finite() && th > 0.0)
+    {
+        return Err(AlgoError::Option(format!("bias correction threshold must be positive, not {th}")));
+    }
     let mut t = Timings::default();
     let start = Instant::now();
     let mut g = g.clone();
@@ -144,13 +149,13 @@ pub fn quantize_graph(
         vec![Box::new(MinMax { estimator: opts.range_estimator, weights_range: opts.weights_range })];
     match (opts.bias_correction, opts.fast_bias_correction) {
         (true, true) => {
-            last.push(Box::new(FastBiasCorrection::default()));
+            last.push(Box::new(FastBiasCorrection::new(opts.bias_correction_threshold)));
             last.push(Box::new(RangeChoice { choosing }));
         }
         (true, false) => {
             // The full form corrects the model with its chosen ranges.
             last.push(Box::new(RangeChoice { choosing }));
-            last.push(Box::new(BiasCorrection::new(opts.subset_size)));
+            last.push(Box::new(BiasCorrection::new(opts.subset_size, opts.bias_correction_threshold)));
         }
         (false, _) => last.push(Box::new(RangeChoice { choosing })),
     }

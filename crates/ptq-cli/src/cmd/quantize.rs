@@ -58,6 +58,10 @@ pub struct Args {
     /// `fast_bias_correction=False`).
     #[arg(long, conflicts_with = "no_bias_correction")]
     pub no_fast_bias_correction: bool,
+    /// Largest |shift / bias| a bias correction applies [default: 2; NNCF
+    /// uses 1000 for the full form].
+    #[arg(long)]
+    pub bias_correction_threshold: Option<f32>,
     /// ChannelAlignment: centre and equalize the channels between two
     /// convolutions with nothing in between (NNCF's, off by default).
     #[arg(long)]
@@ -168,6 +172,7 @@ impl Args {
             subset_size: self.subset_size,
             bias_correction: !self.no_bias_correction,
             fast_bias_correction: !self.no_fast_bias_correction,
+            bias_correction_threshold: self.bias_correction_threshold,
             channel_alignment: self.channel_alignment,
             ignored_scope: IgnoredScope {
                 names: self.ignore_names.clone(),
