@@ -594,9 +594,9 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
     );
     let _ = writeln!(
         s,
-        "| model | producer | architecture | control flow | FP32 MB | inspect | round trip | ptq run (OpenVINO) | INT8 runs | metric | ptq | NNCF | NNCF transformer | onnxruntime | ptq cost | NNCF cost | ort cost | INT8 MB | ptq INT8 speed |"
+        "| model | producer | architecture | control flow | FP32 MB | inspect | round trip | ptq run (OpenVINO) | INT8 runs | metric | ptq | NNCF | NNCF transformer | onnxruntime | ptq cost | NNCF cost | NNCF transformer cost | ort cost | INT8 MB | ptq INT8 speed |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---:|---|---|---|---|---|---:|---:|---:|---:|---|---|---|---:|---:|");
+    let _ = writeln!(s, "|---|---|---|---|---:|---|---|---|---|---|---:|---:|---:|---:|---|---|---|---|---:|---:|");
     for r in rows {
         let run = match &r.run {
             None => "–".into(),
@@ -630,7 +630,7 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.producer,
             escape(&r.architecture),
@@ -648,6 +648,7 @@ fn document(env: &Env, rows: &[Row], args: &[String], seconds: f64) -> String {
             tool_metric(&r.ort),
             tool_cost(&r.ptq),
             tool_cost(&r.nncf),
+            tool_cost(&r.nncf_tf),
             tool_cost(&r.ort),
             match &r.ptq {
                 Some(Ok(t)) => format!("{:.2}", t.out_mb),

@@ -16,9 +16,9 @@
 //! on input channel `c`. NNCF scales by `r[c]` alone, which makes the
 //! activation's channels equal but moves all of their spread into the
 //! second convolution's weight columns, where the per-output-channel weight
-//! quantizer pays for it: on the zoo's ShuffleNet that cost 5 dB of output
-//! SQNR. The square root splits the spread between the two, as cross-layer
-//! equalization does (Nagel et al. 2019).
+//! quantizer pays for it. The square root splits the spread between the
+//! two, as cross-layer equalization does (Nagel et al. 2019). Measured on
+//! the zoo in docs/PERFORMANCE.md.
 //!
 //! The result is exact in real arithmetic when the second convolution has
 //! no padding (a padded border would see 0, not the shifted 0), which the
