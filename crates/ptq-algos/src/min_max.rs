@@ -24,6 +24,8 @@ use crate::weight_range::{self, WeightRange};
 pub struct MinMax {
     pub estimator: RangeEstimator,
     pub weights_range: WeightRange,
+    /// Compute each weight's SQNR for the report.
+    pub weight_sqnr: bool,
 }
 
 /// The activation statistics `estimator` reads for the quantizers `s`
@@ -66,16 +68,18 @@ impl Algorithm for MinMax {
                 (how, acts, rows)
             })
             .collect();
-        (s.weights, s.weight_rows) = weight_specs(&s.graph, &s.placed.weights, self.weights_range);
+        (s.weights, s.weight_rows) = weight_specs(&s.graph, &s.placed.weights, self.weights_range, self.weight_sqnr);
         Ok(())
     }
 }
 
-/// Symmetric specs for the weights, with their report rows.
+/// Symmetric specs for the weights, with their report rows (with each
+/// weight's SQNR when `sqnr`).
 pub fn weight_specs(
     g: &Graph,
     placed: &[WeightQuantizer],
     how: WeightRange,
+    sqnr: bool,
 ) -> (Vec<(WeightQuantizer, QuantSpec)>, Vec<QuantizerRow>) {
     let mut weights = vec![];
     let mut rows = vec![];
@@ -96,7 +100,7 @@ pub fn weight_specs(
             mean_max: None,
             min: None,
             max: None,
-            sqnr_db: spec.sqnr_db(a),
+            sqnr_db: if sqnr { spec.sqnr_db(a) } else { None },
             output_sqnr_db: None,
             histogram: None,
             order: None,

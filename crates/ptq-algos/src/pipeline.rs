@@ -145,8 +145,11 @@ pub fn quantize_graph(
     let record = bodies::to_record(&s.graph, &s.placed.user_ignored, opts.quantize_loop_bodies);
     bodies::inline_constant_captures(&mut s.graph, &record)?;
     let choosing = opts.range_estimator == RangeEstimator::Auto;
-    let mut last: Vec<Box<dyn Algorithm>> =
-        vec![Box::new(MinMax { estimator: opts.range_estimator, weights_range: opts.weights_range })];
+    let mut last: Vec<Box<dyn Algorithm>> = vec![Box::new(MinMax {
+        estimator: opts.range_estimator,
+        weights_range: opts.weights_range,
+        weight_sqnr: opts.weight_sqnr,
+    })];
     match (opts.bias_correction, opts.fast_bias_correction) {
         (true, true) => {
             last.push(Box::new(FastBiasCorrection::new(opts.bias_correction_threshold)));
