@@ -1,13 +1,17 @@
 //! Embedding tables in int8: the data of a Gather from a constant f32
-//! table (token, position and type embeddings) is stored as int8 with one
-//! symmetric scale per row and read through a DequantizeLinear, as NNCF's
-//! OpenVINO output compresses them. A transformer's tables are most of its
-//! file; each Gather reads whole rows, so a per-row scale keeps each
-//! embedding's own range.
+//! table (token, position and type embeddings), and a constant position
+//! table added to the activations (Whisper's and some ViTs' learned
+//! positions), is stored as int8 with one symmetric scale per row (per
+//! position) and read through a DequantizeLinear, as NNCF's OpenVINO output
+//! compresses them. A transformer's tables are most of its file; each
+//! Gather reads whole rows, so a per-row scale keeps each embedding's own
+//! range. Symmetric scales keep 0 and each row's extreme exact, so an
+//! additive mask of 0 and one large negative value survives unchanged.
 
 use std::collections::HashSet;
 
 use ptq_ir::ops::Op;
+use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::{Graph, NodeId, Tensor, ValueId};
 
 use crate::placement::WeightQuantizer;
@@ -15,28 +19,59 @@ use crate::placement::WeightQuantizer;
 /// Smallest table quantized (elements): smaller ones save too little.
 pub const MIN_ELEMENTS: usize = 4096;
 
-/// The tables to quantize: constant f32 matrices of at least
-/// [`MIN_ELEMENTS`] read only as the data of Gather nodes (none of them in
-/// `kept`, the nodes left in float) and not already among `weights`.
-pub fn tables(g: &Graph, kept: &HashSet<NodeId>, weights: &HashSet<ValueId>) -> Vec<WeightQuantizer> {
+/// Whether `n` reads a table at `slot` as an embedding: the data of a
+/// Gather, or either side of an Add whose other side is not constant.
+pub fn reads_as_table(g: &Graph, n: NodeId, slot: usize) -> bool {
+    let Some(node) = g.node(n) else { return false };
+    match &node.op {
+        Op::Gather(_) => slot == 0,
+        Op::Binary(Binary { kind: BinaryKind::Add }) if slot < 2 => {
+            node.inputs.get(1 - slot).copied().flatten().is_some_and(|o| g.constant(o).is_none())
+        }
+        _ => false,
+    }
+}
+
+/// The tables to quantize: constant f32 tensors of at least
+/// [`MIN_ELEMENTS`], of rank 2 (or 3 with a leading 1), with finite values,
+/// read only as tables ([`reads_as_table`]), and not already among
+/// `weights`. No Gather reader may be in `kept` (the nodes left in float)
+/// and no Add reader in `user_kept` (those the user's ignored scope keeps:
+/// a transformer's Adds are left in float only as to their activations).
+/// The scale axis is the row (position) axis, the second to last.
+pub fn tables(
+    g: &Graph,
+    kept: &HashSet<NodeId>,
+    user_kept: &HashSet<NodeId>,
+    weights: &HashSet<ValueId>,
+) -> Vec<WeightQuantizer> {
     let consumers = g.consumers();
     let mut out = vec![];
     let mut seen = HashSet::new();
-    for (_, n) in g.iter_nodes() {
-        let (Op::Gather(_), Some(t)) = (&n.op, n.inputs.first().copied().flatten()) else { continue };
-        if !seen.insert(t) || weights.contains(&t) || g.outputs().contains(&t) || g.inputs().contains(&t) {
-            continue;
-        }
-        let Some(Tensor::F32(a)) = g.constant(t) else { continue };
-        if a.ndim() != 2 || a.len() < MIN_ELEMENTS {
-            continue;
-        }
-        let readers = consumers.get(&t).cloned().unwrap_or_default();
-        let only_gathers = readers.iter().all(|&(r, slot)| {
-            slot == 0 && !kept.contains(&r) && g.node(r).is_some_and(|rn| matches!(rn.op, Op::Gather(_)))
-        });
-        if only_gathers && !readers.is_empty() {
-            out.push(WeightQuantizer { value: t, readers, axis: Some(0), half_range: false });
+    for (id, n) in g.iter_nodes() {
+        for (slot, t) in n.inputs.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            if !reads_as_table(g, id, slot)
+                || !seen.insert(t)
+                || weights.contains(&t)
+                || g.outputs().contains(&t)
+                || g.inputs().contains(&t)
+            {
+                continue;
+            }
+            let Some(Tensor::F32(a)) = g.constant(t) else { continue };
+            let rank_ok = a.ndim() == 2 || a.ndim() == 3 && a.shape()[0] == 1;
+            if !rank_ok || a.len() < MIN_ELEMENTS || a.iter().any(|v| !v.is_finite()) {
+                continue;
+            }
+            let readers = consumers.get(&t).cloned().unwrap_or_default();
+            let only_tables = readers.iter().all(|&(r, slot)| {
+                let gather = g.node(r).is_some_and(|n| matches!(n.op, Op::Gather(_)));
+                !(if gather { kept } else { user_kept }).contains(&r) && reads_as_table(g, r, slot)
+            });
+            if only_tables && !readers.is_empty() {
+                out.push(WeightQuantizer { value: t, readers, axis: Some(a.ndim() - 2), half_range: false });
+            }
         }
     }
     out.sort_by_key(|w| w.value);
@@ -120,6 +155,57 @@ mod tests {
         let off = QuantizeOptions { quantize_embeddings: false, ..QuantizeOptions::default() };
         let q = crate::quantize_graph(&b.g, &mut std::iter::once(Ok(item(false))), &off, &mut |_| {}).unwrap();
         assert!(q.setup.weights.is_empty());
+    }
+
+    /// x `[1, 100, 48]` + a learned position table `[100, 48]` whose row p
+    /// spans ±(p + 1) / 10, and a `[1, 100, 48]` additive mask of 0 and −1e4.
+    #[test]
+    fn an_added_position_table_is_int8_per_position_and_a_mask_stays_exact() {
+        let mut b = G::default();
+        let x = b.input("x", &[1, 100, 48]);
+        let pos: Vec<f32> =
+            (0..4800).map(|i| ((i % 48) as f32 / 47.0 * 2.0 - 1.0) * ((i / 48 + 1) as f32 / 10.0)).collect();
+        let pos = b.g.add_constant(
+            "pos",
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[100, 48]), pos).unwrap()),
+            ConstSource::Stored,
+        );
+        let mask: Vec<f32> = (0..4800).map(|i| if i % 7 == 0 { -1e4 } else { 0.0 }).collect();
+        let mask = b.g.add_constant(
+            "mask",
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 100, 48]), mask).unwrap()),
+            ConstSource::Stored,
+        );
+        let y = b.node("add_pos", crate::testgraph::add(), &[x, pos]);
+        let z = b.node("add_mask", crate::testgraph::add(), &[y, mask]);
+        b.output(z);
+        ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+        let data: Vec<f32> = (0..4800).map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0).collect();
+        let item = vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 100, 48]), data).unwrap()))];
+        let q = crate::quantize_graph(
+            &b.g,
+            &mut std::iter::once(Ok(item.clone())),
+            &QuantizeOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let names: Vec<(&str, Option<usize>)> =
+            q.setup.weights.iter().map(|(w, _)| (b.g.value(w.value).name.as_str(), w.axis)).collect();
+        assert_eq!(names, [("pos", Some(0)), ("mask", Some(1))]);
+        assert_eq!(q.report.quantizers.iter().filter(|r| r.kind == "embedding").count(), 2);
+        let run = |g: &ptq_ir::Graph| {
+            let plan = ptq_exec::Plan::new(g, &ptq_exec::ExecOptions { threads: 1, ..Default::default() }).unwrap();
+            match plan.run(item.clone()).unwrap().remove(0).1 {
+                Tensor::F32(a) => a,
+                t => panic!("{t:?}"),
+            }
+        };
+        let (want, got) = (run(&b.g), run(&q.graph));
+        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+            let row = (i % 4800 / 48) as f32;
+            // Half a step of the position row's scale; the mask is exact.
+            assert!((a - b).abs() <= (row + 1.0) / 10.0 / 127.0 / 2.0 + 1e-3, "{i}: {a} vs {b}");
+        }
     }
 
     #[test]

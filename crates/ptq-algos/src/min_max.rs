@@ -6,7 +6,7 @@
 //! candidate estimator; [`crate::range_choice::RangeChoice`] then keeps
 //! one.
 
-use ptq_ir::{Graph, Op, Tensor};
+use ptq_ir::{Graph, Tensor};
 use ptq_stats::Granularity;
 
 use crate::activations;
@@ -88,7 +88,7 @@ pub fn weight_specs(
         let amax = weight_range::ranges(a, w.axis, how, w.half_range);
         let axis = if amax.len() > 1 { w.axis } else { None };
         let spec = spec::symmetric_weight(&amax, axis, w.half_range);
-        let embedding = w.readers.iter().all(|&(n, _)| g.node(n).is_some_and(|n| matches!(n.op, Op::Gather(_))));
+        let embedding = w.readers.iter().all(|&(n, slot)| crate::embeddings::reads_as_table(g, n, slot));
         rows.push(QuantizerRow {
             kind: if embedding { "embedding" } else { "weight" },
             tensor: g.value(w.value).name.clone(),

@@ -306,7 +306,8 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     if opts.quantize_embeddings {
         let kept: HashSet<NodeId> = out.ignored.keys().chain(&out.user_ignored).copied().collect();
         let weights: HashSet<ValueId> = out.weights.iter().map(|w| w.value).collect();
-        out.weights.extend(crate::embeddings::tables(g, &kept, &weights));
+        let user_kept: HashSet<NodeId> = out.user_ignored.iter().copied().collect();
+        out.weights.extend(crate::embeddings::tables(g, &kept, &user_kept, &weights));
     }
     Ok(out)
 }
