@@ -33,7 +33,7 @@ use ptq_stats::Granularity;
 use serde::Serialize;
 
 use crate::algorithm::{Algorithm, State};
-use crate::calibrate::{Collected, Item, Watch};
+use crate::calibrate::{Collected, Item, Pass, Watch, calibrate};
 use crate::error::AlgoError;
 use crate::options::QuantizeOptions;
 use crate::range_choice;
@@ -467,8 +467,8 @@ impl Algorithm for SmoothQuant {
 }
 
 /// The output error of `cand` quantized (without smoothing, with NNCF's
-/// mean ranges and no weight SQNR) on the even items of `first` and run on
-/// the odd ones, against the float graph's
+/// mean ranges, weights rounded in float, no bias correction) on the even
+/// items of `first` and run on the odd ones, against the float graph's
 /// outputs there: ranges fitted to the very items they are scored on would
 /// favour it.
 fn score(
@@ -500,7 +500,27 @@ fn score(
         range_estimator: crate::range::RangeEstimator::MeanMinMax,
         ..s.opts.clone()
     };
-    let q = crate::pipeline::quantize_graph(cand, &mut fit.into_iter().map(Ok), &sub, &mut |_| {})?;
-    let got = range_choice::outputs(&q.graph, &held, s.opts.threads)?;
+    // Weights rounded to their int8 grid but kept in float, and only the
+    // activation quantizers inserted, as the range choice does: no int8
+    // weights to write and fold back, and no bias correction.
+    let placed = crate::placement::place(cand, &sub)?;
+    let how = sub.range_estimator;
+    let watch: Vec<Watch> = placed
+        .acts
+        .iter()
+        .map(|q| Watch {
+            value: q.value,
+            granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
+            histogram_bins: 0,
+            quantile_ppm: 0,
+        })
+        .collect();
+    let pass = Pass { subset: fit.len().max(1), watch: &watch, threads: s.opts.threads, ..Default::default() };
+    let stats = calibrate(cand, &mut fit.into_iter().map(Ok), &pass, &mut |_| {})?;
+    let (acts, _) = crate::activations::specs(cand, &placed.acts, &stats, how);
+    let (weights, _) = crate::min_max::weight_specs(cand, &placed.weights, sub.weights_range, false);
+    let base = range_choice::with_fake_weights(cand, &weights, &HashMap::new())?;
+    let setup = crate::pipeline::Setup { float: base, acts, weights: vec![], biases: HashMap::new() };
+    let got = range_choice::outputs(&setup.build(&crate::pipeline::Exclusions::default())?, &held, s.opts.threads)?;
     Ok(range_choice::relative_error(want.as_deref().unwrap_or_default(), &got))
 }
