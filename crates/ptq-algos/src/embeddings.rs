@@ -32,9 +32,14 @@ pub fn reads_as_table(g: &Graph, n: NodeId, slot: usize) -> bool {
     }
 }
 
+fn ndim_is_2(a: &ndarray::ArrayD<f32>) -> bool {
+    a.ndim() == 2
+}
+
 /// The tables to quantize: constant f32 tensors of at least
 /// [`MIN_ELEMENTS`], of rank 2 (or 3 with a leading 1), with finite values,
-/// read only as tables ([`reads_as_table`]), and not already among
+/// read only as tables ([`reads_as_table`]; a gathered matrix may also be
+/// read by a Transpose, a tied output head), and not already among
 /// `weights`. No Gather reader may be in `kept` (the nodes left in float)
 /// and no Add reader in `user_kept` (those the user's ignored scope keeps:
 /// a transformer's Adds are left in float only as to their activations).
@@ -65,9 +70,15 @@ pub fn tables(
                 continue;
             }
             let readers = consumers.get(&t).cloned().unwrap_or_default();
+            let is = |r: NodeId, f: fn(&Op) -> bool| g.node(r).is_some_and(|n| f(&n.op));
+            let gathered = readers.iter().any(|&(r, _)| is(r, |op| matches!(op, Op::Gather(_))));
             let only_tables = readers.iter().all(|&(r, slot)| {
-                let gather = g.node(r).is_some_and(|n| matches!(n.op, Op::Gather(_)));
-                !(if gather { kept } else { user_kept }).contains(&r) && reads_as_table(g, r, slot)
+                let gather = is(r, |op| matches!(op, Op::Gather(_)));
+                // A tied output head reads the gathered table transposed
+                // (GPT-2's lm_head): its rows are the head's output
+                // channels, so the per-row scale suits it too.
+                let tied_head = gathered && slot == 0 && ndim_is_2(a) && is(r, |op| matches!(op, Op::Transpose(_)));
+                !(if gather { kept } else { user_kept }).contains(&r) && (reads_as_table(g, r, slot) || tied_head)
             });
             if only_tables && !readers.is_empty() {
                 out.push(WeightQuantizer { value: t, readers, axis: Some(a.ndim() - 2), half_range: false });
@@ -206,6 +217,35 @@ mod tests {
             // Half a step of the position row's scale; the mask is exact.
             assert!((a - b).abs() <= (row + 1.0) / 10.0 / 127.0 / 2.0 + 1e-3, "{i}: {a} vs {b}");
         }
+    }
+
+    /// GPT-2's tied head: the table is gathered and read transposed by the
+    /// output MatMul; one int8 copy with per-row scales serves both.
+    #[test]
+    fn a_tied_output_head_shares_the_int8_table() {
+        let mut b = graph(false);
+        let table = b.g.values().iter().position(|v| v.name == "table").map(ptq_ir::ValueId).unwrap();
+        let e = b.g.outputs()[0];
+        let tt = b.node("head_t", ptq_ir::ops::transpose::Transpose { perm: Some(vec![1, 0]) }, &[table]);
+        let logits = b.node("head", matmul(), &[e, tt]);
+        b.g.outputs_mut()[0] = logits;
+        ptq_ir::infer::infer_facts(&mut b.g).unwrap();
+        let q = crate::quantize_graph(
+            &b.g,
+            &mut std::iter::once(Ok(item(false))),
+            &QuantizeOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let (w, _) = q.setup.weights.iter().find(|(w, _)| w.value == table).expect("the table is quantized");
+        assert_eq!((w.axis, w.readers.len()), (Some(0), 2));
+        // The head reads the table's own grid, not a per-tensor requantization.
+        assert!(q.setup.acts.iter().all(|(a, _)| a.value != tt), "an activation quantizer on the transposed table");
+        let read: std::collections::HashSet<ptq_ir::ValueId> =
+            q.graph.iter_nodes().flat_map(|(_, n)| n.input_ids()).collect();
+        let f32_tables =
+            read.iter().filter(|&&v| matches!(q.graph.constant(v), Some(Tensor::F32(t)) if t.len() >= 5120)).count();
+        assert_eq!(f32_tables, 0, "no float copy of the table is left");
     }
 
     #[test]

@@ -307,7 +307,18 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         let kept: HashSet<NodeId> = out.ignored.keys().chain(&out.user_ignored).copied().collect();
         let weights: HashSet<ValueId> = out.weights.iter().map(|w| w.value).collect();
         let user_kept: HashSet<NodeId> = out.user_ignored.iter().copied().collect();
-        out.weights.extend(crate::embeddings::tables(g, &kept, &user_kept, &weights));
+        let tables = crate::embeddings::tables(g, &kept, &user_kept, &weights);
+        // A tied head reads a table through a Transpose: the table's own
+        // per-row grid is its weight quantizer, so the activation quantizer
+        // on the Transpose's output would only requantize it per tensor.
+        let transposed: HashSet<ValueId> = tables
+            .iter()
+            .flat_map(|t| t.readers.iter())
+            .filter(|&&(r, _)| g.node(r).is_some_and(|n| matches!(n.op, Op::Transpose(_))))
+            .filter_map(|&(r, _)| g.node(r).and_then(|n| n.outputs.first().copied().flatten()))
+            .collect();
+        out.acts.retain(|q| !transposed.contains(&q.value));
+        out.weights.extend(tables);
     }
     Ok(out)
 }

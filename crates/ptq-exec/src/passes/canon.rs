@@ -15,6 +15,8 @@
 //!   axis whole (a grouped convolution's weights, merged), becomes a
 //!   DequantizeLinear of the (transposed, reshaped) i8 constant, its scale
 //!   along the one axis it varies on.
+//! - A Transpose of a DequantizeLinear of a constant becomes a
+//!   DequantizeLinear of the transposed constant (a tied output head).
 //! - A per-tensor u8 (or symmetric i8) DequantizeLinear read only by a Reshape, Flatten,
 //!   Squeeze, Unsqueeze or Transpose moves after it (that node then moves
 //!   u8 values), so the MatMul or Gemm behind a flattening reads a
@@ -46,7 +48,7 @@ use crate::util::sole_reader;
 /// added) until none applies.
 pub fn canonicalize(g: &mut Graph) -> Result<(), IrError> {
     rewrite(g, &mut [&mut FakeQuantizeToQdq])?;
-    rewrite(g, &mut [&mut CompressedWeight])?;
+    rewrite(g, &mut [&mut CompressedWeight, &mut TransposedWeight])?;
     rewrite(g, &mut [&mut DequantizeAfterMove, &mut DropRequantize, &mut QuantizeBeforeMove])?;
     Ok(())
 }
@@ -81,6 +83,65 @@ impl Rule for CompressedWeight {
         let w = compressed_weight(view.graph, view.producers(), view.consumers(), id)?;
         weight_patch(view.graph, w)
     }
+}
+
+/// A Transpose of a DequantizeLinear of a constant becomes a
+/// DequantizeLinear of the transposed constant, its axis permuted (anchored
+/// at the Transpose; the first DequantizeLinear stays for its other
+/// readers). A tied output head (GPT-2's, reading the int8 embedding table
+/// transposed) then reads a weight the integer MatMul takes.
+#[derive(Debug)]
+pub struct TransposedWeight;
+
+impl Rule for TransposedWeight {
+    fn name(&self) -> &'static str {
+        "transposed weight"
+    }
+
+    fn rewrite(&mut self, view: &View<'_>, id: NodeId) -> Option<Patch> {
+        transposed_weight(view.graph, view.producers(), id)
+    }
+}
+
+fn transposed_weight(g: &Graph, producers: &Producers, id: NodeId) -> Option<Patch> {
+    let node = g.node(id)?;
+    let Op::Transpose(t) = &node.op else { return None };
+    let (x, y) = (node.inputs.first().copied().flatten()?, node.outputs.first().copied().flatten()?);
+    let &(dq, 0) = producers.get(&x)? else { return None };
+    let dqn = g.node(dq)?;
+    let Op::DequantizeLinear(op) = &dqn.op else { return None };
+    if op.block_size.is_some_and(|b| b != 0) {
+        return None;
+    }
+    let q = dqn.inputs.first().copied().flatten()?;
+    let rank = g.constant(q)?.shape().len();
+    let perm: Vec<usize> = match &t.perm {
+        Some(p) => p.iter().map(|&a| usize::try_from(a).ok().filter(|&a| a < rank)).collect::<Option<_>>()?,
+        None => (0..rank).rev().collect(),
+    };
+    if perm.len() != rank || (0..rank).any(|a| !perm.contains(&a)) {
+        return None;
+    }
+    let moved = match g.constant(q)? {
+        Tensor::I8(a) => Tensor::I8(a.clone().permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned()),
+        Tensor::U8(a) => Tensor::U8(a.clone().permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned()),
+        _ => return None,
+    };
+    let scale = dqn.inputs.get(1).copied().flatten()?;
+    let per_axis = g.constant(scale)?.shape().iter().product::<usize>() > 1;
+    let axis = if per_axis {
+        let a = op.axis.unwrap_or(1);
+        let a = usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok()?;
+        Some(perm.iter().position(|&p| p == a)? as i64)
+    } else {
+        op.axis
+    };
+    let mut p = Patch::new();
+    let qt = p.add_constant(format!("{}/transposed", g.value(q).name), moved);
+    let inputs = vec![Some(qt), Some(scale.into()), dqn.inputs.get(2).copied().flatten().map(PatchValue::from)];
+    p.remove_node(id);
+    p.add_node_like(node, node.name.clone(), DequantizeLinear { axis, block_size: None }, inputs, vec![Some(y.into())]);
+    Some(p)
 }
 
 /// A DequantizeLinear moves after the moving node that is its only reader.
@@ -599,5 +660,54 @@ mod tests {
         assert_eq!(kept_axis(&[2, 4, 1, 3, 3], &[8, 1, 3, 3], 1), None);
         assert_eq!(kept_axis(&[1, 6, 5], &[6, 5], 1), Some(0));
         assert_eq!(kept_axis(&[6, 5], &[3, 2, 5], 0), None);
+    }
+
+    /// DequantizeLinear(i8 `[4, 3]`, one scale per row) → Transpose becomes
+    /// a DequantizeLinear of the `[3, 4]` transpose with its scales on axis
+    /// 1, and computes the same values.
+    #[test]
+    fn a_transposed_per_row_weight_becomes_a_per_column_dequantize() {
+        use ptq_ir::ops::dequantize::DequantizeLinear;
+        use ptq_ir::ops::transpose::Transpose;
+        let mut g = Graph::default();
+        let q: Vec<i8> = (0..12).map(|i| (i * 23 % 255 - 127) as i8).collect();
+        let q = g.add_constant(
+            "q",
+            Tensor::I8(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[4, 3]), q).unwrap()),
+            ConstSource::Stored,
+        );
+        let scale = g.add_constant("s", Tensor::from_f32s(&[0.5, 0.25, 2.0, 1.0]), ConstSource::Stored);
+        let value = |g: &mut Graph, name: &str| g.add_value(Value { name: name.into(), ..Value::default() });
+        let (w, y) = (value(&mut g, "w"), value(&mut g, "y"));
+        let node = |name: &str, op: Op, inputs: Vec<Option<ptq_ir::ValueId>>, out| Node {
+            name: name.into(),
+            op,
+            inputs,
+            outputs: vec![Some(out)],
+            doc: String::new(),
+            meta: vec![],
+        };
+        g.add_node(node(
+            "dq",
+            DequantizeLinear { axis: Some(0), block_size: None }.into(),
+            vec![Some(q), Some(scale)],
+            w,
+        ));
+        g.add_node(node("t", Transpose { perm: Some(vec![1, 0]) }.into(), vec![Some(w)], y));
+        g.outputs_mut().push(y);
+        ptq_ir::infer::infer_facts(&mut g).unwrap();
+        let run = |g: &Graph| {
+            let plan =
+                crate::Plan::new(g, &crate::ExecOptions { threads: 1, optimize: false, ..Default::default() }).unwrap();
+            plan.run(vec![]).unwrap().remove(0).1
+        };
+        let want = run(&g);
+        let mut c = g.clone();
+        super::canonicalize(&mut c).unwrap();
+        let (_, n) = c.iter_nodes().find(|(_, n)| n.outputs[0] == Some(y)).unwrap();
+        let Op::DequantizeLinear(op) = &n.op else { panic!("{:?}", n.op) };
+        assert_eq!(op.axis, Some(1));
+        assert_eq!(c.constant(n.inputs[0].unwrap()).unwrap().shape(), &[3, 4]);
+        assert_eq!(run(&c), want);
     }
 }
