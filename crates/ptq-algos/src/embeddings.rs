@@ -131,16 +131,14 @@ mod tests {
         item
     }
 
+    fn quantize_one(g: &ptq_ir::Graph, item: crate::calibrate::Item) -> crate::Quantized {
+        crate::quantize_graph(g, &mut std::iter::once(Ok(item)), &QuantizeOptions::default(), &mut |_| {}).unwrap()
+    }
+
     #[test]
     fn a_gathered_table_is_int8_with_one_scale_per_row() {
         let b = graph(false);
-        let q = crate::quantize_graph(
-            &b.g,
-            &mut std::iter::once(Ok(item(false))),
-            &QuantizeOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let q = quantize_one(&b.g, item(false));
         let (w, spec) = &q.setup.weights[0];
         assert_eq!((b.g.value(w.value).name.as_str(), w.axis), ("table", Some(0)));
         // Row r spans ±(r + 1): its scale is (r + 1) / 127.
@@ -230,13 +228,7 @@ mod tests {
         let logits = b.node("head", matmul(), &[e, tt]);
         b.g.outputs_mut()[0] = logits;
         ptq_ir::infer::infer_facts(&mut b.g).unwrap();
-        let q = crate::quantize_graph(
-            &b.g,
-            &mut std::iter::once(Ok(item(false))),
-            &QuantizeOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let q = quantize_one(&b.g, item(false));
         let (w, _) = q.setup.weights.iter().find(|(w, _)| w.value == table).expect("the table is quantized");
         assert_eq!((w.axis, w.readers.len()), (Some(0), 2));
         // The head reads the table's own grid, not a per-tensor requantization.
