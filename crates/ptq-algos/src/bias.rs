@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use ndarray::Axis;
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
-use ptq_stats::Granularity;
 
 use crate::calibrate::Watch;
 use crate::spec::QuantSpec;
@@ -109,14 +108,7 @@ pub fn candidates(g: &Graph, l: &Links<'_>, weighted: &[NodeId]) -> Vec<Biased> 
 
 /// The per-channel statistics FastBiasCorrection needs: input means.
 pub fn watches(c: &[Biased]) -> Vec<Watch> {
-    c.iter()
-        .map(|b| Watch {
-            value: b.input,
-            granularity: Granularity::PerChannel { axis: b.in_axis },
-            histogram_bins: 0,
-            quantile_ppm: 0,
-        })
-        .collect()
+    c.iter().map(|b| Watch::per_channel(b.input, b.in_axis)).collect()
 }
 
 /// The weight as the quantized model sees it.

@@ -34,6 +34,13 @@ pub struct Watch {
     pub quantile_ppm: u32,
 }
 
+impl Watch {
+    /// Per-channel statistics along `axis`, without histogram or quantiles.
+    pub fn per_channel(value: ValueId, axis: usize) -> Watch {
+        Watch { value, granularity: Granularity::PerChannel { axis }, histogram_bins: 0, quantile_ppm: 0 }
+    }
+}
+
 /// Statistics key: the value and whether they are per channel.
 pub type Key = (ValueId, bool);
 

@@ -33,7 +33,6 @@ use ndarray::{ArrayD, Axis};
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::ops::spatial::AutoPad;
 use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId};
-use ptq_stats::Granularity;
 
 use crate::algorithm::{Algorithm, State};
 use crate::calibrate::{Collected, Watch};
@@ -182,16 +181,7 @@ impl Algorithm for ChannelAlignment {
             .into_iter()
             .filter(|p| !ignored.contains(&p.first) && !ignored.contains(&p.second))
             .collect();
-        Ok(self
-            .pairs
-            .iter()
-            .map(|p| Watch {
-                value: p.mid,
-                granularity: Granularity::PerChannel { axis: 1 },
-                histogram_bins: 0,
-                quantile_ppm: 0,
-            })
-            .collect())
+        Ok(self.pairs.iter().map(|p| Watch::per_channel(p.mid, 1)).collect())
     }
 
     fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {
@@ -271,12 +261,7 @@ mod tests {
         assert_eq!(ps.len(), 1, "{ps:?}");
         let cfg = crate::calibrate::Pass {
             subset: items.len(),
-            watch: &[Watch {
-                value: ps[0].mid,
-                granularity: Granularity::PerChannel { axis: 1 },
-                histogram_bins: 0,
-                quantile_ppm: 0,
-            }],
+            watch: &[Watch::per_channel(ps[0].mid, 1)],
             threads: 1,
             ..Default::default()
         };

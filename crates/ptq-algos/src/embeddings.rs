@@ -32,10 +32,6 @@ pub fn reads_as_table(g: &Graph, n: NodeId, slot: usize) -> bool {
     }
 }
 
-fn ndim_is_2(a: &ndarray::ArrayD<f32>) -> bool {
-    a.ndim() == 2
-}
-
 /// The tables to quantize: constant f32 tensors of at least
 /// [`MIN_ELEMENTS`], of rank 2 (or 3 with a leading 1), with finite values,
 /// read only as tables ([`reads_as_table`]; a gathered matrix may also be
@@ -77,7 +73,7 @@ pub fn tables(
                 // A tied output head reads the gathered table transposed
                 // (GPT-2's lm_head): its rows are the head's output
                 // channels, so the per-row scale suits it too.
-                let tied_head = gathered && slot == 0 && ndim_is_2(a) && is(r, |op| matches!(op, Op::Transpose(_)));
+                let tied_head = gathered && slot == 0 && a.ndim() == 2 && is(r, |op| matches!(op, Op::Transpose(_)));
                 !(if gather { kept } else { user_kept }).contains(&r) && (reads_as_table(g, r, slot) || tied_head)
             });
             if only_tables && !readers.is_empty() {

@@ -13,7 +13,7 @@ use crate::activations;
 use crate::algorithm::{Algorithm, State};
 use crate::calibrate::{Collected, Watch};
 use crate::error::AlgoError;
-use crate::placement::{Scheme, WeightQuantizer};
+use crate::placement::{ActQuantizer, Scheme, WeightQuantizer};
 use crate::range::{self, RangeEstimator};
 use crate::report::QuantizerRow;
 use crate::spec::{self, QuantSpec};
@@ -28,12 +28,9 @@ pub struct MinMax {
     pub weight_sqnr: bool,
 }
 
-/// The activation statistics `estimator` reads for the quantizers `s`
-/// placed.
-pub fn activation_watches(s: &State, estimator: RangeEstimator) -> Vec<Watch> {
-    s.placed
-        .acts
-        .iter()
+/// The activation statistics `estimator` reads for the quantizers `acts`.
+pub fn activation_watches(acts: &[ActQuantizer], estimator: RangeEstimator) -> Vec<Watch> {
+    acts.iter()
         .map(|q| Watch {
             value: q.value,
             granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
@@ -53,7 +50,7 @@ impl Algorithm for MinMax {
     }
 
     fn statistic_points(&mut self, s: &State) -> Result<Vec<Watch>, AlgoError> {
-        Ok(activation_watches(s, self.estimator))
+        Ok(activation_watches(&s.placed.acts, self.estimator))
     }
 
     fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {

@@ -29,7 +29,6 @@ use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::patch::PatchValue;
 use ptq_ir::pattern::{Consumers, Producers};
 use ptq_ir::{Graph, NodeId, Patch, Tensor, Value, ValueId};
-use ptq_stats::Granularity;
 use serde::Serialize;
 
 use crate::algorithm::{Algorithm, State};
@@ -166,15 +165,7 @@ pub fn groups(g: &Graph, targets: &HashSet<NodeId>, alphas: &[SmoothQuantAlphas]
 
 /// The per-channel statistics each group needs.
 pub fn watches(groups: &[Group]) -> Vec<Watch> {
-    groups
-        .iter()
-        .map(|gr| Watch {
-            value: gr.value,
-            granularity: Granularity::PerChannel { axis: gr.axis },
-            histogram_bins: 0,
-            quantile_ppm: 0,
-        })
-        .collect()
+    groups.iter().map(|gr| Watch::per_channel(gr.value, gr.axis)).collect()
 }
 
 /// `max |w|` per input channel.
@@ -505,16 +496,7 @@ fn score(
     // weights to write and fold back, and no bias correction.
     let placed = crate::placement::place(cand, &sub)?;
     let how = sub.range_estimator;
-    let watch: Vec<Watch> = placed
-        .acts
-        .iter()
-        .map(|q| Watch {
-            value: q.value,
-            granularity: q.axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel { axis }),
-            histogram_bins: 0,
-            quantile_ppm: 0,
-        })
-        .collect();
+    let watch = crate::min_max::activation_watches(&placed.acts, how);
     let pass = Pass { subset: fit.len().max(1), watch: &watch, threads: s.opts.threads, ..Default::default() };
     let stats = calibrate(cand, &mut fit.into_iter().map(Ok), &pass, &mut |_| {})?;
     let (acts, _) = crate::activations::specs(cand, &placed.acts, &stats, how);
