@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use ndarray::Axis;
 use ptq_ir::ops::binary::{Binary, BinaryKind};
 use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
 
@@ -114,14 +113,6 @@ pub fn watches(c: &[Biased]) -> Vec<Watch> {
 /// The weight as the quantized model sees it.
 pub fn fake_weight(w: &Tensor, spec: &QuantSpec) -> Option<Tensor> {
     let Tensor::F32(a) = w else { return None };
-    let mut a = a.clone();
-    match spec.axis {
-        Some(ax) if ax < a.ndim() => {
-            for (c, mut lane) in a.axis_iter_mut(Axis(ax)).enumerate() {
-                lane.mapv_inplace(|v| spec.fake(v, c));
-            }
-        }
-        _ => a.mapv_inplace(|v| spec.fake(v, 0)),
-    }
+    let a = spec.fake_all(a);
     Some(Tensor::F32(a))
 }

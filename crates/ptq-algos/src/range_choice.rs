@@ -48,7 +48,7 @@ pub fn with_fake_weights(
     let mut p = Patch::new();
     for (q, spec) in weights {
         let Some(Tensor::F32(w)) = g.constant(q.value) else { continue };
-        let f = spec.map_channels(w, |x, c| spec.fake(x, c));
+        let f = spec.fake_all(w);
         let v = p.add_constant(format!("{}_fake_quantized", g.value(q.value).name), Tensor::F32(f));
         for &(n, slot) in &q.readers {
             p.set_input(n, slot, v);

@@ -37,7 +37,7 @@ impl QuantSpec {
     /// q = clamp(round_half_even(x / scale) + zp) for channel `c`.
     pub fn quantize(&self, x: f32, c: usize) -> i32 {
         let (s, z) = (self.scale[c.min(self.scale.len() - 1)], self.zero_point[c.min(self.zero_point.len() - 1)]);
-        let q = (x / s).round_ties_even() as i64 + z as i64;
+        let q = (round_even(x / s) as i64).saturating_add(z as i64);
         q.clamp(self.levels.0 as i64, self.levels.1 as i64) as i32
     }
 
@@ -54,11 +54,66 @@ impl QuantSpec {
 
     /// The SQNR (dB) of quantizing the constant `a` with this spec.
     pub fn sqnr_db(&self, a: &ndarray::ArrayD<f32>) -> Option<f64> {
-        let err = self.map_channels(a, |x, c| {
-            let d = f64::from(x) - f64::from(self.fake(x, c));
-            d * d
-        });
-        crate::report::sqnr_db(a.iter().map(|&x| f64::from(x) * f64::from(x)).sum(), err.sum())
+        let fake = self.fake_all(a);
+        let (mut sig, mut err) = (0.0f64, 0.0f64);
+        for (&x, &y) in a.iter().zip(fake.iter()) {
+            let d = f64::from(x) - f64::from(y);
+            sig += f64::from(x) * f64::from(x);
+            err += d * d;
+        }
+        crate::report::sqnr_db(sig, err)
+    }
+
+    /// [`QuantSpec::fake`] of every element of `a`. The same numbers,
+    /// computed a channel's run at a time with its scale, zero point and
+    /// levels as floats (exact for levels within ±2²⁴, which 8-bit specs
+    /// are; others take the per-element path).
+    pub fn fake_all(&self, a: &ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
+        const EXACT: i32 = 1 << 24;
+        if self.levels.0 < -EXACT || self.levels.1 > EXACT || self.zero_point.iter().any(|z| z.abs() > EXACT) {
+            return self.map_channels(a, |x, c| self.fake(x, c));
+        }
+        let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
+        let at = |c: usize| {
+            let c = c.min(self.scale.len() - 1);
+            (self.scale[c], self.zero_point[c.min(self.zero_point.len() - 1)] as f32)
+        };
+        self.map_runs(a, |c, run, out| {
+            let (s, z) = at(c);
+            // Branch-free, so that it vectorizes: `max`/`min` take the
+            // level for a NaN quotient, and the select then gives fake's 0.
+            for (o, &x) in out.iter_mut().zip(run) {
+                let q = (round_even(x / s) + z).max(lo).min(hi);
+                *o = if x.is_nan() { 0.0 } else { (q - z) * s };
+            }
+        })
+        .unwrap_or_else(|| self.map_channels(a, |x, c| self.fake(x, c)))
+    }
+
+    /// `f(channel, run, out)` over the contiguous runs of a standard-layout
+    /// `a`, each run lying in one channel along [`QuantSpec::axis`]; `f`
+    /// writes the run's results to `out`, as long as the run. None when `a`
+    /// is not in standard layout.
+    fn map_runs<T: Clone + Default>(
+        &self,
+        a: &ndarray::ArrayD<f32>,
+        mut f: impl FnMut(usize, &[f32], &mut [T]),
+    ) -> Option<ndarray::ArrayD<T>> {
+        // An axis view of an `IxDyn` array costs a multi-index step per
+        // element; the memory walked in order costs none.
+        let flat = a.as_slice()?;
+        let axis = self.axis.filter(|&ax| ax < a.ndim());
+        let inner: usize = axis.map_or(flat.len(), |ax| a.shape()[ax + 1..].iter().product());
+        let run = axis.map_or(flat.len(), |ax| a.shape()[ax] * inner);
+        let mut out = vec![T::default(); flat.len()];
+        if inner > 0 && run > 0 {
+            for (block, dst) in flat.chunks(run).zip(out.chunks_mut(run)) {
+                for (c, (lane, d)) in block.chunks(inner).zip(dst.chunks_mut(inner)).enumerate() {
+                    f(c, lane, d);
+                }
+            }
+        }
+        ndarray::ArrayD::from_shape_vec(a.raw_dim(), out).ok()
     }
 
     /// `f(x, channel)` for every element of `a`, the channel being the index
@@ -68,6 +123,13 @@ impl QuantSpec {
         a: &ndarray::ArrayD<f32>,
         f: impl Fn(f32, usize) -> T,
     ) -> ndarray::ArrayD<T> {
+        if let Some(out) = self.map_runs(a, |c, run, out| {
+            for (o, &x) in out.iter_mut().zip(run) {
+                *o = f(x, c);
+            }
+        }) {
+            return out;
+        }
         let mut out = ndarray::ArrayD::<T>::default(a.raw_dim());
         match self.axis {
             Some(ax) => {
@@ -79,6 +141,22 @@ impl QuantSpec {
             None => out.zip_mut_with(a, |d, &s| *d = f(s, 0)),
         }
         out
+    }
+}
+
+/// `v` rounded half to even, as [`f32::round_ties_even`], without the libm
+/// call that a build for the x86-64 baseline (no SSE4.1 `roundss`) makes
+/// for it: below 2²³ in magnitude, adding and subtracting 2²³ rounds in the
+/// default round-to-nearest-even mode; larger values are integers already,
+/// and NaN passes through.
+#[inline]
+pub fn round_even(v: f32) -> f32 {
+    const BIG: f32 = 8_388_608.0;
+    if v.abs() < BIG {
+        let t = BIG.copysign(v);
+        (v + t) - t
+    } else {
+        v
     }
 }
 
@@ -216,6 +294,46 @@ mod tests {
         assert_eq!(h.quantize(1.27, 0), 64);
     }
 
+    #[test]
+    fn round_even_rounds_halves_to_even_like_the_standard_library() {
+        for v in [0.5f32, 1.5, 2.5, -0.5, -1.5, -2.5, 4194303.5, -4194304.5, 8388607.0, 8388608.0, 1e30, -0.49999997] {
+            assert_eq!(round_even(v), v.round_ties_even(), "{v}");
+        }
+        assert!(round_even(f32::NAN).is_nan());
+        assert_eq!(round_even(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn map_channels_walks_any_axis_and_layout_alike() {
+        let a =
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3, 4]), (0..24).map(|v| v as f32).collect()).unwrap();
+        for axis in [None, Some(0), Some(1), Some(2)] {
+            let s = QuantSpec { axis, ..symmetric_activation(1.0, true) };
+            let fast = s.map_channels(&a, |x, c| x * 100.0 + c as f32);
+            // A transposed copy has no contiguous slice: the axis path.
+            let t = a.clone().reversed_axes();
+            let slow_spec = QuantSpec { axis: axis.map(|ax| 2 - ax), ..s.clone() };
+            let slow = slow_spec.map_channels(&t, |x, c| x * 100.0 + c as f32).reversed_axes();
+            assert_eq!(fast, slow, "{axis:?}");
+        }
+        // fake_all is fake, element for element, NaN and overflow included.
+        let w = ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[3, 4]),
+            vec![0.1, -0.2, 1e30, f32::NAN, 0.0, -3.0, 2.5, 0.01, -1e-9, 7.0, -7.0, 0.35],
+        )
+        .unwrap();
+        for spec in [symmetric_weight(&[1.0, 2.0, 0.5], Some(0), false), asymmetric_activation(-1.0, 3.0)] {
+            let want = spec.map_channels(&w, |x, c| spec.fake(x, c));
+            let got = spec.fake_all(&w);
+            assert!(want.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "{want} {got}");
+        }
+        let empty = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[0, 3]));
+        assert_eq!(
+            QuantSpec { axis: Some(1), ..symmetric_activation(1.0, true) }.map_channels(&empty, |x, _| x).shape(),
+            &[0, 3]
+        );
+    }
+
     proptest! {
         #[test]
         fn asymmetric_range_contains_zero_exactly_and_the_data(a in -50.0f32..50.0, b in -50.0f32..50.0) {
@@ -229,6 +347,15 @@ mod tests {
             for v in [x, y, (x + y) / 2.0] {
                 prop_assert!((s.fake(v, 0) - v).abs() <= s.scale[0] * 0.5 + 1e-4 * v.abs().max(1.0));
             }
+        }
+
+        #[test]
+        fn round_even_matches_the_standard_library_on_any_bits(bits in any::<u32>(), half in -10_000_000i32..10_000_000) {
+            let v = f32::from_bits(bits);
+            let r = round_even(v);
+            prop_assert!(r.to_bits() == v.round_ties_even().to_bits() || r == v.round_ties_even() || (r.is_nan() && v.is_nan()));
+            let h = half as f32 + 0.5;
+            prop_assert_eq!(round_even(h), h.round_ties_even());
         }
 
         #[test]

@@ -43,7 +43,7 @@ fn error(lane: &[f32], t: f32, half_range: bool) -> f64 {
     let top = if half_range { 63.0 } else { 127.0 };
     lane.iter()
         .map(|&v| {
-            let q = (v / step).round_ties_even().clamp(-top, top);
+            let q = crate::spec::round_even(v / step).clamp(-top, top);
             let d = f64::from(v) - f64::from(q * step);
             d * d
         })
@@ -72,12 +72,45 @@ fn channel(lane: &[f32], how: WeightRange, half_range: bool) -> f32 {
 /// The range of each channel of `a` along `axis` (one for all of `a`
 /// without an axis).
 pub fn ranges(a: &ndarray::ArrayD<f32>, axis: Option<usize>, how: WeightRange, half_range: bool) -> Vec<f32> {
-    let lane = |v: ndarray::ArrayViewD<'_, f32>| -> Vec<f32> { v.iter().copied().collect() };
-    match axis {
-        Some(ax) if ax < a.ndim() => {
-            a.axis_iter(ndarray::Axis(ax)).map(|l| channel(&lane(l), how, half_range)).collect()
+    let axis = axis.filter(|&ax| ax < a.ndim());
+    if how == WeightRange::MinMax {
+        if let (Some(ax), Some(flat)) = (axis, a.as_slice()) {
+            // No copy: the running maximum of each channel's runs.
+            let (n, inner): (usize, usize) = (a.shape()[ax], a.shape()[ax + 1..].iter().product());
+            let mut amax = vec![0.0f32; n];
+            if inner > 0 && n > 0 {
+                for block in flat.chunks(n * inner) {
+                    for (m, run) in amax.iter_mut().zip(block.chunks(inner)) {
+                        *m = run.iter().fold(*m, |m, v| m.max(v.abs()));
+                    }
+                }
+            }
+            return amax;
         }
-        _ => vec![channel(&lane(a.view()), how, half_range)],
+    }
+    lanes(a, axis).iter().map(|l| channel(l, how, half_range)).collect()
+}
+
+/// Each channel's elements along `axis`, copied a contiguous run at a time
+/// from a standard-layout array (an axis view of an `IxDyn` array costs a
+/// multi-index step per element).
+fn lanes(a: &ndarray::ArrayD<f32>, axis: Option<usize>) -> Vec<Vec<f32>> {
+    let Some(ax) = axis else { return vec![a.iter().copied().collect()] };
+    let n = a.shape()[ax];
+    match a.as_slice() {
+        Some(flat) => {
+            let inner: usize = a.shape()[ax + 1..].iter().product();
+            let mut out = vec![Vec::with_capacity(flat.len() / n.max(1)); n];
+            if inner > 0 && n > 0 {
+                for block in flat.chunks(n * inner) {
+                    for (lane, run) in out.iter_mut().zip(block.chunks(inner)) {
+                        lane.extend_from_slice(run);
+                    }
+                }
+            }
+            out
+        }
+        None => a.axis_iter(ndarray::Axis(ax)).map(|l| l.iter().copied().collect()).collect(),
     }
 }
 
@@ -108,5 +141,22 @@ mod tests {
             assert!(error(&lane, t, false) <= error(&lane, amax, false));
         }
         assert_eq!(ranges(&a, None, WeightRange::MinMax, false), vec![10.0]);
+        // Any axis of a 3-D array, in standard and transposed layout.
+        let b = ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[2, 3, 4]),
+            (0..24).map(|v| (v as f32 - 11.5) * 0.37).collect(),
+        )
+        .unwrap();
+        for ax in 0..3 {
+            let t = b.clone().reversed_axes();
+            for how in [WeightRange::MinMax, WeightRange::Quantile, WeightRange::Mse] {
+                let want: Vec<f32> = b
+                    .axis_iter(ndarray::Axis(ax))
+                    .map(|l| channel(&l.iter().copied().collect::<Vec<_>>(), how, false))
+                    .collect();
+                assert_eq!(ranges(&b, Some(ax), how, false), want, "{ax} {how:?}");
+                assert_eq!(ranges(&t, Some(2 - ax), how, false), want, "{ax} {how:?} transposed");
+            }
+        }
     }
 }
