@@ -73,20 +73,18 @@ fn channel(lane: &[f32], how: WeightRange, half_range: bool) -> f32 {
 /// without an axis).
 pub fn ranges(a: &ndarray::ArrayD<f32>, axis: Option<usize>, how: WeightRange, half_range: bool) -> Vec<f32> {
     let axis = axis.filter(|&ax| ax < a.ndim());
-    if how == WeightRange::MinMax {
-        if let (Some(ax), Some(flat)) = (axis, a.as_slice()) {
-            // No copy: the running maximum of each channel's runs.
-            let (n, inner): (usize, usize) = (a.shape()[ax], a.shape()[ax + 1..].iter().product());
-            let mut amax = vec![0.0f32; n];
-            if inner > 0 && n > 0 {
-                for block in flat.chunks(n * inner) {
-                    for (m, run) in amax.iter_mut().zip(block.chunks(inner)) {
-                        *m = run.iter().fold(*m, |m, v| m.max(v.abs()));
-                    }
+    if let (WeightRange::MinMax, Some(ax), Some(flat)) = (how, axis, a.as_slice()) {
+        // No copy: the running maximum of each channel's runs.
+        let (n, inner): (usize, usize) = (a.shape()[ax], a.shape()[ax + 1..].iter().product());
+        let mut amax = vec![0.0f32; n];
+        if inner > 0 && n > 0 {
+            for block in flat.chunks(n * inner) {
+                for (m, run) in amax.iter_mut().zip(block.chunks(inner)) {
+                    *m = run.iter().fold(*m, |m, v| m.max(v.abs()));
                 }
             }
-            return amax;
         }
+        return amax;
     }
     lanes(a, axis).iter().map(|l| channel(l, how, half_range)).collect()
 }
