@@ -1,7 +1,7 @@
 //! One quantization run: prepare and place, the algorithm stages
 //! ([`crate::algorithm`]), control-flow bodies, Q/DQ insertion.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use ptq_ir::{Graph, NodeId, ValueId};
@@ -107,6 +107,16 @@ pub fn quantize_graph(
     let start = Instant::now();
     let mut g = g.clone();
     ptq_ir::infer::infer_facts(&mut g)?;
+    // Constant subgraphs the exporter left (a weight reshaped on every run,
+    // tf2onnx's tensors read only by Shape) fold where that shrinks them.
+    let before: Vec<String> = g.iter_nodes().map(|(_, n)| n.name.clone()).collect();
+    let folded_constants: Vec<String> = if ptq_exec::fold_shrinking_constants(&mut g)? > 0 {
+        ptq_ir::infer::infer_facts(&mut g)?;
+        let after: HashSet<&str> = g.iter_nodes().map(|(_, n)| n.name.as_str()).collect();
+        before.into_iter().filter(|n| !after.contains(n.as_str())).collect()
+    } else {
+        vec![]
+    };
     let folded = fold::fold_batch_norms(&mut g)?;
     let placed = placement::place(&g, opts)?;
     t.prepare = start.elapsed().as_secs_f64();
@@ -263,6 +273,7 @@ pub fn quantize_graph(
             .map(|f| format!("{} into {}", f.batch_norm, f.conv))
             .chain(inner.folded_batch_norms)
             .collect(),
+        folded_constants,
         quantizers: rows,
         ignored,
         bias_corrections: corrections,

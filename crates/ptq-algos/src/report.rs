@@ -121,6 +121,9 @@ pub struct Report {
     /// Statistics were read from the cache instead of a calibration pass.
     pub statistics_from_cache: bool,
     pub folded_batch_norms: Vec<String>,
+    /// Nodes computed on constants alone and replaced by their results,
+    /// where that made the model no bigger (`ptq_exec::fold_shrinking_constants`).
+    pub folded_constants: Vec<String>,
     pub quantizers: Vec<QuantizerRow>,
     pub ignored: Vec<IgnoredRow>,
     pub bias_corrections: Vec<Correction>,

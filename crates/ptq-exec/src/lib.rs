@@ -30,6 +30,7 @@ mod work;
 
 pub use error::ExecError;
 pub use limits::DEFAULT_MAX_ELEMENTS;
+pub use passes::fold::fold_shrinking_constants;
 pub use plan::{BodyProbe, ExecOptions, Plan, Probe};
 /// The int8 kernel tier the integer path runs (`PTQ_CPU_TIER`, else the
 /// CPU's best), and its type.

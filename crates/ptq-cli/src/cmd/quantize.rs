@@ -347,6 +347,9 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     if !r.folded_batch_norms.is_empty() {
         println!("folded batch norms: {}", r.folded_batch_norms.join(", "));
     }
+    if !r.folded_constants.is_empty() {
+        println!("folded constant nodes: {}", r.folded_constants.len());
+    }
     let applied = r.bias_corrections.iter().filter(|c| c.applied).count();
     println!("bias correction: {applied} of {} layers corrected", r.bias_corrections.len());
     if r.ignored.is_empty() {
