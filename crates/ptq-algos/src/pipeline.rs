@@ -283,6 +283,7 @@ pub fn quantize_graph(
         smooth_quant: smoothed.rows,
         smooth_quant_alphas: smoothed.alphas.map(|a| (a.matmul, a.convolution)),
         smooth_quant_errors: smoothed.errors.iter().map(|(a, e)| (a.map(|a| a.matmul), *e)).collect(),
+        smooth_quant_outlier_ratio: smoothed.outlier_ratio,
         channel_alignment: aligned,
         algorithms: runs,
         timings: t,

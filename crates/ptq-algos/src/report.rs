@@ -141,6 +141,11 @@ pub struct Report {
     /// When the alpha was chosen: each MatMul alpha tried (None: off) and
     /// the output error it gave on the first calibration items.
     pub smooth_quant_errors: Vec<(Option<f32>, f64)>,
+    /// The largest ratio of an activation's biggest per-channel maximum to
+    /// their median, over the activations SmoothQuant could smooth; below
+    /// `smooth_quant::OUTLIER_RATIO` the automatic choice leaves smoothing
+    /// off without scoring.
+    pub smooth_quant_outlier_ratio: Option<f32>,
     /// ChannelAlignment's aligned pairs, as "first → second".
     pub channel_alignment: Vec<String>,
     /// The algorithms that ran, in order, with their parameters and time.

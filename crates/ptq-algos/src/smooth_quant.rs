@@ -334,6 +334,29 @@ pub struct Smoothed {
     pub rows: Vec<SmoothRow>,
     /// With more than one candidate: each one's output error (None: off).
     pub errors: Vec<(Option<SmoothQuantAlphas>, f64)>,
+    /// The largest [`outlier_ratio`] of the smoothable activations.
+    pub outlier_ratio: Option<f32>,
+}
+
+/// Below this [`outlier_ratio`] the automatic choice scores no candidate
+/// and leaves the model unsmoothed: without outlier channels, smoothing
+/// has nothing to move into the weights, and on the zoo it never won by
+/// [`MARGIN`] there (docs/PERFORMANCE.md).
+pub const OUTLIER_RATIO: f32 = 8.0;
+
+/// Over the groups with statistics, the largest ratio of an activation's
+/// biggest per-channel `max |x|` to the median of them: how far its outlier
+/// channels stand out.
+pub fn outlier_ratio(groups: &[Group], stats: &Collected) -> Option<f32> {
+    groups
+        .iter()
+        .filter_map(|gr| {
+            let act = stats.per_channel(gr.value)?.abs_max();
+            let top = act.iter().copied().fold(0.0f32, f32::max);
+            let median = ptq_stats::quantile_in_place(&mut act.clone(), 0.5)?;
+            (top.is_finite() && median > 0.0).then(|| top / median)
+        })
+        .fold(None, |m: Option<f32>, r| Some(m.map_or(r, |m| m.max(r))))
 }
 
 /// How much smaller than no smoothing's a smoothed candidate's output
@@ -417,6 +440,14 @@ impl Algorithm for SmoothQuant {
         let mut want = None;
         let mut errors = vec![];
         let mut built = vec![];
+        let ratio = outlier_ratio(&self.groups, stats);
+        let off = self.candidates.iter().any(Option::is_none);
+        if let (true, true, Some(r)) = (self.choosing(), off, ratio)
+            && r < OUTLIER_RATIO
+        {
+            s.smoothed = Smoothed { alphas: None, rows: vec![], errors: vec![], outlier_ratio: ratio };
+            return Ok(());
+        }
         for cand in &self.candidates {
             let (p, rows) = match cand {
                 Some(a) => {
@@ -452,7 +483,7 @@ impl Algorithm for SmoothQuant {
             s.placed = crate::placement::place(&s.graph, &opts)?;
             s.placed.model_type_reason = reason;
         }
-        s.smoothed = Smoothed { alphas, rows, errors };
+        s.smoothed = Smoothed { alphas, rows, errors, outlier_ratio: ratio };
         Ok(())
     }
 }

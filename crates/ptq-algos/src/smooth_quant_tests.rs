@@ -15,12 +15,17 @@ use crate::testgraph::{G, matmul};
 
 /// `[1, 6, 8]` activations whose channel 3 is 40× the others.
 fn items(n: usize) -> Vec<Item> {
+    items_with_outlier(n, 40.0)
+}
+
+/// `[1, 6, 8]` activations in [−1, 1] whose channel 3 is `outlier`× that.
+fn items_with_outlier(n: usize, outlier: f32) -> Vec<Item> {
     (0..n)
         .map(|k| {
             let data: Vec<f32> = (0..48)
                 .map(|i| {
                     let v = (((i * 13 + k * 7) % 23) as f32 - 11.0) / 11.0;
-                    if i % 8 == 3 { v * 40.0 } else { v }
+                    if i % 8 == 3 { v * outlier } else { v }
                 })
                 .collect();
             vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 6, 8]), data).unwrap()))]
@@ -163,4 +168,30 @@ fn transformers_are_smoothed_by_default_and_others_only_when_asked() {
         ..QuantizeOptions::default()
     };
     assert_eq!(q(&asked).smooth_quant.len(), 1);
+}
+
+#[test]
+fn without_outlier_channels_the_choice_leaves_smoothing_off_unscored() {
+    let g = graph(false);
+    let transformer = QuantizeOptions { model_type: Some(crate::ModelType::Transformer), ..QuantizeOptions::default() };
+    let q = |data: Vec<Item>| {
+        crate::quantize_graph(&g, &mut data.into_iter().map(Ok), &transformer, &mut |_| {}).unwrap().report
+    };
+    // Channel 3 at 40× (its max over the items against the others'
+    // median): scored, and smoothed.
+    let r = q(items(4));
+    let ratio = r.smooth_quant_outlier_ratio.unwrap();
+    assert!(ratio > smooth_quant::OUTLIER_RATIO && (30.0..50.0).contains(&ratio), "{ratio}");
+    assert_eq!(r.smooth_quant_errors.len(), 3);
+    // At 2×: nothing to move, no candidate scored, not smoothed.
+    let r = q(items_with_outlier(4, 2.0));
+    let ratio = r.smooth_quant_outlier_ratio.unwrap();
+    assert!((1.5..2.5).contains(&ratio), "{ratio}");
+    assert!(r.smooth_quant_errors.is_empty() && r.smooth_quant.is_empty(), "{:?}", r.smooth_quant_errors);
+    // An alpha the user sets applies whatever the ratio.
+    let asked = QuantizeOptions { smooth_quant: Some(SmoothQuantAlphas::default()), ..transformer.clone() };
+    let r = crate::quantize_graph(&g, &mut items_with_outlier(4, 2.0).into_iter().map(Ok), &asked, &mut |_| {})
+        .unwrap()
+        .report;
+    assert_eq!(r.smooth_quant.len(), 1);
 }

@@ -40,7 +40,7 @@ pub use format::Format;
 pub use model::{Model, load};
 pub use quantize::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, QuantizerRow, RangeEstimator,
-    Report, SmoothQuantAlphas, Subgraph, WeightRange, quantize, quantize_with_events,
+    Report, SMOOTH_QUANT_OUTLIER_RATIO, SmoothQuantAlphas, Subgraph, WeightRange, quantize, quantize_with_events,
 };
 
 // The graph a model is held in, as far as a program reads it. Building or

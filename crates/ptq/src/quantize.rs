@@ -1,6 +1,9 @@
 //! `quantize`: a model plus calibration data in, the INT8 model out.
 
 pub use ptq_algos::report::QuantizerRow;
+/// Below this outlier ratio (`Report::smooth_quant_outlier_ratio`) the
+/// automatic SmoothQuant choice leaves smoothing off without scoring.
+pub use ptq_algos::smooth_quant::OUTLIER_RATIO as SMOOTH_QUANT_OUTLIER_RATIO;
 pub use ptq_algos::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, Report, SmoothQuantAlphas,
     Subgraph, WeightRange,

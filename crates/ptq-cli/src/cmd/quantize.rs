@@ -332,6 +332,11 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             .map(|(a, e)| format!("{} {e:.3e}", a.map_or("off".to_string(), |a| format!("alpha {a}"))))
             .collect();
         println!("smooth quant choice (output error on the first calibration items): {}", tried.join(", "));
+    } else if let (true, Some(ratio)) = (r.smooth_quant.is_empty(), r.smooth_quant_outlier_ratio) {
+        println!(
+            "smooth quant: off, no outlier channels (largest channel max / median {ratio:.1} < {})",
+            ptq::SMOOTH_QUANT_OUTLIER_RATIO
+        );
     }
     let name = |e: &ptq::RangeEstimator| e.name();
     if r.range_errors.is_empty() {

@@ -141,7 +141,8 @@ mod tests {
         use ptq_ir::ops::expand::Expand;
         use ptq_ir::ops::shape_of::ShapeOf;
         let mut g = Graph::default();
-        let x = g.add_value(Value { name: "x".into(), fact: Fact::new(DType::I64, known_shape(&[2])), ..Value::default() });
+        let x =
+            g.add_value(Value { name: "x".into(), fact: Fact::new(DType::I64, known_shape(&[2])), ..Value::default() });
         g.inputs_mut().push(x);
         let w = g.add_constant("w", Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[8, 8]))), ConstSource::Stored);
         let s = node(&mut g, "shape", Op::ShapeOf(ShapeOf { start: None, end: None }), &[w]);
@@ -158,7 +159,11 @@ mod tests {
         assert!(names.contains(&"expand") && !names.contains(&"shape"), "{names:?}");
         // Fed to a node instead of being an output, the expand still stays.
         let mut h = Graph::default();
-        let x = h.add_value(Value { name: "x".into(), fact: Fact::new(DType::F32, known_shape(&[4, 1024])), ..Value::default() });
+        let x = h.add_value(Value {
+            name: "x".into(),
+            fact: Fact::new(DType::F32, known_shape(&[4, 1024])),
+            ..Value::default()
+        });
         h.inputs_mut().push(x);
         let c = h.add_constant("c", Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[4, 1]))), ConstSource::Stored);
         let big = h.add_constant("big", Tensor::I64(ndarray::arr1(&[4i64, 1024]).into_dyn()), ConstSource::Stored);
@@ -175,7 +180,8 @@ mod tests {
             let fact = Fact::new(DType::F32, known_shape(&[128]));
             let x = k.add_value(Value { name: "x".into(), fact, ..Value::default() });
             k.inputs_mut().push(x);
-            let t = k.add_constant("t", Tensor::F32(ndarray::ArrayD::ones(ndarray::IxDyn(&[128]))), ConstSource::Stored);
+            let t =
+                k.add_constant("t", Tensor::F32(ndarray::ArrayD::ones(ndarray::IxDyn(&[128]))), ConstSource::Stored);
             let n = node(&mut k, "neg", Op::Unary(Unary { kind: UnaryKind::Neg }), &[t]);
             let y = node(&mut k, "add", Op::Binary(Binary { kind: BinaryKind::Add }), &[x, n]);
             k.outputs_mut().push(y);
