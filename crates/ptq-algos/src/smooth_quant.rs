@@ -435,11 +435,6 @@ impl Algorithm for SmoothQuant {
         if self.groups.is_empty() {
             return Ok(());
         }
-        let first = s.items[..range_choice::ITEMS.min(s.items.len())].to_vec();
-        let float = s.graph.clone();
-        let mut want = None;
-        let mut errors = vec![];
-        let mut built = vec![];
         let ratio = outlier_ratio(&self.groups, stats);
         let off = self.candidates.iter().any(Option::is_none);
         if let (true, true, Some(r)) = (self.choosing(), off, ratio)
@@ -448,6 +443,11 @@ impl Algorithm for SmoothQuant {
             s.smoothed = Smoothed { alphas: None, rows: vec![], errors: vec![], outlier_ratio: ratio };
             return Ok(());
         }
+        let first = s.items[..range_choice::ITEMS.min(s.items.len())].to_vec();
+        let float = s.graph.clone();
+        let mut want = None;
+        let mut errors = vec![];
+        let mut built = vec![];
         for cand in &self.candidates {
             let (p, rows) = match cand {
                 Some(a) => {
