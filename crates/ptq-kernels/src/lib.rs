@@ -36,7 +36,7 @@ mod uninit;
 
 pub use f32::{
     Arith, Conv2d, ConvTranspose2d, Gemm, add_channel_bias, arith, conv_transpose2d, conv2d, erf, exp, gelu,
-    layer_norm_rows, max_pool_2x2, relu, sgemm, softmax_rows,
+    layer_norm_rows, max_pool_2x2, relu, sgemm, sigmoid, softmax_rows, tanh,
 };
 pub use pool::{Claims, Pool, SPIN};
 pub use threads::Threads;

@@ -63,6 +63,12 @@ pub fn cast(x: Tensor, to: DType, saturate: bool) -> Result<Tensor, String> {
         (Tensor::F32(a), DType::BF16) => Tensor::BF16(a.mapv(bf16::from_f32)),
         (Tensor::F16(a), DType::F32) => Tensor::F32(a.mapv(f16::to_f32)),
         (Tensor::BF16(a), DType::F32) => Tensor::F32(a.mapv(bf16::to_f32)),
+        // Exact in f64 and rounded once to f32 either way: one pass instead
+        // of two (a one-hot mask cast to f32 is often the biggest tensor).
+        (Tensor::Bool(a), DType::F32) => Tensor::F32(a.mapv(|b| if b { 1.0 } else { 0.0 })),
+        (Tensor::I8(a), DType::F32) => Tensor::F32(a.mapv(f32::from)),
+        (Tensor::U8(a), DType::F32) => Tensor::F32(a.mapv(f32::from)),
+        (Tensor::I32(a), DType::F32) => Tensor::F32(a.mapv(|v| v as f32)),
         _ if from.is_int() && to.is_int() && !matches!(to, DType::I4 | DType::U4) => {
             let v: Vec<i64> = match &x {
                 // Wrapping is the same whichever way the bits are read.

@@ -142,8 +142,8 @@ fn fast_f32(k: UnaryKind, s: &mut [f32], t: Threads) -> bool {
         Identity => {}
         Relu => ptq_kernels::relu(s),
         Exp => ptq_kernels::exp(s),
-        Sigmoid => each(s, t, |x| 1.0 / (1.0 + (-x).exp())),
-        Tanh => each(s, t, f32::tanh),
+        Sigmoid => chunks(s, t, ptq_kernels::sigmoid),
+        Tanh => chunks(s, t, ptq_kernels::tanh),
         Sqrt => each(s, t, f32::sqrt),
         Neg => each(s, t, |x| -x),
         Abs => each(s, t, f32::abs),

@@ -175,6 +175,9 @@ pub(crate) fn conv2d_tiled(
     if y.is_empty() {
         return;
     }
+    if let Some(row) = as_row(p) {
+        return conv2d_tiled(&row, x, w, bias, y, threads, tile);
+    }
     let plane = p.plane();
     let batched = tile.is_none() && batched::suits(p, &plane, cg);
     let layer = Layer { p, plane, cg, mg, x, w, bias };
@@ -193,6 +196,24 @@ pub(crate) fn conv2d_tiled(
         let tile = tile.unwrap_or_else(|| tile_width(kg, oh * ow, p.n * p.group, threads)).clamp(1, oh * ow);
         im2col_gemm(&layer, y, threads, tile);
     }
+}
+
+/// A convolution along H of one-column images (W = KW = 1, no width
+/// padding: a 1-D convolution as jax2tf and Keras' Conv1D export it) as the
+/// same convolution along W. Input, weights and output have the same memory
+/// either way, and the kernels are built for long rows: with W = 1 every
+/// im2col and direct-conv row is one element long.
+fn as_row(p: &Conv2d) -> Option<Conv2d> {
+    (p.w == 1 && p.kw == 1 && p.h > 1 && p.pads[1] == 0 && p.pads[3] == 0).then(|| Conv2d {
+        h: 1,
+        w: p.h,
+        kh: 1,
+        kw: p.kh,
+        stride: [1, p.stride[0]],
+        dilation: [1, p.dilation[0]],
+        pads: [0, p.pads[0], 0, p.pads[2]],
+        ..*p
+    })
 }
 
 /// 1x1, stride 1, unpadded: y_block\[mg, HW\] = W_g\[mg, cg\] · x_block\[cg, HW\]
@@ -391,6 +412,20 @@ mod tests {
             let p = &mut case.p;
             (p.c, p.m, p.kh, p.kw, p.h, p.w, p.group) = (c, m, kh, kw, h, w, 1);
             (p.stride, p.dilation, case.tile) = ([1, 1], [1, 1], None);
+            run(&case)?;
+        }
+
+        #[test]
+        fn one_column_images_match_reference(
+            mut case in case(),
+            h in 2usize..80,
+            kh in 1usize..7,
+            [top, bottom] in [0usize..3, 0usize..3],
+        ) {
+            // W = KW = 1 and no width padding: run along W instead.
+            let p = &mut case.p;
+            (p.h, p.w, p.kh, p.kw, p.pads) = (h, 1, kh, 1, [top, 0, bottom, 0]);
+            prop_assert!(as_row(p).is_some());
             run(&case)?;
         }
 

@@ -17,6 +17,7 @@ mod layer_norm;
 mod max_pool;
 pub(crate) mod scratch;
 mod softmax;
+mod tanh;
 mod tasks;
 mod window;
 
@@ -33,3 +34,4 @@ pub use gemm::{Gemm, sgemm};
 pub use layer_norm::layer_norm_rows;
 pub use max_pool::max_pool_2x2;
 pub use softmax::softmax_rows;
+pub use tanh::{sigmoid, tanh};
