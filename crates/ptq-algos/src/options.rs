@@ -74,10 +74,19 @@ pub struct QuantizeOptions {
     /// Clip it feeds) when a float op reads it, so that a Q/DQ runtime can
     /// run the convolution as one integer kernel (onnxruntime's
     /// QLinearConv needs DequantizeLinear → Conv → QuantizeLinear; its own
-    /// quantizer does the same). `None`: decided by the output format (the
-    /// facade turns it on for ONNX, off for OpenVINO IR, whose runtime fuses
-    /// without it); NNCF does not add these quantizers.
+    /// quantizer does the same). `None`: [`QuantizeOptions::conv_outputs_by_default`]
+    /// decides, except for the transformer model type; NNCF does not add
+    /// these quantizers.
     pub quantize_conv_outputs: Option<bool>,
+    /// What `quantize_conv_outputs: None` means for a model not of the
+    /// transformer type. The facade sets it for ONNX output and leaves it
+    /// off for OpenVINO IR, whose runtime fuses without these quantizers.
+    /// Transformer-type models get none unless asked for: as in NNCF's
+    /// placement, the convolutions of hybrid conv/attention models then
+    /// keep the float ops they feed (SiLU gates, LayerNorms) exact, which
+    /// lifted ts_timm_mobilevit_xxs and dyn_timm_efficientvit_b0 to NNCF
+    /// `model_type=TRANSFORMER`'s metric (docs/ZOO.md).
+    pub conv_outputs_by_default: bool,
     /// Also quantize inside `Loop` and `Scan` bodies (default off: a
     /// recurrent body's rounding error compounds over the iterations; `If`
     /// branches are always quantized, like straight-line code).
@@ -121,6 +130,7 @@ impl Default for QuantizeOptions {
             threads: 0,
             stats_cache: None,
             quantize_conv_outputs: None,
+            conv_outputs_by_default: false,
             quantize_loop_bodies: false,
             range_estimator: RangeEstimator::Auto,
             smooth_quant: None,

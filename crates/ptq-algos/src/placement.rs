@@ -238,7 +238,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     for q in &mut out.acts {
         q.unified = q.unified.map(|gid| groups.find(gid));
     }
-    if opts.quantize_conv_outputs == Some(true) {
+    if opts.quantize_conv_outputs.unwrap_or(opts.conv_outputs_by_default && !transformer) {
         conv_outputs(g, &l, &quantized_convs, act_scheme, &mut out.acts);
     }
     // A quantizer read only by weightless ops that carry its tensor to a

@@ -201,6 +201,14 @@ fn conv_outputs_read_by_float_ops_get_quantizers_only_when_asked() {
     let ort = place(&b.g, &opts).unwrap();
     // conv1's output feeds a float op: quantized; conv2's (through relu) is the graph output: float.
     assert_eq!(names(&b.g, &ort), ["x", "conv1_out", "sig_out"]);
+    // The format's default (ONNX) adds them too, but not for the
+    // transformer model type, unless asked for.
+    let by_default = QuantizeOptions { conv_outputs_by_default: true, ..QuantizeOptions::default() };
+    assert_eq!(names(&b.g, &place(&b.g, &by_default).unwrap()), ["x", "conv1_out", "sig_out"]);
+    let transformer = QuantizeOptions { model_type: Some(crate::ModelType::Transformer), ..by_default.clone() };
+    assert!(!names(&b.g, &place(&b.g, &transformer).unwrap()).contains(&"conv1_out".to_string()));
+    let asked = QuantizeOptions { quantize_conv_outputs: Some(true), ..transformer };
+    assert!(names(&b.g, &place(&b.g, &asked).unwrap()).contains(&"conv1_out".to_string()));
 }
 
 #[test]

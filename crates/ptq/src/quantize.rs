@@ -43,13 +43,12 @@ pub fn quantize_with_events(
 }
 
 /// `options` with what the output format decides filled in: conv output
-/// quantizers for ONNX (onnxruntime fuses Q/DQ around a convolution into
-/// QLinearConv only when its output is quantized), none for OpenVINO IR.
+/// quantizers by default for ONNX (onnxruntime fuses Q/DQ around a
+/// convolution into QLinearConv only when its output is quantized), none
+/// for OpenVINO IR; `QuantizeOptions::quantize_conv_outputs` overrides it.
 pub(crate) fn for_format(model: &Model, options: &QuantizeOptions) -> QuantizeOptions {
     let mut o = options.clone();
-    if o.quantize_conv_outputs.is_none() {
-        o.quantize_conv_outputs = Some(model.format() == crate::Format::Onnx);
-    }
+    o.conv_outputs_by_default = model.format() == crate::Format::Onnx;
     o
 }
 
@@ -72,7 +71,12 @@ pub(crate) fn settings(o: &QuantizeOptions, r: &Report) -> Vec<(String, String)>
         ("fast_bias_correction", o.fast_bias_correction.to_string()),
         ("channel_alignment", o.channel_alignment.to_string()),
         ("overflow_fix", format!("{:?}", o.overflow_fix).to_lowercase()),
-        ("quantize_conv_outputs", o.quantize_conv_outputs.unwrap_or(false).to_string()),
+        (
+            "quantize_conv_outputs",
+            o.quantize_conv_outputs
+                .unwrap_or(o.conv_outputs_by_default && r.model_type != Some(ptq_algos::ModelType::Transformer))
+                .to_string(),
+        ),
         ("quantize_loop_bodies", o.quantize_loop_bodies.to_string()),
         ("range_estimator", r.range_estimator.name().to_string()),
         ("ignored_scope", scope),

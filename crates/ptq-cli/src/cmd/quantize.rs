@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long)]
     pub channel_alignment: bool,
     /// Quantize convolution outputs that float ops read, so onnxruntime runs
-    /// those convolutions as QLinearConv (default: on for ONNX, off for IR).
+    /// those convolutions as QLinearConv (default: on for ONNX except transformer-type models, off for IR).
     #[arg(long, value_parser = ["on", "off"])]
     pub conv_outputs: Option<String>,
     /// Also quantize inside Loop and Scan bodies (If branches always are);
