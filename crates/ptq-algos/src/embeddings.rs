@@ -187,13 +187,7 @@ mod tests {
         ptq_ir::infer::infer_facts(&mut b.g).unwrap();
         let data: Vec<f32> = (0..4800).map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0).collect();
         let item = vec![("x".to_string(), Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 100, 48]), data).unwrap()))];
-        let q = crate::quantize_graph(
-            &b.g,
-            &mut std::iter::once(Ok(item.clone())),
-            &QuantizeOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let q = quantize_one(&b.g, item.clone());
         let names: Vec<(&str, Option<usize>)> =
             q.setup.weights.iter().map(|(w, _)| (b.g.value(w.value).name.as_str(), w.axis)).collect();
         assert_eq!(names, [("pos", Some(0)), ("mask", Some(1))]);

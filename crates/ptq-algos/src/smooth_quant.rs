@@ -356,7 +356,7 @@ pub fn outlier_ratio(groups: &[Group], stats: &Collected) -> Option<f32> {
             let median = ptq_stats::quantile_in_place(&mut act.clone(), 0.5)?;
             (top.is_finite() && median > 0.0).then(|| top / median)
         })
-        .fold(None, |m: Option<f32>, r| Some(m.map_or(r, |m| m.max(r))))
+        .reduce(f32::max)
 }
 
 /// How much smaller than no smoothing's a smoothed candidate's output
@@ -508,25 +508,16 @@ fn score(
     if want.is_none() {
         *want = Some(range_choice::outputs(float, &held, s.opts.threads)?);
     }
-    let sub = QuantizeOptions {
-        subset_size: fit.len().max(1),
-        model_type: s.placed.model_type,
-        smooth_quant: Some(SmoothQuantAlphas { matmul: -1.0, convolution: -1.0 }),
-        stats_cache: None,
-        quantize_embeddings: false,
-        diagnose: false,
-        weight_sqnr: false,
-        // NNCF's ranges, not the automatic choice: on six zoo
-        // transformers the same candidate wins either way, and scoring takes
-        // 35–70 % less time (docs/PERFORMANCE.md).
-        range_estimator: crate::range::RangeEstimator::MeanMinMax,
-        ..s.opts.clone()
-    };
+    // The placement of the model type already found, embeddings left alone.
+    let sub = QuantizeOptions { model_type: s.placed.model_type, quantize_embeddings: false, ..s.opts.clone() };
+    // NNCF's ranges, not the automatic choice: on six zoo transformers the
+    // same candidate wins either way, and scoring takes 35–70 % less time
+    // (docs/PERFORMANCE.md).
+    let how = crate::range::RangeEstimator::MeanMinMax;
     // Weights rounded to their int8 grid but kept in float, and only the
     // activation quantizers inserted, as the range choice does: no int8
     // weights to write and fold back, and no bias correction.
     let placed = crate::placement::place(cand, &sub)?;
-    let how = sub.range_estimator;
     let watch = crate::min_max::activation_watches(&placed.acts, how);
     let pass = Pass { subset: fit.len().max(1), watch: &watch, threads: s.opts.threads, ..Default::default() };
     let stats = calibrate(cand, &mut fit.into_iter().map(Ok), &pass, &mut |_| {})?;

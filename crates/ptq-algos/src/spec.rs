@@ -90,28 +90,19 @@ impl QuantSpec {
         .unwrap_or_else(|| self.map_channels(a, |x, c| self.fake(x, c)))
     }
 
-    /// `f(channel, run, out)` over the contiguous runs of a standard-layout
-    /// `a`, each run lying in one channel along [`QuantSpec::axis`]; `f`
-    /// writes the run's results to `out`, as long as the run. None when `a`
-    /// is not in standard layout.
+    /// `f(channel, run, out)` over [`channel_runs`] of `a` along
+    /// [`QuantSpec::axis`]; `f` writes the run's results to `out`, as long
+    /// as the run. None when `a` is not in standard layout.
     fn map_runs<T: Clone + Default>(
         &self,
         a: &ndarray::ArrayD<f32>,
         mut f: impl FnMut(usize, &[f32], &mut [T]),
     ) -> Option<ndarray::ArrayD<T>> {
-        // An axis view of an `IxDyn` array costs a multi-index step per
-        // element; the memory walked in order costs none.
-        let flat = a.as_slice()?;
-        let axis = self.axis.filter(|&ax| ax < a.ndim());
-        let inner: usize = axis.map_or(flat.len(), |ax| a.shape()[ax + 1..].iter().product());
-        let run = axis.map_or(flat.len(), |ax| a.shape()[ax] * inner);
-        let mut out = vec![T::default(); flat.len()];
-        if inner > 0 && run > 0 {
-            for (block, dst) in flat.chunks(run).zip(out.chunks_mut(run)) {
-                for (c, (lane, d)) in block.chunks(inner).zip(dst.chunks_mut(inner)).enumerate() {
-                    f(c, lane, d);
-                }
-            }
+        let mut out = vec![T::default(); a.len()];
+        let mut at = 0;
+        for (c, run) in channel_runs(a, self.axis)? {
+            f(c, run, &mut out[at..at + run.len()]);
+            at += run.len();
         }
         ndarray::ArrayD::from_shape_vec(a.raw_dim(), out).ok()
     }
@@ -142,6 +133,24 @@ impl QuantSpec {
         }
         out
     }
+}
+
+/// The contiguous runs of a standard-layout `a` in memory order, each with
+/// its channel along `axis` (all of `a` as channel 0 without one, or with
+/// one past its rank). None when `a` is not in standard layout. An axis
+/// view of an `IxDyn` array costs a multi-index step per element; the
+/// memory walked in order costs none.
+pub(crate) fn channel_runs(
+    a: &ndarray::ArrayD<f32>,
+    axis: Option<usize>,
+) -> Option<impl Iterator<Item = (usize, &[f32])>> {
+    let flat = a.as_slice()?;
+    let axis = axis.filter(|&ax| ax < a.ndim());
+    let inner: usize = axis.map_or(flat.len(), |ax| a.shape()[ax + 1..].iter().product());
+    let run = axis.map_or(flat.len(), |ax| a.shape()[ax] * inner);
+    // An empty array has no runs (and `chunks` takes no size 0).
+    let (inner, run) = if flat.is_empty() { (1, 1) } else { (inner, run) };
+    Some(flat.chunks(run).flat_map(move |block| block.chunks(inner).enumerate()))
 }
 
 /// `v` rounded half to even, as [`f32::round_ties_even`], without the libm

@@ -4,6 +4,8 @@
 //! clipping point with the least squared error over the channel's own
 //! elements.
 
+use crate::spec::channel_runs;
+
 /// The estimator for weight ranges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,42 +75,31 @@ fn channel(lane: &[f32], how: WeightRange, half_range: bool) -> f32 {
 /// without an axis).
 pub fn ranges(a: &ndarray::ArrayD<f32>, axis: Option<usize>, how: WeightRange, half_range: bool) -> Vec<f32> {
     let axis = axis.filter(|&ax| ax < a.ndim());
-    if let (WeightRange::MinMax, Some(ax), Some(flat)) = (how, axis, a.as_slice()) {
+    let n = axis.map_or(1, |ax| a.shape()[ax]);
+    if let (WeightRange::MinMax, Some(runs)) = (how, channel_runs(a, axis)) {
         // No copy: the running maximum of each channel's runs.
-        let (n, inner): (usize, usize) = (a.shape()[ax], a.shape()[ax + 1..].iter().product());
         let mut amax = vec![0.0f32; n];
-        if inner > 0 && n > 0 {
-            for block in flat.chunks(n * inner) {
-                for (m, run) in amax.iter_mut().zip(block.chunks(inner)) {
-                    *m = run.iter().fold(*m, |m, v| m.max(v.abs()));
-                }
-            }
+        for (c, run) in runs {
+            amax[c] = run.iter().fold(amax[c], |m, v| m.max(v.abs()));
         }
         return amax;
     }
-    lanes(a, axis).iter().map(|l| channel(l, how, half_range)).collect()
+    lanes(a, axis, n).iter().map(|l| channel(l, how, half_range)).collect()
 }
 
-/// Each channel's elements along `axis`, copied a contiguous run at a time
-/// from a standard-layout array (an axis view of an `IxDyn` array costs a
-/// multi-index step per element).
-fn lanes(a: &ndarray::ArrayD<f32>, axis: Option<usize>) -> Vec<Vec<f32>> {
-    let Some(ax) = axis else { return vec![a.iter().copied().collect()] };
-    let n = a.shape()[ax];
-    match a.as_slice() {
-        Some(flat) => {
-            let inner: usize = a.shape()[ax + 1..].iter().product();
-            let mut out = vec![Vec::with_capacity(flat.len() / n.max(1)); n];
-            if inner > 0 && n > 0 {
-                for block in flat.chunks(n * inner) {
-                    for (lane, run) in out.iter_mut().zip(block.chunks(inner)) {
-                        lane.extend_from_slice(run);
-                    }
-                }
+/// Each of the `n` channels' elements along `axis`, copied a contiguous run
+/// at a time ([`channel_runs`]) from a standard-layout array.
+fn lanes(a: &ndarray::ArrayD<f32>, axis: Option<usize>, n: usize) -> Vec<Vec<f32>> {
+    match (channel_runs(a, axis), axis) {
+        (Some(runs), _) => {
+            let mut out = vec![Vec::with_capacity(a.len() / n.max(1)); n];
+            for (c, run) in runs {
+                out[c].extend_from_slice(run);
             }
             out
         }
-        None => a.axis_iter(ndarray::Axis(ax)).map(|l| l.iter().copied().collect()).collect(),
+        (None, Some(ax)) => a.axis_iter(ndarray::Axis(ax)).map(|l| l.iter().copied().collect()).collect(),
+        (None, None) => vec![a.iter().copied().collect()],
     }
 }
 

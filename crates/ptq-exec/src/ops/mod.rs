@@ -89,7 +89,7 @@ mod split;
 mod stft;
 mod tile;
 mod topk;
-mod transpose;
+pub(crate) mod transpose;
 mod trig;
 mod trilu;
 pub(crate) mod unary;

@@ -81,18 +81,24 @@ fn permuted<T: Copy>(a: &ndarray::ArrayD<T>, perm: &[usize]) -> Option<Result<nd
 pub fn run(op: &Transpose, ins: &mut Inputs, _n: usize) -> Out {
     let x = ins.take(0)?;
     let perm = op.resolved_perm(x.shape().len())?;
+    one(permute(x, &perm)?)
+}
+
+/// `x` with its axes permuted by `perm` (a permutation of its rank), in
+/// standard layout.
+pub(crate) fn permute(x: Tensor, perm: &[usize]) -> Result<Tensor, String> {
     // Contiguous f32, u8 and i8 (the integer path's quantized activations)
     // take the row-wise copy; the rest go through ndarray.
     let fast = match &x {
-        Tensor::F32(a) => permuted(a, &perm).map(|r| r.map(Tensor::F32)),
-        Tensor::U8(a) => permuted(a, &perm).map(|r| r.map(Tensor::U8)),
-        Tensor::I8(a) => permuted(a, &perm).map(|r| r.map(Tensor::I8)),
+        Tensor::F32(a) => permuted(a, perm).map(|r| r.map(Tensor::F32)),
+        Tensor::U8(a) => permuted(a, perm).map(|r| r.map(Tensor::U8)),
+        Tensor::I8(a) => permuted(a, perm).map(|r| r.map(Tensor::I8)),
         _ => None,
     };
     if let Some(t) = fast {
-        return one(t?);
+        return t;
     }
-    one(map_tensor!(x, |a| a.permuted_axes(perm.clone()).as_standard_layout().into_owned()))
+    Ok(map_tensor!(x, |a| a.permuted_axes(perm.to_vec()).as_standard_layout().into_owned()))
 }
 
 #[cfg(test)]

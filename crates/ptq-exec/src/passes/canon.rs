@@ -114,19 +114,10 @@ fn transposed_weight(g: &Graph, producers: &Producers, id: NodeId) -> Option<Pat
         return None;
     }
     let q = dqn.inputs.first().copied().flatten()?;
-    let rank = g.constant(q)?.shape().len();
-    let perm: Vec<usize> = match &t.perm {
-        Some(p) => p.iter().map(|&a| usize::try_from(a).ok().filter(|&a| a < rank)).collect::<Option<_>>()?,
-        None => (0..rank).rev().collect(),
-    };
-    if perm.len() != rank || (0..rank).any(|a| !perm.contains(&a)) {
-        return None;
-    }
-    let moved = match g.constant(q)? {
-        Tensor::I8(a) => Tensor::I8(a.clone().permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned()),
-        Tensor::U8(a) => Tensor::U8(a.clone().permuted_axes(IxDyn(&perm)).as_standard_layout().into_owned()),
-        _ => return None,
-    };
+    let data = g.constant(q).filter(|d| matches!(d, Tensor::I8(_) | Tensor::U8(_)))?;
+    let rank = data.shape().len();
+    let perm = t.resolved_perm(rank).ok()?;
+    let moved = crate::ops::transpose::permute(data.clone(), &perm).ok()?;
     let scale = dqn.inputs.get(1).copied().flatten()?;
     let per_axis = g.constant(scale)?.shape().iter().product::<usize>() > 1;
     let axis = if per_axis {
