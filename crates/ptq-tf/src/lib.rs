@@ -1,0 +1,19 @@
+//! TensorFlow SavedModel and frozen GraphDef for ptq.
+//!
+//! [`pb`] holds the crate's own subset of TensorFlow's protobuf messages,
+//! compiled at build time from `proto/` by protox and prost; message fields
+//! ptq does not interpret are kept as raw bytes so a decoded message
+//! re-encodes unchanged. A malformed or hostile file is a typed [`TfError`]
+//! naming the file and the node or variable, never a panic.
+
+#![forbid(unsafe_code)]
+
+mod error;
+
+/// TensorFlow's protobuf messages (package `tensorflow`), as prost structs.
+#[allow(missing_docs, clippy::all, missing_debug_implementations)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/tensorflow.rs"));
+}
+
+pub use error::TfError;
