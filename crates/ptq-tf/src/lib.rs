@@ -3,12 +3,16 @@
 //! [`pb`] holds the crate's own subset of TensorFlow's protobuf messages,
 //! compiled at build time from `proto/` by protox and prost; message fields
 //! ptq does not interpret are kept as raw bytes so a decoded message
-//! re-encodes unchanged. A malformed or hostile file is a typed [`TfError`]
-//! naming the file and the node or variable, never a panic.
+//! re-encodes unchanged. [`dtype`] and [`tensor`] map `DataType` and
+//! `TensorProto` to the IR's types. A malformed or hostile file is a typed
+//! [`TfError`] naming the file and the node or variable, never a panic.
 
 #![forbid(unsafe_code)]
 
+pub mod dtype;
 mod error;
+pub mod tensor;
+mod varint;
 
 /// TensorFlow's protobuf messages (package `tensorflow`), as prost structs.
 #[allow(missing_docs, clippy::all, missing_debug_implementations)]
