@@ -15,8 +15,10 @@ pub enum TfError {
     #[error("{path}: {msg}")]
     Proto { path: PathBuf, msg: String },
     /// The checkpoint: a malformed index table, an entry whose bytes lie
-    /// outside its shard, a checksum that does not match.
-    #[error("{path}: variable {variable}: {msg}")]
+    /// outside its shard, a checksum that does not match. `variable` is the
+    /// checkpoint key, empty when the error concerns the whole index (its
+    /// table structure or header); the message then omits it.
+    #[error("{path}: {}{msg}", variable_prefix(.variable))]
     Checkpoint { path: PathBuf, variable: String, msg: String },
     /// A node that cannot be understood: missing or bad attributes, inputs
     /// that name no node, a dtype ptq does not read.
@@ -25,4 +27,9 @@ pub enum TfError {
     /// An op ptq has no lowering for.
     #[error("{path}: node {node}: unsupported op {op}")]
     Unsupported { path: PathBuf, node: String, op: String },
+}
+
+/// `variable X: ` for a named variable, nothing for an empty name.
+fn variable_prefix(variable: &str) -> String {
+    if variable.is_empty() { String::new() } else { format!("variable {variable}: ") }
 }
