@@ -81,3 +81,60 @@ fn unsupported_ops_fail_before_running_naming_each_type() {
     assert!(e.contains("FancyGemm") && e.contains("FancyRelu"), "{e}");
     assert_eq!(e.matches("FancyRelu").count(), 1, "each type once: {e}");
 }
+
+/// The TensorFlow fixtures (tests/fixtures/tf/, made by generate_tf.py):
+/// each SavedModel or frozen GraphDef imports and runs within the distance
+/// between onnxruntime and TensorFlow on the same model after tf2onnx
+/// (`ort_vs_tf` in its meta.json; 1e-6 relative where that is smaller or
+/// tf2onnx failed), as max |ptq − tf| / max |tf|. A model with an op ptq
+/// does not lower (the GRU's TensorList loop) is an error naming the op.
+#[test]
+fn tensorflow_fixtures_match_tensorflow() {
+    let root = fixtures_dir().join("tf");
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| root.join(n).join("meta.json").is_file())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6, "{names:?}");
+    let mut failures = vec![];
+    for name in names {
+        let dir = root.join(&name);
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+        let path = if dir.join("saved_model").is_dir() { dir.join("saved_model") } else { dir.join("model.pb") };
+        let model = match ptq::load(&path) {
+            Ok(m) => m,
+            Err(e) if name == "gru" => {
+                let msg = e.to_string();
+                assert!(msg.contains("unsupported op TensorList") && msg.contains("gru"), "{msg}");
+                eprintln!("{name}: {msg}");
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let plan = Plan::new(model.graph(), &ExecOptions { threads: 2, ..Default::default() }).unwrap();
+        let got = plan.run(ptq::npz::read(dir.join("inputs.npz")).unwrap()).unwrap();
+        let ort = meta["ort_vs_tf"]["rel"].as_f64();
+        let tolerance = ort.unwrap_or(0.0).max(1e-6);
+        for (k, want) in ptq::npz::read(dir.join("outputs.npz")).unwrap() {
+            let g = &got.iter().find(|(n, _)| *n == k).unwrap_or_else(|| panic!("{name}: no output {k}")).1;
+            assert_eq!(g.shape(), want.shape(), "{name}/{k}");
+            let (g, w) = (g.to_f64_vec(), want.to_f64_vec());
+            let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            let d = g.iter().zip(&w).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
+            eprintln!(
+                "{name}/{k}: ptq {d:.2e}, onnxruntime after tf2onnx {}",
+                ort.map_or("failed".into(), |o| format!("{o:.2e}"))
+            );
+            if d > tolerance {
+                failures.push(format!("{name}/{k}: {d:.2e} from TensorFlow, tolerance {tolerance:.2e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,5 +1,13 @@
 //! TensorFlow SavedModel and frozen GraphDef for ptq.
 //!
+//! [`load`] reads a SavedModel directory (the `serve` meta graph, one
+//! signature, the variables from the checkpoint in [`bundle`]) or a frozen
+//! GraphDef `.pb`. [`flatten`] inlines the function library's calls down to
+//! primitive ops; [`import`] lowers those to ptq-ir ops, NHWC convolutions
+//! and pools as NCHW ones (see there for how the layout transposes cancel).
+//! Signature inputs and outputs become graph inputs and outputs named by
+//! their signature keys.
+//!
 //! [`pb`] holds the crate's own subset of TensorFlow's protobuf messages,
 //! compiled at build time from `proto/` by protox and prost; message fields
 //! ptq does not interpret are kept as raw bytes so a decoded message
@@ -13,6 +21,11 @@
 pub mod bundle;
 pub mod dtype;
 mod error;
+pub mod flatten;
+mod fold;
+pub mod import;
+mod ops;
+pub mod saved_model;
 pub mod tensor;
 mod varint;
 
@@ -24,3 +37,59 @@ pub mod pb {
 
 pub use bundle::Checkpoint;
 pub use error::TfError;
+
+use std::path::{Path, PathBuf};
+
+/// Where a model came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TfKind {
+    /// A SavedModel directory, read through this signature.
+    SavedModel { signature: String },
+    /// A frozen GraphDef file.
+    GraphDef,
+}
+
+/// What export and the facade need to know about the source.
+#[derive(Clone, Debug)]
+pub struct TfInfo {
+    pub path: PathBuf,
+    pub kind: TfKind,
+}
+
+/// A loaded model.
+#[derive(Clone, Debug)]
+pub struct TfModel {
+    pub graph: ptq_ir::Graph,
+    pub info: TfInfo,
+}
+
+/// How to read a model.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// The SavedModel signature (default `serving_default`, or the only one).
+    pub signature: Option<String>,
+    /// A GraphDef's input tensors (default: its Placeholders).
+    pub inputs: Vec<String>,
+    /// A GraphDef's output tensors (default: the nodes nothing reads).
+    pub outputs: Vec<String>,
+}
+
+/// Whether `path` is a SavedModel directory or a GraphDef `.pb` file.
+pub fn is_tf_path(path: &Path) -> bool {
+    path.is_dir() && path.join("saved_model.pb").is_file()
+        || path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("pb"))
+}
+
+/// Loads a SavedModel directory or a frozen GraphDef `.pb`.
+pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<TfModel, TfError> {
+    let path = path.as_ref();
+    let (src, kind) = if path.is_dir() {
+        let s = saved_model::load_saved_model(path, options.signature.as_deref())?;
+        let signature = s.signature.clone().unwrap_or_default();
+        (s, TfKind::SavedModel { signature })
+    } else {
+        (saved_model::load_graph_def(path, &options.inputs, &options.outputs)?, TfKind::GraphDef)
+    };
+    let graph = import::import(&src)?;
+    Ok(TfModel { graph, info: TfInfo { path: path.to_path_buf(), kind } })
+}

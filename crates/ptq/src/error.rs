@@ -9,6 +9,9 @@ pub enum Error {
     UnknownFormat { path: PathBuf, known: &'static str },
     #[error("{path}: this build of ptq has no {format} support (cargo feature `{feature}`)")]
     FormatNotBuilt { path: PathBuf, format: &'static str, feature: &'static str },
+    /// Writing this format is not supported (yet), or not for this source.
+    #[error("{path}: {msg}")]
+    CannotWrite { path: PathBuf, msg: String },
     #[error("{path}: refusing to overwrite the model it was loaded from")]
     WouldOverwriteInput { path: PathBuf },
     #[error("{path}: {msg}")]
@@ -27,4 +30,7 @@ pub enum Error {
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Onnx(#[from] ptq_onnx::OnnxError),
+    #[cfg(feature = "tf")]
+    #[error(transparent)]
+    Tf(#[from] ptq_tf::TfError),
 }

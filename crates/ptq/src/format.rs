@@ -11,9 +11,12 @@ pub enum Format {
     Onnx,
     /// OpenVINO IR (`.xml` with its `.bin`).
     OpenVino,
+    /// TensorFlow: a SavedModel directory (with `saved_model.pb`), or a
+    /// frozen GraphDef (`.pb`).
+    TensorFlow,
 }
 
-const KNOWN: &str = ".onnx, .xml (OpenVINO IR)";
+const KNOWN: &str = ".onnx, .xml (OpenVINO IR), a SavedModel directory or .pb (TensorFlow)";
 
 impl Format {
     /// The format a path's extension names.
@@ -21,6 +24,8 @@ impl Format {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("onnx") => Ok(Format::Onnx),
             Some("xml") => Ok(Format::OpenVino),
+            Some("pb") => Ok(Format::TensorFlow),
+            _ if path.join("saved_model.pb").is_file() => Ok(Format::TensorFlow),
             _ => Err(Error::UnknownFormat { path: path.to_path_buf(), known: KNOWN }),
         }
     }
@@ -30,6 +35,7 @@ impl Format {
         match self {
             Format::Onnx => "onnx",
             Format::OpenVino => "openvino",
+            Format::TensorFlow => "tf",
         }
     }
 
@@ -43,6 +49,7 @@ impl Format {
         match self {
             Format::Onnx => "ONNX",
             Format::OpenVino => "OpenVINO IR",
+            Format::TensorFlow => "TensorFlow",
         }
     }
 }

@@ -1,10 +1,13 @@
 //! A loaded model in any format.
 //!
-//! Each format needs its frontend's cargo feature (`onnx`, `openvino`);
+//! Each format needs its frontend's cargo feature (`onnx`, `openvino`, `tf`);
 //! loading or saving a format this build lacks is an error naming the
 //! feature. Without any frontend no `Model` can exist, and the code past a
 //! match on its source is unreachable.
-#![cfg_attr(not(any(feature = "onnx", feature = "openvino")), allow(unreachable_code, unused_variables))]
+#![cfg_attr(
+    not(any(feature = "onnx", feature = "openvino", feature = "tf")),
+    allow(unreachable_code, unused_variables)
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,8 @@ enum Source {
     Onnx(ptq_onnx::ModelInfo),
     #[cfg(feature = "openvino")]
     OpenVino(ptq_openvino::IrInfo),
+    #[cfg(feature = "tf")]
+    Tf(ptq_tf::TfInfo),
 }
 
 /// A model: its IR graph plus what its frontend needs to write it back.
@@ -63,6 +68,17 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
                 warnings: vec![],
             })
         }
+        #[cfg(feature = "tf")]
+        Format::TensorFlow => {
+            let m = ptq_tf::load(path, &ptq_tf::LoadOptions::default())?;
+            Ok(Model {
+                graph: m.graph,
+                source: Source::Tf(m.info),
+                loaded_from: std::fs::canonicalize(path).ok(),
+                quantization: vec![],
+                warnings: vec![],
+            })
+        }
         #[allow(unreachable_patterns)]
         f => Err(f.not_built(path)),
     }
@@ -97,6 +113,8 @@ impl Model {
             }
             #[cfg(feature = "openvino")]
             Source::OpenVino(ref info) => Source::OpenVino(info.clone()),
+            #[cfg(feature = "tf")]
+            Source::Tf(ref info) => Source::Tf(info.clone()),
         };
         Model { graph, source, loaded_from: self.loaded_from.clone(), quantization, warnings: vec![] }
     }
@@ -137,6 +155,8 @@ impl Model {
             Source::Onnx(_) => Format::Onnx,
             #[cfg(feature = "openvino")]
             Source::OpenVino(_) => Format::OpenVino,
+            #[cfg(feature = "tf")]
+            Source::Tf(_) => Format::TensorFlow,
         }
     }
 
@@ -154,6 +174,11 @@ impl Model {
             }
             #[cfg(feature = "openvino")]
             Source::OpenVino(ref i) => format!("OpenVINO IR v{}, model {}", i.version, i.name),
+            #[cfg(feature = "tf")]
+            Source::Tf(ref i) => match &i.kind {
+                ptq_tf::TfKind::SavedModel { signature } => format!("TensorFlow SavedModel, signature {signature}"),
+                ptq_tf::TfKind::GraphDef => "TensorFlow frozen GraphDef".to_string(),
+            },
         }
     }
 
@@ -167,34 +192,39 @@ impl Model {
         {
             return Err(Error::WouldOverwriteInput { path: path.to_path_buf() });
         }
-        match (&self.source, target) {
+        match target {
             #[cfg(feature = "onnx")]
-            (Source::Onnx(info), Format::Onnx) => {
-                Ok(ptq_onnx::save_with(&self.graph, info, path, &ptq_onnx::ExportOptions::default())?)
-            }
-            #[cfg(all(feature = "onnx", feature = "openvino"))]
-            (Source::OpenVino(_), Format::Onnx) => {
-                // IR semantics are written at the newest opset the exporter knows.
-                let info = ptq_onnx::ModelInfo {
-                    ir_version: 10,
-                    opset_import: vec![(String::new(), 21)],
-                    producer_name: "ptq".into(),
-                    ..ptq_onnx::ModelInfo::default()
+            Format::Onnx => {
+                let info = match &self.source {
+                    Source::Onnx(info) => info.clone(),
+                    // Other formats' semantics are written at the newest opset the exporter knows.
+                    #[allow(unreachable_patterns)]
+                    _ => ptq_onnx::ModelInfo {
+                        ir_version: 10,
+                        opset_import: vec![(String::new(), 21)],
+                        producer_name: "ptq".into(),
+                        ..ptq_onnx::ModelInfo::default()
+                    },
                 };
                 Ok(ptq_onnx::save_with(&self.graph, &info, path, &ptq_onnx::ExportOptions::default())?)
             }
-            #[cfg(all(feature = "onnx", feature = "openvino"))]
-            (Source::Onnx(_), Format::OpenVino) => {
-                let info =
-                    ptq_openvino::IrInfo { name: self.graph.name().to_string(), version: 11, ..Default::default() };
+            #[cfg(feature = "openvino")]
+            Format::OpenVino => {
+                let info = match &self.source {
+                    Source::OpenVino(info) => info.clone(),
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        ptq_openvino::IrInfo { name: self.graph.name().to_string(), version: 11, ..Default::default() }
+                    }
+                };
                 Ok(ptq_openvino::save(&self.graph, &info, path, &self.ir_options())?)
             }
-            #[cfg(feature = "openvino")]
-            (Source::OpenVino(info), Format::OpenVino) => {
-                Ok(ptq_openvino::save(&self.graph, info, path, &self.ir_options())?)
-            }
+            Format::TensorFlow => Err(Error::CannotWrite {
+                path: path.to_path_buf(),
+                msg: "writing TensorFlow models is not supported yet; write .onnx or .xml".into(),
+            }),
             #[allow(unreachable_patterns)]
-            (_, f) => Err(f.not_built(path)),
+            f => Err(f.not_built(path)),
         }
     }
 }
@@ -206,9 +236,11 @@ mod tests {
     /// Meaningful in the builds without a frontend, which `.ci/run` makes.
     #[test]
     fn a_format_this_build_lacks_is_an_error_naming_its_feature() {
-        for (file, format, built) in
-            [("m.onnx", Format::Onnx, cfg!(feature = "onnx")), ("m.xml", Format::OpenVino, cfg!(feature = "openvino"))]
-        {
+        for (file, format, built) in [
+            ("m.onnx", Format::Onnx, cfg!(feature = "onnx")),
+            ("m.xml", Format::OpenVino, cfg!(feature = "openvino")),
+            ("m.pb", Format::TensorFlow, cfg!(feature = "tf")),
+        ] {
             if built {
                 continue;
             }
