@@ -2,6 +2,8 @@
 //! (`proto/tensorflow/`) with protox (a protobuf compiler in Rust, so no
 //! `protoc` binary) and prost.
 
+#![forbid(unsafe_code)]
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files =
         ["types", "tensor", "graph", "saved_model", "tensor_bundle"].map(|f| format!("proto/tensorflow/{f}.proto"));

@@ -15,11 +15,12 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq-onnx", &["ptq-ir"]),
     // ptq-exec only as a dev-dependency: the lowering tests run what they import.
     ("ptq-openvino", &["ptq-ir", "ptq-exec"]),
+    ("ptq-tf", &["ptq-ir"]),
     ("ptq-exec", &["ptq-ir", "ptq-kernels"]),
     ("ptq-stats", &[]),
     ("ptq-algos", &["ptq-ir", "ptq-exec", "ptq-stats"]),
     ("ptq-accuracy", &["ptq-ir", "ptq-algos", "ptq-exec"]),
-    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"]),
+    ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-tf", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"]),
     ("ptq-cli", &["ptq"]),
     (
         "ptq-tests",
