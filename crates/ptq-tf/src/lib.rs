@@ -23,6 +23,8 @@ pub mod dtype;
 mod error;
 pub mod flatten;
 mod fold;
+#[cfg(test)]
+mod hostile_tests;
 pub mod import;
 mod ops;
 pub mod saved_model;
