@@ -449,7 +449,11 @@ fn tensorflow_savedmodels_quantize_to_onnx_and_ir_that_the_runtimes_run() {
             let path = tmp.path().join(file);
             q.model.save(&path).unwrap();
             let out = tmp.path().join(format!("{file}.npz"));
-            let r = if file.ends_with("onnx") { ort_outputs(&path, &inputs, &out) } else { ptq_tests::ov_outputs(&path, &inputs, &out) };
+            let r = if file.ends_with("onnx") {
+                ort_outputs(&path, &inputs, &out)
+            } else {
+                ptq_tests::ov_outputs(&path, &inputs, &out)
+            };
             assert!(r.ok, "{name}/{file}: {}", r.output);
             let theirs: Vec<f64> = ptq::npz::read(&out).unwrap()[0].1.to_f64_vec();
             let c = mean_cosine(&ours, &[theirs]);
