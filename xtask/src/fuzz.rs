@@ -19,8 +19,13 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 /// The targets, with the longest input libFuzzer may build for each.
-const TARGETS: [(&str, usize); 4] =
-    [("onnx_import", 1 << 20), ("openvino_import", 1 << 20), ("npz_read", 1 << 18), ("onnx_plan_run", 1 << 18)];
+const TARGETS: [(&str, usize); 5] = [
+    ("onnx_import", 1 << 20),
+    ("openvino_import", 1 << 20),
+    ("npz_read", 1 << 18),
+    ("onnx_plan_run", 1 << 18),
+    ("tf_import", 1 << 20),
+];
 
 /// Seeds larger than this are left out.
 const MAX_SEED_BYTES: u64 = 1 << 20;
@@ -174,6 +179,22 @@ fn seeds(root: &Path, target: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                 data.extend_from_slice(&x);
                 data.extend_from_slice(&bin);
                 out.push((label(&xml), data));
+            }
+            return Ok(out);
+        }
+        "tf_import" => {
+            // A kind byte (see fuzz_targets/tf_import.rs), then the file.
+            let mut out = vec![];
+            for (kind, name) in [(0u8, "saved_model.pb"), (1, "model.pb"), (2, "variables.index")] {
+                let mut found = vec![];
+                walk(&fixtures.join("tf"), &named(name), &mut found);
+                walk(&root.join("crates/ptq-tf/testdata"), &named(name), &mut found);
+                for f in found {
+                    let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+                    if (bytes.len() as u64) < MAX_SEED_BYTES {
+                        out.push((label(&f), [vec![kind], bytes].concat()));
+                    }
+                }
             }
             return Ok(out);
         }

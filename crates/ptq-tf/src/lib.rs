@@ -95,3 +95,22 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<TfModel, Tf
     let graph = import::import(&src)?;
     Ok(TfModel { graph, info: TfInfo { path: path.to_path_buf(), kind } })
 }
+
+/// Imports a `saved_model.pb` from memory, without a checkpoint (variable
+/// reads are errors); `label` names it in errors. For fuzzing and for
+/// models whose weights are all constants.
+pub fn import_saved_model_bytes(bytes: &[u8], label: &str, signature: Option<&str>) -> Result<TfModel, TfError> {
+    let path = Path::new(label);
+    let src = saved_model::saved_model_source(bytes, path, signature, None)?;
+    let graph = import::import(&src)?;
+    let kind = TfKind::SavedModel { signature: src.signature.clone().unwrap_or_default() };
+    Ok(TfModel { graph, info: TfInfo { path: path.to_path_buf(), kind } })
+}
+
+/// Imports a frozen GraphDef from memory; `label` names it in errors.
+pub fn import_graph_def_bytes(bytes: &[u8], label: &str) -> Result<TfModel, TfError> {
+    let path = Path::new(label);
+    let src = saved_model::graph_def_source(bytes, path, &[], &[])?;
+    let graph = import::import(&src)?;
+    Ok(TfModel { graph, info: TfInfo { path: path.to_path_buf(), kind: TfKind::GraphDef } })
+}

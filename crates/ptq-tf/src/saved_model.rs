@@ -50,13 +50,12 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, TfError> {
     std::fs::read(path).map_err(io)
 }
 
-/// The `serve` meta graph of `dir/saved_model.pb` and its signature `name`
-/// (default `serving_default`, or the only one).
-pub fn read_saved_model(dir: &Path, name: Option<&str>) -> Result<(pb::MetaGraphDef, String, PathBuf), TfError> {
-    let path = dir.join("saved_model.pb");
-    let bytes = read_file(&path)?;
-    let proto = |msg: String| TfError::Proto { path: path.clone(), msg };
-    let sm = pb::SavedModel::decode(bytes.as_slice()).map_err(|e| proto(format!("not a SavedModel: {e}")))?;
+/// The `serve` meta graph of a `saved_model.pb` (`bytes`, read from
+/// `path`) and its signature `name` (default `serving_default`, or the only
+/// one).
+pub fn read_saved_model(bytes: &[u8], path: &Path, name: Option<&str>) -> Result<(pb::MetaGraphDef, String), TfError> {
+    let proto = |msg: String| TfError::Proto { path: path.to_path_buf(), msg };
+    let sm = pb::SavedModel::decode(bytes).map_err(|e| proto(format!("not a SavedModel: {e}")))?;
     let tags = |m: &pb::MetaGraphDef| m.meta_info_def.as_ref().map(|i| i.tags.clone()).unwrap_or_default();
     let mut metas = sm.meta_graphs;
     let pick = match metas.iter().position(|m| tags(m).iter().any(|t| t == "serve")) {
@@ -88,7 +87,7 @@ pub fn read_saved_model(dir: &Path, name: Option<&str>) -> Result<(pb::MetaGraph
         let all: Vec<&str> = meta.signature_def.keys().map(String::as_str).collect();
         return Err(proto(format!("no signature {sig} (signatures: {})", all.join(", "))));
     }
-    Ok((meta, sig, path))
+    Ok((meta, sig))
 }
 
 fn ports(map: &std::collections::BTreeMap<String, pb::TensorInfo>, path: &Path) -> Result<Vec<Port>, TfError> {
@@ -107,16 +106,32 @@ fn ports(map: &std::collections::BTreeMap<String, pb::TensorInfo>, path: &Path) 
 
 /// Loads a SavedModel directory with signature `name`.
 pub fn load_saved_model(dir: &Path, name: Option<&str>) -> Result<Source, TfError> {
-    let (meta, sig, path) = read_saved_model(dir, name)?;
-    let def = &meta.signature_def[&sig];
-    let inputs = ports(&def.inputs, &path)?;
-    let outputs = ports(&def.outputs, &path)?;
-    let graph = meta.graph_def.clone().unwrap_or_default();
+    let path = dir.join("saved_model.pb");
+    let bytes = read_file(&path)?;
     let prefix = dir.join("variables").join("variables");
+    saved_model_source(&bytes, &path, name, Some(prefix))
+}
+
+/// A SavedModel's `saved_model.pb` (`bytes`, from `path`) with its
+/// checkpoint at `prefix`; `None` for a model read without one, whose
+/// variable reads are then errors.
+pub fn saved_model_source(
+    bytes: &[u8],
+    path: &Path,
+    name: Option<&str>,
+    prefix: Option<PathBuf>,
+) -> Result<Source, TfError> {
+    let (meta, sig) = read_saved_model(bytes, path, name)?;
+    let def = &meta.signature_def[&sig];
+    let inputs = ports(&def.inputs, path)?;
+    let outputs = ports(&def.outputs, path)?;
+    let graph = meta.graph_def.clone().unwrap_or_default();
     let has_vars = graph.node.iter().any(|n| n.op == "VarHandleOp");
-    let checkpoint = (has_vars || prefix.with_extension("index").exists()).then_some(prefix.clone());
-    let variables = if has_vars { variable_keys(&meta, &graph, &prefix, &path)? } else { HashMap::new() };
-    Ok(Source { path, graph, signature: Some(sig), inputs, outputs, variables, checkpoint })
+    let (variables, checkpoint) = match prefix {
+        Some(p) if has_vars => (variable_keys(&meta, &graph, &p)?, Some(p)),
+        _ => (HashMap::new(), None),
+    };
+    Ok(Source { path: path.to_path_buf(), graph, signature: Some(sig), inputs, outputs, variables, checkpoint })
 }
 
 /// Maps each top-level `VarHandleOp` to its checkpoint key. A call of a
@@ -128,7 +143,6 @@ fn variable_keys(
     meta: &pb::MetaGraphDef,
     graph: &pb::GraphDef,
     prefix: &Path,
-    path: &Path,
 ) -> Result<HashMap<String, String>, TfError> {
     let objects = meta.object_graph_def.as_ref();
     let ckpt = crate::bundle::Checkpoint::open(prefix)?;
@@ -170,7 +184,6 @@ fn variable_keys(
             keys.insert(name.to_string(), String::from_utf8_lossy(s).into_owned());
         }
     }
-    let _ = path;
     Ok(keys)
 }
 
@@ -178,8 +191,12 @@ fn variable_keys(
 /// `node:i`); empty means every Placeholder, and every node no other node
 /// reads (Const, NoOp and Assert excluded).
 pub fn load_graph_def(path: &Path, inputs: &[String], outputs: &[String]) -> Result<Source, TfError> {
-    let bytes = read_file(path)?;
-    let graph = pb::GraphDef::decode(bytes.as_slice())
+    graph_def_source(&read_file(path)?, path, inputs, outputs)
+}
+
+/// [`load_graph_def`] on the file's `bytes`.
+pub fn graph_def_source(bytes: &[u8], path: &Path, inputs: &[String], outputs: &[String]) -> Result<Source, TfError> {
+    let graph = pb::GraphDef::decode(bytes)
         .map_err(|e| TfError::Proto { path: path.to_path_buf(), msg: format!("not a GraphDef: {e}") })?;
     // Tensors are named as TensorFlow names them, `node:0`.
     let port = |t: &String| {
