@@ -22,6 +22,8 @@ const MAX_DEPTH: usize = 64;
 /// Most nodes a model may flatten into, against a library that calls a
 /// function many times over at every level.
 const MAX_NODES: usize = 2_000_000;
+/// Most bytes the prefixed node names may take together.
+const MAX_NAME_BYTES: usize = 256 << 20;
 
 /// Where a tensor comes from in the flat graph: output `out` of node `node`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,13 +32,14 @@ pub struct Src {
     pub out: usize,
 }
 
-/// A primitive node after inlining.
+/// A primitive node after inlining. The op and attributes are borrowed
+/// from the function body, so a body instantiated many times is not copied.
 #[derive(Clone, Debug)]
-pub struct FlatNode {
+pub struct FlatNode<'a> {
     /// Unique: the node's name prefixed by the names of the calls it is inside.
     pub name: String,
-    pub op: String,
-    pub attrs: BTreeMap<String, pb::AttrValue>,
+    pub op: &'a str,
+    pub attrs: &'a BTreeMap<String, pb::AttrValue>,
     pub inputs: Vec<Src>,
 }
 
@@ -86,7 +89,8 @@ enum Local {
 #[derive(Debug)]
 pub struct Flattener<'a> {
     functions: HashMap<&'a str, &'a pb::FunctionDef>,
-    pub nodes: Vec<FlatNode>,
+    pub nodes: Vec<FlatNode<'a>>,
+    name_bytes: usize,
 }
 
 /// A node of the scope being instantiated, with its inputs not yet resolved.
@@ -101,7 +105,7 @@ impl<'a> Flattener<'a> {
         let functions = library
             .map(|l| l.function.iter().filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f))).collect())
             .unwrap_or_default();
-        Flattener { functions, nodes: vec![] }
+        Flattener { functions, nodes: vec![], name_bytes: 0 }
     }
 
     /// The function a node calls: `f` of a (Stateful)PartitionedCall, or the
@@ -212,7 +216,11 @@ impl<'a> Flattener<'a> {
                     if self.nodes.len() >= MAX_NODES {
                         return Err((full, format!("the model flattens into more than {MAX_NODES} nodes")));
                     }
-                    self.nodes.push(FlatNode { name: full, op: p.def.op.clone(), attrs: p.def.attr.clone(), inputs });
+                    self.name_bytes += full.len();
+                    if self.name_bytes > MAX_NAME_BYTES {
+                        return Err((full, format!("the flattened node names exceed {MAX_NAME_BYTES} bytes")));
+                    }
+                    self.nodes.push(FlatNode { name: full, op: &p.def.op, attrs: &p.def.attr, inputs });
                     Local::Prim(self.nodes.len() - 1)
                 }
             };
@@ -228,7 +236,7 @@ fn ref_node(r: &str) -> &str {
 }
 
 /// Resolves a reference in a scope.
-fn resolve(locals: &HashMap<String, Local>, nodes: &[FlatNode], r: &str, in_function: bool) -> Result<Src, String> {
+fn resolve(locals: &HashMap<String, Local>, nodes: &[FlatNode<'_>], r: &str, in_function: bool) -> Result<Src, String> {
     let parts: Vec<&str> = r.split(':').collect();
     let local = locals.get(parts[0]).ok_or_else(|| format!("input {r} names no node"))?;
     let bad_index = |s: &str| s.parse::<usize>().map_err(|_| format!("input {r}: bad output index"));
@@ -242,8 +250,8 @@ fn resolve(locals: &HashMap<String, Local>, nodes: &[FlatNode], r: &str, in_func
             let out = match (in_function, parts.len()) {
                 (_, 1) => 0,
                 (false, 2) => bad_index(parts[1])?,
-                (true, 3) => output_index(&nodes[*i].op, parts[1], bad_index(parts[2])?)?,
-                (true, 2) => output_index(&nodes[*i].op, parts[1], 0)?,
+                (true, 3) => output_index(nodes[*i].op, parts[1], bad_index(parts[2])?)?,
+                (true, 2) => output_index(nodes[*i].op, parts[1], 0)?,
                 _ => return Err(format!("input {r}: malformed reference")),
             };
             Ok(Src { node: *i, out })

@@ -28,7 +28,7 @@ use crate::{TfError, dtype, pb};
 #[derive(Debug)]
 pub struct Cx<'a> {
     pub g: Graph,
-    pub flat: &'a [FlatNode],
+    pub flat: &'a [FlatNode<'a>],
     names: HashSet<String>,
     node_names: HashSet<String>,
     /// TF tensor → IR value in TF's layout.
@@ -251,7 +251,7 @@ pub fn import(src: &Source) -> Result<Graph, TfError> {
         if !needed[idx] {
             continue;
         }
-        let res: Result<(), String> = match n.op.as_str() {
+        let res: Result<(), String> = match n.op {
             "Placeholder" => {
                 let port = input_nodes.get(&n.name);
                 let key = port.map(|p| p.key.clone()).unwrap_or_else(|| n.name.clone());
@@ -277,7 +277,7 @@ pub fn import(src: &Source) -> Result<Graph, TfError> {
             _ => crate::ops::lower(&mut cx, idx, n),
         };
         res.map_err(|m| match m.strip_prefix(crate::ops::UNSUPPORTED) {
-            Some(_) => TfError::Unsupported { path: path.to_path_buf(), node: n.name.clone(), op: n.op.clone() },
+            Some(_) => TfError::Unsupported { path: path.to_path_buf(), node: n.name.clone(), op: n.op.to_string() },
             None => node_err(&n.name, m),
         })?;
     }

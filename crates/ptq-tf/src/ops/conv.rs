@@ -71,7 +71,7 @@ fn data_out(cx: &mut Cx<'_>, idx: usize, y: ValueId, last: bool) {
 }
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
-    match n.op.as_str() {
+    match n.op {
         "Conv2D" => {
             let (x, last) = data_in(cx, n)?;
             let s = spatial(n, last, "strides")?;

@@ -18,7 +18,7 @@ fn swap_last(cx: &mut Cx<'_>, name: &str, v: ptq_ir::ValueId) -> Result<ptq_ir::
 }
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
-    let (ta, tb) = match n.op.as_str() {
+    let (ta, tb) = match n.op {
         "MatMul" => (attr_b(n, "transpose_a", false), attr_b(n, "transpose_b", false)),
         "BatchMatMul" | "BatchMatMulV2" | "BatchMatMulV3" => (attr_b(n, "adj_x", false), attr_b(n, "adj_y", false)),
         "Einsum" => {

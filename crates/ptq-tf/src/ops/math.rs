@@ -98,19 +98,19 @@ fn finish(cx: &mut Cx<'_>, idx: usize, y: ValueId, nchw: bool) {
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
     let name = n.name.clone();
-    if let Some(op) = binary(&n.op) {
+    if let Some(op) = binary(n.op) {
         let (vs, nchw) = operands(cx, n, &[0, 1])?;
         let y = cx.node1(&name, op, vs.into_iter().map(Some).collect());
         finish(cx, idx, y, nchw);
         return Ok(true);
     }
-    if let Some(kind) = unary(&n.op) {
+    if let Some(kind) = unary(n.op) {
         let (vs, nchw) = operands(cx, n, &[0])?;
         let y = cx.node1(&name, Unary { kind }, vec![Some(vs[0])]);
         finish(cx, idx, y, nchw);
         return Ok(true);
     }
-    match n.op.as_str() {
+    match n.op {
         "Square" => {
             let (vs, nchw) = operands(cx, n, &[0])?;
             let y = cx.node1(&name, Binary { kind: BinaryKind::Mul }, vec![Some(vs[0]), Some(vs[0])]);

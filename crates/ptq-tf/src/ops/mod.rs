@@ -24,7 +24,7 @@ pub const UNSUPPORTED: &str = "\0unsupported";
 
 /// Lowers flat node `idx`.
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<(), String> {
-    match n.op.as_str() {
+    match n.op {
         // The same tensor under another name.
         "Identity" | "Snapshot" | "StopGradient" | "PreventGradient" | "EnsureShape" | "CheckNumerics" => {
             cx.alias(idx, 0, *n.inputs.first().ok_or("missing input 0")?)

@@ -15,7 +15,7 @@ use crate::import::Cx;
 
 /// The IR function of an elementwise activation.
 fn activation(n: &FlatNode) -> Option<UnaryKind> {
-    Some(match n.op.as_str() {
+    Some(match n.op {
         "Relu" => UnaryKind::Relu,
         "Sigmoid" => UnaryKind::Sigmoid,
         "Tanh" => UnaryKind::Tanh,
@@ -55,7 +55,7 @@ pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> 
         same_layout(cx, idx, n, |cx, x| Ok(cx.node1(&name, Unary { kind }, vec![Some(x)])))?;
         return Ok(true);
     }
-    match n.op.as_str() {
+    match n.op {
         "Relu6" => {
             let lo = cx.constant(&format!("{}/min", n.name), Tensor::scalar_f32(0.0));
             let hi = cx.constant(&format!("{}/max", n.name), Tensor::scalar_f32(6.0));

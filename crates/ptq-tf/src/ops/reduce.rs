@@ -12,7 +12,7 @@ use crate::flatten::FlatNode;
 use crate::import::Cx;
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
-    let kind = match n.op.as_str() {
+    let kind = match n.op {
         "Mean" => ReduceKind::Mean,
         "Sum" => ReduceKind::Sum,
         "Max" => ReduceKind::Max,

@@ -12,7 +12,7 @@ use crate::flatten::FlatNode;
 use crate::import::Cx;
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
-    let bilinear = match n.op.as_str() {
+    let bilinear = match n.op {
         "ResizeBilinear" => true,
         "ResizeNearestNeighbor" => false,
         _ => return Ok(false),

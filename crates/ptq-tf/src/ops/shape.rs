@@ -56,7 +56,7 @@ fn axes_const(cx: &mut Cx<'_>, n: &FlatNode, axes: &[i64]) -> ValueId {
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
     let name = n.name.clone();
-    let y = match n.op.as_str() {
+    let y = match n.op {
         "Reshape" => {
             let x = cx.input(n, 0)?;
             let s = cx.input(n, 1)?;
@@ -159,7 +159,7 @@ pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> 
             let ends = pads.iter().skip(1).step_by(2);
             let onnx: Vec<i64> = begins.chain(ends).copied().collect();
             let pv = cx.constant(&format!("{name}/pads"), Tensor::from_i64s(&onnx));
-            let mode = match (n.op.as_str(), attr_s(n, "mode", "").as_str()) {
+            let mode = match (n.op, attr_s(n, "mode", "").as_str()) {
                 ("MirrorPad", "REFLECT") => PadMode::Reflect,
                 ("MirrorPad", m) => return Err(format!("MirrorPad mode {m}")),
                 _ => PadMode::Constant,

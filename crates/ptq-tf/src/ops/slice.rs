@@ -85,7 +85,7 @@ fn resolve(begin: &[i64], end: &[i64], strides: &[i64], masks: [i64; 5], rank: u
 
 pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> {
     let name = n.name.clone();
-    let x = match n.op.as_str() {
+    let x = match n.op {
         "Slice" | "StridedSlice" => cx.input(n, 0)?,
         _ => return Ok(false),
     };
