@@ -35,6 +35,9 @@ pub struct Cx<'a> {
     tf: HashMap<Src, ValueId>,
     /// TF tensor (4-D, NHWC in TF) → IR value in NCHW.
     nchw: HashMap<Src, ValueId>,
+    /// Variable handle (flat node) → the constant its reads give, so a
+    /// variable read twice is stored once.
+    variables: HashMap<usize, ValueId>,
 }
 
 /// NHWC → NCHW.
@@ -243,6 +246,7 @@ pub fn import(src: &Source) -> Result<Graph, TfError> {
         node_names: HashSet::new(),
         tf: HashMap::new(),
         nchw: HashMap::new(),
+        variables: HashMap::new(),
     };
     // Graph inputs, named by their signature keys.
     let input_nodes: HashMap<String, &crate::saved_model::Port> =
@@ -331,6 +335,10 @@ fn read_variable(
     n: &FlatNode,
 ) -> Result<(), String> {
     let h = n.inputs.first().ok_or("missing input 0")?;
+    if let Some(&v) = cx.variables.get(&h.node) {
+        cx.set(idx, 0, v);
+        return Ok(());
+    }
     let handle = &cx.flat[h.node];
     if handle.op != "VarHandleOp" {
         return Err(format!("reads a variable through {} ({}), not a variable handle", handle.name, handle.op));
@@ -347,6 +355,7 @@ fn read_variable(
         const_source: ConstSource::Stored,
         ..Value::default()
     });
+    cx.variables.insert(h.node, v);
     cx.set(idx, 0, v);
     Ok(())
 }
