@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""ptq's TensorFlow frontend on real Keras applications, saved as SavedModels.
+
+    target/zoo-venv/tf/bin/python tests/zoo/tf_savedmodels.py [ENTRY ...]
+
+For each Keras-application entry of gen_tf.py (default: all four) the script
+builds the same model gen_tf.py converts with tf2onnx (same seed, same
+BatchNorm re-estimation), saves it with tf_keras `model.save(...,
+save_format="tf")` under target/zoo-tf/ENTRY/saved_model, runs TensorFlow on
+the first 4 validation items, runs `target/release/ptq run` on the
+SavedModel, and onnxruntime on the zoo's tf2onnx file (target/zoo/ENTRY/
+model.onnx, when `cargo xtask zoo` generated it), and prints a markdown table
+of max |x - tf| / max |tf| for both. Needs the tf venv (tests/zoo/setup.sh
+tf) and a release build of ptq (`cargo build --release -p ptq-cli`).
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import tensorflow as tf  # noqa: E402
+
+import common  # noqa: E402
+import gen_tf as g  # noqa: E402
+
+APPS = {
+    "tf_mobilenet_v2": ("MobileNetV2", 160, "tf"),
+    "tf_resnet50": ("ResNet50", 128, "caffe"),
+    "tf_efficientnet_b0": ("EfficientNetB0", 160, "raw"),
+    "tf_densenet121": ("DenseNet121", 128, "torch"),
+}
+N_ITEMS = 4
+
+
+def rel(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def main(names):
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    ptq = os.path.join(ROOT, "target", "release", "ptq")
+    rows = []
+    for name in names or list(APPS):
+        app, size, mode = APPS[name]
+        g.seed(0)
+        model = getattr(g.keras().applications, app)(weights=None, input_shape=(size, size, 3), classes=1000)
+        u8 = common.images_uint8(g.N_CAL + g.N_VAL + 16, size, seed=30)
+        x = g.preprocess(mode, u8).astype(np.float32)
+        g.bn_recalibrate(model, x[g.N_CAL + g.N_VAL:])
+        d = os.path.join(ROOT, "target", "zoo-tf", name)
+        sm = os.path.join(d, "saved_model")
+        model.save(sm, save_format="tf")
+        f = tf.saved_model.load(sm).signatures["serving_default"]
+        key = list(f.structured_input_signature[1].keys())[0]
+        items = x[g.N_CAL:g.N_CAL + N_ITEMS]
+        want = {k: v.numpy() for k, v in f(**{key: tf.constant(items)}).items()}
+        out_key = list(want)[0]
+        np.savez(os.path.join(d, "inputs.npz"), **{key: items})
+        got_path = os.path.join(d, "ptq.npz")
+        t = time.perf_counter()
+        subprocess.run([ptq, "run", "--model", sm, "--input", os.path.join(d, "inputs.npz"), "--output", got_path,
+                        "--threads", "1"], check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - t
+        ptq_d = rel(np.load(got_path)[out_key], want[out_key])
+        onnx = os.path.join(ROOT, "target", "zoo", name, "model.onnx")
+        ort_d = None
+        if os.path.exists(onnx):
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = 1
+            s = ort.InferenceSession(onnx, so, providers=["CPUExecutionProvider"])
+            ort_d = rel(s.run(None, {s.get_inputs()[0].name: items})[0], want[out_key])
+        mb = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(sm) for f in fs) / 1e6
+        rows.append((name, app, mb, ptq_d, ort_d, seconds))
+        print(f"{name}: ptq {ptq_d:.2e}, onnxruntime after tf2onnx {ort_d}", flush=True)
+    print()
+    print("| entry | model | SavedModel MB | ptq run vs TF | onnxruntime (tf2onnx) vs TF | ptq load + run s |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, app, mb, p, o, s in rows:
+        o = "—" if o is None else f"{o:.2e}"
+        print(f"| {name} | keras.applications.{app} | {mb:.1f} | {p:.2e} | {o} | {s:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
