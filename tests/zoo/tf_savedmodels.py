@@ -10,8 +10,12 @@ save_format="tf")` under target/zoo-tf/ENTRY/saved_model, runs TensorFlow on
 the first 4 validation items, runs `target/release/ptq run` on the
 SavedModel, and onnxruntime on the zoo's tf2onnx file (target/zoo/ENTRY/
 model.onnx, when `cargo xtask zoo` generated it), and prints a markdown table
-of max |x - tf| / max |tf| for both. Needs the tf venv (tests/zoo/setup.sh
-tf) and a release build of ptq (`cargo build --release -p ptq-cli`).
+of max |x - tf| / max |tf| for both. With the zoo entry present it also
+quantizes both the SavedModel and the zoo's ONNX file with `ptq quantize`
+defaults on the entry's calibration items and gives each INT8 ONNX's mean
+cosine to the FP32 model on the validation items (run in onnxruntime).
+Needs the tf venv (tests/zoo/setup.sh tf) and a release build of ptq
+(`cargo build --release -p ptq-cli`).
 """
 
 import os
@@ -44,6 +48,40 @@ N_ITEMS = 4
 
 def rel(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def cosine(a, b):
+    a, b = a.reshape(len(a), -1).astype(np.float64), b.reshape(len(b), -1).astype(np.float64)
+    return float(np.mean((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))
+
+
+def ort_items(path, x):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    return np.concatenate([s.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
+
+
+def quantized_cosines(ptq, name, d, key):
+    """(SavedModel route, ONNX route) cosines of ptq's INT8 models to FP32."""
+    zoo = os.path.join(ROOT, "target", "zoo", name)
+    calib, valid = os.path.join(zoo, "calib.npz"), os.path.join(zoo, "valid.npz")
+    if not (os.path.exists(calib) and os.path.exists(valid)):
+        return None, None
+    (zin,) = np.load(calib).files
+    renamed = os.path.join(d, "calib.npz")
+    np.savez(renamed, **{key: np.load(calib)[zin]})
+    sm_q, onnx_q = os.path.join(d, "int8.onnx"), os.path.join(d, "onnx_route.int8.onnx")
+    for model, data, out in [(os.path.join(d, "saved_model"), renamed, sm_q),
+                             (os.path.join(zoo, "model.onnx"), calib, onnx_q)]:
+        subprocess.run([ptq, "quantize", "--model", model, "--data", data, "--output", out], check=True,
+                       stdout=subprocess.DEVNULL)
+    x = np.load(valid)[zin]
+    fp32 = ort_items(os.path.join(zoo, "model.onnx"), x)
+    return cosine(ort_items(sm_q, x), fp32), cosine(ort_items(onnx_q, x), fp32)
 
 
 def main(names):
@@ -83,14 +121,17 @@ def main(names):
             s = ort.InferenceSession(onnx, so, providers=["CPUExecutionProvider"])
             ort_d = rel(s.run(None, {s.get_inputs()[0].name: items})[0], want[out_key])
         mb = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(sm) for f in fs) / 1e6
-        rows.append((name, app, mb, ptq_d, ort_d, seconds))
+        q_sm, q_onnx = quantized_cosines(ptq, name, d, key)
+        rows.append((name, app, mb, ptq_d, ort_d, seconds, q_sm, q_onnx))
         print(f"{name}: ptq {ptq_d:.2e}, onnxruntime after tf2onnx {ort_d}", flush=True)
     print()
-    print("| entry | model | SavedModel MB | ptq run vs TF | onnxruntime (tf2onnx) vs TF | ptq load + run s |")
-    print("|---|---|---:|---:|---:|---:|")
-    for name, app, mb, p, o, s in rows:
-        o = "—" if o is None else f"{o:.2e}"
-        print(f"| {name} | keras.applications.{app} | {mb:.1f} | {p:.2e} | {o} | {s:.1f} |")
+    print("| entry | model | SavedModel MB | ptq run vs TF | onnxruntime (tf2onnx) vs TF | ptq load + run s "
+          "| INT8 cosine, from the SavedModel | INT8 cosine, from the tf2onnx file |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
+    for name, app, mb, p, o, s, qs, qo in rows:
+        print(f"| {name} | keras.applications.{app} | {mb:.1f} | {p:.2e} | {fmt(o, '.2e')} | {s:.1f} "
+              f"| {fmt(qs, '.4f')} | {fmt(qo, '.4f')} |")
     return 0
 
 

@@ -237,9 +237,12 @@ impl Args {
 }
 
 /// A model's bytes on disk: the file with its external data (`.onnx.data`)
-/// or, for OpenVINO IR, its `.bin`.
+/// or, for OpenVINO IR, its `.bin`; every file of a SavedModel directory.
 fn size_of(path: &Path) -> u64 {
     let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    if path.is_dir() {
+        return std::fs::read_dir(path).map_or(0, |d| d.flatten().map(|e| size_of(&e.path())).sum());
+    }
     let mut data = path.as_os_str().to_owned();
     data.push(".data");
     let weights = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {

@@ -151,9 +151,16 @@ pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> 
             return Ok(true);
         }
         "Pad" | "PadV2" | "MirrorPad" => {
-            let x = cx.input(n, 0)?;
             let p = cx.input(n, 1)?;
-            let pads = const_ints(cx, p, "paddings")?;
+            let mut pads = const_ints(cx, p, "paddings")?;
+            // A channels-first input is padded channels-first: [N, H, W, C] pairs → [N, C, H, W].
+            let nchw = cx.has_nchw(n, 0) && pads.len() == 8;
+            let x = if nchw {
+                pads = [0, 1, 6, 7, 2, 3, 4, 5].iter().map(|&i| pads[i]).collect();
+                cx.input_nchw(n, 0)?
+            } else {
+                cx.input(n, 0)?
+            };
             // [[b0, e0], [b1, e1], ...] → [b0, b1, ..., e0, e1, ...].
             let begins = pads.iter().step_by(2);
             let ends = pads.iter().skip(1).step_by(2);
@@ -165,7 +172,12 @@ pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<bool, String> 
                 _ => PadMode::Constant,
             };
             let value = if n.op == "PadV2" { Some(cx.input(n, 2)?) } else { None };
-            cx.node1(&name, Pad { mode }, vec![Some(x), Some(pv), value])
+            let y = cx.node1(&name, Pad { mode }, vec![Some(x), Some(pv), value]);
+            if nchw {
+                cx.set_nchw(idx, 0, y);
+                return Ok(true);
+            }
+            y
         }
         "Shape" | "Size" => {
             let x = cx.input(n, 0)?;
