@@ -208,3 +208,47 @@ fn bench_times_fp32_and_int8_and_names_the_tier() {
     let e = real(&wrong).unwrap_err().to_string();
     assert!(e.contains("\"input\"") && e.contains("expected shape"), "{e}");
 }
+
+#[test]
+fn tensorflow_models_through_inspect_run_and_convert_with_their_signature_and_tensors() {
+    let tf = fixtures_dir().join("tf");
+    let sm = tf.join("custom_signature/saved_model");
+    let s = sm.to_str().unwrap();
+    // The only signature is found by itself; another name is an error listing the real one.
+    ptq_cli::run(["ptq", "inspect", s]).unwrap();
+    ptq_cli::run(["ptq", "inspect", s, "--signature", "predict"]).unwrap();
+    let e = format!("{:#}", ptq_cli::run(["ptq", "inspect", s, "--signature", "serving"]).unwrap_err());
+    assert!(e.contains("no signature serving") && e.contains("predict"), "{e}");
+    // Only TensorFlow models take these options.
+    let onnx = fixtures_dir().join("digits_cnn/model.onnx");
+    let e = format!("{:#}", ptq_cli::run(["ptq", "inspect", onnx.to_str().unwrap(), "--signature", "x"]).unwrap_err());
+    assert!(e.contains("TensorFlow"), "{e}");
+    // A frozen GraphDef with its output named; run and convert to ONNX.
+    let pb = tf.join("frozen_graph/model.pb");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.npz");
+    let inputs = tf.join("frozen_graph/inputs.npz");
+    ptq_cli::run([
+        "ptq",
+        "run",
+        "--model",
+        pb.to_str().unwrap(),
+        "--tf-outputs",
+        "Identity:0",
+        "--input",
+        inputs.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(ptq::npz::read(&out).unwrap().iter().any(|(k, _)| k == "Identity:0"));
+    let onnx_out = dir.path().join("frozen.onnx");
+    ptq_cli::run(["ptq", "convert", pb.to_str().unwrap(), onnx_out.to_str().unwrap()]).unwrap();
+    assert!(ptq::load(&onnx_out).unwrap().graph().node_count() > 5);
+    // Writing a SavedModel is refused, naming the formats that can be written.
+    let e = format!(
+        "{:#}",
+        ptq_cli::run(["ptq", "convert", pb.to_str().unwrap(), dir.path().join("x.pb").to_str().unwrap()]).unwrap_err()
+    );
+    assert!(e.contains(".onnx or .xml"), "{e}");
+}

@@ -9,6 +9,9 @@ pub enum Error {
     UnknownFormat { path: PathBuf, known: &'static str },
     #[error("{path}: this build of ptq has no {format} support (cargo feature `{feature}`)")]
     FormatNotBuilt { path: PathBuf, format: &'static str, feature: &'static str },
+    /// A load option the model's format does not take.
+    #[error("{path}: {msg}")]
+    BadOption { path: PathBuf, msg: String },
     /// Writing this format is not supported (yet), or not for this source.
     #[error("{path}: {msg}")]
     CannotWrite { path: PathBuf, msg: String },

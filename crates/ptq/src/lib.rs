@@ -37,7 +37,7 @@ pub use accuracy::{AccuracyControlled, AccuracyOptions, AccuracyReport, DropType
 pub use dataset::{Dataset, Item, ItemResult};
 pub use error::Error;
 pub use format::Format;
-pub use model::{Model, load};
+pub use model::{LoadOptions, Model, load, load_with};
 pub use quantize::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, QuantizerRow, RangeEstimator,
     Report, SMOOTH_QUANT_OUTLIER_RATIO, SmoothQuantAlphas, Subgraph, WeightRange, quantize, quantize_with_events,

@@ -40,11 +40,36 @@ pub struct Model {
     warnings: Vec<String>,
 }
 
+/// How to read a model beyond its path: which part of a TensorFlow model
+/// is the model. Other formats take none of these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// A SavedModel's signature (default `serving_default`, or its only one).
+    pub signature: Option<String>,
+    /// A frozen GraphDef's input tensors (`x:0`; default: its Placeholders).
+    pub inputs: Vec<String>,
+    /// A frozen GraphDef's output tensors (default: the nodes nothing reads).
+    pub outputs: Vec<String>,
+}
+
 /// Loads a model, choosing the frontend from the file name (an error when
 /// this build does not have that frontend).
 pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load`] with [`LoadOptions`]; giving any to a format that takes none
+/// is an error.
+pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Model, Error> {
     let path = path.as_ref();
-    match Format::from_path(path)? {
+    let format = Format::from_path(path)?;
+    if format != Format::TensorFlow && *options != LoadOptions::default() {
+        return Err(Error::BadOption {
+            path: path.to_path_buf(),
+            msg: "a signature, inputs or outputs can only be chosen for a TensorFlow model".into(),
+        });
+    }
+    match format {
         #[cfg(feature = "onnx")]
         Format::Onnx => {
             let m = ptq_onnx::load(path)?;
@@ -70,7 +95,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
         }
         #[cfg(feature = "tf")]
         Format::TensorFlow => {
-            let m = ptq_tf::load(path, &ptq_tf::LoadOptions::default())?;
+            let o = ptq_tf::LoadOptions {
+                signature: options.signature.clone(),
+                inputs: options.inputs.clone(),
+                outputs: options.outputs.clone(),
+            };
+            let m = ptq_tf::load(path, &o)?;
             Ok(Model {
                 graph: m.graph,
                 source: Source::Tf(m.info),

@@ -22,6 +22,8 @@ pub struct Args {
     /// The model to time.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    pub source: super::Source,
     /// Batch size: the value of each input's first symbolic (or unknown) dim.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -203,7 +205,7 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
 
 /// Loads the model, quantizes it if needed, and times the paths.
 fn measure(a: &Args) -> anyhow::Result<Report> {
-    let model = super::load_model(&a.model)?;
+    let model = super::load_model(&a.model, &a.source)?;
     let inputs = match &a.input {
         Some(p) => ptq::npz::read(p)?,
         None => synthetic_inputs(model.graph(), a.batch, &a.dims)?,

@@ -10,6 +10,8 @@ use anyhow::Context;
 pub struct Args {
     /// The model to read.
     input: PathBuf,
+    #[command(flatten)]
+    pub source: super::Source,
     /// Where to write; the extension picks the format.
     output: PathBuf,
 }
@@ -17,7 +19,7 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let t = Instant::now();
-    let model = super::load_model(&a.input)?;
+    let model = super::load_model(&a.input, &a.source)?;
     model.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "wrote {} ({} nodes) in {:.2}s",

@@ -11,6 +11,8 @@ use ptq::shape_string;
 pub struct Args {
     /// The model to describe.
     model: PathBuf,
+    #[command(flatten)]
+    pub source: super::Source,
 }
 
 fn describe(g: &ptq::Graph, id: ValueId) -> String {
@@ -34,7 +36,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
-    let model = super::load_model(&a.model)?;
+    let model = super::load_model(&a.model, &a.source)?;
     let g = model.graph();
     println!("model: {} ({})", a.model.display(), model.describe_source());
     let width = g.inputs().iter().chain(g.outputs()).map(|&i| g.value(i).name.len()).max().unwrap_or(0);

@@ -18,6 +18,8 @@ pub struct Args {
     /// The FP32 model.
     #[arg(long)]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub source: super::Source,
     /// Calibration data: a directory of .npz files (one item each, arrays
     /// named after the model inputs) or one .npz whose arrays have a leading
     /// item axis.
@@ -260,7 +262,7 @@ fn kib(b: u64) -> String {
 /// Runs the subcommand.
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let model = super::load_model(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let model = super::load_model(&a.model, &a.source).with_context(|| format!("loading {}", a.model.display()))?;
     let data = Dataset::open(&a.data)?;
     if data.is_empty() {
         bail!("{}: the calibration data has no items", a.data.display());

@@ -12,6 +12,8 @@ pub struct Args {
     /// The model to run.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    pub source: super::Source,
     /// Inputs: an .npz whose arrays are named after the model's inputs, or a
     /// folder of such files, each run on its own.
     #[arg(long)]
@@ -44,7 +46,7 @@ fn summary(t: &Tensor) -> String {
 /// Runs the subcommand: one input file, or every `.npz` of a folder (sorted
 /// by name), each written under the same name into the `--output` folder.
 pub fn run(a: &Args) -> anyhow::Result<()> {
-    let model = super::load_model(&a.model)?;
+    let model = super::load_model(&a.model, &a.source)?;
     let plan = Plan::new(
         model.graph(),
         &ExecOptions { threads: a.threads, optimize: true, integer: false, ..Default::default() },
