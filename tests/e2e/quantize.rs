@@ -416,8 +416,8 @@ fn integer_path_runs_openvino_int8_models() {
 /// TensorFlow SavedModels (tests/fixtures/tf/) quantize with defaults on
 /// their 32 calibration items; on the 32 validation items the INT8 model
 /// keeps a mean cosine to FP32 of at least 0.99 (0.97 for cnn_bn, an
-/// untrained 8×8 CNN whose softmax flips on two items; onnxruntime's
-/// quantize_static reaches 0.987 on its tf2onnx form, ptq 0.977), and its
+/// untrained 8×8 CNN with near-tie items; onnxruntime's quantize_static
+/// reaches 0.987 on its tf2onnx form, ptq 0.978 from either form), and its
 /// ONNX and IR forms run in onnxruntime and OpenVINO with the outputs of
 /// ptq's own run of the INT8 graph.
 #[test]

@@ -12,6 +12,28 @@ use ptq_ir::{DType, Fact, Op, Tensor};
 
 /// Most elements an integer computation is folded for.
 const MAX_INT_ELEMENTS: usize = 1 << 16;
+/// Most elements an f32 computation is folded for.
+const MAX_F32_ELEMENTS: usize = 1 << 20;
+
+/// `f` over two f32 constants of the same shape, or one of them a single value.
+fn f32_binary(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Option<Tensor> {
+    let (Tensor::F32(x), Tensor::F32(y)) = (a, b) else { return None };
+    if x.len().max(y.len()) > MAX_F32_ELEMENTS {
+        return None;
+    }
+    let out = if x.shape() == y.shape() {
+        ndarray::Zip::from(x).and(y).map_collect(|&p, &q| f(p, q))
+    } else if y.len() == 1 && x.ndim() >= y.ndim() {
+        let q = *y.iter().next()?;
+        x.mapv(|p| f(p, q))
+    } else if x.len() == 1 && y.ndim() >= x.ndim() {
+        let p = *x.iter().next()?;
+        y.mapv(|q| f(p, q))
+    } else {
+        return None;
+    };
+    Some(Tensor::F32(out))
+}
 
 /// An integer tensor of `dtype` from i64 values.
 pub fn int_tensor(dtype: DType, shape: &[usize], v: &[i64]) -> Option<Tensor> {
@@ -52,6 +74,24 @@ pub fn fold(op: &Op, inputs: &[Option<&Tensor>], input_facts: &[Option<&Fact>], 
             crate::ops::permuted(x, &perm)
         }
         Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Identity => Some(x.clone()),
+        Op::Unary(u) if matches!(x, Tensor::F32(a) if a.len() <= MAX_F32_ELEMENTS) => {
+            use ptq_ir::ops::unary::UnaryKind as U;
+            let Tensor::F32(a) = x else { return None };
+            let f: fn(f32) -> f32 = match u.kind {
+                U::Sqrt => f32::sqrt,
+                U::Reciprocal => |v| 1.0 / v,
+                U::Neg => |v| -v,
+                _ => return None,
+            };
+            Some(Tensor::F32(a.mapv(f)))
+        }
+        Op::Binary(b) if all.len() == 2 && matches!(x, Tensor::F32(_)) => match b.kind {
+            BinaryKind::Add => f32_binary(x, all[1], |p, q| p + q),
+            BinaryKind::Sub => f32_binary(x, all[1], |p, q| p - q),
+            BinaryKind::Mul => f32_binary(x, all[1], |p, q| p * q),
+            BinaryKind::Div => f32_binary(x, all[1], |p, q| p / q),
+            _ => None,
+        },
         Op::Cast(c) if is_int(x) && matches!(c.to, DType::I32 | DType::I64) => {
             int_tensor(c.to, x.shape(), &x.to_i64_vec()?)
         }

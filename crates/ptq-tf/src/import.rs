@@ -9,7 +9,9 @@
 //! keep it; a transpose is made only where an op needs the other layout
 //! (a Reshape, a MatMul, a signature output). So the transposes that
 //! wrapping every convolution would add cancel at import, and the executor
-//! and the quantizer see convolutions feeding each other directly.
+//! and the quantizer see convolutions feeding each other directly. Per-channel
+//! constant Adds and Muls after a convolution (BiasAdd, Keras 3's inference
+//! BatchNorm) are folded into it ([`ptq_ir::passes::fold_channel_affine`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -321,6 +323,9 @@ pub fn import(src: &Source) -> Result<Graph, TfError> {
         }
     }
     ptq_ir::infer::infer_facts_overruling(&mut g)
+        .map_err(|e| TfError::Proto { path: path.to_path_buf(), msg: e.to_string() })?;
+    // BiasAdd, and Keras 3's BatchNorm as Mul and Add, into the convolutions.
+    ptq_ir::passes::fold_channel_affine(&mut g)
         .map_err(|e| TfError::Proto { path: path.to_path_buf(), msg: e.to_string() })?;
     ptq_ir::validate::validate(&g).map_err(|e| TfError::Proto { path: path.to_path_buf(), msg: e.to_string() })?;
     Ok(g)
