@@ -11,6 +11,7 @@
 //! outputs, so onnxruntime fuses QLinearConv, QGemm or an int8 MaxPool
 //! instead of running float ops between DequantizeLinear nodes.
 
+use ptq_ir::names::NameSet;
 use std::collections::HashMap;
 
 use ndarray::{ArrayD, IxDyn};
@@ -44,31 +45,9 @@ fn zero_points(spec: &QuantSpec) -> Tensor {
     }
 }
 
-/// Unique value names: `base`, then `base_1`, ...
-#[derive(Debug)]
-struct Names(std::collections::HashSet<String>);
-
-impl Names {
-    fn new(g: &Graph) -> Names {
-        let mut s: std::collections::HashSet<String> = g.values().iter().map(|v| v.name.clone()).collect();
-        s.extend(g.iter_nodes().map(|(_, n)| n.name.clone()));
-        Names(s)
-    }
-
-    fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while !self.0.insert(name.clone()) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        name
-    }
-}
-
 /// Adds `value → QuantizeLinear → DequantizeLinear` with `spec`'s
 /// parameters (named after `tag`) and returns the dequantized value.
-fn add_pair(g: &Graph, p: &mut Patch, names: &mut Names, value: ValueId, tag: &str, spec: &QuantSpec) -> PatchValue {
+fn add_pair(g: &Graph, p: &mut Patch, names: &mut NameSet, value: ValueId, tag: &str, spec: &QuantSpec) -> PatchValue {
     let scale = p.add_constant(names.fresh(&format!("{tag}_scale")), scalar_or_vec_f32(&spec.scale));
     let zp = p.add_constant(names.fresh(&format!("{tag}_zero_point")), zero_points(spec));
     let fact = g.value(value).fact.clone();
@@ -99,7 +78,7 @@ pub struct Plan<'a> {
 
 /// Applies `plan` to `g`.
 pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
-    let mut names = Names::new(g);
+    let mut names = NameSet::of_graph(g);
     let mut p = Patch::new();
     let consumers = g.consumers();
     let mut edge_spec: HashMap<(NodeId, usize), QuantSpec> = HashMap::new();

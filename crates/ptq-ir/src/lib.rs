@@ -24,6 +24,7 @@ pub mod fact;
 pub mod float8;
 pub mod graph;
 pub mod infer;
+pub mod names;
 pub mod ops;
 pub mod passes;
 pub mod patch;

@@ -2,6 +2,7 @@
 //! `.bin`, graph inputs from Parameters, outputs from Results, and the other
 //! layers lowered by [`crate::ops`].
 
+use ptq_ir::names::NameSet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -64,7 +65,7 @@ pub fn import_bytes(xml: &[u8], bin: &[u8], label: &str) -> Result<IrModel, Open
 pub struct Cx<'a> {
     pub g: Graph,
     pub net: &'a Net,
-    names: HashSet<String>,
+    names: NameSet,
     /// Every layer's name, and the node names used so far.
     layer_names: HashSet<String>,
     node_names: HashSet<String>,
@@ -73,13 +74,7 @@ pub struct Cx<'a> {
 impl Cx<'_> {
     /// A value name not used yet, based on `base`.
     pub fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while !self.names.insert(name.clone()) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        name
+        self.names.fresh(base)
     }
 
     /// Adds a derived constant.
@@ -131,7 +126,7 @@ pub fn import(net: &Net, weights: &mut Weights) -> Result<IrModel, OpenVinoError
     let mut cx = Cx {
         g: Graph::named(net.name.clone()),
         net,
-        names: HashSet::new(),
+        names: NameSet::new(),
         layer_names: net.layers.iter().map(|l| l.name.clone()).collect(),
         node_names: HashSet::new(),
     };

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use ptq_ir::names::NameSet;
 use ptq_ir::ops::InferInput;
 use ptq_ir::ops::transpose::Transpose;
 use ptq_ir::{ConstSource, Dim, Fact, Graph, Node, Op, Tensor, Value, ValueId};
@@ -31,8 +32,8 @@ use crate::{TfError, dtype, pb};
 pub struct Cx<'a> {
     pub g: Graph,
     pub flat: &'a [FlatNode<'a>],
-    names: HashSet<String>,
-    node_names: HashSet<String>,
+    names: NameSet,
+    node_names: NameSet,
     /// TF tensor → IR value in TF's layout.
     tf: HashMap<Src, ValueId>,
     /// TF tensor (4-D, NHWC in TF) → IR value in NCHW.
@@ -50,13 +51,7 @@ pub const TO_NHWC: [i64; 4] = [0, 2, 3, 1];
 impl<'a> Cx<'a> {
     /// A value name not used yet, based on `base`.
     pub fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while !self.names.insert(name.clone()) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        name
+        self.names.fresh(base)
     }
 
     /// Adds a derived constant.
@@ -105,12 +100,7 @@ impl<'a> Cx<'a> {
                 .collect();
             op.infer(&ins, n_out).unwrap_or_else(|_| vec![Fact::default(); n_out])
         };
-        let mut unique = name.to_string();
-        let mut i = 1;
-        while !self.node_names.insert(unique.clone()) {
-            unique = format!("{name}_{i}");
-            i += 1;
-        }
+        let unique = self.node_names.fresh(name);
         let outs: Vec<ValueId> = (0..n_out)
             .map(|k| {
                 let base = if n_out == 1 { unique.clone() } else { format!("{unique}:{k}") };
@@ -244,8 +234,8 @@ pub fn import(src: &Source) -> Result<Graph, TfError> {
     let mut cx = Cx {
         g: Graph::named(src.signature.clone().unwrap_or_else(|| file_stem(path))),
         flat: &flat,
-        names: HashSet::new(),
-        node_names: HashSet::new(),
+        names: NameSet::new(),
+        node_names: NameSet::new(),
         tf: HashMap::new(),
         nchw: HashMap::new(),
         variables: HashMap::new(),

@@ -1,7 +1,8 @@
 //! The IR being written: layers with their ports, edges between ports and
 //! the `.bin` holding constants (identical constants are stored once).
 
-use std::collections::{HashMap, HashSet};
+use ptq_ir::names::NameSet;
+use std::collections::HashMap;
 
 use ptq_ir::{DType, Tensor};
 
@@ -56,19 +57,13 @@ pub struct Builder {
     pub bin: Vec<u8>,
     /// (dtype, shape, bytes) → (offset, size) in `bin`.
     consts: HashMap<ConstKey, (u64, u64)>,
-    names: HashSet<String>,
+    names: NameSet,
 }
 
 impl Builder {
     /// A layer name not used yet, based on `base`.
     pub fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while !self.names.insert(name.clone()) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        name
+        self.names.fresh(base)
     }
 
     /// The port behind `s`.
