@@ -141,11 +141,6 @@ impl<'a> Cx<'a> {
         self.tf_value(s)
     }
 
-    /// The number of data inputs.
-    pub fn n_inputs(n: &FlatNode) -> usize {
-        n.inputs.len()
-    }
-
     /// A TF tensor in TF's layout, transposing its NCHW value back if that is all there is.
     pub fn tf_value(&mut self, s: Src) -> Result<ValueId, String> {
         if let Some(&v) = self.tf.get(&s) {
