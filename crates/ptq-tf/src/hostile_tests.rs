@@ -24,9 +24,11 @@ fn copy() -> tempfile::TempDir {
 }
 
 #[test]
-fn the_fixture_loads() {
+fn the_fixture_loads_by_its_directory_or_its_saved_model_pb() {
     let m = load(fixture(), &LoadOptions::default()).expect("load");
     assert!(m.graph.node_count() > 5);
+    let by_file = load(fixture().join("saved_model.pb"), &LoadOptions::default()).expect("load");
+    assert_eq!(by_file.graph.node_count(), m.graph.node_count());
 }
 
 #[test]

@@ -82,9 +82,14 @@ pub fn is_tf_path(path: &Path) -> bool {
         || path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("pb"))
 }
 
-/// Loads a SavedModel directory or a frozen GraphDef `.pb`.
+/// Loads a SavedModel directory or a frozen GraphDef `.pb`. A path to a
+/// SavedModel's own `saved_model.pb` loads its directory.
 pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<TfModel, TfError> {
     let path = path.as_ref();
+    let path = match path.parent() {
+        Some(dir) if path.file_name().is_some_and(|n| n == "saved_model.pb") && !dir.as_os_str().is_empty() => dir,
+        _ => path,
+    };
     let (src, kind) = if path.is_dir() {
         let s = saved_model::load_saved_model(path, options.signature.as_deref())?;
         let signature = s.signature.clone().unwrap_or_default();
