@@ -79,20 +79,6 @@ impl<'a> Cx<'a> {
     /// whose facts are inferred now from the inputs' (unknown on failure).
     pub fn node(&mut self, name: &str, op: impl Into<Op>, inputs: Vec<Option<ValueId>>, n_out: usize) -> Vec<ValueId> {
         let op: Op = op.into();
-        if n_out == 1 {
-            let consts: Vec<Option<&Tensor>> = inputs.iter().map(|i| i.and_then(|v| self.g.constant(v))).collect();
-            let facts_in: Vec<Option<&Fact>> = inputs.iter().map(|i| i.map(|v| &self.g.value(v).fact)).collect();
-            let ins: Vec<Option<InferInput<'_>>> = inputs
-                .iter()
-                .map(|i| i.map(|v| InferInput { fact: &self.g.value(v).fact, value: self.g.constant(v) }))
-                .collect();
-            let fact = op.infer(&ins, 1).ok().and_then(|mut f| f.pop()).unwrap_or_default();
-            let present: Vec<Option<&Tensor>> =
-                inputs.iter().zip(&consts).filter(|(i, _)| i.is_some()).map(|(_, c)| *c).collect();
-            if let Some(t) = crate::fold::fold(&op, &present, &facts_in, &fact) {
-                return vec![self.constant(name, t)];
-            }
-        }
         let facts: Vec<Fact> = {
             let ins: Vec<Option<InferInput<'_>>> = inputs
                 .iter()
@@ -100,6 +86,14 @@ impl<'a> Cx<'a> {
                 .collect();
             op.infer(&ins, n_out).unwrap_or_else(|_| vec![Fact::default(); n_out])
         };
+        if n_out == 1 {
+            let present: Vec<Option<&Tensor>> = inputs.iter().flatten().map(|&v| self.g.constant(v)).collect();
+            let facts_in: Vec<Option<&Fact>> = inputs.iter().map(|i| i.map(|v| &self.g.value(v).fact)).collect();
+            let out = facts.first().cloned().unwrap_or_default();
+            if let Some(t) = crate::fold::fold(&op, &present, &facts_in, &out) {
+                return vec![self.constant(name, t)];
+            }
+        }
         let unique = self.node_names.fresh(name);
         let outs: Vec<ValueId> = (0..n_out)
             .map(|k| {
