@@ -21,6 +21,7 @@
 pub mod bundle;
 pub mod dtype;
 mod error;
+pub mod export;
 pub mod flatten;
 mod fold;
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub mod pb {
 
 pub use bundle::Checkpoint;
 pub use error::TfError;
+pub use export::save;
 
 use std::path::{Path, PathBuf};
 

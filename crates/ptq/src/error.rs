@@ -12,9 +12,6 @@ pub enum Error {
     /// A load option the model's format does not take.
     #[error("{path}: {msg}")]
     BadOption { path: PathBuf, msg: String },
-    /// Writing this format is not supported (yet), or not for this source.
-    #[error("{path}: {msg}")]
-    CannotWrite { path: PathBuf, msg: String },
     #[error("{path}: refusing to overwrite the model it was loaded from")]
     WouldOverwriteInput { path: PathBuf },
     #[error("{path}: {msg}")]

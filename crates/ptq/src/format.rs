@@ -30,6 +30,16 @@ impl Format {
         }
     }
 
+    /// The format to write `path` in: the one its extension names; a path
+    /// without an extension (or an existing SavedModel directory) is a
+    /// TensorFlow SavedModel directory.
+    pub fn for_output(path: &Path) -> Result<Format, Error> {
+        match Format::from_path(path) {
+            Err(_) if path.extension().is_none() || path.is_dir() => Ok(Format::TensorFlow),
+            r => r,
+        }
+    }
+
     /// The cargo feature that builds this format's frontend.
     pub fn feature(self) -> &'static str {
         match self {

@@ -212,11 +212,12 @@ impl Model {
         }
     }
 
-    /// Writes the model to `path` in the format its extension names, atomically.
-    /// Refuses to write over the file the model was loaded from.
+    /// Writes the model to `path` in the format its extension names
+    /// (a path without one is a TensorFlow SavedModel directory),
+    /// atomically. Refuses to write over the model it was loaded from.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let target = Format::from_path(path)?;
+        let target = Format::for_output(path)?;
         if let (Some(src), Ok(dst)) = (&self.loaded_from, std::fs::canonicalize(path))
             && *src == dst
         {
@@ -249,10 +250,15 @@ impl Model {
                 };
                 Ok(ptq_openvino::save(&self.graph, &info, path, &self.ir_options())?)
             }
-            Format::TensorFlow => Err(Error::CannotWrite {
-                path: path.to_path_buf(),
-                msg: "writing TensorFlow models is not supported yet; write .onnx or .xml".into(),
-            }),
+            #[cfg(feature = "tf")]
+            Format::TensorFlow => {
+                let info = match &self.source {
+                    Source::Tf(info) => Some(info),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+                Ok(ptq_tf::save(&self.graph, info, path)?)
+            }
             #[allow(unreachable_patterns)]
             f => Err(f.not_built(path)),
         }
