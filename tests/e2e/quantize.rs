@@ -420,6 +420,67 @@ fn integer_path_runs_openvino_int8_models() {
 /// reaches 0.987 on its tf2onnx form, ptq 0.978 from either form), and its
 /// ONNX and IR forms run in onnxruntime and OpenVINO with the outputs of
 /// ptq's own run of the INT8 graph.
+/// The quantized SavedModel runs in TensorFlow with ptq's own answers, and
+/// TFLite's converter turns it into an int8 model from its fake-quant
+/// ranges alone (no representative dataset) that agrees with TensorFlow's.
+#[test]
+fn tensorflow_savedmodels_quantize_to_savedmodels_that_tensorflow_runs_and_tflite_converts() {
+    for (name, min_cos) in [("cnn_bn", 0.97), ("mobilenet_block", 0.99), ("transformer_encoder", 0.99)] {
+        let dir = fixtures_dir().join("tf").join(name);
+        let model = ptq::load(dir.join("saved_model")).unwrap();
+        let data = Dataset::from_npz_batched(dir.join("calib.npz")).unwrap();
+        let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out_dir = tmp.path().join("int8");
+        q.model.save(&out_dir).unwrap();
+        assert!(out_dir.join("saved_model.pb").is_file() && out_dir.join("variables").is_dir());
+        // Saving again replaces the SavedModel; it never writes over the source.
+        q.model.save(&out_dir).unwrap();
+        assert!(matches!(model.save(dir.join("saved_model")), Err(ptq::Error::WouldOverwriteInput { .. })));
+
+        let valid = dir.join("valid.npz");
+        let (fp32_out, int8_out) = (tmp.path().join("fp32.npz"), tmp.path().join("int8.npz"));
+        let r = ptq_tests::tf_outputs(&dir.join("saved_model"), &valid, &fp32_out, false);
+        assert!(r.ok, "{name}: {}", r.output);
+        let r = ptq_tests::tf_outputs(&out_dir, &valid, &int8_out, true);
+        assert!(r.ok, "{name}/int8: {}", r.output);
+        let summary: serde_json::Value =
+            serde_json::from_str(r.output.lines().rfind(|l| l.starts_with('{')).unwrap_or("{}")).unwrap();
+        println!("{name}: TFLite {summary}");
+        let int8_ops: Vec<&str> = summary["int8_ops"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+        assert!(
+            int8_ops.iter().any(|o| ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"].contains(o)),
+            "{name}: TFLite ran no layer in int8: {summary}"
+        );
+
+        let read = |p: &Path, key: &str| -> Vec<Vec<f64>> {
+            let arrays = ptq::npz::read(p).unwrap();
+            let (_, t) =
+                arrays.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{name}: no {key} in {}", p.display()));
+            let rows = t.shape()[0];
+            let v = t.to_f64_vec();
+            v.chunks(v.len() / rows).map(<[f64]>::to_vec).collect()
+        };
+        let key = model.graph().value(model.graph().outputs()[0]).name.clone();
+        let (fp32, tf_int8, tflite) =
+            (read(&fp32_out, &key), read(&int8_out, &key), read(&int8_out, &format!("tflite/{key}")));
+        let ours = first_outputs(&q.model, &valid_split(&valid).0, 1).unwrap();
+        let cos = |a: &[Vec<f64>], b: &[Vec<f64>]| mean_cosine(a, b);
+        let argmax = |r: &Vec<f64>| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
+        let agree = |a: &[Vec<f64>], b: &[Vec<f64>]| {
+            a.iter().zip(b).filter(|(x, y)| argmax(x) == argmax(y)).count() as f64 / a.len() as f64
+        };
+        let (c_ptq, c_fp32, c_tflite) = (cos(&tf_int8, &ours), cos(&tf_int8, &fp32), cos(&tflite, &tf_int8));
+        let (a_fp32, a_tflite) = (agree(&tf_int8, &fp32), agree(&tflite, &tf_int8));
+        println!(
+            "{name}: TF INT8 to ptq's run cos {c_ptq:.6}; to TF FP32 cos {c_fp32:.5}, argmax agreement {a_fp32:.3}; TFLite to TF INT8 cos {c_tflite:.5}, argmax agreement {a_tflite:.3}"
+        );
+        assert!(c_ptq >= 0.999, "{name}: TensorFlow's run of the INT8 SavedModel differs from ptq's: cos {c_ptq}");
+        assert!(c_fp32 >= min_cos, "{name}: INT8 to FP32 cos {c_fp32}");
+        assert!(c_tflite >= 0.995 && a_tflite >= 0.9, "{name}: TFLite to TF INT8 cos {c_tflite}, agreement {a_tflite}");
+    }
+}
+
 #[test]
 fn tensorflow_savedmodels_quantize_to_onnx_and_ir_that_the_runtimes_run() {
     require_python_runtimes();

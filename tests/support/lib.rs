@@ -120,6 +120,38 @@ pub fn ov_outputs(model: &Path, inputs: &Path, out: &Path) -> ScriptResult {
     run_script("ov_run.py", &[model, inputs], &["--write", out.to_str().expect("utf-8 path")])
 }
 
+/// The interpreter of the TensorFlow checks: `$PTQ_TF_PYTHON`, else the
+/// virtualenv `target/venv-tf` that `cargo xtask test` fills.
+pub fn tf_python_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("PTQ_TF_PYTHON") {
+        return PathBuf::from(p);
+    }
+    tests_dir().parent().map(|root| root.join("target/venv-tf/bin/python")).unwrap_or_else(|| "python3".into())
+}
+
+/// Runs the SavedModel `model` in TensorFlow on `inputs` (and, with
+/// `tflite`, its TFLite conversion), writing the outputs to `out`; the
+/// output is the script's JSON summary line. Panics with how to get
+/// TensorFlow when its interpreter does not start.
+pub fn tf_outputs(model: &Path, inputs: &Path, out: &Path, tflite: bool) -> ScriptResult {
+    let py = tf_python_path();
+    let mut cmd = Command::new(&py);
+    cmd.arg(tests_dir().join("tools/tf_run.py")).args([model, inputs]).arg("--write").arg(out);
+    if tflite {
+        cmd.arg("--tflite");
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {} ({e}): the TensorFlow checks need tests/requirements-tf.txt; run `cargo xtask test` (it makes target/venv-tf) or set PTQ_TF_PYTHON",
+            py.display()
+        )
+    });
+    ScriptResult {
+        ok: out.status.success(),
+        output: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
 /// `(layer, layer type, runtime precision, primitive)` of every executed
 /// layer of the IR `model` compiled by OpenVINO's CPU plugin.
 pub fn ov_exec_precisions(model: &Path, inputs: &Path) -> Result<Vec<[String; 4]>, String> {

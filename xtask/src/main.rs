@@ -170,6 +170,7 @@ fn ensure_chromium() {
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
     pip_install("tests/requirements.txt")?;
+    let tf_py = python::tf_interpreter()?;
     ensure_chromium();
     let py = python::interpreter()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -181,6 +182,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let status = Command::new(&cargo)
         .args(&whole)
         .env("PTQ_PYTHON", &py)
+        .env("PTQ_TF_PYTHON", &tf_py)
         .current_dir(workspace_root())
         .status()
         .context("running cargo test")?;

@@ -1,6 +1,8 @@
 //! The Python interpreter the project's tools and tests run: `$PTQ_PYTHON`
 //! when set, otherwise a virtualenv under `target/venv` that xtask creates
-//! with `python3 -m venv` (never the user's global Python).
+//! with `python3 -m venv` (never the user's global Python). TensorFlow's
+//! pins clash with the other runtimes' (numpy, protobuf), so the checks in
+//! TensorFlow run in a second one, `target/venv-tf` (`$PTQ_TF_PYTHON`).
 //!
 //! Requirements files are installed into it once per content: a stamp file
 //! `target/venv/.installed-<file name>` records the hash of the file it
@@ -24,14 +26,36 @@ pub fn interpreter() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("PTQ_PYTHON") {
         return Ok(p);
     }
-    let venv = venv_dir();
+    venv_python(&venv_dir())
+}
+
+/// The TensorFlow virtualenv's folder.
+pub fn tf_venv_dir() -> PathBuf {
+    workspace_root().join("target/venv-tf")
+}
+
+/// The interpreter of the TensorFlow checks: `$PTQ_TF_PYTHON`, or
+/// `target/venv-tf`'s with tests/requirements-tf.txt installed (unless
+/// `PTQ_SKIP_PIP` is set).
+pub fn tf_interpreter() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("PTQ_TF_PYTHON") {
+        return Ok(p);
+    }
+    let dir = tf_venv_dir();
+    let py = venv_python(&dir)?;
+    install(&py, Some(&dir), "tests/requirements-tf.txt")?;
+    Ok(py)
+}
+
+/// `venv`'s interpreter, creating the virtualenv when missing.
+fn venv_python(venv: &std::path::Path) -> anyhow::Result<String> {
     let py = venv.join("bin/python");
     if !py.exists() {
         let base = std::env::var("PTQ_BASE_PYTHON").unwrap_or_else(|_| "python3".into());
         eprintln!("xtask: creating the virtualenv {}", venv.display());
         let status = Command::new(&base)
             .args(["-m", "venv"])
-            .arg(&venv)
+            .arg(venv)
             .status()
             .with_context(|| format!("running {base} -m venv"))?;
         if !status.success() {
@@ -45,21 +69,28 @@ pub fn interpreter() -> anyhow::Result<String> {
 /// interpreter's environment unless `PTQ_SKIP_PIP` is set or the same file
 /// content was installed before.
 pub fn pip_install(requirements: &str) -> anyhow::Result<()> {
+    let py = interpreter()?;
+    let venv = std::env::var_os("PTQ_PYTHON").is_none().then(venv_dir);
+    install(&py, venv.as_deref(), requirements)
+}
+
+/// Installs `requirements` with `py`, once per content when `venv` (where
+/// the stamp goes) is given.
+fn install(py: &str, venv: Option<&std::path::Path>, requirements: &str) -> anyhow::Result<()> {
     if std::env::var_os("PTQ_SKIP_PIP").is_some() {
         return Ok(());
     }
-    let py = interpreter()?;
     let path = workspace_root().join(requirements);
     let content = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let stamp_name = requirements.replace('/', "_");
-    let stamp = (std::env::var_os("PTQ_PYTHON").is_none()).then(|| venv_dir().join(format!(".installed-{stamp_name}")));
+    let stamp = venv.map(|v| v.join(format!(".installed-{stamp_name}")));
     let hash = format!("{:016x}", fnv1a(&content));
     if let Some(s) = &stamp
         && std::fs::read_to_string(s).is_ok_and(|h| h.trim() == hash)
     {
         return Ok(());
     }
-    let status = Command::new(&py)
+    let status = Command::new(py)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r"])
         .arg(&path)
         .status()
