@@ -117,22 +117,29 @@ fn tensorflow_fixtures_match_tensorflow() {
                 continue;
             }
         };
-        let plan = Plan::new(model.graph(), &ExecOptions { threads: 2, ..Default::default() }).unwrap();
-        let got = plan.run(ptq::npz::read(dir.join("inputs.npz")).unwrap()).unwrap();
         let ort = meta["ort_vs_tf"]["rel"].as_f64();
         let tolerance = ort.unwrap_or(0.0).max(1e-6);
-        for (k, want) in ptq::npz::read(dir.join("outputs.npz")).unwrap() {
-            let g = &got.iter().find(|(n, _)| *n == k).unwrap_or_else(|| panic!("{name}: no output {k}")).1;
-            assert_eq!(g.shape(), want.shape(), "{name}/{k}");
-            let (g, w) = (g.to_f64_vec(), want.to_f64_vec());
-            let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-            let d = g.iter().zip(&w).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
-            eprintln!(
-                "{name}/{k}: ptq {d:.2e}, onnxruntime after tf2onnx {}",
-                ort.map_or("failed".into(), |o| format!("{o:.2e}"))
-            );
-            if d > tolerance {
-                failures.push(format!("{name}/{k}: {d:.2e} from TensorFlow, tolerance {tolerance:.2e}"));
+        // As read, and written back by ptq (SavedModel, or GraphDef for a .pb) and read again.
+        let tmp = tempfile::tempdir().unwrap();
+        let written = tmp.path().join(if path.is_dir() { "written" } else { "written.pb" });
+        model.save(&written).unwrap();
+        let again = ptq::load(&written).unwrap_or_else(|e| panic!("{name}: reading back what ptq wrote: {e}"));
+        for (how, model) in [("read", &model), ("written and read back", &again)] {
+            let plan = Plan::new(model.graph(), &ExecOptions { threads: 2, ..Default::default() }).unwrap();
+            let got = plan.run(ptq::npz::read(dir.join("inputs.npz")).unwrap()).unwrap();
+            for (k, want) in ptq::npz::read(dir.join("outputs.npz")).unwrap() {
+                let g = &got.iter().find(|(n, _)| *n == k).unwrap_or_else(|| panic!("{name}: no output {k}")).1;
+                assert_eq!(g.shape(), want.shape(), "{name}/{k}");
+                let (g, w) = (g.to_f64_vec(), want.to_f64_vec());
+                let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let d = g.iter().zip(&w).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
+                eprintln!(
+                    "{name}/{k} ({how}): ptq {d:.2e}, onnxruntime after tf2onnx {}",
+                    ort.map_or("failed".into(), |o| format!("{o:.2e}"))
+                );
+                if d > tolerance {
+                    failures.push(format!("{name}/{k} ({how}): {d:.2e} from TensorFlow, tolerance {tolerance:.2e}"));
+                }
             }
         }
     }

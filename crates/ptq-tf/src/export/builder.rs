@@ -39,6 +39,29 @@ impl Builder {
         name
     }
 
+    /// Takes `name` (made valid) for a node added later with [`Builder::node_named`].
+    pub fn reserve(&mut self, name: &str) -> String {
+        self.names.fresh(&valid_name(name))
+    }
+
+    /// Adds node `op` under a name [`Builder::reserve`] gave.
+    pub fn node_named(
+        &mut self,
+        name: String,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Vec<(&str, pb::AttrValue)>,
+    ) -> String {
+        self.nodes.push(pb::NodeDef {
+            name: name.clone(),
+            op: op.into(),
+            input: inputs,
+            attr: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            ..Default::default()
+        });
+        name
+    }
+
     /// A `Const` node holding `t`.
     pub fn constant(&mut self, base: &str, t: &Tensor) -> String {
         self.node(base, "Const", vec![], vec![("dtype", ty(t.dtype())), ("value", tensor(t))])

@@ -130,11 +130,24 @@ pub fn to_graph_def(g: &Graph) -> Result<(pb::GraphDef, pb::SignatureDef), Expor
     let order = ptq_ir::topo::topo_order(&g).map_err(|e| whole(e.to_string()))?;
     let mut cx = Cx::new(&g);
     let mut sig = pb::SignatureDef { method_name: "tensorflow/serving/predict".into(), ..Default::default() };
-    for &v in g.inputs() {
+    // Inputs and outputs keep their names (`x:0` names node `x`), reserved
+    // before the nodes take theirs.
+    let node_of = |name: &str| name.strip_suffix(":0").unwrap_or(name).to_string();
+    let in_names: Vec<String> = g.inputs().iter().map(|&v| cx.b.reserve(&node_of(&g.value(v).name))).collect();
+    let out_names: Vec<String> = g
+        .outputs()
+        .iter()
+        .map(|&v| {
+            let n = &g.value(v).name;
+            let base = if n.ends_with(":0") { node_of(n) } else { format!("{n}_output") };
+            cx.b.reserve(&base)
+        })
+        .collect();
+    for (&v, name) in g.inputs().iter().zip(in_names) {
         let val = g.value(v);
         let dt = val.fact.dtype.ok_or_else(|| whole(format!("input '{}' has no known dtype", val.name)))?;
         let dims = cx.dims(v).map_err(whole)?;
-        let name = cx.b.node(&val.name, "Placeholder", vec![], vec![("dtype", ty(dt)), ("shape", shape(&dims))]);
+        let name = cx.b.node_named(name, "Placeholder", vec![], vec![("dtype", ty(dt)), ("shape", shape(&dims))]);
         sig.inputs.insert(val.name.clone(), tensor_info(&format!("{name}:0"), dt, &dims));
         cx.bind(v, name, Layout::Same);
     }
@@ -143,12 +156,12 @@ pub fn to_graph_def(g: &Graph) -> Result<(pb::GraphDef, pb::SignatureDef), Expor
         emit::emit(&mut cx, id, node)
             .map_err(|msg| ExportError { node: node.name.clone(), msg: format!("{} {msg}", node.op.name()) })?;
     }
-    for &v in g.outputs() {
+    for (&v, name) in g.outputs().iter().zip(out_names) {
         let val = g.value(v);
         let t = cx.get(v, Layout::Same).map_err(whole)?;
         let dt = val.fact.dtype.unwrap_or(DType::F32);
         let dims = cx.dims(v).unwrap_or_default();
-        let name = cx.b.node(&format!("{}_output", val.name), "Identity", vec![t], vec![("T", ty(dt))]);
+        let name = cx.b.node_named(name, "Identity", vec![t], vec![("T", ty(dt))]);
         sig.outputs.insert(val.name.clone(), tensor_info(&format!("{name}:0"), dt, &dims));
     }
     let graph_def = pb::GraphDef {
