@@ -1,4 +1,4 @@
-//! `cargo xtask bench-quantize [--skip-nncf]`: `ptq quantize` side by side
+//! `cargo xtask bench-quantize [--skip-nncf | --tf]`: `ptq quantize` side by side
 //! with NNCF and onnxruntime's static quantizer on every fixture that has
 //! `calib.npz` and `valid.npz` next to its model, and with NNCF's OpenVINO
 //! backend on the fixture's OpenVINO IR (`ir/model.xml`) where it has one.
@@ -12,6 +12,13 @@
 //! quantize-bench section of docs/PERFORMANCE.md. A tool that fails (or a
 //! `ptq` that does not build) is reported in its row; the other rows still
 //! run. Outputs and per-run logs stay in target/bench-quantize/<fixture>/.
+//!
+//! With `--tf`, the TensorFlow fixtures (tests/fixtures/tf/*/saved_model) instead are quantized
+//! by ptq into a SavedModel and by TFLite's post-training integer
+//! quantization (`tests/tools/tf_bench.py`, in the TensorFlow virtualenv
+//! `target/venv-tf`); ptq's SavedModel is scored in TensorFlow and, as
+//! "ptq → TFLite", after TFLite's converter turned it into an int8 model
+//! from its fake-quant ranges alone. Their table is a section of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,6 +29,8 @@ use serde_json::Value;
 
 const START: &str = "<!-- quantize-bench:start -->";
 const END: &str = "<!-- quantize-bench:end -->";
+const TF_START: &str = "<!-- quantize-bench-tf:start -->";
+const TF_END: &str = "<!-- quantize-bench-tf:end -->";
 /// Fixtures quantized with `--model-type transformer`.
 const TRANSFORMERS: &[&str] = &["transformer_encoder", "transformer_decomposed"];
 
@@ -31,6 +40,10 @@ enum Tool {
     Ptq,
     Nncf,
     Ort,
+    /// TFLite's post-training integer quantization.
+    Tflite,
+    /// ptq's SavedModel converted by TFLite without data.
+    PtqTflite,
 }
 
 impl Tool {
@@ -40,6 +53,8 @@ impl Tool {
             Tool::Ptq => "ptq",
             Tool::Nncf => "NNCF",
             Tool::Ort => "onnxruntime",
+            Tool::Tflite => "TFLite",
+            Tool::PtqTflite => "ptq → TFLite",
         }
     }
 
@@ -49,6 +64,8 @@ impl Tool {
             Tool::Ptq => "ptq",
             Tool::Nncf => "nncf",
             Tool::Ort => "ort",
+            Tool::Tflite => "tflite",
+            Tool::PtqTflite => "ptq",
         }
     }
 }
@@ -59,9 +76,9 @@ struct Fixture {
     /// Table label: the folder name, plus " (IR)" for OpenVINO IR.
     name: String,
     dir: PathBuf,
-    /// The FP32 model: `model.onnx` or `ir/model.xml`.
+    /// The FP32 model: `model.onnx`, `ir/model.xml` or `saved_model`.
     model: PathBuf,
-    /// Output extension: `onnx` or `xml`.
+    /// Output extension: `onnx`, `xml`, or `tf` for a SavedModel.
     ext: &'static str,
     transformer: bool,
 }
@@ -69,14 +86,27 @@ struct Fixture {
 impl Fixture {
     /// The quantizers that take this format.
     fn tools(&self, skip_nncf: bool) -> Vec<Tool> {
-        let all: &[Tool] =
-            if self.ext == "xml" { &[Tool::Ptq, Tool::Nncf] } else { &[Tool::Ptq, Tool::Nncf, Tool::Ort] };
+        let all: &[Tool] = match self.ext {
+            "xml" => &[Tool::Ptq, Tool::Nncf],
+            "tf" => &[Tool::Ptq, Tool::PtqTflite, Tool::Tflite],
+            _ => &[Tool::Ptq, Tool::Nncf, Tool::Ort],
+        };
         all.iter().copied().filter(|t| !skip_nncf || *t != Tool::Nncf).collect()
     }
 
     /// Its scratch folder under target/bench-quantize.
     fn work_dir(&self, env: &Env) -> PathBuf {
-        env.work.join(self.name.replace(" (IR)", "-ir"))
+        env.work.join(self.name.replace(" (IR)", "-ir").replace(" (SavedModel)", "-tf"))
+    }
+
+    /// Where `tool` writes its model in `dir`: a SavedModel directory for
+    /// ptq on a SavedModel, a `.tflite` for TFLite.
+    fn output(&self, tool: Tool, dir: &Path) -> PathBuf {
+        match (self.ext, tool) {
+            ("tf", Tool::Tflite) => dir.join("tflite.tflite"),
+            ("tf", _) => dir.join("ptq"),
+            (ext, t) => dir.join(format!("{}.{ext}", t.key())),
+        }
     }
 }
 
@@ -109,16 +139,19 @@ struct Env {
     work: PathBuf,
     /// Why the release `ptq` is unusable, if it is.
     ptq_broken: Option<String>,
+    /// The TensorFlow virtualenv's interpreter, or why there is none.
+    tf_py: Result<String, String>,
 }
 
-/// Runs the benchmark; `args` is empty or `--skip-nncf`.
+/// Runs the benchmark; `args` is empty, `--skip-nncf` or `--tf`.
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let skip_nncf = match args {
-        [] => false,
-        [a] if a == "--skip-nncf" => true,
-        _ => bail!("usage: cargo xtask bench-quantize [--skip-nncf]"),
+    let (skip_nncf, tf) = match args {
+        [] => (false, false),
+        [a] if a == "--skip-nncf" => (true, false),
+        [a] if a == "--tf" => (false, true),
+        _ => bail!("usage: cargo xtask bench-quantize [--skip-nncf | --tf]"),
     };
-    if std::env::var_os("PTQ_SKIP_PIP").is_none() {
+    if std::env::var_os("PTQ_SKIP_PIP").is_none() && !tf {
         crate::pip_install("tests/tools/requirements-bench.txt")?;
     }
     let env = Env {
@@ -126,19 +159,34 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         py: crate::python::interpreter()?,
         work: root.join("target/bench-quantize"),
         ptq_broken: build_ptq(root).err(),
+        tf_py: if tf {
+            crate::python::tf_interpreter().map_err(|e| format!("no TensorFlow virtualenv: {e:#}"))
+        } else {
+            Err("not a --tf run".into())
+        },
     };
     if let Some(why) = &env.ptq_broken {
         eprintln!("bench-quantize: {why}; the ptq rows report the failure");
     }
     let mut rows = vec![];
-    for fx in fixtures(root)? {
+    for fx in fixtures(root)?.into_iter().filter(|f| (f.ext == "tf") == tf) {
         let dir = fx.work_dir(&env);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut results = vec![];
+        let mut results: Vec<(Tool, Result<Run, String>)> = vec![];
         for tool in fx.tools(skip_nncf) {
             println!("{} / {}", fx.name, tool.label());
-            let r = quantize(&env, tool, &fx, &dir).and_then(|(wall_s, call_s)| {
-                let scores = evaluate(&env, &fx, &dir.join(format!("{}.{}", tool.key(), fx.ext)))?;
+            let times = if tool == Tool::PtqTflite {
+                // ptq's SavedModel again, as TFLite.
+                match results.iter().find(|(t, _)| *t == Tool::Ptq) {
+                    Some((_, Ok(r))) => Ok((r.wall_s, r.call_s)),
+                    Some((_, Err(e))) => Err(e.clone()),
+                    None => Err("ptq did not run".into()),
+                }
+            } else {
+                quantize(&env, tool, &fx, &dir)
+            };
+            let r = times.and_then(|(wall_s, call_s)| {
+                let scores = evaluate(&env, &fx, tool, &fx.output(tool, &dir))?;
                 Ok(Run { wall_s, call_s, scores })
             });
             if let Err(e) = &r {
@@ -147,6 +195,11 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             results.push((tool, r));
         }
         rows.extend(table_rows(&fx, &results));
+    }
+    if tf {
+        let section = tf_section(&env, &rows);
+        println!("\n{section}");
+        return write_section(root, TF_START, TF_END, "INT8 quantization of SavedModels: ptq and TFLite", &section);
     }
     let cmd = if skip_nncf { "cargo xtask bench-quantize --skip-nncf" } else { "cargo xtask bench-quantize" };
     let section = section(&env, cmd, &rows);
@@ -175,6 +228,16 @@ fn fixtures(root: &Path) -> anyhow::Result<Vec<Fixture>> {
             }
         }
     }
+    let tf = base.join("tf");
+    for entry in std::fs::read_dir(&tf).with_context(|| format!("reading {}", tf.display()))? {
+        let dir = entry?.path();
+        if dir.join("saved_model").is_dir() && dir.join("calib.npz").is_file() && dir.join("valid.npz").is_file() {
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let transformer = TRANSFORMERS.contains(&name.as_str());
+            let model = dir.join("saved_model");
+            out.push(Fixture { name: format!("{name} (SavedModel)"), dir, model, ext: "tf", transformer });
+        }
+    }
     out.sort_by(|a, b| (a.ext, &a.name).cmp(&(b.ext, &b.name)));
     if out.is_empty() {
         bail!("no fixture in {} has calib.npz and valid.npz", base.display());
@@ -201,10 +264,15 @@ pub(crate) fn build_ptq(root: &Path) -> Result<(), String> {
 /// Runs one quantizer as its own process; returns the wall seconds and, for
 /// the Python tools, the seconds of the quantization call alone.
 fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Option<f64>), String> {
-    let out = dir.join(format!("{}.{}", tool.key(), fx.ext));
+    let out = fx.output(tool, dir);
     // A stale output must not be scored if this run fails to write one.
     let _ = std::fs::remove_file(&out);
-    let mut cmd = if tool == Tool::Ptq {
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = if tool == Tool::Tflite {
+        let mut c = Command::new(env.tf_py.as_ref()?);
+        c.arg(env.root.join("tests/tools/tf_bench.py")).args(["quantize", "--calib"]);
+        c
+    } else if tool == Tool::Ptq {
         if let Some(why) = &env.ptq_broken {
             return Err(why.clone());
         }
@@ -217,7 +285,7 @@ fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Opt
         c
     };
     cmd.arg(fx.dir.join("calib.npz")).arg("--model").arg(&fx.model).arg("--output").arg(&out);
-    if fx.transformer && tool != Tool::Ort {
+    if fx.transformer && matches!(tool, Tool::Ptq | Tool::Nncf) {
         cmd.args(["--model-type", "transformer"]);
     }
     let t0 = Instant::now();
@@ -228,7 +296,7 @@ fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Opt
     if !o.status.success() {
         return Err(format!("{}: {}", o.status, reason(&o)));
     }
-    if !out.is_file() {
+    if !out.exists() {
         return Err(format!("exited 0 but wrote no {}", out.display()));
     }
     let call_s =
@@ -236,10 +304,22 @@ fn quantize(env: &Env, tool: Tool, fx: &Fixture, dir: &Path) -> Result<(f64, Opt
     Ok((wall_s, call_s))
 }
 
-/// Scores `model` against the fixture's FP32 model with eval_quantized.py.
-fn evaluate(env: &Env, fx: &Fixture, model: &Path) -> Result<Scores, String> {
-    let o = Command::new(&env.py)
-        .arg(env.root.join("tests/tools/eval_quantized.py"))
+/// Scores `model` against the fixture's FP32 model with eval_quantized.py,
+/// or tf_bench.py for a SavedModel fixture.
+fn evaluate(env: &Env, fx: &Fixture, tool: Tool, model: &Path) -> Result<Scores, String> {
+    let mut cmd = if fx.ext == "tf" {
+        let mut c = Command::new(env.tf_py.as_ref()?);
+        c.arg(env.root.join("tests/tools/tf_bench.py")).arg("eval");
+        if tool == Tool::PtqTflite {
+            c.arg("--via-tflite");
+        }
+        c
+    } else {
+        let mut c = Command::new(&env.py);
+        c.arg(env.root.join("tests/tools/eval_quantized.py"));
+        c
+    };
+    let o = cmd
         .arg("--reference")
         .arg(&fx.model)
         .arg("--model")
@@ -248,7 +328,7 @@ fn evaluate(env: &Env, fx: &Fixture, model: &Path) -> Result<Scores, String> {
         .arg(fx.dir.join("valid.npz"))
         .current_dir(model.parent().unwrap_or(&env.root))
         .output()
-        .map_err(|e| format!("cannot start eval_quantized.py: {e}"))?;
+        .map_err(|e| format!("cannot start the evaluation: {e}"))?;
     if !o.status.success() {
         return Err(format!("evaluation failed: {}", reason(&o)));
     }
@@ -396,6 +476,40 @@ fn section(env: &Env, cmd: &str, rows: &[String]) -> String {
          backend there, and onnxruntime's quantizer does not take IR.\n\n\
          | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | latency INT8/FP32 |\n\
          |---|---|---|---|---|---|---|---|\n{}\n{END}",
+        cpu_name(),
+        versions(&env.root, &env.py),
+        rows.join("\n")
+    )
+}
+
+/// The docs/PERFORMANCE.md section of a `--tf` run, markers included.
+fn tf_section(env: &Env, rows: &[String]) -> String {
+    let tf = env
+        .tf_py
+        .as_ref()
+        .ok()
+        .and_then(|py| {
+            Command::new(py)
+                .args(["-c", "import tensorflow as tf, numpy as np; print(tf.__version__, np.__version__)"])
+                .output()
+                .ok()
+        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    format!(
+        "{TF_START}\nCommand: `cargo xtask bench-quantize --tf` ({}; {}; TensorFlow and numpy {tf}).\n\n\
+         ptq quantizes each TensorFlow fixture's SavedModel with its defaults on `calib.npz` and writes a \
+         SavedModel (fake-quant ops, scored in TensorFlow); \"ptq → TFLite\" is that SavedModel converted by \
+         `TFLiteConverter.from_saved_model` with default optimizations and no representative dataset (the \
+         fake-quant ranges make it integer), scored in TFLite. TFLite is TFLite's own post-training integer \
+         quantization of the FP32 SavedModel: default optimizations with `calib.npz` as the representative \
+         dataset (integer kernels, float where an op has none). `tests/tools/tf_bench.py` scores each \
+         against the FP32 SavedModel in TensorFlow over `valid.npz`, as for the other formats (top-1 against \
+         the labels, or the first output's mean cosine to FP32). Size: the SavedModel directory or the \
+         .tflite file. Latency: INT8 over FP32 median at batch 1, 100 runs, in the same runtime (TensorFlow, \
+         or TFLite on one thread against the FP32 TFLite conversion). The ptq → TFLite wall time is ptq's.\n\n\
+         | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | latency INT8/FP32 |\n\
+         |---|---|---|---|---|---|---|---|\n{}\n{TF_END}",
         cpu_name(),
         versions(&env.root, &env.py),
         rows.join("\n")
