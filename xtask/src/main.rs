@@ -6,7 +6,9 @@
 //!   (tests/requirements.txt) into the project virtualenv `target/venv`
 //!   (`python.rs`; skipped with `PTQ_SKIP_PIP=1`; `PTQ_PYTHON` names another
 //!   interpreter), then runs `cargo test --workspace --no-fail-fast` with any
-//!   further arguments and `PTQ_PYTHON` set to that interpreter; without
+//!   further arguments and `PTQ_PYTHON` set to that interpreter (and
+//!   `PTQ_TF_PYTHON` to `target/venv-tf`'s, with tests/requirements-tf.txt
+//!   for the TensorFlow checks); without
 //!   arguments it then runs the kernel, executor and int8 end-to-end tests
 //!   again with `PTQ_CPU_TIER=avx2` (where the CPU has it) and
 //!   `PTQ_CPU_TIER=scalar`.
@@ -198,6 +200,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
                 eprintln!("xtask test: {label}");
                 let status = Command::new(&bin.executable)
                     .env("PTQ_PYTHON", &py)
+                    .env("PTQ_TF_PYTHON", &tf_py)
                     .env("PTQ_CPU_TIER", tier)
                     .env("CARGO_MANIFEST_DIR", &bin.manifest_dir)
                     .current_dir(&bin.manifest_dir)
