@@ -17,10 +17,12 @@
 //! - `quantize [ARGS]`: `ptq quantize ARGS` from a release build; with no
 //!   arguments, the bundled digits CNN on its calibration set, printing FP32
 //!   and INT8 top-1 on its validation set.
-//! - `bench-quantize [--skip-nncf]`: `ptq quantize` against NNCF and
+//! - `bench-quantize [--skip-nncf | --tf]`: `ptq quantize` against NNCF and
 //!   onnxruntime's quantizer on the fixtures with calib.npz/valid.npz
 //!   (installs tests/tools/requirements-bench.txt unless `PTQ_SKIP_PIP=1`);
-//!   rewrites the INT8 section of docs/PERFORMANCE.md.
+//!   rewrites the INT8 section of docs/PERFORMANCE.md. `--tf`: the
+//!   TensorFlow fixtures, ptq against TFLite's post-training quantization,
+//!   in their own section.
 //! - `bench-accuracy`: `ptq quantize --max-drop 0.01` against NNCF's
 //!   `quantize_with_accuracy_control` on the labelled fixtures (ONNX and IR);
 //!   rewrites the accuracy-control section of docs/PERFORMANCE.md.
