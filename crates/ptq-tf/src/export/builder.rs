@@ -29,14 +29,7 @@ impl Builder {
     /// `node:i`); returns its name.
     pub fn node(&mut self, base: &str, op: &str, inputs: Vec<String>, attrs: Vec<(&str, pb::AttrValue)>) -> String {
         let name = self.names.fresh(&valid_name(base));
-        self.nodes.push(pb::NodeDef {
-            name: name.clone(),
-            op: op.into(),
-            input: inputs,
-            attr: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            ..Default::default()
-        });
-        name
+        self.node_named(name, op, inputs, attrs)
     }
 
     /// Takes `name` (made valid) for a node added later with [`Builder::node_named`].
