@@ -476,6 +476,11 @@ fn tensorflow_savedmodels_quantize_to_savedmodels_that_tensorflow_runs_and_tflit
             "{name}: TF INT8 to ptq's run cos {c_ptq:.6}; to TF FP32 cos {c_fp32:.5}, argmax agreement {a_fp32:.3}; TFLite to TF INT8 cos {c_tflite:.5}, argmax agreement {a_tflite:.3}"
         );
         assert!(c_ptq >= 0.999, "{name}: TensorFlow's run of the INT8 SavedModel differs from ptq's: cos {c_ptq}");
+        // ptq reads its own SavedModel back: fake-quantized weights become their grid values, activations Q/DQ pairs.
+        let again = ptq::load(&out_dir).unwrap_or_else(|e| panic!("{name}: reading the INT8 SavedModel back: {e}"));
+        let c_back = cos(&first_outputs(&again, &valid_split(&valid).0, 1).unwrap(), &tf_int8);
+        println!("{name}: ptq's run of the INT8 SavedModel read back, to TensorFlow's: cos {c_back:.6}");
+        assert!(c_back >= 0.999, "{name}: read back, cos {c_back} to TensorFlow's run");
         assert!(c_fp32 >= min_cos, "{name}: INT8 to FP32 cos {c_fp32}");
         assert!(c_tflite >= 0.995 && a_tflite >= 0.9, "{name}: TFLite to TF INT8 cos {c_tflite}, agreement {a_tflite}");
     }

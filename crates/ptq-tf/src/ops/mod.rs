@@ -3,6 +3,7 @@
 
 mod conv;
 mod einsum;
+mod fake_quant;
 mod linalg;
 mod math;
 mod nn;
@@ -44,7 +45,8 @@ pub fn lower(cx: &mut Cx<'_>, idx: usize, n: &FlatNode) -> Result<(), String> {
                 || linalg::lower(cx, idx, n)?
                 || shape::lower(cx, idx, n)?
                 || slice::lower(cx, idx, n)?
-                || resize::lower(cx, idx, n)?;
+                || resize::lower(cx, idx, n)?
+                || fake_quant::lower(cx, idx, n)?;
             if done { Ok(()) } else { Err(UNSUPPORTED.to_string()) }
         }
     }
