@@ -145,3 +145,46 @@ fn tensorflow_fixtures_match_tensorflow() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every ONNX fixture written as a SavedModel by ptq runs in TensorFlow with
+/// onnxruntime's outputs (stored with the fixture), within 1e-5 of the
+/// output's largest magnitude: the NCHW graph becomes NHWC inside, with the
+/// signature keeping the ONNX input and output names.
+#[test]
+fn onnx_fixtures_written_as_savedmodels_run_in_tensorflow_like_onnxruntime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = vec![];
+    for name in onnx_fixtures() {
+        let dir = fixtures_dir().join(&name);
+        let model = ptq::load(dir.join("model.onnx")).unwrap();
+        let saved = tmp.path().join(&name);
+        if let Err(e) = model.save(&saved) {
+            failures.push(format!("{name}: {e}"));
+            continue;
+        }
+        let out = tmp.path().join(format!("{name}.npz"));
+        let r = ptq_tests::tf_outputs(&saved, &dir.join("inputs.npz"), &out, false);
+        if !r.ok {
+            failures.push(format!(
+                "{name}: TensorFlow: {}",
+                r.output.lines().rev().take(3).collect::<Vec<_>>().join(" / ")
+            ));
+            continue;
+        }
+        let got = ptq::npz::read(&out).unwrap();
+        for (k, want) in ptq::npz::read(dir.join("outputs.npz")).unwrap() {
+            let Some((_, g)) = got.iter().find(|(n, _)| *n == k) else {
+                failures.push(format!("{name}: no output {k} from TensorFlow"));
+                continue;
+            };
+            let (g, w) = (g.to_f64_vec(), want.to_f64_vec());
+            let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-30);
+            let d = g.iter().zip(&w).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
+            eprintln!("{name}/{k}: TensorFlow to onnxruntime {d:.2e}");
+            if g.len() != w.len() || d > 1e-5 {
+                failures.push(format!("{name}/{k}: {} values against {}, distance {d:.2e}", g.len(), w.len()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

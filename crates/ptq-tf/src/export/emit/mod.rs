@@ -48,6 +48,8 @@ pub(crate) fn emit(cx: &mut Cx<'_>, _id: NodeId, n: &Node) -> Result<(), String>
         Op::Dropout(_) => shape::identity(cx, n),
         Op::Range(_) => shape::range(cx, n),
         Op::ConstantOfShape(c) => shape::constant_of_shape(cx, n, c),
+        Op::Opaque(o) if o.op_type == "CumSum" && o.domain.is_empty() => shape::cum_sum(cx, n, o),
+        Op::Opaque(o) => Err(format!("{} (domain '{}') has no TensorFlow form in this writer", o.op_type, o.domain)),
         _ => Err("has no TensorFlow form in this writer".into()),
     }
 }

@@ -19,13 +19,26 @@ pub(super) fn reshape(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     let dt = cx.dtype(x)?;
     let shape = if yd.iter().filter(|&&d| d < 0).count() <= 1 {
         cx.i64s(&format!("{}/shape", n.name), &yd)
-    } else if let (ptq_ir::Op::Reshape(_), Some(s)) = (&n.op, opt_inp(n, 1)) {
-        if const_ints(cx, s).is_some_and(|v| v.contains(&0)) {
-            return Err("to a shape with 0 (copy) and unknown dims has no TensorFlow form".into());
+    } else if let (ptq_ir::Op::Reshape(r), Some(s)) = (&n.op, opt_inp(n, 1)) {
+        match const_ints(cx, s) {
+            // ONNX's 0 copies the input's dim; TensorFlow's would be 0.
+            Some(v) if v.contains(&0) && !r.allowzero => {
+                let dt = cx.dtype(x)?;
+                let sh = cx.b.node(
+                    &format!("{}/input_shape", n.name),
+                    "Shape",
+                    vec![xt.clone()],
+                    vec![("T", ty(dt)), ("out_type", ty(DType::I64))],
+                );
+                let picks: Vec<Option<i64>> = v.iter().map(|&d| (d != 0).then_some(d)).collect();
+                pieces(cx, &format!("{}/shape", n.name), &picks, |cx, i, base| {
+                    Ok(element(cx, base, sh.clone(), i as i64))
+                })?
+            }
+            _ => cx.get(s, Layout::Same)?,
         }
-        cx.get(s, Layout::Same)?
     } else {
-        return Err("to a shape with more than one unknown dim has no TensorFlow form".into());
+        return squeeze_or_expand(cx, n, x, y, xt);
     };
     let t = cx.b.node(&n.name, "Reshape", vec![xt, shape], vec![("T", ty(dt)), ("Tshape", ty(DType::I64))]);
     cx.bind(y, t, Layout::Same);
@@ -136,9 +149,67 @@ pub(super) fn split(cx: &mut Cx<'_>, n: &Node, s: &Split) -> Result<(), String> 
     Ok(())
 }
 
+/// Element `i` of the 1-D int64 tensor `t`, as a 1-D tensor of one.
+fn element(cx: &mut Cx<'_>, base: &str, t: String, i: i64) -> String {
+    let (b, e, s) = (
+        cx.i64s(&format!("{base}/b"), &[i]),
+        cx.i64s(&format!("{base}/e"), &[i + 1]),
+        cx.i64s(&format!("{base}/s"), &[1]),
+    );
+    cx.b.node(
+        base,
+        "StridedSlice",
+        vec![t, b, e, s],
+        vec![
+            ("T", ty(DType::I64)),
+            ("Index", ty(DType::I64)),
+            ("begin_mask", int(0)),
+            ("end_mask", int(0)),
+            ("ellipsis_mask", int(0)),
+            ("new_axis_mask", int(0)),
+            ("shrink_axis_mask", int(0)),
+        ],
+    )
+}
+
+/// A 1-D int64 vector: each `Some(c)` a constant, each `None` at position
+/// `i` what `dynamic(cx, i, name)` gives (a 1-D tensor of one); runs of
+/// constants share one `Const`.
+fn pieces(
+    cx: &mut Cx<'_>,
+    base: &str,
+    picks: &[Option<i64>],
+    mut dynamic: impl FnMut(&mut Cx<'_>, usize, &str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut parts = vec![];
+    let mut run = vec![];
+    for (i, p) in picks.iter().enumerate() {
+        match p {
+            Some(c) => run.push(*c),
+            None => {
+                if !run.is_empty() {
+                    parts.push(cx.i64s(&format!("{base}/const"), &std::mem::take(&mut run)));
+                }
+                parts.push(dynamic(cx, i, &format!("{base}/{i}"))?);
+            }
+        }
+    }
+    if !run.is_empty() {
+        parts.push(cx.i64s(&format!("{base}/const"), &run));
+    }
+    let count = parts.len() as i64;
+    let ax = cx.b.constant(&format!("{base}/axis"), &Tensor::I32(ndarray::arr0(0).into_dyn()));
+    parts.push(ax);
+    Ok(cx.b.node(base, "ConcatV2", parts, vec![("T", ty(DType::I64)), ("N", int(count)), ("Tidx", ty(DType::I32))]))
+}
+
 pub(super) fn slice(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     let (x, y) = (inp(n, 0)?, out(n, 0)?);
     let rank = cx.rank(x)?;
+    let bounds_const = (1..5).all(|i| opt_inp(n, i).is_none_or(|v| cx.g.constant(v).is_some()));
+    if !bounds_const {
+        return dynamic_slice(cx, n, x, y, rank);
+    }
     let c = |i: usize| -> Result<Option<Vec<i64>>, String> {
         match opt_inp(n, i) {
             None => Ok(None),
@@ -402,6 +473,140 @@ pub(super) fn constant_of_shape(cx: &mut Cx<'_>, n: &Node, c: &ConstantOfShape) 
     let vt = cx.constant(&format!("{}/value", n.name), &v);
     let sdt = cx.dtype(s)?;
     let t = cx.b.node(&n.name, "Fill", vec![st, vt], vec![("T", ty(dt)), ("index_type", ty(sdt))]);
+    cx.bind(y, t, Layout::Same);
+    Ok(())
+}
+
+/// A Slice whose starts or ends are computed: the begin, end and stride
+/// vectors are assembled from the bound tensors (axes must be constant).
+fn dynamic_slice(cx: &mut Cx<'_>, n: &Node, x: ptq_ir::ValueId, y: ptq_ir::ValueId, rank: usize) -> Result<(), String> {
+    let (starts, ends) = (inp(n, 1)?, inp(n, 2)?);
+    let count = cx.dims(starts)?.first().copied().filter(|&c| c >= 0).ok_or("with bounds of unknown length")? as usize;
+    let axes: Vec<usize> = match opt_inp(n, 3) {
+        Some(a) => const_ints(cx, a)
+            .ok_or("with computed axes has no TensorFlow form")?
+            .iter()
+            .map(|&a| norm_axis(a, rank))
+            .collect::<Result<_, _>>()?,
+        None => (0..count).collect(),
+    };
+    if axes.len() != count {
+        return Err("axes and bounds differ in length".into());
+    }
+    let steps = match opt_inp(n, 4) {
+        Some(v) => Some(const_ints(cx, v).ok_or("with computed steps has no TensorFlow form")?),
+        None => None,
+    };
+    let vector = |cx: &mut Cx<'_>, v: ptq_ir::ValueId, what: &str| -> Result<String, String> {
+        let mut t = cx.get(v, Layout::Same)?;
+        if cx.dtype(v)? != DType::I64 {
+            let from = cx.dtype(v)?;
+            t = cx.b.node(
+                &format!("{}/{what}_i64", n.name),
+                "Cast",
+                vec![t],
+                vec![("SrcT", ty(from)), ("DstT", ty(DType::I64)), ("Truncate", boolean(false))],
+            );
+        }
+        let picks: Vec<Option<i64>> = (0..rank).map(|a| if axes.contains(&a) { None } else { Some(0) }).collect();
+        pieces(cx, &format!("{}/{what}", n.name), &picks, |cx, a, base| {
+            let k = axes.iter().position(|&b| b == a).ok_or("axis")?;
+            Ok(element(cx, base, t.clone(), k as i64))
+        })
+    };
+    let (b, e) = (vector(cx, starts, "begin")?, vector(cx, ends, "end")?);
+    let mut strides = vec![1i64; rank];
+    if let Some(st) = steps {
+        for (k, &a) in axes.iter().enumerate() {
+            strides[a] = *st.get(k).ok_or("fewer steps than axes")?;
+        }
+    }
+    let st = cx.i64s(&format!("{}/strides", n.name), &strides);
+    let untouched: i64 = (0..rank).filter(|a| !axes.contains(a)).map(|a| 1i64 << a).sum();
+    let xt = cx.get(x, Layout::Same)?;
+    let dt = cx.dtype(x)?;
+    let t = cx.b.node(
+        &n.name,
+        "StridedSlice",
+        vec![xt, b, e, st],
+        vec![
+            ("T", ty(dt)),
+            ("Index", ty(DType::I64)),
+            ("begin_mask", int(untouched)),
+            ("end_mask", int(untouched)),
+            ("ellipsis_mask", int(0)),
+            ("new_axis_mask", int(0)),
+            ("shrink_axis_mask", int(0)),
+        ],
+    );
+    cx.bind(y, t, Layout::Same);
+    Ok(())
+}
+
+/// Squeeze and Unsqueeze of a value with several unknown dims: TensorFlow's
+/// `Squeeze` and `ExpandDims` (axes must be constant).
+fn squeeze_or_expand(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    x: ptq_ir::ValueId,
+    y: ptq_ir::ValueId,
+    xt: String,
+) -> Result<(), String> {
+    let axes = |cx: &Cx<'_>, rank: usize| -> Result<Vec<usize>, String> {
+        let v = opt_inp(n, 1)
+            .and_then(|a| const_ints(cx, a))
+            .ok_or("with computed axes and several unknown dims has no TensorFlow form")?;
+        let mut a: Vec<usize> = v.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?;
+        a.sort_unstable();
+        Ok(a)
+    };
+    let dt = cx.dtype(x)?;
+    let t = match &n.op {
+        ptq_ir::Op::Squeeze(_) => {
+            let a = axes(cx, cx.rank(x)?)?;
+            let dims: Vec<i64> = a.iter().map(|&a| a as i64).collect();
+            cx.b.node(
+                &n.name,
+                "Squeeze",
+                vec![xt],
+                vec![("T", ty(dt)), ("squeeze_dims", crate::export::builder::ints(&dims))],
+            )
+        }
+        ptq_ir::Op::Unsqueeze(_) => {
+            let a = axes(cx, cx.rank(y)?)?;
+            let mut t = xt;
+            for (k, &axis) in a.iter().enumerate() {
+                let d =
+                    cx.b.constant(&format!("{}/axis{k}", n.name), &Tensor::I32(ndarray::arr0(axis as i32).into_dyn()));
+                let base = if k + 1 == a.len() { n.name.clone() } else { format!("{}/expand{k}", n.name) };
+                t = cx.b.node(&base, "ExpandDims", vec![t, d], vec![("T", ty(dt)), ("Tdim", ty(DType::I32))]);
+            }
+            t
+        }
+        _ => return Err("to a shape with more than one unknown dim has no TensorFlow form".into()),
+    };
+    cx.bind(y, t, Layout::Same);
+    Ok(())
+}
+
+/// ONNX CumSum (kept opaque by the IR) as TensorFlow's `Cumsum`.
+pub(super) fn cum_sum(cx: &mut Cx<'_>, n: &Node, o: &ptq_ir::ops::opaque::Opaque) -> Result<(), String> {
+    let (x, a, y) = (inp(n, 0)?, inp(n, 1)?, single_output(n)?);
+    let flag = |k: &str| o.attrs.iter().any(|(name, v)| name == k && matches!(v, ptq_ir::Attr::Int(1)));
+    let xt = cx.get(x, Layout::Same)?;
+    let at = cx.get(a, Layout::Same)?;
+    let (dt, adt) = (cx.dtype(x)?, cx.dtype(a)?);
+    let t = cx.b.node(
+        &n.name,
+        "Cumsum",
+        vec![xt, at],
+        vec![
+            ("T", ty(dt)),
+            ("Tidx", ty(adt)),
+            ("exclusive", boolean(flag("exclusive"))),
+            ("reverse", boolean(flag("reverse"))),
+        ],
+    );
     cx.bind(y, t, Layout::Same);
     Ok(())
 }
