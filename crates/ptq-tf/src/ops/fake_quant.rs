@@ -37,7 +37,7 @@ impl Grid {
         if !(2..=16).contains(&bits) {
             return Err(format!("num_bits {bits} is outside 2..16"));
         }
-        if !(min <= max) || !min.is_finite() || !max.is_finite() {
+        if min.partial_cmp(&max).is_none_or(|o| o.is_gt()) || !min.is_finite() || !max.is_finite() {
             return Err(format!("range [{min}, {max}] is not a finite range"));
         }
         let qmin = if narrow { 1.0 } else { 0.0 };
