@@ -18,9 +18,36 @@ fn runtime_top1(reference: &Path, model: &Path, valid: &Path) -> (f64, f64) {
     (v["top1"].as_f64().unwrap(), v["ref_top1"].as_f64().unwrap())
 }
 
+/// Top-1 of the SavedModel `model` and of `reference` in TensorFlow.
+fn tensorflow_top1(reference: &Path, model: &Path, valid: &Path) -> (f64, f64) {
+    let py = ptq_tests::tf_python_path();
+    let o = std::process::Command::new(&py)
+        .arg(ptq_tests::tests_dir().join("tools/tf_bench.py"))
+        .args(["eval", "--reference"])
+        .arg(reference)
+        .arg("--model")
+        .arg(model)
+        .arg("--valid")
+        .arg(valid)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {} ({e}); run `cargo xtask test` or set PTQ_TF_PYTHON", py.display()));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "tf_bench.py eval: {text}{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
+    (v["top1"].as_f64().unwrap(), v["ref_top1"].as_f64().unwrap())
+}
+
 fn control(model_file: &str, out_name: &str) {
     let dir = fixtures_dir().join("outlier_classifier");
-    let model = ptq::load(dir.join(model_file)).unwrap();
+    control_at(&dir.join(model_file), out_name, runtime_top1);
+}
+
+/// Accuracy control on the outlier classifier stored at `path`; the result
+/// is written as `out_name` and scored by `runtime`.
+fn control_at(path: &Path, out_name: &str, runtime: fn(&Path, &Path, &Path) -> (f64, f64)) {
+    let model_file = path.display().to_string();
+    let dir = fixtures_dir().join("outlier_classifier");
+    let model = ptq::load(path).unwrap();
     let calib = ptq::Dataset::open(dir.join("calib.npz")).unwrap();
     let (valid, labels) = ptq::eval::labeled(&dir.join("valid.npz")).unwrap();
     let labels = labels.unwrap();
@@ -45,7 +72,7 @@ fn control(model_file: &str, out_name: &str) {
     r.model.save(&out).unwrap();
     // The written model, run by the format's own runtime, gives the reported metric
     // (within one item: the runtime's kernels may round a borderline item differently).
-    let (got, fp32) = runtime_top1(&dir.join(model_file), &out, &dir.join("valid.npz"));
+    let (got, fp32) = runtime(path, &out, &dir.join("valid.npz"));
     let one_item = 1.0 / rep.validation_items as f64 + 1e-9;
     assert!((got - rep.metric).abs() <= one_item, "runtime {got} vs reported {}", rep.metric);
     assert!((fp32 - rep.fp32_metric).abs() <= one_item, "runtime FP32 {fp32} vs {}", rep.fp32_metric);
@@ -55,6 +82,17 @@ fn control(model_file: &str, out_name: &str) {
 fn outlier_classifier_onnx_ends_within_max_drop_and_onnxruntime_agrees() {
     ptq_tests::require_python_runtimes();
     control("model.onnx", "ac.onnx");
+}
+
+/// The classifier as a SavedModel (written by ptq from the ONNX file):
+/// accuracy control reads it, writes a SavedModel, and TensorFlow gives the
+/// reported metric.
+#[test]
+fn outlier_classifier_savedmodel_ends_within_max_drop_and_tensorflow_agrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tmp.path().join("outlier_classifier");
+    ptq::load(fixtures_dir().join("outlier_classifier/model.onnx")).unwrap().save(&saved).unwrap();
+    control_at(&saved, "ac_savedmodel", tensorflow_top1);
 }
 
 #[test]
