@@ -245,10 +245,10 @@ fn tensorflow_models_through_inspect_run_and_convert_with_their_signature_and_te
     let onnx_out = dir.path().join("frozen.onnx");
     ptq_cli::run(["ptq", "convert", pb.to_str().unwrap(), onnx_out.to_str().unwrap()]).unwrap();
     assert!(ptq::load(&onnx_out).unwrap().graph().node_count() > 5);
-    // Writing a SavedModel is refused, naming the formats that can be written.
-    let e = format!(
-        "{:#}",
-        ptq_cli::run(["ptq", "convert", pb.to_str().unwrap(), dir.path().join("x.pb").to_str().unwrap()]).unwrap_err()
-    );
-    assert!(e.contains(".onnx or .xml"), "{e}");
+    // Written back as a frozen GraphDef and as a SavedModel directory, both read again.
+    for out in [dir.path().join("x.pb"), dir.path().join("x_saved")] {
+        ptq_cli::run(["ptq", "convert", pb.to_str().unwrap(), out.to_str().unwrap()]).unwrap();
+        assert!(ptq::load(&out).unwrap().graph().node_count() > 5, "{}", out.display());
+    }
+    assert!(dir.path().join("x_saved/saved_model.pb").is_file());
 }
