@@ -16,6 +16,16 @@ defaults on the entry's calibration items and gives each INT8 ONNX's mean
 cosine to the FP32 model on the validation items (run in onnxruntime).
 Needs the tf venv (tests/zoo/setup.sh tf) and a release build of ptq
 (`cargo build --release -p ptq-cli`).
+
+With --tflite the script also compares, per entry, on its own calibration
+and validation items (gen_tf.py's, N_CAL and N_VAL of them): ptq's INT8
+SavedModel (`ptq quantize` defaults, output a SavedModel) run in
+TensorFlow; that SavedModel converted by TFLite with default optimizations
+and no data ("ptq → TFLite"); and TFLite's own post-training integer
+quantization of the FP32 SavedModel (default optimizations, the calibration
+items as representative dataset). Each is given as the mean cosine of its
+logits to the FP32 SavedModel's, with the count of TFLite operators that run
+in int8, in a second table.
 """
 
 import os
@@ -84,7 +94,48 @@ def quantized_cosines(ptq, name, d, key):
     return cosine(ort_items(sm_q, x), fp32), cosine(ort_items(onnx_q, x), fp32)
 
 
+def agreement(a, b):
+    return float(np.mean(a.reshape(len(a), -1).argmax(1) == b.reshape(len(b), -1).argmax(1)))
+
+
+def tflite_run(flat, x):
+    it = tf.lite.Interpreter(model_content=flat, num_threads=1)
+    dtypes = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
+    ops = it._get_ops_details()
+    int8 = sum(1 for o in ops if len(o["inputs"]) and dtypes.get(o["inputs"][0]) == np.int8)
+    run = it.get_signature_runner("serving_default")
+    (key,) = run.get_input_details().keys()
+    out = sorted(run.get_output_details().keys())[0]
+    y = np.concatenate([run(**{key: x[i:i + 1]})[out] for i in range(len(x))])
+    return y, int8, len(ops)
+
+
+def tflite_comparison(ptq, d, key, calib, valid, fp32):
+    """Cosines to FP32 of ptq's SavedModel in TF, of its TFLite conversion
+    and of TFLite's own PTQ, with (int8 ops, ops) of both TFLite models."""
+    data = os.path.join(d, "calib_sm.npz")
+    np.savez(data, **{key: calib})
+    q = os.path.join(d, "ptq_int8")
+    subprocess.run([ptq, "quantize", "--model", os.path.join(d, "saved_model"), "--data", data, "--output", q],
+                   check=True, stdout=subprocess.DEVNULL)
+    f = tf.saved_model.load(q).signatures["serving_default"]
+    out_key = sorted(f.structured_outputs.keys())[0]
+    tf_q = np.concatenate([f(**{key: tf.constant(valid[i:i + 1])})[out_key].numpy() for i in range(len(valid))])
+    c = tf.lite.TFLiteConverter.from_saved_model(q)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    via, via_int8, via_ops = tflite_run(c.convert(), valid)
+    c = tf.lite.TFLiteConverter.from_saved_model(os.path.join(d, "saved_model"))
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = lambda: ({key: calib[i:i + 1]} for i in range(len(calib)))
+    own, own_int8, own_ops = tflite_run(c.convert(), valid)
+    return ((cosine(tf_q, fp32), agreement(tf_q, fp32)), (cosine(via, fp32), agreement(via, fp32)), (via_int8, via_ops),
+            (cosine(own, fp32), agreement(own, fp32)), (own_int8, own_ops))
+
+
 def main(names):
+    with_tflite = "--tflite" in names
+    names = [n for n in names if n != "--tflite"]
+    tfl_rows = []
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     ptq = os.path.join(ROOT, "target", "release", "ptq")
@@ -122,6 +173,11 @@ def main(names):
             ort_d = rel(s.run(None, {s.get_inputs()[0].name: items})[0], want[out_key])
         mb = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(sm) for f in fs) / 1e6
         q_sm, q_onnx = quantized_cosines(ptq, name, d, key)
+        if with_tflite:
+            valid = x[g.N_CAL:g.N_CAL + g.N_VAL]
+            fp32 = np.concatenate([f(**{key: tf.constant(valid[i:i + 1])})[out_key].numpy() for i in range(len(valid))])
+            tfl_rows.append((name, *tflite_comparison(ptq, d, key, x[:g.N_CAL], valid, fp32)))
+            print(f"{name}: {tfl_rows[-1]}", flush=True)
         rows.append((name, app, mb, ptq_d, ort_d, seconds, q_sm, q_onnx))
         print(f"{name}: ptq {ptq_d:.2e}, onnxruntime after tf2onnx {ort_d}", flush=True)
     print()
@@ -132,6 +188,16 @@ def main(names):
     for name, app, mb, p, o, s, qs, qo in rows:
         print(f"| {name} | keras.applications.{app} | {mb:.1f} | {p:.2e} | {fmt(o, '.2e')} | {s:.1f} "
               f"| {fmt(qs, '.4f')} | {fmt(qo, '.4f')} |")
+    if tfl_rows:
+        print()
+        print("Cosine to FP32 of the softmax output, and top-1 agreement with FP32, over the validation items.")
+        print()
+        print("| entry | ptq INT8 SavedModel in TF | ptq → TFLite | its int8 ops / ops | TFLite PTQ "
+              "| its int8 ops / ops |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, (c_tf, a_tf), (c_via, a_via), (vi, vo), (c_own, a_own), (oi, oo) in tfl_rows:
+            print(f"| {name} | {c_tf:.4f}, {a_tf:.0%} | {c_via:.4f}, {a_via:.0%} | {vi} / {vo} "
+                  f"| {c_own:.4f}, {a_own:.0%} | {oi} / {oo} |")
     return 0
 
 

@@ -87,6 +87,11 @@ pub struct QuantizeOptions {
     /// lifted ts_timm_mobilevit_xxs and dyn_timm_efficientvit_b0 to NNCF
     /// `model_type=TRANSFORMER`'s metric (docs/ZOO.md).
     pub conv_outputs_by_default: bool,
+    /// Quantize the input of a depthwise convolution per channel where that
+    /// is exact for the integer kernels (symmetric, no quantized producer;
+    /// default on). The facade turns it off for TensorFlow, whose TFLite
+    /// converter takes only per-tensor activation ranges.
+    pub per_channel_depthwise_inputs: bool,
     /// Also quantize inside `Loop` and `Scan` bodies (default off: a
     /// recurrent body's rounding error compounds over the iterations; `If`
     /// branches are always quantized, like straight-line code).
@@ -131,6 +136,7 @@ impl Default for QuantizeOptions {
             stats_cache: None,
             quantize_conv_outputs: None,
             conv_outputs_by_default: false,
+            per_channel_depthwise_inputs: true,
             quantize_loop_bodies: false,
             range_estimator: RangeEstimator::Auto,
             smooth_quant: None,

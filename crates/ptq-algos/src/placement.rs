@@ -274,7 +274,13 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         // Asymmetric channels would each have their own zero point, which
         // the integer depthwise kernel does not take (it pads with one).
         let symmetric = q.scheme == Scheme::Symmetric;
-        if q.unified.is_none() && !q.readers.is_empty() && depthwise_only && !quantized_producer && symmetric {
+        if opts.per_channel_depthwise_inputs
+            && q.unified.is_none()
+            && !q.readers.is_empty()
+            && depthwise_only
+            && !quantized_producer
+            && symmetric
+        {
             q.axis = Some(1);
         }
     }

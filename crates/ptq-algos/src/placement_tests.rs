@@ -278,6 +278,11 @@ fn a_tensor_read_only_by_depthwise_convolutions_is_quantized_per_channel() {
     let p = place(&b.g, &QuantizeOptions::default()).unwrap();
     let q = p.acts.iter().find(|q| b.g.value(q.value).name == "relu1_out").unwrap();
     assert_eq!((q.readers.len(), q.axis), (2, None));
+    // Turned off (for TensorFlow): per tensor.
+    let b = depthwise_block(false);
+    let p =
+        place(&b.g, &QuantizeOptions { per_channel_depthwise_inputs: false, ..QuantizeOptions::default() }).unwrap();
+    assert!(p.acts.iter().all(|q| q.axis.is_none()));
 }
 
 #[test]

@@ -46,9 +46,14 @@ pub fn quantize_with_events(
 /// quantizers by default for ONNX (onnxruntime fuses Q/DQ around a
 /// convolution into QLinearConv only when its output is quantized), none
 /// for OpenVINO IR; `QuantizeOptions::quantize_conv_outputs` overrides it.
+/// TensorFlow gets per-tensor activations only (TFLite's converter refuses
+/// a per-channel fake quant on an activation).
 pub(crate) fn for_format(model: &Model, options: &QuantizeOptions) -> QuantizeOptions {
     let mut o = options.clone();
     o.conv_outputs_by_default = model.format() == crate::Format::Onnx;
+    if model.format() == crate::Format::TensorFlow {
+        o.per_channel_depthwise_inputs = false;
+    }
     o
 }
 
