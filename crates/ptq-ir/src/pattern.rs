@@ -82,3 +82,29 @@ mod tests {
         assert_eq!(sole_reader(&g, &consumers, y), None, "a graph output has no sole reader");
     }
 }
+
+/// Scale and zero point of QuantizeLinear or DequantizeLinear node `n`, one
+/// per channel or one in all, as f64 (a missing zero point is 0); both
+/// must be constants of the same length. For the exporters, which write
+/// them in other forms.
+pub fn quant_params(g: &Graph, n: &crate::Node) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let scale_v = n.inputs.get(1).copied().flatten().ok_or("the scale input is missing")?;
+    let scale = g.constant(scale_v).ok_or("scale must be constant")?.to_f64_vec();
+    let zp = match n.inputs.get(2).copied().flatten() {
+        Some(z) => g.constant(z).ok_or("zero point must be constant")?.to_f64_vec(),
+        None => vec![0.0; scale.len()],
+    };
+    if scale.is_empty() || zp.len() != scale.len() {
+        return Err("scale and zero point differ in length".into());
+    }
+    Ok((scale, zp))
+}
+
+/// The `axis` attribute of a QuantizeLinear or DequantizeLinear node.
+pub fn quant_axis(n: &crate::Node) -> Option<i64> {
+    match &n.op {
+        Op::QuantizeLinear(q) => q.axis,
+        Op::DequantizeLinear(d) => d.axis,
+        _ => None,
+    }
+}

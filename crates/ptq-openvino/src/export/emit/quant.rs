@@ -4,9 +4,10 @@
 //! dequantized constant (an int32 bias) is folded to f32.
 
 use ndarray::{ArrayD, IxDyn};
+use ptq_ir::pattern::{quant_axis, quant_params};
 use ptq_ir::{DType, Node, Op, Tensor, ValueId};
 
-use super::{Cx, inp, numpy, opt_inp, out, single, step};
+use super::{Cx, inp, numpy, out, single, step};
 use crate::export::builder::{Port, Src, attrs};
 
 /// Integer range of a quantized dtype.
@@ -20,27 +21,6 @@ fn qrange(d: DType) -> Result<(f64, f64), String> {
         DType::I16 => (-32768.0, 32767.0),
         d => return Err(format!("{d} quantization has no FakeQuantize form")),
     })
-}
-
-/// Scale and zero point (as f64, one per channel or one in all) of a Q or DQ node.
-fn params(cx: &Cx<'_>, n: &Node) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let scale = cx.g.constant(inp(n, 1)?).ok_or("scale must be constant")?.to_f64_vec();
-    let zp = match opt_inp(n, 2) {
-        Some(z) => cx.g.constant(z).ok_or("zero point must be constant")?.to_f64_vec(),
-        None => vec![0.0; scale.len()],
-    };
-    if scale.is_empty() || zp.len() != scale.len() {
-        return Err("scale and zero point differ in length".into());
-    }
-    Ok((scale, zp))
-}
-
-fn axis_of(n: &Node) -> Option<i64> {
-    match &n.op {
-        Op::QuantizeLinear(q) => q.axis,
-        Op::DequantizeLinear(d) => d.axis,
-        _ => None,
-    }
 }
 
 /// `v` as a constant shaped to broadcast along `axis` of a rank-`rank`
@@ -99,19 +79,20 @@ pub(super) fn dequantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String>
     let rank = cx.rank(src)?;
     let qdt = cx.port(x)?.dtype;
     let (lo, hi) = qrange(qdt)?;
-    let (qs, qz) = params(cx, q)?;
-    let (ds, dz) = params(cx, n)?;
+    let (qs, qz) = quant_params(cx.g, q)?;
+    let (ds, dz) = quant_params(cx.g, n)?;
     let range =
         |s: &[f64], z: &[f64], bound: f64| -> Vec<f64> { s.iter().zip(z).map(|(s, z)| (bound - z) * s).collect() };
     let name = n.name.clone();
     let xs = cx.src(src)?;
-    let il = cx.constant(&format!("{name}/input_low"), &along(&range(&qs, &qz, lo), axis_of(q).unwrap_or(1), rank)?)?;
+    let il =
+        cx.constant(&format!("{name}/input_low"), &along(&range(&qs, &qz, lo), quant_axis(q).unwrap_or(1), rank)?)?;
     let ih =
-        cx.constant(&format!("{name}/input_high"), &along(&range(&qs, &qz, hi), axis_of(q).unwrap_or(1), rank)?)?;
+        cx.constant(&format!("{name}/input_high"), &along(&range(&qs, &qz, hi), quant_axis(q).unwrap_or(1), rank)?)?;
     let ol =
-        cx.constant(&format!("{name}/output_low"), &along(&range(&ds, &dz, lo), axis_of(n).unwrap_or(1), rank)?)?;
+        cx.constant(&format!("{name}/output_low"), &along(&range(&ds, &dz, lo), quant_axis(n).unwrap_or(1), rank)?)?;
     let oh =
-        cx.constant(&format!("{name}/output_high"), &along(&range(&ds, &dz, hi), axis_of(n).unwrap_or(1), rank)?)?;
+        cx.constant(&format!("{name}/output_high"), &along(&range(&ds, &dz, hi), quant_axis(n).unwrap_or(1), rank)?)?;
     let levels = (hi - lo) as u64 + 1;
     let data = attrs([("levels", levels.to_string()), ("auto_broadcast", "numpy".into())]);
     single(cx, n, "FakeQuantize", "opset1", data, &[xs, il, ih, ol, oh])
@@ -165,9 +146,10 @@ fn reshaped(t: &Tensor, shape: &[usize]) -> Result<Tensor, String> {
 fn dequantized_constant(cx: &mut Cx<'_>, n: &Node, shape: Option<&[usize]>) -> Result<Src, String> {
     let x = inp(n, 0)?;
     let t = cx.g.constant(x).ok_or("not a constant")?.clone();
-    let (scale, zp) = params(cx, n)?;
+    let (scale, zp) = quant_params(cx.g, n)?;
     let src_shape = t.shape().to_vec();
-    let axis = if scale.len() > 1 { super::norm_axis(axis_of(n).unwrap_or(1), src_shape.len())? as usize } else { 0 };
+    let axis =
+        if scale.len() > 1 { super::norm_axis(quant_axis(n).unwrap_or(1), src_shape.len())? as usize } else { 0 };
     let target: Vec<usize> = shape.map_or_else(|| src_shape.clone(), <[usize]>::to_vec);
     // The scale's broadcast shape in the target layout.
     let scale_shape: Vec<usize> = if scale.len() == 1 {

@@ -6,32 +6,12 @@
 //! bias) is folded to float.
 
 use ndarray::{ArrayD, IxDyn};
+use ptq_ir::pattern::{quant_axis, quant_params};
 use ptq_ir::{DType, Node, Op, Tensor, ValueId};
 
-use super::{inp, opt_inp, out};
+use super::{inp, out};
 use crate::export::builder::{boolean, int};
 use crate::export::{Cx, Layout};
-
-/// Scale and zero point (one per channel, or one) of a Q or DQ node.
-fn params(cx: &Cx<'_>, n: &Node) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let scale = cx.g.constant(inp(n, 1)?).ok_or("scale must be constant")?.to_f64_vec();
-    let zp = match opt_inp(n, 2) {
-        Some(z) => cx.g.constant(z).ok_or("zero point must be constant")?.to_f64_vec(),
-        None => vec![0.0; scale.len()],
-    };
-    if scale.is_empty() || zp.len() != scale.len() {
-        return Err("scale and zero point differ in length".into());
-    }
-    Ok((scale, zp))
-}
-
-fn axis_of(n: &Node) -> Option<i64> {
-    match &n.op {
-        Op::QuantizeLinear(q) => q.axis,
-        Op::DequantizeLinear(d) => d.axis,
-        _ => None,
-    }
-}
 
 /// The integer range of an 8-bit quantized dtype.
 fn qrange(d: DType) -> Result<(f64, f64), String> {
@@ -84,8 +64,8 @@ pub(super) fn dequantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String>
             .filter(|q| matches!(q.op, Op::QuantizeLinear(_)))
             .ok_or("must read a QuantizeLinear or a constant")?;
     let src = inp(q, 0)?;
-    let (qs, qz) = params(cx, q)?;
-    let (ds, dz) = params(cx, n)?;
+    let (qs, qz) = quant_params(cx.g, q)?;
+    let (ds, dz) = quant_params(cx.g, n)?;
     if qs != ds || qz != dz {
         return Err("with other parameters than its QuantizeLinear has no TensorFlow form".into());
     }
@@ -96,7 +76,7 @@ pub(super) fn dequantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String>
     let per_channel = qs.len() > 1;
     let t = if per_channel {
         let rank = cx.rank(src)?;
-        let axis = super::norm_axis(axis_of(q).unwrap_or(1), rank)?;
+        let axis = super::norm_axis(quant_axis(q).unwrap_or(1), rank)?;
         let want =
             if layout == Layout::Last && crate::export::tf_axis(layout, axis) == 3 { layout } else { Layout::Same };
         if crate::export::tf_axis(want, axis) != rank - 1 {
@@ -152,8 +132,8 @@ pub(super) fn weight(cx: &mut Cx<'_>, v: ValueId, perm: &[i64]) -> Result<String
 pub(crate) fn dequantized_as_is(cx: &mut Cx<'_>, v: ValueId) -> Result<Option<String>, String> {
     let Some(n) = dequantizer_of_constant(cx, v).cloned() else { return Ok(None) };
     let rank = cx.rank(inp(&n, 0)?)?;
-    let per_axis = params(cx, &n)?.0.len() > 1;
-    let axis = if per_axis { super::norm_axis(axis_of(&n).unwrap_or(1), rank)? } else { rank.saturating_sub(1) };
+    let per_axis = quant_params(cx.g, &n)?.0.len() > 1;
+    let axis = if per_axis { super::norm_axis(quant_axis(&n).unwrap_or(1), rank)? } else { rank.saturating_sub(1) };
     let mut perm: Vec<i64> = (0..rank as i64).filter(|&a| a != axis as i64).collect();
     perm.push(axis as i64);
     let t = dequantized_constant(cx, &n, &perm, None)?;
@@ -195,10 +175,10 @@ pub(super) fn weight_reshaped(cx: &mut Cx<'_>, v: ValueId, perm: &[i64], shape: 
 fn dequantized_constant(cx: &mut Cx<'_>, n: &Node, perm: &[i64], shape_to: Option<&[usize]>) -> Result<String, String> {
     let x = inp(n, 0)?;
     let t = cx.g.constant(x).ok_or("not a constant")?.clone();
-    let (scale, zp) = params(cx, n)?;
+    let (scale, zp) = quant_params(cx.g, n)?;
     let shape = t.shape().to_vec();
     let rank = shape.len();
-    let axis = if scale.len() > 1 { super::norm_axis(axis_of(n).unwrap_or(1), rank)? } else { 0 };
+    let axis = if scale.len() > 1 { super::norm_axis(quant_axis(n).unwrap_or(1), rank)? } else { 0 };
     let inner: usize = shape.get(axis + 1..).unwrap_or(&[]).iter().product::<usize>().max(1);
     let per = |i: usize| if scale.len() == 1 { 0 } else { (i / inner) % scale.len() };
     let q = t.to_f64_vec();
