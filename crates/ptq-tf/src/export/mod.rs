@@ -190,6 +190,10 @@ pub(crate) struct Cx<'g> {
     other: HashMap<(ValueId, Layout), String>,
     pub producers: HashMap<ValueId, (NodeId, usize)>,
     pub consumers: HashMap<ValueId, Vec<(NodeId, usize)>>,
+    /// TF tensors that are the output of a fake-quant op, with its min and
+    /// max: the same quantizer repeated after an op that disappeared (a
+    /// layout transpose) reuses it instead of stacking a second one.
+    pub fake_quantized: HashMap<String, (Vec<f32>, Vec<f32>)>,
 }
 
 impl<'g> Cx<'g> {
@@ -201,6 +205,7 @@ impl<'g> Cx<'g> {
             other: HashMap::new(),
             producers: g.producers(),
             consumers: g.consumers(),
+            fake_quantized: HashMap::new(),
         }
     }
 

@@ -17,8 +17,16 @@ pub(super) fn reshape(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     let yd = cx.dims(y)?;
     let xt = cx.get(x, Layout::Same)?;
     let dt = cx.dtype(x)?;
+    let traced = match (&n.op, opt_inp(n, 1)) {
+        (ptq_ir::Op::Reshape(r), Some(s)) => target_dims(cx, s, x, r.allowzero),
+        _ => None,
+    };
     let shape = if yd.iter().filter(|&&d| d < 0).count() <= 1 {
         cx.i64s(&format!("{}/shape", n.name), &yd)
+    } else if let Some(t) = traced.filter(|t| t.iter().filter(|d| d.is_none()).count() <= 1) {
+        // A computed shape whose parts are known but one (Keras's `[batch, 1, 1, C]`).
+        let dims: Vec<i64> = t.iter().map(|d| d.unwrap_or(-1)).collect();
+        cx.i64s(&format!("{}/shape", n.name), &dims)
     } else if let (ptq_ir::Op::Reshape(r), Some(s)) = (&n.op, opt_inp(n, 1)) {
         match const_ints(cx, s) {
             // ONNX's 0 copies the input's dim; TensorFlow's would be 0.
@@ -609,4 +617,83 @@ pub(super) fn cum_sum(cx: &mut Cx<'_>, n: &Node, o: &ptq_ir::ops::opaque::Opaque
     );
     cx.bind(y, t, Layout::Same);
     Ok(())
+}
+
+/// The target dims of a Reshape of `x` to the computed shape `s`, where the
+/// computation can be followed: `None` for a dim that stays unknown.
+fn target_dims(cx: &Cx<'_>, s: ptq_ir::ValueId, x: ptq_ir::ValueId, allowzero: bool) -> Option<Vec<Option<i64>>> {
+    let v = elements(cx, s, 0)?;
+    let xd = cx.dims(x).ok()?;
+    Some(
+        v.iter()
+            .enumerate()
+            .map(|(i, d)| match d {
+                Some(0) if !allowzero => xd.get(i).copied().filter(|&k| k >= 0),
+                Some(-1) => None,
+                d => *d,
+            })
+            .collect(),
+    )
+}
+
+/// The elements of a small integer vector `v` as far as they are known: a
+/// constant, or dims of known values taken through Shape, Slice, Gather,
+/// Concat and element-preserving ops (Cast, Squeeze, Unsqueeze, Reshape).
+fn elements(cx: &Cx<'_>, v: ptq_ir::ValueId, depth: usize) -> Option<Vec<Option<i64>>> {
+    if let Some(c) = const_ints(cx, v) {
+        return Some(c.into_iter().map(Some).collect());
+    }
+    if depth > 16 {
+        return None;
+    }
+    let &(pid, _) = cx.producers.get(&v)?;
+    let p = cx.g.node(pid)?;
+    let first = p.inputs.first().copied().flatten()?;
+    match &p.op {
+        ptq_ir::Op::Cast(_) | ptq_ir::Op::Squeeze(_) | ptq_ir::Op::Unsqueeze(_) | ptq_ir::Op::Reshape(_) => {
+            elements(cx, first, depth + 1)
+        }
+        ptq_ir::Op::ShapeOf(so) => {
+            let d = cx.dims(first).ok()?;
+            let r = d.len() as i64;
+            let clamp = |k: i64| (if k < 0 { k + r } else { k }).clamp(0, r) as usize;
+            let (a, b) = (clamp(so.start.unwrap_or(0)), clamp(so.end.unwrap_or(r)));
+            Some(d.get(a..b.max(a))?.iter().map(|&k| (k >= 0).then_some(k)).collect())
+        }
+        ptq_ir::Op::Concat(c) if c.axis == 0 || c.axis == -1 => {
+            let mut out = vec![];
+            for i in p.inputs.iter().flatten() {
+                out.extend(elements(cx, *i, depth + 1)?);
+            }
+            Some(out)
+        }
+        ptq_ir::Op::Gather(g) if g.axis == 0 => {
+            let data = elements(cx, first, depth + 1)?;
+            let idx = const_ints(cx, p.inputs.get(1).copied().flatten()?)?;
+            let n = data.len() as i64;
+            idx.iter().map(|&k| data.get(usize::try_from(if k < 0 { k + n } else { k }).ok()?).copied()).collect()
+        }
+        ptq_ir::Op::Slice(_) => {
+            let data = elements(cx, first, depth + 1)?;
+            let c = |i: usize| p.inputs.get(i).copied().flatten().map(|v| const_ints(cx, v));
+            let (starts, ends) = (c(1)??, c(2)??);
+            if let Some(a) = c(3)
+                && a? != [0]
+            {
+                return None;
+            }
+            let step = match c(4) {
+                Some(s) => *s?.first()?,
+                None => 1,
+            };
+            let n = data.len() as i64;
+            let norm = |k: i64| (if k < 0 { k + n } else { k }).clamp(0, n);
+            let (a, b) = (norm(*starts.first()?), norm(*ends.first()?));
+            if step != 1 || starts.len() != 1 {
+                return None;
+            }
+            Some(data.get(a as usize..b.max(a) as usize)?.to_vec())
+        }
+        _ => None,
+    }
 }
