@@ -25,6 +25,8 @@
 mod builder;
 mod emit;
 mod gelu;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
