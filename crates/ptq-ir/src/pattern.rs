@@ -44,6 +44,42 @@ pub fn dequantize_parts(g: &Graph, id: NodeId) -> Option<(&DequantizeLinear, Val
     Some((op, x, s, node.inputs.get(2).copied().flatten()))
 }
 
+/// Scale and zero point of QuantizeLinear or DequantizeLinear node `n`, one
+/// per channel or one in all, as f64 (a missing zero point is 0); both
+/// must be constants of the same length. For the exporters, which write
+/// them in other forms.
+pub fn quant_params(g: &Graph, n: &crate::Node) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let scale_v = n.inputs.get(1).copied().flatten().ok_or("the scale input is missing")?;
+    let scale = g.constant(scale_v).ok_or("scale must be constant")?.to_f64_vec();
+    let zp = match n.inputs.get(2).copied().flatten() {
+        Some(z) => g.constant(z).ok_or("zero point must be constant")?.to_f64_vec(),
+        None => vec![0.0; scale.len()],
+    };
+    if scale.is_empty() || zp.len() != scale.len() {
+        return Err("scale and zero point differ in length".into());
+    }
+    Ok((scale, zp))
+}
+
+/// The `axis` attribute of a QuantizeLinear or DequantizeLinear node.
+pub fn quant_axis(n: &crate::Node) -> Option<i64> {
+    match &n.op {
+        Op::QuantizeLinear(q) => q.axis,
+        Op::DequantizeLinear(d) => d.axis,
+        _ => None,
+    }
+}
+
+/// Whether value `v` is read, and only by DequantizeLinear nodes, and is not
+/// a graph output: a QuantizeLinear whose exporters write the pair as one
+/// fake-quantize op at the reader.
+pub fn read_only_by_dequantizers(g: &Graph, consumers: &Consumers, v: ValueId) -> bool {
+    let readers = consumers.get(&v).map(Vec::as_slice).unwrap_or_default();
+    !readers.is_empty()
+        && readers.iter().all(|&(r, _)| g.node(r).is_some_and(|m| matches!(m.op, Op::DequantizeLinear(_))))
+        && !g.outputs().contains(&v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,31 +116,5 @@ mod tests {
         assert_eq!(dequantize_parts(&g, dq).map(|(_, a, b, z)| (a, b, z)), Some((q, s, None)));
         assert_eq!(sole_reader(&g, &consumers, x), Some((n, 0)));
         assert_eq!(sole_reader(&g, &consumers, y), None, "a graph output has no sole reader");
-    }
-}
-
-/// Scale and zero point of QuantizeLinear or DequantizeLinear node `n`, one
-/// per channel or one in all, as f64 (a missing zero point is 0); both
-/// must be constants of the same length. For the exporters, which write
-/// them in other forms.
-pub fn quant_params(g: &Graph, n: &crate::Node) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let scale_v = n.inputs.get(1).copied().flatten().ok_or("the scale input is missing")?;
-    let scale = g.constant(scale_v).ok_or("scale must be constant")?.to_f64_vec();
-    let zp = match n.inputs.get(2).copied().flatten() {
-        Some(z) => g.constant(z).ok_or("zero point must be constant")?.to_f64_vec(),
-        None => vec![0.0; scale.len()],
-    };
-    if scale.is_empty() || zp.len() != scale.len() {
-        return Err("scale and zero point differ in length".into());
-    }
-    Ok((scale, zp))
-}
-
-/// The `axis` attribute of a QuantizeLinear or DequantizeLinear node.
-pub fn quant_axis(n: &crate::Node) -> Option<i64> {
-    match &n.op {
-        Op::QuantizeLinear(q) => q.axis,
-        Op::DequantizeLinear(d) => d.axis,
-        _ => None,
     }
 }

@@ -46,10 +46,7 @@ fn fake_quant(
 pub(super) fn quantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     // Written by the DequantizeLinear nodes that read it.
     let y = out(n, 0)?;
-    let readers = cx.consumers.get(&y).cloned().unwrap_or_default();
-    let only_dq = !readers.is_empty()
-        && readers.iter().all(|&(r, _)| cx.g.node(r).is_some_and(|m| matches!(m.op, Op::DequantizeLinear(_))))
-        && !cx.g.outputs().contains(&y);
+    let only_dq = ptq_ir::pattern::read_only_by_dequantizers(cx.g, &cx.consumers, y);
     if only_dq { Ok(()) } else { Err("not followed by DequantizeLinear has no TensorFlow form".into()) }
 }
 
