@@ -59,7 +59,7 @@ pub(crate) const TO_FIRST: [i64; 4] = [0, 3, 1, 2];
 /// Writes `g` as a SavedModel directory, or as a frozen GraphDef when
 /// `path` ends in `.pb`. The directory is written beside `path` and renamed
 /// into place; an existing directory at `path` is replaced only if it holds
-/// a `saved_model.pb`.
+/// a `saved_model.pb`, and is kept if the new one cannot be moved in.
 pub fn save(g: &Graph, info: Option<&TfInfo>, path: impl AsRef<Path>) -> Result<(), TfError> {
     let path = path.as_ref();
     let fail = |msg: String| TfError::Io { path: path.into(), msg };
@@ -79,11 +79,7 @@ pub fn save(g: &Graph, info: Option<&TfInfo>, path: impl AsRef<Path>) -> Result<
     let model = pb::SavedModel {
         saved_model_schema_version: 1,
         meta_graphs: vec![pb::MetaGraphDef {
-            meta_info_def: Some(pb::meta_graph_def::MetaInfoDef {
-                tags: vec!["serve".into()],
-                tensorflow_version: "2.21.0".into(),
-                ..Default::default()
-            }),
+            meta_info_def: Some(pb::meta_graph_def::MetaInfoDef { tags: vec!["serve".into()], ..Default::default() }),
             graph_def: Some(graph_def),
             signature_def: [(signature, sig)].into_iter().collect(),
             ..Default::default()
@@ -95,13 +91,24 @@ pub fn save(g: &Graph, info: Option<&TfInfo>, path: impl AsRef<Path>) -> Result<
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.join("variables")).map_err(|e| io(&tmp, e))?;
     std::fs::write(tmp.join("saved_model.pb"), model.encode_to_vec()).map_err(|e| io(&tmp, e))?;
-    if path.exists() {
-        std::fs::remove_dir_all(path).map_err(|e| io(path, e))?;
+    // An existing SavedModel is moved aside first and put back if the new one cannot take its place.
+    let old = path.with_file_name(format!(".{}.old{}", name.to_string_lossy(), std::process::id()));
+    let replacing = path.exists();
+    if replacing {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(path, &old).map_err(|e| io(path, e))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
+    if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_dir_all(&tmp);
-        io(path, e)
-    })
+        if replacing {
+            let _ = std::fs::rename(&old, path);
+        }
+        return Err(io(path, e));
+    }
+    if replacing {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TfError> {
