@@ -482,6 +482,25 @@ fn section(env: &Env, cmd: &str, rows: &[String]) -> String {
     )
 }
 
+/// The x86 vector tier of this CPU, from /proc/cpuinfo's flags: what
+/// TFLite's and ptq's int8 kernels can use, so a latency ratio holds for it.
+pub(crate) fn cpu_tier() -> &'static str {
+    let flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("flags")).map(str::to_string))
+        .unwrap_or_default();
+    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    if has("avx512_vnni") {
+        "AVX-512 VNNI"
+    } else if has("avx512bw") {
+        "AVX-512 without VNNI"
+    } else if has("avx2") {
+        "AVX2, no AVX-512"
+    } else {
+        "no AVX2"
+    }
+}
+
 /// The docs/PERFORMANCE.md section of a `--tf` run, markers included.
 fn tf_section(env: &Env, rows: &[String]) -> String {
     let tf = env
@@ -497,7 +516,7 @@ fn tf_section(env: &Env, rows: &[String]) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "?".into());
     format!(
-        "{TF_START}\nCommand: `cargo xtask bench-quantize --tf` ({}; {}; TensorFlow and numpy {tf}).\n\n\
+        "{TF_START}\nCommand: `cargo xtask bench-quantize --tf` ({}, {}; {}; TensorFlow and numpy {tf}).\n\n\
          ptq quantizes each TensorFlow fixture's SavedModel with its defaults on `calib.npz` and writes a \
          SavedModel (fake-quant ops, scored in TensorFlow); \"ptq → TFLite\" is that SavedModel converted by \
          `TFLiteConverter.from_saved_model` with default optimizations and no representative dataset (the \
@@ -511,6 +530,7 @@ fn tf_section(env: &Env, rows: &[String]) -> String {
          | model | tool | metric | drop vs FP32 | wall time (s) | size (KiB) | size vs FP32 | latency INT8/FP32 |\n\
          |---|---|---|---|---|---|---|---|\n{}\n{TF_END}",
         cpu_name(),
+        cpu_tier(),
         versions(&env.root, &env.py),
         rows.join("\n")
     )

@@ -55,6 +55,12 @@ pub fn known_shape(dims: &[usize]) -> Shape {
     dims.iter().map(|&d| Dim::Known(d as u64)).collect()
 }
 
+/// The sizes of a shape with -1 for a dim that is not known (the form
+/// exporters write).
+pub fn signed_dims(shape: &[Dim]) -> Vec<i64> {
+    shape.iter().map(|d| d.known().map_or(-1, |n| n as i64)).collect()
+}
+
 /// The static sizes of a shape, if every dim is known.
 pub fn static_dims(shape: &[Dim]) -> Option<Vec<u64>> {
     shape.iter().map(Dim::known).collect()

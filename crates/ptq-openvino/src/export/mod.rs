@@ -15,7 +15,7 @@ mod xml;
 use std::collections::HashMap;
 use std::path::Path;
 
-use ptq_ir::{DType, Dim, Graph, NodeId, Tensor, ValueId};
+use ptq_ir::{DType, Graph, NodeId, Tensor, ValueId};
 
 pub use crate::doc::RtNode;
 use crate::error::OpenVinoError;
@@ -105,18 +105,8 @@ impl<'g> Cx<'g> {
     pub fn port(&self, v: ValueId) -> Result<Port, String> {
         let val = self.g.value(v);
         let dtype = val.fact.dtype.ok_or_else(|| format!("value '{}' has no known dtype", val.name))?;
-        let dims = val
-            .fact
-            .shape
-            .as_ref()
-            .ok_or_else(|| format!("value '{}' has no known rank", val.name))?
-            .iter()
-            .map(|d| match d {
-                Dim::Known(n) => *n as i64,
-                _ => -1,
-            })
-            .collect();
-        Ok(Port { dtype, dims })
+        let shape = val.fact.shape.as_ref().ok_or_else(|| format!("value '{}' has no known rank", val.name))?;
+        Ok(Port { dtype, dims: ptq_ir::fact::signed_dims(shape) })
     }
 
     /// The rank of value `v`.

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use prost::Message;
-use ptq_ir::{DType, Dim, Graph, NodeId, Tensor, ValueId};
+use ptq_ir::{DType, Graph, NodeId, Tensor, ValueId};
 
 use crate::pb;
 use crate::{TfError, TfInfo, TfKind};
@@ -162,7 +162,7 @@ pub fn to_graph_def(g: &Graph) -> Result<(pb::GraphDef, pb::SignatureDef), Expor
     }
     for &id in &order {
         let Some(node) = g.node(id) else { continue };
-        emit::emit(&mut cx, id, node)
+        emit::emit(&mut cx, node)
             .map_err(|msg| ExportError { node: node.name.clone(), msg: format!("{} {msg}", node.op.name()) })?;
     }
     for (&v, name) in g.outputs().iter().zip(out_names) {
@@ -221,17 +221,8 @@ impl<'g> Cx<'g> {
     /// The IR dims of `v` (-1 where not known).
     pub fn dims(&self, v: ValueId) -> Result<Vec<i64>, String> {
         let val = self.g.value(v);
-        Ok(val
-            .fact
-            .shape
-            .as_ref()
-            .ok_or_else(|| format!("value '{}' has no known rank", val.name))?
-            .iter()
-            .map(|d| match d {
-                Dim::Known(n) => *n as i64,
-                _ => -1,
-            })
-            .collect())
+        let shape = val.fact.shape.as_ref().ok_or_else(|| format!("value '{}' has no known rank", val.name))?;
+        Ok(ptq_ir::fact::signed_dims(shape))
     }
 
     /// The IR rank of `v`.

@@ -113,19 +113,16 @@ pub(super) fn conv(cx: &mut Cx<'_>, n: &Node, c: &Conv) -> Result<(), String> {
             "VALID"
         }
     };
-    let attrs = |cx: &Cx<'_>| {
-        let _ = cx;
-        vec![
-            ("T", ty(DType::F32)),
-            ("strides", ints(&[1, s[0], s[1], 1])),
-            ("dilations", ints(&[1, d[0], d[1], 1])),
-            ("padding", string(pad)),
-            ("data_format", string("NHWC")),
-        ]
-    };
+    let attrs = vec![
+        ("T", ty(DType::F32)),
+        ("strides", ints(&[1, s[0], s[1], 1])),
+        ("dilations", ints(&[1, d[0], d[1], 1])),
+        ("padding", string(pad)),
+        ("data_format", string("NHWC")),
+    ];
     let conv = if c.group == 1 {
         let wt = weight(cx, w, &[2, 3, 1, 0])?;
-        cx.b.node(&n.name, "Conv2D", vec![xt, wt], attrs(cx))
+        cx.b.node(&n.name, "Conv2D", vec![xt, wt], attrs)
     } else if c.group == cin && ipg == 1 && o % cin == 0 {
         // [O, 1, kh, kw] → [kh, kw, 1, O] (channel-last for the fake quant) → [kh, kw, C, M].
         let wt = weight(cx, w, &[2, 3, 1, 0])?;
@@ -136,7 +133,7 @@ pub(super) fn conv(cx: &mut Cx<'_>, n: &Node, c: &Conv) -> Result<(), String> {
             vec![wt, shape],
             vec![("T", ty(DType::F32)), ("Tshape", ty(DType::I32))],
         );
-        cx.b.node(&n.name, "DepthwiseConv2dNative", vec![xt, wt], attrs(cx))
+        cx.b.node(&n.name, "DepthwiseConv2dNative", vec![xt, wt], attrs)
     } else {
         return Err(format!("with {} groups has no TensorFlow form in this writer", c.group));
     };

@@ -5,7 +5,7 @@ mod math;
 mod quant;
 mod shape;
 
-use ptq_ir::{DType, Node, NodeId, Op, ValueId};
+use ptq_ir::{DType, Node, Op, ValueId};
 
 pub(crate) use quant::dequantized_as_is;
 
@@ -13,7 +13,7 @@ use super::builder::ty;
 use super::{Cx, Layout};
 
 /// Writes node `n`, binding its outputs.
-pub(crate) fn emit(cx: &mut Cx<'_>, _id: NodeId, n: &Node) -> Result<(), String> {
+pub(crate) fn emit(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     match &n.op {
         Op::Conv(c) => conv::conv(cx, n, c),
         Op::Pool(p) => conv::pool(cx, n, p),
@@ -77,12 +77,7 @@ pub(crate) fn single_output(n: &Node) -> Result<ValueId, String> {
     out(n, 0)
 }
 
-/// An axis in `[0, rank)`.
-pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) { Ok(a as usize) } else { Err(format!("axis {axis} is out of range for rank {rank}")) }
-}
+pub(crate) use ptq_ir::fact::norm_axis;
 
 /// A node `op` with attribute `T` reading `inputs`.
 pub(crate) fn typed(cx: &mut Cx<'_>, base: &str, op: &str, inputs: Vec<String>, dt: DType) -> String {

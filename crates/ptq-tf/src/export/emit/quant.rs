@@ -77,23 +77,21 @@ pub(super) fn dequantize_linear(cx: &mut Cx<'_>, n: &Node) -> Result<(), String>
         cx.bind(y, t, layout);
         return Ok(());
     }
-    let per_channel = qs.len() > 1;
-    let t = if per_channel {
-        let rank = cx.rank(src)?;
-        let axis = super::norm_axis(quant_axis(q).unwrap_or(1), rank)?;
-        let want =
-            if layout == Layout::Last && crate::export::tf_axis(layout, axis) == 3 { layout } else { Layout::Same };
-        if crate::export::tf_axis(want, axis) != rank - 1 {
-            return Err("per-channel on an axis that is not last has no TensorFlow form".into());
-        }
-        let t = cx.get(src, want)?;
-        let r = fake_quant(cx, &n.name, t, &min, &max, false, true);
-        cx.bind(y, r, want);
+    if qs.len() == 1 {
+        let t = fake_quant(cx, &n.name, t, &min, &max, false, false);
+        cx.bind(y, t, layout);
         return Ok(());
-    } else {
-        fake_quant(cx, &n.name, t, &min, &max, false, false)
-    };
-    cx.bind(y, t, layout);
+    }
+    // Per channel: TensorFlow's op quantizes along the last axis.
+    let rank = cx.rank(src)?;
+    let axis = super::norm_axis(quant_axis(q).unwrap_or(1), rank)?;
+    let want = if layout == Layout::Last && crate::export::tf_axis(layout, axis) == 3 { layout } else { Layout::Same };
+    if crate::export::tf_axis(want, axis) != rank - 1 {
+        return Err("per-channel on an axis that is not last has no TensorFlow form".into());
+    }
+    let t = cx.get(src, want)?;
+    let r = fake_quant(cx, &n.name, t, &min, &max, false, true);
+    cx.bind(y, r, want);
     Ok(())
 }
 

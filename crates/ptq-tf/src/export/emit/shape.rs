@@ -159,20 +159,33 @@ pub(super) fn split(cx: &mut Cx<'_>, n: &Node, s: &Split) -> Result<(), String> 
 
 /// Element `i` of the 1-D int64 tensor `t`, as a 1-D tensor of one.
 fn element(cx: &mut Cx<'_>, base: &str, t: String, i: i64) -> String {
-    let (b, e, s) = (
+    let (b, e, st) = (
         cx.i64s(&format!("{base}/b"), &[i]),
         cx.i64s(&format!("{base}/e"), &[i + 1]),
         cx.i64s(&format!("{base}/s"), &[1]),
     );
+    strided_slice(cx, base, [t, b, e, st], DType::I64, 0, 0)
+}
+
+/// A `StridedSlice` of `[data, begin, end, strides]` (int64 bounds) with
+/// these begin and end masks.
+fn strided_slice(
+    cx: &mut Cx<'_>,
+    base: &str,
+    inputs: [String; 4],
+    dt: DType,
+    begin_mask: i64,
+    end_mask: i64,
+) -> String {
     cx.b.node(
         base,
         "StridedSlice",
-        vec![t, b, e, s],
+        inputs.to_vec(),
         vec![
-            ("T", ty(DType::I64)),
+            ("T", ty(dt)),
             ("Index", ty(DType::I64)),
-            ("begin_mask", int(0)),
-            ("end_mask", int(0)),
+            ("begin_mask", int(begin_mask)),
+            ("end_mask", int(end_mask)),
             ("ellipsis_mask", int(0)),
             ("new_axis_mask", int(0)),
             ("shrink_axis_mask", int(0)),
@@ -258,20 +271,7 @@ pub(super) fn slice(cx: &mut Cx<'_>, n: &Node) -> Result<(), String> {
     let et = cx.i64s(&format!("{}/end", n.name), &e);
     let st = cx.i64s(&format!("{}/strides", n.name), &s);
     let dt = cx.dtype(x)?;
-    let t = cx.b.node(
-        &n.name,
-        "StridedSlice",
-        vec![xt, bt, et, st],
-        vec![
-            ("T", ty(dt)),
-            ("Index", ty(DType::I64)),
-            ("begin_mask", int(bmask)),
-            ("end_mask", int(emask)),
-            ("ellipsis_mask", int(0)),
-            ("new_axis_mask", int(0)),
-            ("shrink_axis_mask", int(0)),
-        ],
-    );
+    let t = strided_slice(cx, &n.name, [xt, bt, et, st], dt, bmask, emask);
     cx.bind(y, t, layout);
     Ok(())
 }
@@ -533,20 +533,7 @@ fn dynamic_slice(cx: &mut Cx<'_>, n: &Node, x: ptq_ir::ValueId, y: ptq_ir::Value
     let untouched: i64 = (0..rank).filter(|a| !axes.contains(a)).map(|a| 1i64 << a).sum();
     let xt = cx.get(x, Layout::Same)?;
     let dt = cx.dtype(x)?;
-    let t = cx.b.node(
-        &n.name,
-        "StridedSlice",
-        vec![xt, b, e, st],
-        vec![
-            ("T", ty(dt)),
-            ("Index", ty(DType::I64)),
-            ("begin_mask", int(untouched)),
-            ("end_mask", int(untouched)),
-            ("ellipsis_mask", int(0)),
-            ("new_axis_mask", int(0)),
-            ("shrink_axis_mask", int(0)),
-        ],
-    );
+    let t = strided_slice(cx, &n.name, [xt, b, e, st], dt, untouched, untouched);
     cx.bind(y, t, Layout::Same);
     Ok(())
 }
