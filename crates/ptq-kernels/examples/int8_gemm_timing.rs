@@ -39,12 +39,17 @@ fn main() {
     let a = bytes(m * k, 1);
     let b: Vec<i8> = bytes(k * n, 2).into_iter().map(|v| v as i8).collect();
     let packed = PackedB::new(&b, k, n);
+    // The same weights halved to 7 bits, as the overflow fix stores them.
+    let b7: Vec<i8> = b.iter().map(|&v| v >> 1).collect();
+    let packed7 = PackedB::new(&b7, k, n);
     let mut out = vec![0i32; m * n];
     let mut fields = vec![format!("\"m\":{m},\"k\":{k},\"n\":{n}")];
     for tier in Tier::ALL {
         let Ok(kernels) = Int8Kernels::for_tier(tier) else { continue };
         let ms = median_ms(iters, || kernels.gemm_u8s8(&a, m, 3, &packed, &mut out));
         fields.push(format!("\"{}\":{ms}", tier.name()));
+        let ms = median_ms(iters, || kernels.gemm_u8s8(&a, m, 3, &packed7, &mut out));
+        fields.push(format!("\"{}_7bit\":{ms}", tier.name()));
     }
     let af: Vec<f32> = a.iter().map(|&v| f32::from(v) - 3.0).collect();
     let bf: Vec<f32> = b.iter().map(|&v| f32::from(v)).collect();

@@ -70,11 +70,18 @@ mod tests {
     }
 
     /// Every tier, one and several threads, against the reference GEMM of
-    /// the explicit patch matrix.
+    /// the explicit patch matrix, with 8-bit weights and with 7-bit ones
+    /// (which the AVX2 tier multiplies in its fitting form).
     fn check(g: ConvGeom, m: usize, za: u8, seed: u64) -> Result<(), String> {
+        check_bits(g, m, za, seed, 0)?;
+        check_bits(g, m, za, seed, 1)
+    }
+
+    /// [`check`] with the weights shifted right by `shift` bits.
+    fn check_bits(g: ConvGeom, m: usize, za: u8, seed: u64, shift: u32) -> Result<(), String> {
         let img = bytes(g.hp * g.wp * g.c, seed);
         let k = g.kh * g.kw * g.c;
-        let w: Vec<i8> = bytes(k * m, seed ^ 0x5A5A).into_iter().map(|v| v as i8).collect();
+        let w: Vec<i8> = bytes(k * m, seed ^ 0x5A5A).into_iter().map(|v| (v as i8) >> shift).collect();
         let [oh, ow] = g.out();
         let mut patches = Vec::with_capacity(oh * ow * k);
         for oy in 0..oh {
@@ -94,7 +101,7 @@ mod tests {
                 t.conv_u8s8(&img, &g, za, &packed, &mut acc, threads);
                 if let Some(i) = (0..acc.len()).find(|&i| acc[i] != want[i]) {
                     return Err(format!(
-                        "{} {threads:?} {g:?} m={m}: acc[{i}] = {}, want {}",
+                        "{} {threads:?} {g:?} m={m} weights >> {shift}: acc[{i}] = {}, want {}",
                         t.tier(),
                         acc[i],
                         want[i]

@@ -73,6 +73,57 @@ pub(crate) trait Micro {
             };
         }
     }
+
+    /// [`Micro::tile_runs`] where no pair of adjacent weights in the B
+    /// groups can make `vpmaddubsw` saturate ([`PackedB::pairs_fit_i16`]),
+    /// so a tier may add each pair of products in i16. Tiers whose sums are
+    /// exact anyway keep this default.
+    ///
+    /// # Safety
+    /// As [`Micro::tile_runs`], and the B groups satisfy the above.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile_runs_fitting(
+        mr: usize,
+        a: *const u8,
+        lda: usize,
+        runs: Runs,
+        b: *const i8,
+        c: *mut i32,
+        ldc: usize,
+        zrow: *const i32,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { Self::tile_runs(mr, a, lda, runs, b, c, ldc, zrow) }
+    }
+}
+
+/// [`Micro::tile_runs`], or [`Micro::tile_runs_fitting`] when `fits`.
+///
+/// # Safety
+/// As [`Micro::tile_runs`]; `fits` only if no pair of `b`'s groups can
+/// saturate ([`PackedB::pairs_fit_i16`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn tile_either<K: Micro>(
+    fits: bool,
+    mr: usize,
+    a: *const u8,
+    lda: usize,
+    runs: Runs,
+    b: *const i8,
+    c: *mut i32,
+    ldc: usize,
+    zrow: *const i32,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if fits {
+            K::tile_runs_fitting(mr, a, lda, runs, b, c, ldc, zrow)
+        } else {
+            K::tile_runs(mr, a, lda, runs, b, c, ldc, zrow)
+        }
+    }
 }
 
 /// A depth split into `count` runs of `len` bytes, `stride` bytes apart in
@@ -124,7 +175,7 @@ fn zero_point_row(b: &PackedB, za: u8) -> Vec<i32> {
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tile_into<K: Micro>(
-    (mr, a, lda, runs, b): (usize, *const u8, usize, Runs, *const i8),
+    (mr, a, lda, runs, b, fits): (usize, *const u8, usize, Runs, *const i8, bool),
     c: &mut [i32],
     n: usize,
     (row0, n0, nv): (usize, usize, usize),
@@ -135,7 +186,7 @@ unsafe fn tile_into<K: Micro>(
         let cp = c[row0 * n + n0..].as_mut_ptr();
         // SAFETY: rows row0..row0+mr of C hold columns n0..n0+32 <= n; the
         // rest is the caller's.
-        unsafe { K::tile_runs(mr, a, lda, runs, b, cp, n, zp) };
+        unsafe { tile_either::<K>(fits, mr, a, lda, runs, b, cp, n, zp) };
         return;
     }
     if zp.is_null() {
@@ -146,7 +197,7 @@ unsafe fn tile_into<K: Micro>(
     }
     // SAFETY: `edge` holds MAX_MR >= mr rows of 32 i32; the rest is the
     // caller's.
-    unsafe { K::tile_runs(mr, a, lda, runs, b, edge.as_mut_ptr(), NR, zp) };
+    unsafe { tile_either::<K>(fits, mr, a, lda, runs, b, edge.as_mut_ptr(), NR, zp) };
     for r in 0..mr {
         let row = (row0 + r) * n + n0;
         c[row..row + nv].copy_from_slice(&edge[r * NR..r * NR + nv]);
@@ -185,6 +236,7 @@ pub(crate) unsafe fn drive<K: Micro>(a: &[u8], m: usize, za: u8, b: &PackedB, c:
                 let kbytes = (g1 * KG).min(k) - g0 * KG;
                 let bp = panel[g0 * GROUP_BYTES..g1 * GROUP_BYTES].as_ptr();
                 let zp = if g0 == 0 { zrow[n0..n0 + NR].as_ptr() } else { std::ptr::null() };
+                let fits = b.pairs_fit_i16(p, g0, g1);
                 for r0 in (m0..m1).step_by(K::MR) {
                     let mr = K::MR.min(m1 - r0);
                     let ap = a[r0 * k + g0 * KG..].as_ptr();
@@ -194,7 +246,7 @@ pub(crate) unsafe fn drive<K: Micro>(a: &[u8], m: usize, za: u8, b: &PackedB, c:
                     // exists (padded to whole panels); mr <= K::MR <= MAX_MR.
                     // The caller vouches for the CPU features.
                     unsafe {
-                        tile_into::<K>((mr, ap, k, Runs::one(kbytes), bp), c, n, (r0, n0, nv), zp, &mut edge);
+                        tile_into::<K>((mr, ap, k, Runs::one(kbytes), bp, fits), c, n, (r0, n0, nv), zp, &mut edge);
                     }
                 }
             }
@@ -299,6 +351,7 @@ pub(crate) unsafe fn drive_conv<K: Micro>(
                 let groups = runs.count * runs.len.div_ceil(KG);
                 let bp = panel[g0 * GROUP_BYTES..(g0 + groups) * GROUP_BYTES].as_ptr();
                 let zp = if bi == 0 { zrow[n0..n0 + NR].as_ptr() } else { std::ptr::null() };
+                let fits = b.pairs_fit_i16(p, g0, g0 + groups);
                 for oy in y0..y1 {
                     for ox0 in (0..ow).step_by(K::MR) {
                         let mr = K::MR.min(ow - ox0);
@@ -314,7 +367,7 @@ pub(crate) unsafe fn drive_conv<K: Micro>(
                         // rows row0..row0+mr; mr <= K::MR <= MAX_MR. The
                         // caller vouches for the CPU features.
                         unsafe {
-                            tile_into::<K>((mr, ap, sw * g.c, runs, bp), acc, n, (row0, n0, nv), zp, &mut edge);
+                            tile_into::<K>((mr, ap, sw * g.c, runs, bp, fits), acc, n, (row0, n0, nv), zp, &mut edge);
                         }
                     }
                 }

@@ -23,6 +23,36 @@ pub struct PackedB {
     /// Σ_k B\[k, j\] per column (wrapping i32), zero for padding columns;
     /// `panels() * NR` entries.
     colsum: Vec<i32>,
+    /// Per panel, `groups() + 1` running counts of the k-groups holding a
+    /// pair that `vpmaddubsw` could saturate (see [`pair_can_saturate`]).
+    saturating: Vec<u32>,
+}
+
+/// Whether the adjacent weights `x`, `y` can make `vpmaddubsw` saturate:
+/// `a₁·x + a₂·y` leaves i16 for some u8 `a₁`, `a₂` exactly when the
+/// positive parts or the negative parts add up beyond 128 (255·128 = 32 640
+/// fits, 255·129 does not). 7-bit weights (the overflow fix) never can.
+pub(crate) fn pair_can_saturate(x: i8, y: i8) -> bool {
+    let (x, y) = (i32::from(x), i32::from(y));
+    x.max(0) + y.max(0) > 128 || x.min(0) + y.min(0) < -128
+}
+
+/// Running counts, per panel, of the groups with a pair that can saturate
+/// (`groups + 1` entries per panel, the first 0).
+fn saturating_counts(data: &[i8], groups: usize) -> Vec<u32> {
+    if groups == 0 {
+        return vec![];
+    }
+    let mut out = Vec::with_capacity(data.len() / GROUP_BYTES + data.len() / (GROUP_BYTES * groups));
+    for panel in data.chunks_exact(groups * GROUP_BYTES) {
+        let mut count = 0u32;
+        out.push(count);
+        for group in panel.chunks_exact(GROUP_BYTES) {
+            count += u32::from(group.chunks_exact(2).any(|p| pair_can_saturate(p[0], p[1])));
+            out.push(count);
+        }
+    }
+    out
 }
 
 /// Panels, depth groups and packed bytes of a `k × n` B given `len`
@@ -73,7 +103,8 @@ impl PackedB {
                 *c = c.wrapping_add(i32::from(v));
             }
         }
-        PackedB { k, n, data, colsum }
+        let saturating = saturating_counts(&data, groups);
+        PackedB { k, n, data, colsum, saturating }
     }
 
     /// Packs `B` given as its transpose: `bt` holds `n` rows of `k` (each
@@ -85,7 +116,7 @@ impl PackedB {
         let mut data = vec![0i8; size];
         let mut colsum = vec![0i32; panels * NR];
         if k == 0 {
-            return PackedB { k, n, data, colsum };
+            return PackedB { k, n, data, colsum, saturating: vec![] };
         }
         // A group of a panel is 32 columns × 4 depths, column-major: word
         // `g·32 + jj` of a panel holds column jj's depths 4g..4g+4, which
@@ -105,7 +136,8 @@ impl PackedB {
             }
             *sum = col.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(to_i8(v))));
         }
-        PackedB { k, n, data, colsum }
+        let saturating = saturating_counts(&data, groups);
+        PackedB { k, n, data, colsum, saturating }
     }
 
     /// Depth K (rows of B).
@@ -136,6 +168,14 @@ impl PackedB {
     /// Column sums padded with zeros to `panels() * NR` entries.
     pub(crate) fn col_sums_padded(&self) -> &[i32] {
         &self.colsum
+    }
+
+    /// Whether no k-group in `g0..g1` of panel `p` holds a pair of adjacent
+    /// weights that could saturate `vpmaddubsw`, so a tier may sum each
+    /// pair of u8·s8 products in i16.
+    pub(crate) fn pairs_fit_i16(&self, p: usize, g0: usize, g1: usize) -> bool {
+        let base = p * (self.groups() + 1);
+        self.saturating.get(base + g1) == self.saturating.get(base + g0)
     }
 
     /// Packed bytes of panel `p` (`groups() * GROUP_BYTES` of them).
@@ -176,6 +216,30 @@ mod tests {
             let bt: Vec<u8> = (0..n * k).map(|i| b[(i % k.max(1)) * n + i / k.max(1)] as u8 ^ 0x80).collect();
             assert_eq!(PackedB::from_transposed(&bt, k, n, |v| (v ^ 0x80) as i8), PackedB::new(&b, k, n), "{k}x{n}");
         }
+    }
+
+    #[test]
+    fn saturating_pairs_are_found_per_group() {
+        assert!(!pair_can_saturate(64, 64) && !pair_can_saturate(-128, 0) && !pair_can_saturate(127, -128));
+        assert!(pair_can_saturate(65, 64) && pair_can_saturate(-1, -128) && pair_can_saturate(127, 2));
+        let (k, n) = (40, 70);
+        // Seven-bit weights: every pair fits.
+        let b: Vec<i8> = (0..k * n).map(|i| (i as i32 * 37 % 129 - 64) as i8).collect();
+        let p = PackedB::new(&b, k, n);
+        assert!((0..p.panels()).all(|q| p.pairs_fit_i16(q, 0, p.groups())));
+        // One pair of depths 20, 21 (group 5) in column 40 (panel 1).
+        let mut b = b;
+        b[20 * n + 40] = 100;
+        b[21 * n + 40] = 29;
+        let p = PackedB::new(&b, k, n);
+        assert!(p.pairs_fit_i16(0, 0, p.groups()) && p.pairs_fit_i16(2, 0, p.groups()));
+        assert!(p.pairs_fit_i16(1, 0, 5) && p.pairs_fit_i16(1, 6, p.groups()));
+        assert!(!p.pairs_fit_i16(1, 5, 6) && !p.pairs_fit_i16(1, 0, p.groups()));
+        // Depths 21, 22 are not a pair.
+        b[20 * n + 40] = 0;
+        b[22 * n + 40] = 100;
+        b[23 * n + 40] = -100;
+        assert!(PackedB::new(&b, k, n).pairs_fit_i16(1, 0, p.groups()));
     }
 
     #[test]

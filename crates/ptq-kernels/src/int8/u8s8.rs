@@ -80,10 +80,23 @@ pub(crate) mod tests {
             .collect()
     }
 
-    /// Compares every available tier with the reference on one problem.
+    /// Compares every available tier with the reference on one problem,
+    /// with 8-bit weights or, when `seven`, 7-bit ones (the overflow fix),
+    /// which the AVX2 tier multiplies in its fitting form.
     fn check(m: usize, k: usize, n: usize, za: u8, seed: u64, extreme: bool) -> Result<(), String> {
+        let b = bytes(k * n, seed ^ 0xABCD, extreme).into_iter().map(|v| v.wrapping_sub(128) as i8).collect();
+        check_b(m, k, n, za, seed, extreme, b)
+    }
+
+    /// [`check`] with the weights halved to 7 bits.
+    fn check7(m: usize, k: usize, n: usize, za: u8, seed: u64, extreme: bool) -> Result<(), String> {
+        let b = bytes(k * n, seed ^ 0xABCD, extreme).into_iter().map(|v| (v.wrapping_sub(128) as i8) >> 1).collect();
+        check_b(m, k, n, za, seed, extreme, b)
+    }
+
+    /// [`check`] for given weights.
+    fn check_b(m: usize, k: usize, n: usize, za: u8, seed: u64, extreme: bool, b: Vec<i8>) -> Result<(), String> {
         let a = bytes(m * k, seed, extreme);
-        let b: Vec<i8> = bytes(k * n, seed ^ 0xABCD, extreme).into_iter().map(|v| v.wrapping_sub(128) as i8).collect();
         let mut want = vec![0i32; m * n];
         gemm_u8s8_ref(&a, &b, m, k, n, za, &mut want);
         let packed = PackedB::new(&b, k, n);
@@ -120,6 +133,35 @@ pub(crate) mod tests {
         fn tiers_match_reference_deep(m in 1usize..12, k in 250usize..600, n in 1usize..40, za: u8, seed: u64) {
             check(m, k, n, za, seed, false).map_err(TestCaseError::fail)?;
         }
+
+        /// 7-bit weights: every pair fits in i16, the AVX2 tier's fitting form.
+        #[test]
+        fn tiers_match_reference_seven_bit(
+            m in 1usize..20, k in 0usize..900, n in 1usize..70,
+            za: u8, seed: u64, extreme in prop::bool::weighted(0.2),
+        ) {
+            check7(m, k, n, za, seed, extreme).map_err(TestCaseError::fail)?;
+        }
+
+        /// 7-bit weights with a few 8-bit pairs that could saturate: the
+        /// depth blocks holding them take the split form, the others the
+        /// fitting one.
+        #[test]
+        fn tiers_match_reference_mixed_pairs(
+            m in 1usize..14, k in 700usize..1700, n in 1usize..70, za: u8, seed: u64,
+            hot in prop::collection::vec((0usize..1700, 0usize..70), 1..4),
+        ) {
+            let mut b: Vec<i8> =
+                bytes(k * n, seed ^ 0xABCD, false).into_iter().map(|v| (v.wrapping_sub(128) as i8) >> 1).collect();
+            for (kk, j) in hot {
+                let (kk, j) = ((kk % k) & !1, j % n);
+                b[kk * n + j] = -128;
+                if kk + 1 < k {
+                    b[(kk + 1) * n + j] = -100;
+                }
+            }
+            check_b(m, k, n, za, seed, false, b).map_err(TestCaseError::fail)?;
+        }
     }
 
     #[test]
@@ -154,6 +196,18 @@ pub(crate) mod tests {
         }
         check(m, k, n, 255, 3, true).unwrap();
         check(m, k, n, 0, 4, true).unwrap();
+        check7(m, k, n, 255, 3, true).unwrap();
+        check7(m, k, n, 0, 4, true).unwrap();
+        // The largest pairs that fit, against the largest activations.
+        for (av, bv, za) in [(255u8, 64i8, 0u8), (255, -64, 0), (0, -64, 255), (255, -64, 255)] {
+            let packed = PackedB::new(&vec![bv; k * n], k, n);
+            let want = (i32::from(av) - i32::from(za)) * i32::from(bv) * k as i32;
+            for t in available() {
+                let mut c = vec![0; m * n];
+                t.gemm_u8s8(&vec![av; m * k], m, za, &packed, &mut c);
+                assert!(c.iter().all(|&v| v == want), "{} tier: {av}x{bv} za={za}", t.tier());
+            }
+        }
     }
 
     #[test]
