@@ -76,3 +76,44 @@ fn quantized_digits_ir_keeps_accuracy_and_runs_int8_convolutions_in_openvino() {
     // The input model is untouched.
     assert!(ptq::load(dir.join("ir/model.xml")).is_ok());
 }
+
+/// ONNX's Flatten of `[N, S, 3, T]` at axis 2, with N, S and T unknown:
+/// neither side of the axis has a known size, so the IR computes the target
+/// shape from ShapeOf. OpenVINO runs it as ptq does.
+#[test]
+fn flatten_with_dynamic_dims_on_both_sides_runs_in_openvino() {
+    use ptq_ir::fact::Dim;
+    use ptq_ir::ops::flatten::Flatten;
+    use ptq_ir::{DType, Fact, Graph, Node, Tensor, Value};
+    require_openvino();
+    let mut g = Graph::default();
+    let shape = vec![Dim::Sym("n".into()), Dim::Sym("s".into()), Dim::Known(3), Dim::Sym("t".into())];
+    let x = g.add_value(Value { name: "x".into(), fact: Fact::new(DType::F32, shape), ..Value::default() });
+    g.inputs_mut().push(x);
+    let y = g.add_value(Value { name: "y".into(), fact: Fact::dtype_only(Some(DType::F32)), ..Value::default() });
+    g.add_node(Node {
+        name: "flat".into(),
+        op: Flatten { axis: 2 }.into(),
+        inputs: vec![Some(x)],
+        outputs: vec![Some(y)],
+        doc: String::new(),
+        meta: vec![],
+    });
+    g.outputs_mut().push(y);
+    ptq_ir::infer::infer_facts(&mut g).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("flat.xml");
+    ptq_openvino::save(&g, &Default::default(), &xml, &Default::default()).unwrap();
+    let data: Vec<f32> = (0..2 * 5 * 3 * 4).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let input = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 5, 3, 4]), data).unwrap();
+    let inputs = tmp.path().join("in.npz");
+    let feed = vec![("x".to_string(), Tensor::F32(input))];
+    ptq::npz::write(&inputs, &feed).unwrap();
+    let plan = ptq_exec::Plan::new(&g, &Default::default()).unwrap();
+    let out = plan.run(feed).unwrap();
+    assert_eq!(out[0].1.shape(), [10, 12]);
+    let expected = tmp.path().join("want.npz");
+    ptq::npz::write(&expected, &out).unwrap();
+    let r = ov_compare(&xml, &inputs, &expected, "bitwise", 0.0, 0.0);
+    assert!(r.ok, "{}", r.output);
+}

@@ -27,11 +27,6 @@ fn quantize(name: &str, opts: &QuantizeOptions) -> (ptq::Model, ptq::QuantizedMo
     (model, q)
 }
 
-/// Defaults, with 7-bit weights on every layer (see [`ort_agreement`]).
-fn seven_bit() -> QuantizeOptions {
-    QuantizeOptions { overflow_fix: ptq::OverflowFix::Enable, ..QuantizeOptions::default() }
-}
-
 /// Largest activation quantization step in the report.
 fn largest_step(r: &ptq::Report) -> f64 {
     r.quantizers.iter().filter(|q| q.kind == "activation").map(|q| q.spec.scale[0] as f64).fold(0.0, f64::max)
@@ -40,11 +35,12 @@ fn largest_step(r: &ptq::Report) -> f64 {
 /// Saves `q`, runs it in onnxruntime on the first `n` validation items and
 /// returns the largest |ort − ptq| over the first output, with the step.
 ///
-/// Callers quantize with 7-bit weights everywhere (`OverflowFix::Enable`):
 /// onnxruntime's u8×s8 kernels for x86 CPUs without VNNI (AVX2) add pairs of
 /// products in saturating 16-bit lanes, so with 8-bit weights its outputs
-/// depend on the CPU it runs on. 7-bit weights keep every pair sum within
-/// 16 bits (2·255·63 < 2¹⁵), so the agreement checked here holds on any CPU.
+/// can depend on the CPU it runs on. The default overflow fix
+/// (`OverflowFix::Auto`) gives 7 bits to the weights of every layer whose
+/// pairs could leave 16 bits for the calibrated inputs, so the agreement
+/// checked here holds on any CPU.
 fn ort_agreement(q: &ptq::QuantizedModel, valid: &Path, n: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("int8.onnx");
@@ -83,8 +79,7 @@ fn digits_cnn_keeps_top1_within_half_a_point_and_runs_in_onnxruntime() {
     let (acts, weights) = q.report.counts();
     assert!(acts >= 3 && weights == 3, "{acts} activation / {weights} weight quantizers");
     assert_eq!(q.report.folded_batch_norms.len(), 2);
-    let (_, q7) = quantize("digits_cnn", &seven_bit());
-    let (worst, step) = ort_agreement(&q7, &fixture("digits_cnn").join("valid.npz"), 20);
+    let (worst, step) = ort_agreement(&q, &fixture("digits_cnn").join("valid.npz"), 20);
     println!("digits_cnn onnxruntime vs ptq: max |diff| {worst:.3e}, largest activation step {step:.3e}");
     assert!(worst <= step, "onnxruntime and ptq differ by {worst} > one step {step}");
 }
@@ -157,8 +152,7 @@ fn transformer_keeps_cosine_above_0_99_and_runs_in_onnxruntime() {
     assert!(cos >= 0.99, "cosine {cos}");
     // Only MatMul inputs are quantized; the attention-output MatMul stays float.
     assert!(q.report.ignored.iter().any(|i| i.reason.contains("attention-output")));
-    let (_, q7) = quantize("transformer_encoder", &seven_bit());
-    let (worst, step) = ort_agreement(&q7, &fixture("transformer_encoder").join("valid.npz"), 10);
+    let (worst, step) = ort_agreement(&q, &fixture("transformer_encoder").join("valid.npz"), 10);
     println!("transformer_encoder onnxruntime vs ptq: max |diff| {worst:.3e}, largest activation step {step:.3e}");
     assert!(worst <= step, "onnxruntime and ptq differ by {worst} > one step {step}");
 }
@@ -494,8 +488,9 @@ fn tensorflow_savedmodels_quantize_to_onnx_and_ir_that_the_runtimes_run() {
         let dir = fixtures_dir().join("tf").join(name);
         let model = ptq::load(dir.join("saved_model")).unwrap();
         let data = Dataset::from_npz_batched(dir.join("calib.npz")).unwrap();
-        // 7-bit weights, so onnxruntime and OpenVINO give ptq's answers on CPUs without VNNI too (see [`ort_agreement`]).
-        let q = ptq::quantize(&model, &data, &seven_bit()).unwrap();
+        // The default overflow fix keeps onnxruntime's and OpenVINO's answers
+        // ptq's on CPUs without VNNI too (see [`ort_agreement`]).
+        let q = ptq::quantize(&model, &data, &QuantizeOptions::default()).unwrap();
         let (activations, weights) = q.report.counts();
         assert!(activations > 0 && weights > 0, "{name}: {activations} activation, {weights} weight quantizers");
         let (valid, labels) = valid_split(&dir.join("valid.npz"));

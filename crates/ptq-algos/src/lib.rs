@@ -25,6 +25,7 @@ pub mod groups;
 pub mod hw;
 pub mod min_max;
 pub mod options;
+pub mod overflow;
 pub mod pipeline;
 #[cfg(test)]
 mod pipeline_tests;

@@ -13,6 +13,8 @@ use crate::activations;
 use crate::algorithm::{Algorithm, State};
 use crate::calibrate::{Collected, Watch};
 use crate::error::AlgoError;
+use crate::options::OverflowFix;
+use crate::overflow;
 use crate::placement::{ActQuantizer, Scheme, WeightQuantizer};
 use crate::range::{self, RangeEstimator};
 use crate::report::QuantizerRow;
@@ -50,7 +52,15 @@ impl Algorithm for MinMax {
     }
 
     fn statistic_points(&mut self, s: &State) -> Result<Vec<Watch>, AlgoError> {
-        Ok(activation_watches(&s.placed.acts, self.estimator))
+        let mut watches = activation_watches(&s.placed.acts, self.estimator);
+        if s.opts.overflow_fix == OverflowFix::Auto {
+            for w in overflow::watches(&s.graph, &s.placed.weights) {
+                if !watches.contains(&w) {
+                    watches.push(w);
+                }
+            }
+        }
+        Ok(watches)
     }
 
     fn apply(&mut self, s: &mut State, stats: &mut Collected) -> Result<(), AlgoError> {
@@ -65,6 +75,12 @@ impl Algorithm for MinMax {
                 (how, acts, rows)
             })
             .collect();
+        if s.opts.overflow_fix == OverflowFix::Auto {
+            let hit = overflow::saturating(&s.graph, &s.placed.weights, self.weights_range, &s.candidates, stats);
+            for w in s.placed.weights.iter_mut().filter(|w| hit.contains(&w.value)) {
+                w.half_range = true;
+            }
+        }
         (s.weights, s.weight_rows) = weight_specs(&s.graph, &s.placed.weights, self.weights_range, self.weight_sqnr);
         Ok(())
     }

@@ -31,6 +31,11 @@ pub enum ModelType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverflowFix {
+    /// The weights of the layers whose pairs of u8·s8 products could leave
+    /// i16 for the calibrated input ranges (ptq's default; see
+    /// [`crate::overflow`]): the answers stay the same on CPUs with and
+    /// without VNNI, and layers that cannot saturate keep 8 bits.
+    Auto,
     /// Every Conv/MatMul/Gemm weight.
     Enable,
     /// The first convolutions reached from each model input (NNCF default).
@@ -131,7 +136,7 @@ impl Default for QuantizeOptions {
             bias_correction_threshold: None,
             channel_alignment: false,
             ignored_scope: IgnoredScope::default(),
-            overflow_fix: OverflowFix::FirstLayer,
+            overflow_fix: OverflowFix::Auto,
             threads: 0,
             stats_cache: None,
             quantize_conv_outputs: None,

@@ -280,6 +280,13 @@ pub fn quantize_graph(
         range_estimator,
         range_errors,
         weights_range: opts.weights_range,
+        overflow_fix: opts.overflow_fix,
+        seven_bit_weights: setup
+            .weights
+            .iter()
+            .filter(|(w, _)| w.half_range)
+            .map(|(w, _)| setup.float.value(w.value).name.clone())
+            .collect(),
         smooth_quant: smoothed.rows,
         smooth_quant_alphas: smoothed.alphas.map(|a| (a.matmul, a.convolution)),
         smooth_quant_errors: smoothed.errors.iter().map(|(a, e)| (a.map(|a| a.matmul), *e)).collect(),

@@ -409,7 +409,8 @@ fn half_range_weights(
         (matches!(n.op, Op::Conv(_)) && weights.contains_key(&w)).then_some(w)
     };
     match fix {
-        OverflowFix::Disable => HashSet::new(),
+        // Auto decides after calibration (crate::overflow).
+        OverflowFix::Disable | OverflowFix::Auto => HashSet::new(),
         OverflowFix::Enable => weights
             .iter()
             .filter(|(_, r)| {

@@ -37,7 +37,11 @@ fn quantizers_move_up_through_max_pool_and_stop_at_relu() {
     assert!(p.weights.iter().all(|w| w.axis == Some(0)));
     assert_eq!(p.preset, Some(Preset::Performance));
     assert!(p.acts.iter().all(|q| q.scheme == Scheme::Symmetric));
-    // Overflow fix: the first convolution only.
+    // The default overflow fix decides after calibration (crate::overflow).
+    assert!(p.weights.iter().all(|w| !w.half_range));
+    // NNCF's default: the first convolution only.
+    let opts = QuantizeOptions { overflow_fix: crate::OverflowFix::FirstLayer, ..QuantizeOptions::default() };
+    let p = place(&b.g, &opts).unwrap();
     let half: Vec<bool> = p.weights.iter().map(|w| w.half_range).collect();
     assert_eq!(half.iter().filter(|&&h| h).count(), 1);
     assert!(p.weights.iter().any(|w| w.half_range && b.g.value(w.value).name == "w1"));

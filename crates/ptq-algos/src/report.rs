@@ -134,6 +134,10 @@ pub struct Report {
     pub range_errors: Vec<(RangeEstimator, f64)>,
     /// How the weight ranges came from the weights.
     pub weights_range: crate::weight_range::WeightRange,
+    /// Which weights were to get 7 bits ([`crate::OverflowFix`]).
+    pub overflow_fix: crate::OverflowFix,
+    /// The weights quantized to 7 bits, by tensor name.
+    pub seven_bit_weights: Vec<String>,
     /// The activations SmoothQuant smoothed (empty when it did not run).
     pub smooth_quant: Vec<crate::smooth_quant::SmoothRow>,
     /// The (MatMul, Conv) alphas SmoothQuant ran with; None when it did not.

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptq::StatsCache;
 use ptq::{
-    Dataset, Event, IgnoredScope, ModelType, Preset, QuantizeOptions, RangeEstimator, SmoothQuantAlphas, WeightRange,
+    Dataset, Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, RangeEstimator, SmoothQuantAlphas,
+    WeightRange,
 };
 
 /// Arguments of `ptq quantize`.
@@ -102,6 +103,14 @@ pub struct Args {
     /// SmoothQuant's alpha for convolutions (default: off, as NNCF).
     #[arg(long, allow_hyphen_values = true)]
     pub smooth_quant_conv_alpha: Option<f32>,
+    /// 7-bit weights (NNCF's overflow fix), so that int8 kernels built on
+    /// `vpmaddubsw` (onnxruntime's and OpenVINO's on x86 CPUs without
+    /// VNNI) cannot saturate and give the same answers as on VNNI CPUs: on
+    /// the layers whose products could saturate for their calibrated input
+    /// ranges (auto), on every Conv/MatMul/Gemm weight (all), on the first
+    /// convolutions (first-layer, NNCF's default) or none [default: auto]
+    #[arg(long, value_parser = ["auto", "all", "first-layer", "none"])]
+    pub overflow_fix: Option<String>,
     /// Keep embedding tables (the constant data of Gather nodes) in float
     /// instead of int8 with one scale per row.
     #[arg(long)]
@@ -206,6 +215,13 @@ impl Args {
                 }
             },
             quantize_embeddings: !self.float_embeddings,
+            overflow_fix: match self.overflow_fix.as_deref() {
+                Some("auto") => OverflowFix::Auto,
+                Some("all") => OverflowFix::Enable,
+                Some("first-layer") => OverflowFix::FirstLayer,
+                Some("none") => OverflowFix::Disable,
+                _ => QuantizeOptions::default().overflow_fix,
+            },
             diagnose: self.diagnose,
             weights_range: match self.weights_range.as_deref() {
                 Some("quantile") => WeightRange::Quantile,

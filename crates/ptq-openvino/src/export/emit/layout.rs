@@ -31,17 +31,67 @@ pub(super) fn flatten(cx: &mut Cx<'_>, n: &Node, f: &Flatten) -> Result<(), Stri
     let name = n.name.clone();
     let x = inp(n, 0)?;
     let xp = cx.port(x)?;
-    let axis = if f.axis == xp.dims.len() as i64 { f.axis } else { norm_axis(f.axis, xp.dims.len())? };
-    let head = &xp.dims[..axis as usize];
-    let target: Vec<i64> = if head.iter().all(|&d| d >= 0) {
-        vec![head.iter().product(), -1]
+    let rank = xp.dims.len();
+    let axis = if f.axis == rank as i64 { f.axis } else { norm_axis(f.axis, rank)? } as usize;
+    let (head, tail) = xp.dims.split_at(axis);
+    let known = |d: &[i64]| d.iter().all(|&v| v >= 0);
+    let target: Option<Vec<i64>> = if known(head) {
+        Some(vec![head.iter().product(), -1])
+    } else if known(tail) && tail.iter().product::<i64>() > 0 {
+        Some(vec![-1, tail.iter().product()])
     } else if axis == 1 {
-        vec![0, -1]
+        Some(vec![0, -1])
     } else {
-        return Err("Flatten of dynamic leading dims has no OpenVINO form".into());
+        None
     };
     let xs = cx.src(x)?;
-    let s = cx.ints(&format!("{name}/shape"), &target)?;
+    let s = match target {
+        Some(t) => cx.ints(&format!("{name}/shape"), &t)?,
+        // Both parts dynamic: [prod(shape[..axis]), prod(shape[axis..])] from ShapeOf.
+        None => {
+            let shape = step(
+                cx,
+                &format!("{name}/full"),
+                "ShapeOf",
+                attrs([("output_type", "i64".into())]),
+                &[xs],
+                Port::new(DType::I64, vec![rank as i64]),
+            )?;
+            let mut parts = vec![];
+            for (part, (b, e)) in [("head", (0, axis)), ("tail", (axis, rank))] {
+                let (bs, es, ss, ax) = (
+                    cx.ints(&format!("{name}/{part}_start"), &[b as i64])?,
+                    cx.ints(&format!("{name}/{part}_stop"), &[e as i64])?,
+                    cx.ints(&format!("{name}/{part}_step"), &[1])?,
+                    cx.ints(&format!("{name}/{part}_axes"), &[0])?,
+                );
+                let dims = cx.b.layer1(
+                    &format!("{name}/{part}"),
+                    "Slice",
+                    "opset8",
+                    vec![],
+                    &[shape, bs, es, ss],
+                    Port::new(DType::I64, vec![(e - b) as i64]),
+                )?;
+                parts.push(step(
+                    cx,
+                    &format!("{name}/{part}_size"),
+                    "ReduceProd",
+                    attrs([("keep_dims", "true".into())]),
+                    &[dims, ax],
+                    Port::new(DType::I64, vec![1]),
+                )?);
+            }
+            step(
+                cx,
+                &format!("{name}/shape"),
+                "Concat",
+                attrs([("axis", "0".into())]),
+                &parts,
+                Port::new(DType::I64, vec![2]),
+            )?
+        }
+    };
     single(cx, n, "Reshape", "opset1", special_zero(true), &[xs, s])
 }
 
