@@ -179,6 +179,20 @@ fn bench_times_fp32_and_int8_and_names_the_tier() {
     let tier = ptq::Int8Tier::parse(r["int8_tier"].as_str().unwrap()).unwrap();
     assert!(tier.is_available(), "{r}");
     assert!(r["int8_speedup"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(r["batch"], 2, "{r}");
+    // Without --batch or --dim, the first data item is the input timed, at
+    // its own sizes (a sequence of 5 here, where synthetic inputs take 128).
+    let dd = fixtures_dir().join("dynamic_dims");
+    let (m, d) = (dd.join("model.onnx"), dd.join("inputs.npz"));
+    let timed = |extra: &[&str]| {
+        let mut v = vec!["bench", "--model", m.to_str().unwrap(), "--only", "fp32", "--iters", "2"];
+        v.extend(extra);
+        let r = ptq_cli::cmd::bench::json_report(v.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
+        r["inputs"]["x"].clone()
+    };
+    assert_eq!(timed(&["--data", d.to_str().unwrap()]), serde_json::json!([1, 5, 24]));
+    assert_eq!(timed(&[]), serde_json::json!([1, 128, 24]));
+    assert_eq!(timed(&["--data", d.to_str().unwrap(), "--batch", "2"]), serde_json::json!([2, 128, 24]));
 
     // An already-quantized model: its float simulation against the integer path.
     let dir = tempfile::tempdir().unwrap();

@@ -24,9 +24,10 @@ pub struct Args {
     model: PathBuf,
     #[command(flatten)]
     pub source: super::Source,
-    /// Batch size: the value of each input's first symbolic (or unknown) dim.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    /// Batch size: the value of each input's first symbolic (or unknown) dim
+    /// [default: 1].
+    #[arg(long)]
+    batch: Option<usize>,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -47,7 +48,9 @@ pub struct Args {
     profile: bool,
     /// Calibration data (.npz or folder of .npz) for quantizing an FP32
     /// model; without it the synthetic benchmark input is the calibration
-    /// set, which gives the same latency but meaningless accuracy.
+    /// set, which gives the same latency but meaningless accuracy. Without
+    /// --input, --batch and --dim, its first item is also the input timed,
+    /// so a model is timed at the shapes it really gets.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Time one path only: `fp32` (the model as given, float quantizers
@@ -122,6 +125,10 @@ struct Report {
     timings: Vec<Timing>,
     threads: usize,
     tier: String,
+    /// The leading dim of the first input timed.
+    batch: usize,
+    /// The shape of each input timed.
+    shapes: Vec<(String, Vec<usize>)>,
 }
 
 impl Report {
@@ -143,14 +150,15 @@ impl Report {
                     "path": t.path,
                     "median_ms": t.median_ms,
                     "min_ms": t.min_ms,
-                    "items_per_s": a.batch as f64 / (t.median_ms / 1e3),
+                    "items_per_s": self.batch as f64 / (t.median_ms / 1e3),
                     "integer_nodes": t.integer_nodes,
                 })
             })
             .collect();
         serde_json::json!({
             "model": a.model.display().to_string(),
-            "batch": a.batch,
+            "batch": self.batch,
+            "inputs": self.shapes.iter().map(|(n, s)| (n.clone(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
             "threads": self.threads,
             "iters": a.iters.max(1),
             "int8_tier": self.tier,
@@ -186,7 +194,7 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         println!("{}", r.json(a));
         return Ok(());
     }
-    println!("model: {} (batch {}, {} threads, {} runs)", a.model.display(), a.batch, r.threads, a.iters.max(1));
+    println!("model: {} (batch {}, {} threads, {} runs)", a.model.display(), r.batch, r.threads, a.iters.max(1));
     for t in &r.timings {
         let nodes = t.integer_nodes.map_or(String::new(), |n| format!(", {n} nodes on int8 kernels ({})", r.tier));
         println!(
@@ -194,7 +202,7 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             t.path,
             t.median_ms,
             t.min_ms,
-            a.batch as f64 / (t.median_ms / 1e3)
+            r.batch as f64 / (t.median_ms / 1e3)
         );
     }
     if let (Some(x), [base, _]) = (r.speedup(), r.timings.as_slice()) {
@@ -206,10 +214,17 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
 /// Loads the model, quantizes it if needed, and times the paths.
 fn measure(a: &Args) -> anyhow::Result<Report> {
     let model = super::load_model(&a.model, &a.source)?;
-    let inputs = match &a.input {
-        Some(p) => ptq::npz::read(p)?,
-        None => synthetic_inputs(model.graph(), a.batch, &a.dims)?,
+    let inputs = match (&a.input, &a.data) {
+        (Some(p), _) => ptq::npz::read(p)?,
+        (None, Some(d)) if a.batch.is_none() && a.dims.is_empty() => ptq::Dataset::open(d)?
+            .iter()
+            .next()
+            .with_context(|| format!("{} holds no item", d.display()))?
+            .map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?,
+        _ => synthetic_inputs(model.graph(), a.batch.unwrap_or(1), &a.dims)?,
     };
+    // The leading dim of the first input, for the throughput.
+    let batch = inputs.first().and_then(|(_, t)| t.shape().first().copied()).unwrap_or(1).max(1);
     let quantized = model
         .graph()
         .iter_nodes()
@@ -235,7 +250,8 @@ fn measure(a: &Args) -> anyhow::Result<Report> {
     }
     let threads = if a.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { a.threads };
     let tier = ptq::int8_tier().map(|t| t.name().to_string()).map_err(|e| anyhow::anyhow!(e))?;
-    Ok(Report { timings, threads, tier })
+    let shapes = inputs.iter().map(|(n, t)| (n.clone(), t.shape().to_vec())).collect();
+    Ok(Report { timings, threads, tier, batch, shapes })
 }
 
 /// Times `model` on `inputs` with a plan of the bench's settings.
