@@ -52,6 +52,7 @@ mod bench_accuracy;
 mod bench_gemm;
 mod bench_int8;
 mod bench_quantize;
+mod bench_real;
 mod conformance;
 mod fuzz;
 mod layering;
@@ -238,6 +239,9 @@ fn main() -> ExitCode {
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
         "bench" => bench_args(&args, "bench", 2).and_then(|t| bench::run(&workspace_root(), t)),
+        "bench-int8" if args.first().is_some_and(|a| a == "--real") => {
+            bench_real::run_real(&workspace_root(), &args[1..])
+        }
         "bench-int8" => bench_args(&args, "bench-int8", 1).and_then(|t| bench_int8::run(&workspace_root(), t)),
         "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
         "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
@@ -248,7 +252,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-int8 [--threads N]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
+                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
                  zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);
