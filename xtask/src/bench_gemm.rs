@@ -85,7 +85,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         ));
     }
     let section = format!(
-        "{START}\nCommand: `cargo xtask bench-gemm` (M×K×N = {}×{}×{}, u8 × s8 → i32 with weights packed once, one thread, best median of {ROUNDS} interleaved rounds of 30 runs; {}; onnxruntime {ort_version}, MatMulInteger with a constant B). Speed is against the f32 `sgemm` and onnxruntime's MatMulInteger in the same run (above 1x: faster); the VNNI peak is one core's `vpdpbusd` throughput measured by the same program in the same run ({peak:.0} GOPS: 12 independent chains on register operands, best of 21 trials).\n\n| kernel | median (ms) | GOPS | vs f32 sgemm | vs onnxruntime | % of VNNI peak |\n|---|---|---|---|---|---|\n{}\n{END}",
+        "{START}\nCommand: `cargo xtask bench-gemm` (M×K×N = {}×{}×{}, u8 × s8 → i32 with weights packed once, one thread, best median of {ROUNDS} interleaved rounds of 30 runs; {}; onnxruntime {ort_version}, MatMulInteger with a constant B). Weights are random bytes (8 bits); a `_7bit` row is the same GEMM with the weights halved to 7 bits, as the overflow fix stores them, which the AVX2 tier multiplies in its one-`vpmaddubsw` form (8-bit pairs that could saturate take the exact split form). Speed is against the f32 `sgemm` and onnxruntime's MatMulInteger in the same run (above 1x: faster); the VNNI peak is one core's `vpdpbusd` throughput measured by the same program in the same run ({peak:.0} GOPS: 12 independent chains on register operands, best of 21 trials).\n\n| kernel | median (ms) | GOPS | vs f32 sgemm | vs onnxruntime | % of VNNI peak |\n|---|---|---|---|---|---|\n{}\n{END}",
         shape[0],
         shape[1],
         shape[2],

@@ -47,6 +47,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agreement;
 mod bench;
 mod bench_accuracy;
 mod bench_gemm;
@@ -244,6 +245,7 @@ fn main() -> ExitCode {
         }
         "bench-int8" => bench_args(&args, "bench-int8", 1).and_then(|t| bench_int8::run(&workspace_root(), t)),
         "bench-quantize" => bench_quantize::run(&workspace_root(), &args),
+        "cpu-agreement" => agreement::run(&workspace_root(), &args),
         "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
@@ -252,7 +254,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
+                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|cpu-agreement [--fixes F,G] [--only A,B]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
                  zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);

@@ -29,8 +29,9 @@ use crate::placement::{ActQuantizer, WeightQuantizer};
 use crate::spec::{self, QType, QuantSpec};
 use crate::weight_range::WeightRange;
 
-/// Each channel's calibrated range is widened by this factor (about the
-/// quantizer's zero) before it is bounded.
+/// Each end of a channel's calibrated range moves outwards by this factor
+/// of its magnitude (−2 → −2.5, 0.4 → 0.3 for a lower end) before it is
+/// bounded.
 pub const HEADROOM: f32 = 1.25;
 
 /// A quantized layer whose integer product the fix checks: its data input
@@ -122,7 +123,8 @@ fn u8_bounds(spec: &QuantSpec, min: &[f32], max: &[f32]) -> Vec<(i32, i32)> {
         .enumerate()
         .map(|(c, (&lo, &hi))| {
             let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (f32::MIN, f32::MAX) };
-            (spec.quantize(lo * HEADROOM, c) + shift, spec.quantize(hi * HEADROOM, c) + shift)
+            let widen = HEADROOM - 1.0;
+            (spec.quantize(lo - widen * lo.abs(), c) + shift, spec.quantize(hi + widen * hi.abs(), c) + shift)
         })
         .collect()
 }
@@ -187,10 +189,9 @@ fn layer_saturates(g: &Graph, l: &Layer, shape: &[usize], q: &[i32], bounds: &[(
 /// The weights among `weights` (not yet 7-bit) that some layer reading them
 /// could saturate, for the activation specs of any of `candidates`. A layer
 /// without statistics or a quantizer on its input is left alone (it has no
-/// integer product), and so is a weight of an unexpected shape; a reader
-/// that is a ConvTranspose, or a MatMul or Gemm in another form than
-/// [`layer`] reads, counts as saturating; other readers (Gather) have no
-/// product. Weight ranges come from `how`, as MinMax computes them.
+/// integer product). A weight of an unexpected shape, or read by a
+/// ConvTranspose or by a MatMul or Gemm in another form than [`layer`]
+/// reads, counts as saturating; other readers (Gather) have no product. Weight ranges come from `how`, as MinMax computes them.
 pub fn saturating(
     g: &Graph,
     weights: &[WeightQuantizer],
