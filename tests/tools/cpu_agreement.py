@@ -34,14 +34,7 @@ import tempfile
 import numpy as np
 import onnxruntime as ort
 
-
-def cosine(a, b):
-    a = a.astype(np.float64).ravel()
-    b = b.astype(np.float64).ravel()
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0.0 or nb == 0.0:
-        return 1.0 if na == nb else 0.0
-    return float(np.dot(a, b) / (na * nb))
+from eval_quantized import cosine  # same directory
 
 
 class Ort:
