@@ -29,6 +29,8 @@
 //!   identity), so chains like `Q → DQ → Reshape → Q → DQ → Transpose`,
 //!   which quantizers write so that QDQ runtimes see each op quantized,
 //!   move u8 values end to end.
+//! - A Gather from a dequantized constant table gathers the int8 rows and
+//!   dequantizes only those ([`super::gather_rows`]).
 
 use ndarray::{ArrayD, IxDyn};
 use ptq_ir::ops::binary::BinaryKind;
@@ -49,6 +51,7 @@ use crate::util::sole_reader;
 pub fn canonicalize(g: &mut Graph) -> Result<(), IrError> {
     rewrite(g, &mut [&mut FakeQuantizeToQdq])?;
     rewrite(g, &mut [&mut CompressedWeight, &mut TransposedWeight])?;
+    rewrite(g, &mut [&mut super::gather_rows::GatherDequantizedRows])?;
     rewrite(g, &mut [&mut DequantizeAfterMove, &mut DropRequantize, &mut QuantizeBeforeMove])?;
     Ok(())
 }

@@ -16,3 +16,4 @@ pub(crate) mod canon;
 pub(crate) mod fold;
 pub(crate) mod fuse;
 pub(crate) mod fuse_gelu;
+pub(crate) mod gather_rows;
