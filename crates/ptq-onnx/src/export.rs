@@ -251,6 +251,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
     })
 }
 
+/// The model as ONNX bytes, every tensor stored inline (protobuf's 2 GiB
+/// limit applies). `label` names the model in errors.
+pub fn to_bytes(g: &Graph, info: &ModelInfo, label: &str) -> Result<Vec<u8>, OnnxError> {
+    let mp = export_model(g, info, label)?;
+    crate::wire::model_bytes(&mp).map_err(|e| OnnxError::Model { file: label.to_string(), msg: e.to_string() })
+}
+
 /// Saves a model with default options; see [`save_with`].
 pub fn save(m: &OnnxModel, path: impl AsRef<Path>) -> Result<(), OnnxError> {
     save_with(&m.graph, &m.info, path, &ExportOptions::default())

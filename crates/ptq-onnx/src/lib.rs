@@ -32,7 +32,7 @@ mod tensor;
 mod wire;
 
 pub use error::OnnxError;
-pub use export::{ExportOptions, export_model, save, save_with};
+pub use export::{ExportOptions, export_model, save, save_with, to_bytes};
 pub use import::{import_bytes, load};
 pub use model::{ModelInfo, OnnxModel};
 

@@ -37,6 +37,8 @@ pub use accuracy::{AccuracyControlled, AccuracyOptions, AccuracyReport, DropType
 pub use dataset::{Dataset, Item, ItemResult};
 pub use error::Error;
 pub use format::Format;
+#[cfg(feature = "onnx")]
+pub use model::load_onnx_bytes;
 pub use model::{LoadOptions, Model, load, load_with};
 pub use quantize::{
     Event, IgnoredScope, ModelType, OverflowFix, Preset, QuantizeOptions, QuantizedModel, QuantizerRow, RangeEstimator,
@@ -52,6 +54,9 @@ pub use ptq_ir::{DType, Dim, Fact, Graph, Node, NodeId, Op, Shape, Tensor, Value
 pub use ptq_exec::{ExecError, ExecOptions, Int8Tier, Plan, Probe, int8_tier};
 // The statistics cache a quantization can reuse across runs.
 pub use ptq_algos::StatsCache;
+// The errors inside [`Error`], for callers that sort them by kind.
+pub use ptq_accuracy::AccuracyError;
+pub use ptq_algos::AlgoError;
 
 /// The types most programs need.
 pub mod prelude {

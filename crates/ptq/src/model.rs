@@ -114,6 +114,20 @@ pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Model,
     }
 }
 
+/// Loads an ONNX model from its bytes; `label` names it in errors and
+/// warnings. External data, which bytes cannot carry, is an error.
+#[cfg(feature = "onnx")]
+pub fn load_onnx_bytes(bytes: &[u8], label: &str) -> Result<Model, Error> {
+    let m = ptq_onnx::import_bytes(bytes, label, None)?;
+    Ok(Model {
+        graph: m.graph,
+        source: Source::Onnx(m.info),
+        loaded_from: None,
+        quantization: vec![],
+        warnings: m.warnings,
+    })
+}
+
 impl Model {
     /// The graph.
     pub fn graph(&self) -> &Graph {
@@ -212,6 +226,35 @@ impl Model {
         }
     }
 
+    /// The model as ONNX bytes (every tensor inline), whatever format it
+    /// came from, as [`Model::save`] writes an `.onnx` file.
+    #[cfg(feature = "onnx")]
+    pub fn to_onnx_bytes(&self) -> Result<Vec<u8>, Error> {
+        Ok(ptq_onnx::to_bytes(&self.graph, &self.onnx_info(), &self.describe_label())?)
+    }
+
+    /// The ONNX header to write: the source's, or for another format the
+    /// newest opset the exporter knows.
+    #[cfg(feature = "onnx")]
+    fn onnx_info(&self) -> ptq_onnx::ModelInfo {
+        match &self.source {
+            Source::Onnx(info) => info.clone(),
+            #[allow(unreachable_patterns)]
+            _ => ptq_onnx::ModelInfo {
+                ir_version: 10,
+                opset_import: vec![(String::new(), 21)],
+                producer_name: "ptq".into(),
+                ..ptq_onnx::ModelInfo::default()
+            },
+        }
+    }
+
+    /// The file the model was loaded from, or `<memory>`, for errors.
+    #[cfg(feature = "onnx")]
+    fn describe_label(&self) -> String {
+        self.loaded_from.as_ref().map_or_else(|| "<memory>".to_string(), |p| p.display().to_string())
+    }
+
     /// Writes the model to `path` in the format its extension names
     /// (a path without one is a TensorFlow SavedModel directory),
     /// atomically. Refuses to write over the model it was loaded from.
@@ -226,18 +269,7 @@ impl Model {
         match target {
             #[cfg(feature = "onnx")]
             Format::Onnx => {
-                let info = match &self.source {
-                    Source::Onnx(info) => info.clone(),
-                    // Other formats' semantics are written at the newest opset the exporter knows.
-                    #[allow(unreachable_patterns)]
-                    _ => ptq_onnx::ModelInfo {
-                        ir_version: 10,
-                        opset_import: vec![(String::new(), 21)],
-                        producer_name: "ptq".into(),
-                        ..ptq_onnx::ModelInfo::default()
-                    },
-                };
-                Ok(ptq_onnx::save_with(&self.graph, &info, path, &ptq_onnx::ExportOptions::default())?)
+                Ok(ptq_onnx::save_with(&self.graph, &self.onnx_info(), path, &ptq_onnx::ExportOptions::default())?)
             }
             #[cfg(feature = "openvino")]
             Format::OpenVino => {
