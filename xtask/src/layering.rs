@@ -22,6 +22,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("ptq-accuracy", &["ptq-ir", "ptq-algos", "ptq-exec"]),
     ("ptq", &["ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-tf", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"]),
     ("ptq-cli", &["ptq"]),
+    ("ptq-python", &["ptq"]),
     (
         "ptq-tests",
         &["ptq", "ptq-cli", "ptq-ir", "ptq-onnx", "ptq-openvino", "ptq-exec", "ptq-stats", "ptq-algos", "ptq-accuracy"],

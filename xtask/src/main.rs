@@ -11,7 +11,11 @@
 //!   for the TensorFlow checks); without
 //!   arguments it then runs the kernel, executor and int8 end-to-end tests
 //!   again with `PTQ_CPU_TIER=avx2` (where the CPU has it) and
-//!   `PTQ_CPU_TIER=scalar`.
+//!   `PTQ_CPU_TIER=scalar`, then builds the Python wheel, installs it into
+//!   `target/venv` and runs its pytest suite (`wheel.rs`).
+//! - `wheel`: builds the `ptq` Python wheel (crates/ptq-python) with maturin
+//!   into `target/wheels` and installs it into `target/venv`; `--test` then
+//!   runs its pytest suite.
 //! - `bench`: ptq-exec against onnxruntime on the fixtures, FP32, same inputs
 //!   and threads; rewrites docs/PERFORMANCE.md.
 //! - `quantize [ARGS]`: `ptq quantize ARGS` from a release build; with no
@@ -59,6 +63,7 @@ mod fuzz;
 mod layering;
 mod python;
 mod quantize;
+mod wheel;
 mod zoo;
 
 use python::pip_install;
@@ -216,6 +221,13 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    // The Python package: its wheel, installed into target/venv, and pytest.
+    if extra.is_empty()
+        && let Err(e) = wheel::test(&workspace_root())
+    {
+        eprintln!("xtask test: {e:#}");
+        failed.push("the Python package's tests".into());
+    }
     if !failed.is_empty() {
         bail!("failed: {}", failed.join("; "));
     }
@@ -249,12 +261,14 @@ fn main() -> ExitCode {
         "bench-gemm" => bench_gemm::run(&workspace_root(), &args),
         "bench-accuracy" => bench_accuracy::run(&workspace_root(), &args),
         "quantize" => quantize::run(&workspace_root(), &args),
+        "wheel" if args.first().is_some_and(|a| a == "--test") => wheel::test(&workspace_root()),
+        "wheel" => wheel::build(&workspace_root()).map(|_| ()),
         "zoo" => zoo::run(&workspace_root(), &args),
         "fuzz" => fuzz::run(&workspace_root(), &args),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|cpu-agreement [--fixes F,G] [--only A,B]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|\
+                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|cpu-agreement [--fixes F,G] [--only A,B]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|wheel [--test]|\
                  zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);
