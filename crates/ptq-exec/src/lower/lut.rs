@@ -6,13 +6,16 @@
 //! tensor, or per channel along axis 1 with one zero point)`, with f any
 //! elementwise Unary op (HardSwish, Sigmoid, Tanh, GELU...), maps each of
 //! the 256 input bytes to one output byte (one table per channel for a
-//! per-channel quantizer). The table
+//! per-channel quantizer). So does the gated form `x · f(x)`, a Mul of the
+//! dequantized value and the Unary's output (SiLU as exporters write it,
+//! `x · sigmoid(x)`), when the two are all that read them. The table
 //! is computed at plan time with the same dequantize, f32 op and quantize
 //! code the float path runs, so the node gives exactly the bytes the three
 //! nodes give, in one pass over u8 data. The table reads either layout (see
 //! [`crate::lower::layout`]): it takes part there as an addition with one
 //! input does.
 
+use ptq_ir::ops::binary::BinaryKind;
 use ptq_ir::ops::unary::{Unary, UnaryKind};
 use ptq_ir::pattern::{Consumers, Producers};
 use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
@@ -83,13 +86,15 @@ pub struct LutMatch {
     pub output: ValueId,
     pub dq: NodeId,
     pub q: NodeId,
+    /// The Mul of the gated form `x · f(x)`, which goes too.
+    pub gate: Option<NodeId>,
 }
 
 /// The table step for the Unary node `id` (see [`match_lut`]): it reads
 /// the u8 input and writes the QuantizeLinear's output, which goes.
 pub(crate) fn lower(view: &View<'_>, id: NodeId, kernels: &'static Int8Kernels) -> Option<Lowered> {
     let m = match_lut(view.graph, view.producers(), view.consumers(), id, kernels)?;
-    let mut patch = Patch::removing([m.q]);
+    let mut patch = Patch::removing(std::iter::once(m.q).chain(m.gate));
     patch.set_output(id, 0, m.output);
     patch.set_inputs(id, vec![Some(m.input.into())]);
     Some(Lowered { patch, kernel: IntKernel::Lut(m.kernel), bypassed: vec![m.dq] })
@@ -112,19 +117,45 @@ pub fn match_lut(
     }
     let x = node.inputs.first().copied().flatten()?;
     let dq = dequantizer(g, producers, x)?;
-    sole_reader(g, consumers, x)?;
-    let (xq, za, sa) = activation(g, dq)?;
     let y = node.outputs.first().copied().flatten()?;
-    let (q, output, scales, zo) = match sole_quantizer(g, consumers, y) {
-        Some((q, output, so, zo)) => (q, output, vec![so], zo),
-        None => sole_channel_quantizer(g, consumers, y, None)?,
+    let gate = match sole_reader(g, consumers, x) {
+        Some(_) => None,
+        None => Some(gate_mul(g, consumers, id, x, y)?),
     };
-    let tables = scales.iter().map(|&so| table(op, (sa, za), (so, zo), kernels)).collect::<Option<Vec<_>>>()?;
-    Some(LutMatch { kernel: IntLut { tables, in_nhwc: false, out_nhwc: false }, input: xq, output, dq, q })
+    let (xq, za, sa) = activation(g, dq)?;
+    let quantized = gate.and_then(|m| g.node(m)?.outputs.first().copied().flatten()).unwrap_or(y);
+    let (q, output, scales, zo) = match sole_quantizer(g, consumers, quantized) {
+        Some((q, output, so, zo)) => (q, output, vec![so], zo),
+        None => sole_channel_quantizer(g, consumers, quantized, None)?,
+    };
+    let tables =
+        scales.iter().map(|&so| table(op, gate.is_some(), (sa, za), (so, zo), kernels)).collect::<Option<Vec<_>>>()?;
+    Some(LutMatch { kernel: IntLut { tables, in_nhwc: false, out_nhwc: false }, input: xq, output, dq, q, gate })
 }
 
-/// quantize(f(dequantize(b))) for every byte b, with the float path's code.
-fn table(op: &Unary, (sa, za): (f32, u8), (so, zo): (f32, u8), kernels: &Int8Kernels) -> Option<[u8; 256]> {
+/// The Mul of `x · f(x)`: `x` is read by the Unary `unary` and that Mul
+/// only, and the Unary's output `y` by the Mul only.
+fn gate_mul(g: &Graph, consumers: &Consumers, unary: NodeId, x: ValueId, y: ValueId) -> Option<NodeId> {
+    let (mul, _) = sole_reader(g, consumers, y)?;
+    let readers = consumers.get(&x)?;
+    if g.outputs().contains(&x) || readers.len() != 2 || !readers.iter().all(|&(r, _)| r == unary || r == mul) {
+        return None;
+    }
+    let m = g.node(mul)?;
+    let Op::Binary(b) = &m.op else { return None };
+    let ins: Vec<ValueId> = m.inputs.iter().copied().flatten().collect();
+    (b.kind == BinaryKind::Mul && (ins == [x, y] || ins == [y, x]) && m.output_ids().count() == 1).then_some(mul)
+}
+
+/// quantize(f(dequantize(b))), or with `gated` quantize(x · f(x)) for
+/// x = dequantize(b), for every byte b, with the float path's code.
+fn table(
+    op: &Unary,
+    gated: bool,
+    (sa, za): (f32, u8),
+    (so, zo): (f32, u8),
+    kernels: &Int8Kernels,
+) -> Option<[u8; 256]> {
     let bytes: Vec<u8> = (0..=255).collect();
     let mut x = vec![0f32; 256];
     kernels.dequantize_u8(&bytes, sa, za, &mut x);
@@ -132,7 +163,8 @@ fn table(op: &Unary, (sa, za): (f32, u8), (so, zo): (f32, u8), kernels: &Int8Ker
     let mut ins = Inputs { slots: vec![Some(slot)], threads: ptq_kernels::Threads::Single, bodies: None };
     let y = crate::ops::unary::run(op, &mut ins, 1).ok()?.into_iter().next()??;
     let Tensor::F32(y) = y else { return None };
-    let y: Vec<f32> = y.iter().copied().collect();
+    // The Mul's f32 product: the same one multiplication, in either order.
+    let y: Vec<f32> = if gated { y.iter().zip(&x).map(|(f, x)| x * f).collect() } else { y.iter().copied().collect() };
     let mut out = [0u8; 256];
     kernels.quantize_u8(&y, so, zo, &mut out);
     Some(out)

@@ -186,6 +186,41 @@ fn a_quantized_activation_runs_as_a_table_with_the_float_paths_bytes() {
     assert!(!seen.contains(&"x_dq".to_string()) && !seen.contains(&"h".to_string()), "{seen:?}");
 }
 
+/// SiLU as exporters write it, `x · sigmoid(x)` between a u8
+/// DequantizeLinear and QuantizeLinear, is one table lookup too, with the
+/// float path's bytes, in either operand order; a Mul that also reads
+/// something else keeps the float path.
+#[test]
+fn a_quantized_silu_runs_as_a_table_with_the_float_paths_bytes() {
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    for (swapped, extra_reader) in [(false, false), (true, false), (false, true)] {
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.05, 120);
+        let sig = node(&mut g, "sigmoid", Op::Unary(Unary { kind: UnaryKind::Sigmoid }), vec![Some(xdq)], "sig");
+        let ins = if swapped { vec![Some(sig), Some(xdq)] } else { vec![Some(xdq), Some(sig)] };
+        let m = node(&mut g, "mul", Op::Binary(Binary { kind: BinaryKind::Mul }), ins, "silu");
+        let (q, y) = requantized(&mut g, m, "o", 0.03, 10);
+        g.outputs_mut().extend([q, y]);
+        if extra_reader {
+            let r = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(xdq)], "r");
+            g.outputs_mut().push(r);
+        }
+        let x = Tensor::F32(tensor(&[2, 3, 7], values(42, 5, -7.0, 7.0)));
+        let plan = |integer: bool| {
+            Plan::new(&g, &ExecOptions { threads: 1, optimize: false, integer, ..Default::default() }).unwrap()
+        };
+        let (float, int) = (plan(false), plan(true));
+        let tabled = int.integer_nodes().contains(&"sigmoid".to_string());
+        assert_eq!(tabled, !extra_reader, "swapped {swapped}, extra reader {extra_reader}: {:?}", int.integer_nodes());
+        let (yf, yi) =
+            (float.run(vec![("x".into(), x.clone())]).unwrap(), int.run(vec![("x".into(), x.clone())]).unwrap());
+        assert_eq!(yf[0].1.to_i64_vec(), yi[0].1.to_i64_vec(), "u8 bytes");
+        assert_eq!(yf[1].1.to_f64_vec(), yi[1].1.to_f64_vec());
+        let (_, _, seen) = run(&g, true, false, &x);
+        assert_eq!(seen.contains(&"silu".to_string()), extra_reader, "{seen:?}");
+    }
+}
+
 /// Per-channel (axis 1) u8 Q/DQ pair on `v` with one zero point.
 fn channel_requantized(g: &mut Graph, v: ValueId, name: &str, scales: &[f32], z: u8) -> ValueId {
     let c = scales.len();
