@@ -319,8 +319,9 @@ class _Progress:
     """Calibration and accuracy-control progress: a tqdm bar when tqdm is
     installed and ``show`` is set, otherwise INFO records on the ``ptq`` logger."""
 
-    def __init__(self, show: bool):
+    def __init__(self, show: bool, length: Optional[int] = None):
         self._show = show
+        self._length = length
         self._bar = None
         self._total = 0
         self._logged = -1
@@ -356,7 +357,8 @@ class _Progress:
 
     def __call__(self, kind: str, value: int, message: str) -> None:
         if kind == "start":
-            self._open(value, "calibrating")
+            # The subset size, or fewer when the data has fewer items.
+            self._open(value if self._length is None else min(value, self._length), "calibrating")
         elif kind == "items":
             self._update(value, "calibrated")
         elif kind == "done":
@@ -442,7 +444,8 @@ def quantize(
     native = load(model)._native
     data = _dataset(calibration_dataset)
     opts = _options(preset, model_type, subset_size, fast_bias_correction, ignored_scope, target_format, advanced_parameters)
-    result = _ptq.quantize(native, data.get_inference_data, data.get_length(), opts, _Progress(show_progress))
+    length = data.get_length()
+    result = _ptq.quantize(native, data.get_inference_data, length, opts, _Progress(show_progress, length))
     return Model(result)
 
 
@@ -508,6 +511,6 @@ def quantize_with_accuracy_control(
         _validator(valid, validation_fn),
         opts,
         accuracy,
-        _Progress(show_progress),
+        _Progress(show_progress, calib.get_length()),
     )
     return Model(result)
