@@ -1,5 +1,6 @@
 //! `ptq report --html` on a real quantization report, rendered by a real
-//! browser: Debian's Chromium, headless (`cargo xtask test` installs it).
+//! browser: Debian's Chromium, headless (`cargo xtask test` unpacks it under
+//! `target/chromium` when the system has none).
 //! The page must load without console errors and show one bar per quantizer
 //! with an SQNR and the table of the ten worst.
 
@@ -9,10 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Chromium: `PTQ_CHROMIUM`, else Debian's `/usr/bin/chromium`.
+/// Chromium: `PTQ_CHROMIUM`, else Debian's `/usr/bin/chromium`, else the
+/// copy `cargo xtask test` unpacks under `target/chromium`.
 fn chromium() -> PathBuf {
-    let p = std::env::var_os("PTQ_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(p.exists(), "{} not found: install Debian's chromium package (cargo xtask test does)", p.display());
+    if let Some(p) = std::env::var_os("PTQ_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    let system = PathBuf::from("/usr/bin/chromium");
+    let unpacked = ptq_tests::tests_dir().join("../target/chromium/chromium");
+    let p = if system.exists() { system } else { unpacked };
+    assert!(p.exists(), "{} not found: run cargo xtask test, which unpacks Debian's chromium there", p.display());
     p
 }
 

@@ -12,7 +12,10 @@
 //!   arguments it then runs the kernel, executor and int8 end-to-end tests
 //!   again with `PTQ_CPU_TIER=avx2` (where the CPU has it) and
 //!   `PTQ_CPU_TIER=scalar`, then builds the Python wheel, installs it into
-//!   `target/venv` and runs its pytest suite (`wheel.rs`).
+//!   `target/venv` and runs its pytest suite (`wheel.rs`). Chromium for the
+//!   report page test is the system's, else Debian's package unpacked under
+//!   `target/chromium` (`chromium.rs`), passed on as `PTQ_CHROMIUM`.
+//! - `chromium`: unpacks that Chromium now and prints its launcher's path.
 //! - `wheel`: builds the `ptq` Python wheel (crates/ptq-python) with maturin
 //!   into `target/wheels` and installs it into `target/venv`; `--test` then
 //!   runs its pytest suite.
@@ -58,6 +61,7 @@ mod bench_gemm;
 mod bench_int8;
 mod bench_quantize;
 mod bench_real;
+mod chromium;
 mod conformance;
 mod fuzz;
 mod layering;
@@ -161,28 +165,13 @@ fn tier_binaries(cargo: &str) -> anyhow::Result<Vec<TestBinary>> {
     Ok(found)
 }
 
-/// Installs Debian's Chromium, which the report page test renders in,
-/// unless it (or `PTQ_CHROMIUM`) is there. A failure is reported and left
-/// to that test to fail on.
-fn ensure_chromium() {
-    if std::env::var_os("PTQ_CHROMIUM").is_some() || std::path::Path::new("/usr/bin/chromium").exists() {
-        return;
-    }
-    eprintln!("xtask test: installing Debian's chromium for the report page test");
-    let apt = |args: &[&str]| {
-        Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
-    };
-    let install = ["install", "-y", "--no-install-recommends", "chromium"];
-    let installed = apt(&install) || (apt(&["update"]) && apt(&install));
-    if !installed {
-        eprintln!("xtask test: could not install chromium with apt-get; the report page test will fail");
-    }
-}
-
 fn test(extra: &[String]) -> anyhow::Result<()> {
     pip_install("tests/requirements.txt")?;
     let tf_py = python::tf_interpreter()?;
-    ensure_chromium();
+    let chromium = chromium::ensure().unwrap_or_else(|e| {
+        eprintln!("xtask test: no chromium for the report page test, which will fail: {e:#}");
+        std::path::PathBuf::from("/usr/bin/chromium")
+    });
     let py = python::interpreter()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut failed = vec![];
@@ -194,6 +183,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .args(&whole)
         .env("PTQ_PYTHON", &py)
         .env("PTQ_TF_PYTHON", &tf_py)
+        .env("PTQ_CHROMIUM", &chromium)
         .current_dir(workspace_root())
         .status()
         .context("running cargo test")?;
@@ -249,6 +239,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "layering" => layering::check(&workspace_root()),
         "fixtures" => fixtures(),
+        "chromium" => chromium::ensure().map(|p| println!("{}", p.display())),
         "test" => test(&args),
         "conformance" => conformance::run(&workspace_root(), &args),
         "bench" => bench_args(&args, "bench", 2).and_then(|t| bench::run(&workspace_root(), t)),
@@ -268,7 +259,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <test|layering|fixtures|conformance [--update] [--verbose]|bench [--threads N]|\
-                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|cpu-agreement [--fixes F,G] [--only A,B]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|wheel [--test]|\
+                 bench-int8 [--threads N | --real [--only A,B] [--rounds N]]|bench-quantize [--skip-nncf]|cpu-agreement [--fixes F,G] [--only A,B]|bench-accuracy|bench-gemm [M K N]|quantize [ARGS]|wheel [--test]|chromium|\
                  zoo [--small] [--only A,B] [--skip-peers | --peers P,Q] [--no-generate]|fuzz --seconds N [--runs R] [--target T]>"
             );
             return ExitCode::from(2);
