@@ -7,7 +7,8 @@
 //! `ptq quantize` writes an INT8 ONNX and an INT8 IR, and
 //! `tests/tools/cpu_agreement.py` scores them in ptq, onnxruntime (ONNX),
 //! OpenVINO (ONNX and IR) against the FP32 model in onnxruntime. The table
-//! goes to docs/PERFORMANCE.md with the CPU; it means most on a CPU without
+//! goes to docs/PERFORMANCE.md with the CPU, one section per CPU tier; the
+//! comparison of the tiers' sections is the point: it means most on a CPU without
 //! VNNI, where those runtimes' int8 kernels add pairs of products with the
 //! saturating `vpmaddubsw`.
 
@@ -25,8 +26,6 @@ const FIXTURES: &[&str] = &[
     "transformer_decomposed",
 ];
 const REAL: &[&str] = &["resnet50", "mobilenet_v3_large", "efficientnet_b0", "minilm", "bert_base"];
-const START: &str = "<!-- cpu-agreement:start -->";
-const END: &str = "<!-- cpu-agreement:end -->";
 
 /// Entry point.
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
@@ -112,18 +111,24 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         }
     }
     let section = format!(
-        "{START}\nCommand: `cargo xtask cpu-agreement` ({}, {}; {}). Each model is quantized by `ptq quantize \
+        "Command: `cargo xtask cpu-agreement` ({}, {}; {}). Each model is quantized by `ptq quantize \
          --overflow-fix F` (defaults otherwise) to ONNX and to IR; `tests/tools/cpu_agreement.py` scores ptq's own run \
          (exact integer products on every tier, so a VNNI CPU's answer), onnxruntime on the ONNX file, and OpenVINO \
          on the ONNX file and on the IR, against the FP32 model in onnxruntime over the validation items (top-1 with \
          labels, else the mean cosine of the first output). The differences are each runtime's metric minus ptq's, \
          and the largest |output − ptq's output| relative to max |ptq's output|.\n\n\
          | model | overflow fix | 7-bit weights | ptq metric | onnxruntime − ptq | OpenVINO (ONNX) − ptq | OpenVINO (IR) − ptq | max rel. diff ort | OV (ONNX) | OV (IR) |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n{}\n{END}",
+         |---|---|---|---|---|---|---|---|---|---|\n{}",
         crate::bench_quantize::cpu_name(),
         crate::bench_quantize::cpu_tier(),
         crate::bench_quantize::versions(root, &py.to_string_lossy()),
         rows.join("\n"),
     );
-    crate::bench_quantize::write_section(root, START, END, "Answers across CPUs: the overflow fix", &section)
+    crate::bench_quantize::write_tier_section(
+        root,
+        "cpu-agreement",
+        crate::bench_quantize::cpu_tier_slug(),
+        "Answers across CPUs: the overflow fix",
+        &section,
+    )
 }

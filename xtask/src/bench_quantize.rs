@@ -501,6 +501,46 @@ pub(crate) fn cpu_tier() -> &'static str {
     }
 }
 
+/// A short name for [`cpu_tier`], used in section markers.
+pub(crate) fn cpu_tier_slug() -> &'static str {
+    match cpu_tier() {
+        "AVX-512 VNNI" => "avx512vnni",
+        "AVX-512 without VNNI" => "avx512",
+        "AVX2, no AVX-512" => "avx2",
+        _ => "baseline",
+    }
+}
+
+/// Writes `body` as the section `key` of docs/PERFORMANCE.md for the CPU tier
+/// `slug` ([`cpu_tier_slug`], or a pinned tier's name), between the markers
+/// `<!-- key:slug:start -->` and `<!-- key:slug:end -->`:
+/// in place of that tier's last run, else after another tier's section of
+/// the same key, else appended under `heading`. Each tier keeps its table.
+pub(crate) fn write_tier_section(root: &Path, key: &str, slug: &str, heading: &str, body: &str) -> anyhow::Result<()> {
+    let (start, end) = (format!("<!-- {key}:{slug}:start -->"), format!("<!-- {key}:{slug}:end -->"));
+    let section = format!("{start}\n{body}\n{end}");
+    let path = root.join("docs/PERFORMANCE.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    if text.contains(&start) && text.contains(&end) {
+        return write_section(root, &start, &end, heading, &section);
+    }
+    let prefix = format!("<!-- {key}:");
+    let other_end = text
+        .match_indices(&prefix)
+        .filter_map(|(i, _)| {
+            let line_end = text[i..].find("-->").map(|j| i + j + 3)?;
+            text[i..line_end].ends_with(":end -->").then_some(line_end)
+        })
+        .last();
+    let text = match other_end {
+        Some(at) => format!("{}\n\n{section}{}", &text[..at], &text[at..]),
+        None => format!("{}\n\n## {heading}\n\n{section}\n", text.trim_end()),
+    };
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!("updated {}", path.display());
+    Ok(())
+}
+
 /// The docs/PERFORMANCE.md section of a `--tf` run, markers included.
 fn tf_section(env: &Env, rows: &[String]) -> String {
     let tf = env

@@ -18,7 +18,13 @@
 //!   (f32 precision hint), INT8 on NNCF's IR and INT8 on ptq's IR
 //!   (`tests/tools/ov_bench.py`), and keeps each one's best median.
 //!
-//! The tables go to docs/PERFORMANCE.md with the CPU and ptq's int8 tier.
+//! `--tier T` pins ptq to int8 tier `T` (f32 kernels too) and caps
+//! OpenVINO's oneDNN to the matching ISA, to time a lower tier on a machine
+//! that has a higher one; onnxruntime cannot be pinned.
+//!
+//! The tables go to docs/PERFORMANCE.md with the CPU and ptq's int8 tier, in
+//! a section of their own per CPU tier, so an AVX2 run and a VNNI run stand
+//! side by side.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,8 +42,6 @@ const MODELS: &[(&str, bool)] = &[
     ("minilm", true),
     ("bert_base", true),
 ];
-const START: &str = "<!-- int8-real:start -->";
-const END: &str = "<!-- int8-real:end -->";
 /// The runtimes timed, in table order.
 const COLUMNS: [&str; 7] =
     ["ptq FP32", "ptq INT8", "ort FP32", "ort INT8 (ptq)", "OV FP32", "OV INT8 (NNCF IR)", "OV INT8 (ptq IR)"];
@@ -46,16 +50,32 @@ const COLUMNS: [&str; 7] =
 struct Opts {
     only: Option<Vec<String>>,
     rounds: usize,
+    /// `--tier T`: ptq pinned to int8 tier `T` (`PTQ_CPU_TIER`, f32 kernels
+    /// too) and OpenVINO's oneDNN capped to the matching ISA.
+    tier: Option<String>,
+}
+
+/// OpenVINO's oneDNN ISA cap (`ONEDNN_MAX_CPU_ISA`) for a ptq tier name.
+fn onednn_isa(tier: &str) -> anyhow::Result<&'static str> {
+    Ok(match tier {
+        "avx2" => "AVX2",
+        "avx512vnni" => "AVX512_CORE_VNNI",
+        "scalar" => "SSE41",
+        _ => bail!("--tier takes avx2, avx512vnni or scalar, not {tier}"),
+    })
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts { only: None, rounds: 2 };
+    let mut o = Opts { only: None, rounds: 2, tier: None };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--only" => o.only = Some(it.next().context("--only takes names")?.split(',').map(String::from).collect()),
             "--rounds" => o.rounds = it.next().context("--rounds takes a number")?.parse()?,
-            _ => bail!("usage: cargo xtask bench-int8 --real [--only A,B] [--rounds N]"),
+            "--tier" => o.tier = Some(it.next().context("--tier takes a tier name")?.clone()),
+            _ => {
+                bail!("usage: cargo xtask bench-int8 --real [--only A,B] [--rounds N] [--tier avx2|avx512vnni|scalar]")
+            }
         }
     }
     Ok(o)
@@ -90,6 +110,13 @@ fn timed(cmd: &mut Command, what: &str) -> anyhow::Result<f64> {
 /// Entry point of `bench-int8 --real`.
 pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let o = parse(args)?;
+    // Environment for ptq's processes and for the Python ones (OpenVINO
+    // reads the cap; onnxruntime has none and runs its best kernels).
+    type Env = Vec<(&'static str, String)>;
+    let (ptq_env, py_env): (Env, Env) = match &o.tier {
+        Some(t) => (vec![("PTQ_CPU_TIER", t.clone())], vec![("ONEDNN_MAX_CPU_ISA", onednn_isa(t)?.to_string())]),
+        None => (vec![], vec![]),
+    };
     let (ptq, _) = release_ptq(root)?;
     let status = Command::new("bash").arg(root.join("tests/zoo/setup.sh")).args(["torch", "peers"]).status()?;
     anyhow::ensure!(status.success(), "tests/zoo/setup.sh torch peers failed");
@@ -122,6 +149,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
         let quantize = |src: &Path, out: &Path| -> anyhow::Result<f64> {
             timed(
                 Command::new(&ptq)
+                    .envs(ptq_env.iter().cloned())
                     .args(["quantize", "--quiet", "--model"])
                     .arg(src)
                     .arg("--data")
@@ -133,6 +161,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
         };
         let nncf = |src: &Path, out: &Path| -> anyhow::Result<f64> {
             let mut c = Command::new(&py);
+            c.envs(py_env.iter().cloned());
             c.arg(root.join("tests/tools/peer_quantize.py")).args(["--tool", "nncf", "--model"]).arg(src);
             c.arg("--calib").arg(d.join("calib.npz")).arg("--output").arg(out);
             if transformer {
@@ -180,6 +209,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     for (i, (model, how)) in runners.iter().enumerate() {
                         let out = match *how {
                             "ptq fp32" | "ptq int8" => Command::new(&ptq)
+                                .envs(ptq_env.iter().cloned())
                                 .args(["bench", "--json", "--only", &how[4..], "--model"])
                                 .arg(model)
                                 .args(&args)
@@ -190,6 +220,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
                                 .args(&args)
                                 .output()?,
                             _ => Command::new(&py)
+                                .envs(py_env.iter().cloned())
                                 .arg(root.join("tests/tools/ov_bench.py"))
                                 .arg(model)
                                 .args(&args)
@@ -216,6 +247,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let tier = crate::bench_quantize::cpu_tier();
     let probe = run(
         Command::new(&ptq)
+            .envs(ptq_env.iter().cloned())
             .args(["bench", "--json", "--iters", "1", "--only", "int8", "--model"])
             .arg(root.join("tests/fixtures/digits_cnn/model.onnx")),
         "ptq bench",
@@ -223,8 +255,25 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let int8_tier =
         serde_json::from_slice::<serde_json::Value>(&probe.stdout)?["int8_tier"].as_str().unwrap_or("?").to_string();
     let versions = crate::bench_quantize::versions(root, &py.to_string_lossy());
+    let (command, pinned, slug) = match &o.tier {
+        Some(t) => (
+            format!("cargo xtask bench-int8 --real --tier {t}"),
+            format!(
+                " (pinned with `PTQ_CPU_TIER`, f32 kernels too); OpenVINO capped with `ONEDNN_MAX_CPU_ISA={}`, \
+                 which its oneDNN primitives (convolutions) honour and its own JIT kernels (reductions, \
+                 element-wise) do not; onnxruntime not pinned",
+                onednn_isa(t)?
+            ),
+            format!("pinned-{t}"),
+        ),
+        None => (
+            "cargo xtask bench-int8 --real".to_string(),
+            String::new(),
+            crate::bench_quantize::cpu_tier_slug().to_string(),
+        ),
+    };
     let section = format!(
-        "{START}\nCommand: `cargo xtask bench-int8 --real` ({cpu}, {tier}; ptq's int8 tier: {int8_tier}; \
+        "Command: `{command}` ({cpu}, {tier}; ptq's int8 tier: {int8_tier}{pinned}; \
          {versions}). Models from `tests/tools/gen_bench_models.py` (torchvision and transformers configs, random \
          weights, BatchNorm statistics re-estimated on synthetic images; BERTs at 128 tokens). ptq and NNCF quantize \
          with their defaults on the same 300 calibration items (NNCF with `model_type=TRANSFORMER` for the BERTs; \
@@ -236,11 +285,17 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
          Quantization wall time (s, whole process: `ptq quantize` against `python3 tests/tools/peer_quantize.py`, \
          which includes starting Python and importing NNCF), from the ONNX file and from the FP32 IR; ratio NNCF over \
          ptq:\n\n\
-         | model | ptq ONNX | NNCF ONNX | ratio | ptq IR | NNCF IR | ratio |\n|---|---|---|---|---|---|---|\n{}\n{END}",
+         | model | ptq ONNX | NNCF ONNX | ratio | ptq IR | NNCF IR | ratio |\n|---|---|---|---|---|---|---|\n{}",
         o.rounds,
         COLUMNS.join(" | "),
         latency_rows.join("\n"),
         quantize_rows.join("\n"),
     );
-    crate::bench_quantize::write_section(root, START, END, "Real-size models: ptq, onnxruntime and OpenVINO", &section)
+    crate::bench_quantize::write_tier_section(
+        root,
+        "int8-real",
+        &slug,
+        "Real-size models: ptq, onnxruntime and OpenVINO",
+        &section,
+    )
 }

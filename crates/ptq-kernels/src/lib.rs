@@ -16,7 +16,9 @@
 //!
 //! The f32 kernels dispatched per instruction set give the same bits on
 //! every build (no contracted multiply-adds; explicit `mul_add` where a
-//! fused one is wanted); `PTQ_CPU_TIER` does not apply to them.
+//! fused one is wanted). `PTQ_CPU_TIER` pins their build too (`scalar` →
+//! baseline, `avx2`, `avx512vnni` → AVX-512), so one machine can time a
+//! lower tier's f32 path; `sgemm` (the `gemm` crate) chooses its own.
 //!
 //! [`Pool`] is a spinning thread pool for short parallel sections, and
 //! [`parallel`] sends [`Threads::Pool`] work to it (or to rayon).

@@ -18,8 +18,29 @@ pub(crate) enum Isa {
 }
 
 impl Isa {
-    /// The widest variant this CPU supports (cached by the standard library).
+    /// The variant the f32 kernels run: the one that matches the int8 tier
+    /// `PTQ_CPU_TIER` pins (`scalar` → baseline, `avx2` → AVX2,
+    /// `avx512vnni` → AVX-512), else the widest this CPU supports. Read once
+    /// per process. An unknown or unavailable tier name leaves the widest;
+    /// the int8 path reports it. The variants give identical bits, so the
+    /// pin changes speed only, which is what lets one machine time another
+    /// tier's f32 path.
     pub(crate) fn detect() -> Isa {
+        static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *ISA.get_or_init(|| Isa::for_setting(std::env::var(crate::int8::TIER_ENV).ok().as_deref()))
+    }
+
+    /// [`Isa::detect`] for a given value of `PTQ_CPU_TIER` (`None`: unset).
+    pub(crate) fn for_setting(value: Option<&str>) -> Isa {
+        let pinned = value
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| crate::int8::Tier::parse(v).ok())
+            .and_then(|t| crate::int8::Int8Kernels::for_tier(t).ok());
+        pinned.map_or_else(Isa::widest, |k| k.isa)
+    }
+
+    /// The widest variant this CPU supports (cached by the standard library).
+    pub(crate) fn widest() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -90,3 +111,20 @@ macro_rules! multiversion {
 }
 
 pub(crate) use multiversion;
+
+#[cfg(test)]
+mod tests {
+    use super::Isa;
+
+    #[test]
+    fn the_int8_tier_setting_pins_the_f32_variant() {
+        assert_eq!(Isa::for_setting(None), Isa::widest());
+        assert_eq!(Isa::for_setting(Some(" ")), Isa::widest());
+        assert_eq!(Isa::for_setting(Some("no-such-tier")), Isa::widest());
+        assert_eq!(Isa::for_setting(Some("scalar")), Isa::Baseline);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            assert_eq!(Isa::for_setting(Some("AVX2")), Isa::Avx2);
+        }
+    }
+}
