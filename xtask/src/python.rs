@@ -90,8 +90,8 @@ fn install(py: &str, venv: Option<&std::path::Path>, requirements: &str) -> anyh
     {
         return Ok(());
     }
-    let status = Command::new(py)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r"])
+    let status = pip(py)
+        .args(["install", "--disable-pip-version-check", "-q", "-r"])
         .arg(&path)
         .status()
         .with_context(|| format!("running {py} -m pip"))?;
@@ -102,6 +102,18 @@ fn install(py: &str, venv: Option<&std::path::Path>, requirements: &str) -> anyh
         std::fs::write(&s, hash).with_context(|| format!("writing {}", s.display()))?;
     }
     Ok(())
+}
+
+/// `py -m pip`, with pip's download cache in `target/pip-cache` unless the
+/// caller chose one (`PIP_CACHE_DIR`, `PIP_NO_CACHE_DIR`), so the test
+/// command writes nothing outside `target/`.
+pub fn pip(py: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(py);
+    cmd.args(["-m", "pip"]);
+    if std::env::var_os("PIP_CACHE_DIR").is_none() && std::env::var_os("PIP_NO_CACHE_DIR").is_none() {
+        cmd.env("PIP_CACHE_DIR", workspace_root().join("target/pip-cache"));
+    }
+    cmd
 }
 
 /// FNV-1a, 64 bits: enough to notice an edited requirements file.

@@ -40,8 +40,8 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
         .context("maturin wrote no wheel")?;
-    let status = Command::new(&py)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "--force-reinstall", "--no-deps"])
+    let status = crate::python::pip(&py)
+        .args(["install", "--disable-pip-version-check", "-q", "--force-reinstall", "--no-deps"])
         .arg(&wheel)
         .status()
         .context("running pip")?;
