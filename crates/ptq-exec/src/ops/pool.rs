@@ -239,7 +239,10 @@ fn pool_plane_fast<T: Elem>(
     [pt, pl]: [usize; 2],
     [kh, kw]: [usize; 2],
 ) {
-    let max = op.kind == PoolKind::Max;
+    if op.kind == PoolKind::Max {
+        max_plane_separable(src, y, [h, w], [oh, ow], [sh, sw], [pt, pl], [kh, kw]);
+        return;
+    }
     let volume = (kh * kw) as f64;
     for oy in 0..oh {
         let y0 = (oy * sh) as isize - pt as isize;
@@ -248,27 +251,79 @@ fn pool_plane_fast<T: Elem>(
         for (ox, out) in out_row.iter_mut().enumerate() {
             let x0 = (ox * sw) as isize - pl as isize;
             let (c0, c1) = (x0.max(0) as usize, ((x0 + kw as isize).min(w as isize)).max(0) as usize);
-            if max {
-                let mut best: Option<T> = None;
-                for r in r0..r1.max(r0) {
-                    for &v in &src[r * w + c0..r * w + c1.max(c0)] {
-                        if best.is_none_or(|m| v > m) {
-                            best = Some(v);
-                        }
-                    }
+            let mut sum = 0f64;
+            for r in r0..r1.max(r0) {
+                for &v in &src[r * w + c0..r * w + c1.max(c0)] {
+                    sum += v.to_f64();
                 }
-                *out = best.unwrap_or_else(|| T::from_f64(f64::NEG_INFINITY));
-            } else {
-                let mut sum = 0f64;
-                for r in r0..r1.max(r0) {
-                    for &v in &src[r * w + c0..r * w + c1.max(c0)] {
-                        sum += v.to_f64();
-                    }
-                }
-                let cnt =
-                    if op.count_include_pad { volume } else { (r1.saturating_sub(r0) * c1.saturating_sub(c0)) as f64 };
-                *out = T::from_f64(if cnt == 0.0 { 0.0 } else { sum / cnt });
             }
+            let cnt =
+                if op.count_include_pad { volume } else { (r1.saturating_sub(r0) * c1.saturating_sub(c0)) as f64 };
+            *out = T::from_f64(if cnt == 0.0 { 0.0 } else { sum / cnt });
+        }
+    }
+}
+
+/// Undilated 2-D max pooling without indices, separably: per output row, the
+/// maximum down each column over the window's rows, then across each
+/// window's columns; both are loops over whole rows, which the compiler
+/// vectorises, except at windows clipped by the padding.
+///
+/// It gives the direct scan's result: a value replaces the running maximum
+/// only when greater, so a window's result is NaN exactly when its first
+/// element (top-left in bounds) is NaN, in both orders. Of equal maxima the
+/// first row's and then the first column's is kept, which can differ from
+/// the row-major scan only in the sign of a zero. An empty window gives −∞.
+#[allow(clippy::too_many_arguments)]
+fn max_plane_separable<T: Elem>(
+    src: &[T],
+    y: &mut [T],
+    [h, w]: [usize; 2],
+    [oh, ow]: [usize; 2],
+    [sh, sw]: [usize; 2],
+    [pt, pl]: [usize; 2],
+    [kh, kw]: [usize; 2],
+) {
+    let empty = T::from_f64(f64::NEG_INFINITY);
+    let (mut colmax, mut rowmax): (Vec<T>, Vec<T>) = (Vec::with_capacity(w), Vec::with_capacity(w));
+    for oy in 0..oh {
+        let y0 = (oy * sh) as isize - pt as isize;
+        let (r0, r1) = (y0.max(0) as usize, ((y0 + kh as isize).min(h as isize)).max(0) as usize);
+        let out_row = &mut y[oy * ow..(oy + 1) * ow];
+        if r1 <= r0 {
+            out_row.fill(empty);
+            continue;
+        }
+        colmax.clear();
+        colmax.extend_from_slice(&src[r0 * w..(r0 + 1) * w]);
+        for r in r0 + 1..r1 {
+            for (m, &v) in colmax.iter_mut().zip(&src[r * w..(r + 1) * w]) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+        // Whole windows: the maximum of each run of `kw` columns, as `kw`
+        // passes over shifted slices (vectorised), folded left to right.
+        let whole = (w + 1).saturating_sub(kw);
+        rowmax.clear();
+        rowmax.extend_from_slice(&colmax[..whole]);
+        for t in 1..kw {
+            for (m, &v) in rowmax.iter_mut().zip(&colmax[t..t + whole]) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+        // Outputs [lo, hi) have whole windows, starting at column ox·sw − pl.
+        let lo = pl.div_ceil(sw).min(ow);
+        let hi = if whole == 0 { lo } else { ((whole - 1 + pl) / sw + 1).clamp(lo, ow) };
+        for (out, &v) in out_row[lo..hi].iter_mut().zip(rowmax[(lo * sw).saturating_sub(pl)..].iter().step_by(sw)) {
+            *out = v;
+        }
+        for ox in (0..lo).chain(hi..ow) {
+            let x0 = (ox * sw) as isize - pl as isize;
+            let (c0, c1) = (x0.max(0) as usize, ((x0 + kw as isize).min(w as isize)).max(0) as usize);
+            out_row[ox] = match colmax.get(c0..c1) {
+                Some([first, rest @ ..]) => rest.iter().fold(*first, |m, &v| if v > m { v } else { m }),
+                _ => empty,
+            };
         }
     }
 }
@@ -515,6 +570,38 @@ mod tests {
             if kind == PoolKind::Max {
                 assert_eq!(i1, i2, "{op:?}");
             }
+        }
+    }
+
+    #[test]
+    fn separable_max_pooling_matches_the_direct_scan_with_nans_and_padding() {
+        // A deterministic mix with NaNs, infinities and repeated values.
+        let x: Vec<f32> = (0..9 * 11)
+            .map(|i| match (i * 7919) % 23 {
+                0 => f32::NAN,
+                1 => f32::NEG_INFINITY,
+                k => (k as f32 - 11.0) * 0.5,
+            })
+            .collect();
+        for (k, stride, pads, ceil) in [
+            ([3, 3], [2, 2], [1, 1, 1, 1], false),
+            ([3, 3], [1, 1], [0, 0, 0, 0], false),
+            ([2, 3], [2, 1], [1, 0, 0, 2], true),
+            ([5, 4], [3, 2], [2, 2, 2, 2], true),
+        ] {
+            let mut op = pool_op(PoolKind::Max, &k);
+            op.strides = Some(stride.to_vec());
+            op.pads = Some(pads.to_vec());
+            op.ceil_mode = ceil;
+            let g = Geometry::new(&op, &[9, 11]).unwrap();
+            let n: usize = g.out.iter().product();
+            let (mut direct, mut separable, mut idx) = (vec![0f32; n], vec![0f32; n], vec![0i64; n]);
+            // With indices the direct scan runs.
+            pool_plane_2d(&op, &g, &x, &mut direct, Some(&mut idx), 0, [k[0] as usize, k[1] as usize], [1, 1]);
+            pool_plane_2d(&op, &g, &x, &mut separable, None, 0, [k[0] as usize, k[1] as usize], [1, 1]);
+            let bits =
+                |v: &[f32]| v.iter().map(|f| if f.is_nan() { u32::MAX } else { f.to_bits() }).collect::<Vec<_>>();
+            assert_eq!(bits(&direct), bits(&separable), "{op:?}");
         }
     }
 
