@@ -13,20 +13,20 @@
 //! `[KH·KW, C]`, run by [`Int8Kernels::depthwise_u8s8`]): in place by
 //! [`Int8Kernels::conv_u8s8`] when the kernel is undilated and its rows hold
 //! whole 4-deep groups, else through a `[OH·OW, KH·KW·C]` patch matrix. The
-//! i32 result is dequantized with the bias (and a fused Relu), or quantized
+//! i32 result is dequantized with the bias (and a fused Relu or HardSwish), or quantized
 //! by a fused QuantizeLinear, in NCHW or, for tensors the integer kernels
 //! pass each other, channels-last ([`crate::lower::layout`]).
 
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::pattern::Producers;
 use ptq_ir::{Graph, NodeId, Op, Patch, Tensor, ValueId, View};
-use ptq_kernels::int8::{ConvGeom, Dequant, Int8Kernels, PackedB};
+use ptq_kernels::int8::{Activation, ConvGeom, Dequant, Int8Kernels, PackedB};
 use ptq_kernels::layout::{transpose_f32, transpose_u8};
 
 use crate::inputs::Inputs;
 use crate::lower::{
-    IntKernel, Lowered, activation, bias, channel_activation, dequantizer, dq_parts, relu_activation,
-    sole_channel_quantizer, sole_quantizer, weight_scales,
+    IntKernel, Lowered, activation, bias, channel_activation, channel_bias_add, dequantizer, dq_parts, relu_activation,
+    sole_activation, sole_channel_quantizer, sole_hard_swish, sole_quantizer, weight_scales,
 };
 use crate::ops::conv::{as_2d, per_axis, resolve_pads};
 use crate::ops::{Kernel, Out, one};
@@ -57,7 +57,9 @@ pub struct IntConv {
     pub sw: Vec<f32>,
     /// f32 bias per output channel.
     pub bias: Option<Vec<f32>>,
-    pub relu: bool,
+    /// The activation the epilogue applies: a fused Relu, or a HardSwish
+    /// that alone read the output.
+    pub act: Activation,
     /// Scale and zero point of a QuantizeLinear fused after the
     /// convolution: the output is then its u8 tensor (same values as the
     /// f32 output quantized by that node) instead of the f32 one.
@@ -106,7 +108,7 @@ impl std::fmt::Debug for IntConv {
             .field("depthwise", &matches!(self.weights, ConvWeights::Depthwise(_)))
             .field("kernel", &self.kernel)
             .field("za", &self.za)
-            .field("relu", &self.relu)
+            .field("act", &self.act)
             .field("out_q", &self.out_q)
             .field("in_nhwc", &self.in_nhwc)
             .field("out_nhwc", &self.out_nhwc)
@@ -176,12 +178,7 @@ impl Kernel for IntConv {
             None => (vec![0f32; n * m * p], vec![]),
             Some(_) => (vec![], vec![0u8; n * m * p]),
         };
-        let d = Dequant {
-            scale_a: self.sa,
-            scale_b: &self.sw,
-            bias: self.bias.as_deref(),
-            act: relu_activation(self.relu),
-        };
+        let d = Dequant { scale_a: self.sa, scale_b: &self.sw, bias: self.bias.as_deref(), act: self.act };
         with_scratch(|s| {
             // Refilled only when the layout or the zero point changes: the
             // interior is rewritten for every image and the border is not.
@@ -254,14 +251,40 @@ impl Kernel for IntConv {
 }
 
 /// The integer step for Conv `id`, if [`match_conv`] matches: it reads
-/// the u8 input and, when a QuantizeLinear (per tensor, or per output
-/// channel) is its output's only reader, runs it in the epilogue and writes
-/// its u8 output.
+/// the u8 input. Run in the epilogue, each when it alone reads what came
+/// before: a per-channel bias Add (a bias-less Conv without a fused Relu),
+/// then a Relu, GELU or HardSwish, then a QuantizeLinear (per tensor, or
+/// per output channel), whose u8 output the step then writes.
 pub(crate) fn lower(view: &View<'_>, id: NodeId, relu: bool, kernels: &'static Int8Kernels) -> Option<Lowered> {
     let g = view.graph;
     let mut m = match_conv(g, view.producers(), id, relu, kernels)?;
     let consumers = view.consumers();
-    let out = g.node(id)?.outputs.first().copied().flatten();
+    let mut out = g.node(id)?.outputs.first().copied().flatten();
+    let mut patch = Patch::new();
+    if !relu {
+        // OpenVINO IR writes a convolution's bias as an Add of a
+        // `[1, M, 1, 1]` constant: the epilogue adds it, with the same f32
+        // addition.
+        let channels = m.kernel.m();
+        if m.kernel.bias.is_none()
+            && let Some((add, add_out, b)) = out.and_then(|v| channel_bias_add(g, consumers, v, channels))
+        {
+            m.kernel.bias = Some(b);
+            patch.remove_node(add);
+            out = Some(add_out);
+        }
+        // A Relu, GELU or HardSwish that alone reads the output runs in the
+        // epilogue.
+        let act = out.and_then(|v| {
+            sole_activation(g, consumers, v)
+                .or_else(|| sole_hard_swish(g, consumers, v).map(|(n, o)| (n, o, Activation::HardSwish)))
+        });
+        if let Some((node, act_out, act)) = act {
+            m.kernel.act = act;
+            patch.remove_node(node);
+            out = Some(act_out);
+        }
+    }
     let fused = out.and_then(|out| match sole_quantizer(g, consumers, out) {
         Some(q) => Some(q),
         None => {
@@ -271,11 +294,13 @@ pub(crate) fn lower(view: &View<'_>, id: NodeId, relu: bool, kernels: &'static I
             Some((q, q_out, first, zp))
         }
     });
-    let mut patch = Patch::new();
     if let Some((q, q_out, scale, zp)) = fused {
         m.kernel.out_q = Some((scale, zp));
         patch.remove_node(q);
-        patch.set_output(id, 0, q_out);
+        out = Some(q_out);
+    }
+    if let Some(v) = out.filter(|v| Some(*v) != g.node(id).and_then(|n| n.outputs.first().copied().flatten())) {
+        patch.set_output(id, 0, v);
     }
     patch.set_inputs(id, vec![Some(m.xq.into())]);
     Some(Lowered { patch, kernel: IntKernel::Conv(Box::new(m.kernel)), bypassed: m.dqs })
@@ -353,7 +378,7 @@ pub fn match_conv(
         sa,
         sw,
         bias: bias_vals,
-        relu,
+        act: relu_activation(relu),
         out_q: None,
         out_q_cols: None,
         in_nhwc: false,

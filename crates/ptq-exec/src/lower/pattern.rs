@@ -225,6 +225,33 @@ pub(crate) fn bias_add(
     Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
 }
 
+/// The Add that is the only reader of `v`, an NCHW tensor of `channels`
+/// channels (not a graph output), and adds an f32 constant of shape
+/// `[1, channels, 1, 1]` or `[channels, 1, 1]` to it, as OpenVINO IR writes
+/// a convolution's bias: `(node, its output, the bias per channel)`.
+pub(crate) fn channel_bias_add(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+    channels: usize,
+) -> Option<(NodeId, ValueId, Vec<f32>)> {
+    let (add, slot) = sole_reader(g, consumers, v)?;
+    let node = g.node(add)?;
+    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add)
+        || slot > 1
+        || node.inputs.len() != 2
+        || node.output_ids().count() != 1
+    {
+        return None;
+    }
+    let Tensor::F32(b) = g.constant(node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
+    // Only these shapes: any other could widen or reorder the output.
+    if b.shape() != [1, channels, 1, 1] && b.shape() != [channels, 1, 1] {
+        return None;
+    }
+    Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+}
+
 /// The Add that is the only reader of `v` (not a graph output) and adds
 /// another computed tensor to it, as a residual connection does: `(node,
 /// its output, the other operand)`.
@@ -264,6 +291,20 @@ pub(crate) fn sole_activation(
         _ => return None,
     };
     Some((r, node.outputs.first().copied().flatten()?, act))
+}
+
+/// The HardSwish that is the only reader of `v` (not a graph output):
+/// `(node, its output)`.
+pub(crate) fn sole_hard_swish(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+) -> Option<(NodeId, ValueId)> {
+    use ptq_ir::ops::unary::UnaryKind;
+    let (r, 0) = sole_reader(g, consumers, v)? else { return None };
+    let node = g.node(r)?;
+    matches!(&node.op, Op::Unary(u) if u.kind == UnaryKind::HardSwish).then_some(())?;
+    Some((r, node.outputs.first().copied().flatten()?))
 }
 
 /// The Div by (or Mul with) a finite, non-zero f32 scalar constant that is

@@ -149,7 +149,8 @@ fn fast_f32(k: UnaryKind, s: &mut [f32], t: Threads) -> bool {
         Abs => each(s, t, f32::abs),
         Reciprocal => each(s, t, |x| 1.0 / x),
         Erf => chunks(s, t, ptq_kernels::erf),
-        HardSwish => each(s, t, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        // The int8 epilogue's own function, so a fused HardSwish agrees.
+        HardSwish => each(s, t, ptq_kernels::int8::hard_swish_one),
         LeakyRelu { alpha } => each(s, t, move |x| if x >= 0.0 { x } else { alpha * x }),
         HardSigmoid { alpha, beta } => each(s, t, move |x| (alpha * x + beta).clamp(0.0, 1.0)),
         Gelu { tanh: false } => chunks(s, t, ptq_kernels::gelu),

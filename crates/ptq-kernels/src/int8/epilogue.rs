@@ -40,6 +40,16 @@ pub enum Activation {
     /// [`crate::gelu`], so the fused epilogue and a separate pass agree bit
     /// for bit.
     Gelu,
+    /// HardSwish, `x · clamp(x / 6 + 0.5, 0, 1)`, with the same operations
+    /// as [`hard_swish_one`] documents, so fusing it changes no bit.
+    HardSwish,
+}
+
+/// HardSwish of one value: `x * (x / 6.0 + 0.5).clamp(0.0, 1.0)` in f32, the
+/// expression the executor's HardSwish op evaluates (a NaN stays NaN).
+#[inline(always)]
+pub fn hard_swish_one(x: f32) -> f32 {
+    x * (x / 6.0 + 0.5).clamp(0.0, 1.0)
 }
 
 /// Requantize epilogue to u8:
@@ -81,6 +91,7 @@ fn dequant_map<T>(acc: &[i32], n: usize, d: &Dequant<'_>, out: &mut [MaybeUninit
         Activation::Identity => dequant_rows(acc, n, d, out, &f),
         Activation::Relu => dequant_rows(acc, n, d, out, |x| f(x.max(0.0))),
         Activation::Gelu => dequant_rows(acc, n, d, out, |x| f(gelu_one(x))),
+        Activation::HardSwish => dequant_rows(acc, n, d, out, |x| f(hard_swish_one(x))),
     }
 }
 
@@ -122,6 +133,7 @@ fn dequant_add_body(acc: &[i32], n: usize, d: &Dequant<'_>, addend: &[f32], out:
         Activation::Identity => dequant_add_rows(acc, n, d, addend, out, |x| x),
         Activation::Relu => dequant_add_rows(acc, n, d, addend, out, |x| x.max(0.0)),
         Activation::Gelu => dequant_add_rows(acc, n, d, addend, out, gelu_one),
+        Activation::HardSwish => dequant_add_rows(acc, n, d, addend, out, hard_swish_one),
     }
 }
 
@@ -222,6 +234,7 @@ fn dequant_quant_cols_body(
         Activation::Identity => dequant_quant_cols_rows(acc, n, d, inv, zp, out, |x| x),
         Activation::Relu => dequant_quant_cols_rows(acc, n, d, inv, zp, out, |x| x.max(0.0)),
         Activation::Gelu => dequant_quant_cols_rows(acc, n, d, inv, zp, out, gelu_one),
+        Activation::HardSwish => dequant_quant_cols_rows(acc, n, d, inv, zp, out, hard_swish_one),
     }
 }
 
@@ -392,7 +405,8 @@ mod tests {
         assert_eq!(out, [10, 12, 12, 10, 200, 10, 10]);
     }
 
-    const ACTIVATIONS: [Activation; 3] = [Activation::Identity, Activation::Relu, Activation::Gelu];
+    const ACTIVATIONS: [Activation; 4] =
+        [Activation::Identity, Activation::Relu, Activation::Gelu, Activation::HardSwish];
 
     /// The activations equal their separate passes: ReLU clamps at zero
     /// (NaN too), GELU is [`crate::gelu`] bit for bit.
@@ -411,7 +425,10 @@ mod tests {
             let mut gelu = want.clone();
             crate::gelu(&mut gelu);
             assert!(gelu.iter().zip(&want).any(|(g, w)| g != w && *w != 0.0));
-            for (act, want) in [(Activation::Relu, relu), (Activation::Gelu, gelu)] {
+            let hard_swish: Vec<f32> = want.iter().map(|&x| hard_swish_one(x)).collect();
+            assert!(hard_swish.iter().zip(&want).any(|(h, w)| h != w && *w > 0.0 && *h > 0.0));
+            let acts = [(Activation::Relu, relu), (Activation::Gelu, gelu), (Activation::HardSwish, hard_swish)];
+            for (act, want) in acts {
                 let mut got = vec![0f32; acc.len()];
                 t.dequantize_acc(&acc, n, &Dequant { act, ..plain }, &mut got);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

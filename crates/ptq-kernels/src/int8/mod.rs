@@ -32,7 +32,7 @@ mod tier;
 mod u8s8;
 
 pub use add::{QuantAdd, U8Quant};
-pub use epilogue::{Activation, Dequant, Requant};
+pub use epilogue::{Activation, Dequant, Requant, hard_swish_one};
 pub use gemm::ConvGeom;
 pub use pack::PackedB;
 pub use reference::gemm_u8s8_ref;

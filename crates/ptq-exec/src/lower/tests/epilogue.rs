@@ -363,3 +363,86 @@ fn integer_kernels_exchange_channels_last_tensors() {
     assert!(moved * 100 <= yi.len(), "{moved} of {} outputs moved a step", yi.len());
     assert!(yf.iter().filter(|&&v| v > 0.0).count() * 4 > yf.len(), "the output is mostly zero");
 }
+
+/// MobileNetV3's Conv → HardSwish → Q/DQ: the HardSwish runs in the
+/// convolution's epilogue, which then quantizes too, so neither the
+/// HardSwish nor the f32 convolution output is materialised; without a
+/// quantizer after it the epilogue writes the HardSwish's f32 output. A
+/// convolution output with a second reader keeps the HardSwish separate.
+/// Each equals the fake-quant path within f32 summation rounding (the
+/// quantized output within one step).
+#[test]
+fn a_hard_swish_after_a_convolution_runs_in_its_epilogue() {
+    use ptq_ir::ops::conv::Conv;
+    let (n, c, h, w) = (2, 16, 5, 4);
+    for (quantized, second_reader) in [(true, false), (false, false), (true, true)] {
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+        let wq = konst(&mut g, "w", i8s(&[c, c, 1, 1], 3));
+        let sw = konst(&mut g, "sw", Tensor::from_f32s(&values(c, 5, 0.002, 0.02)));
+        let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
+        let wdq = node(&mut g, "dq_w", dq, vec![wq, sw], "w_dq");
+        let bias = konst(&mut g, "bias", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
+        let y = node(&mut g, "conv", Op::Conv(Conv::default()), vec![Some(xdq), Some(wdq), bias], "y");
+        let hs = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(y)], "hs");
+        let out = if quantized { requantized(&mut g, hs, "o", 0.02, 20).1 } else { hs };
+        g.outputs_mut().push(out);
+        if second_reader {
+            let r = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(y)], "r");
+            g.outputs_mut().push(r);
+        }
+        let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+        let (yf, _, _) = run(&g, false, false, &x);
+        let (yi, nodes, seen) = run(&g, true, false, &x);
+        let case = format!("quantized {quantized}, second reader {second_reader}: {nodes:?} {seen:?}");
+        assert!(nodes.contains(&"conv".to_string()), "{case}");
+        // The HardSwish output is seen as the graph output, or when it ran apart.
+        assert_eq!(seen.contains(&"hs".to_string()), second_reader || !quantized, "{case}");
+        assert_eq!(seen.contains(&"y".to_string()), second_reader, "{case}");
+        if quantized {
+            for (a, b) in yi.iter().zip(&yf) {
+                assert!((a - b).abs() <= 0.02 * 1.01, "{case}: {a} vs {b}");
+            }
+        } else {
+            assert_close(&yi, &yf);
+        }
+    }
+}
+
+/// OpenVINO IR's form, Conv → Add of a `[1, M, 1, 1]` (or `[M, 1, 1]`)
+/// constant → Relu → Q/DQ: the bias, the Relu and the quantizer all run in
+/// the convolution's epilogue, within one step of the fake-quant path. A
+/// constant of any other shape stays a separate Add.
+#[test]
+fn an_openvino_bias_add_and_relu_run_in_the_convolutions_epilogue() {
+    use ptq_ir::ops::binary::{Binary, BinaryKind};
+    use ptq_ir::ops::conv::Conv;
+    let (n, c, h, w) = (2, 16, 5, 4);
+    for bias_shape in [vec![1, c, 1, 1], vec![c, 1, 1], vec![1, c, 1, w]] {
+        let mut g = Graph::default();
+        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
+        let wq = konst(&mut g, "w", i8s(&[c, c, 1, 1], 3));
+        let sw = konst(&mut g, "sw", Tensor::from_f32s(&values(c, 5, 0.002, 0.02)));
+        let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
+        let wdq = node(&mut g, "dq_w", dq, vec![wq, sw], "w_dq");
+        let y = node(&mut g, "conv", Op::Conv(Conv::default()), vec![Some(xdq), Some(wdq), None], "y");
+        let len: usize = bias_shape.iter().product();
+        let b = konst(&mut g, "b", Tensor::F32(tensor(&bias_shape, values(len, 3, -1.0, 1.0))));
+        let added = node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(y), b], "yb");
+        let r = node(&mut g, "relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(added)], "r");
+        let out = requantized(&mut g, r, "o", 0.02, 0).1;
+        g.outputs_mut().push(out);
+        let x = Tensor::F32(tensor(&[n, c, h, w], values(n * c * h * w, 13, -4.0, 6.0)));
+        let (yf, _, _) = run(&g, false, false, &x);
+        let (yi, nodes, seen) = run(&g, true, false, &x);
+        let folded = bias_shape.len() < 4 || bias_shape[3] == 1;
+        let case = format!("bias {bias_shape:?}: {nodes:?} {seen:?}");
+        assert!(nodes.contains(&"conv".to_string()), "{case}");
+        for v in ["y", "yb", "r"] {
+            assert_eq!(seen.contains(&v.to_string()), !folded, "{v}: {case}");
+        }
+        for (a, b) in yi.iter().zip(&yf) {
+            assert!((a - b).abs() <= 0.02 * 1.01, "{case}: {a} vs {b}");
+        }
+    }
+}
