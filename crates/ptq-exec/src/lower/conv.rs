@@ -13,9 +13,11 @@
 //! `[KH·KW, C]`, run by [`Int8Kernels::depthwise_u8s8`]): in place by
 //! [`Int8Kernels::conv_u8s8`] when the kernel is undilated and its rows hold
 //! whole 4-deep groups, else through a `[OH·OW, KH·KW·C]` patch matrix. The
-//! i32 result is dequantized with the bias (and a fused Relu or HardSwish), or quantized
-//! by a fused QuantizeLinear, in NCHW or, for tensors the integer kernels
-//! pass each other, channels-last ([`crate::lower::layout`]).
+//! i32 result is dequantized with the bias (or OpenVINO IR's bias Add) and
+//! an activation (a fused Relu, or a Relu, GELU or HardSwish that alone
+//! reads it), or quantized by a fused QuantizeLinear, in NCHW or, for
+//! tensors the integer kernels pass each other, channels-last
+//! ([`crate::lower::layout`]).
 
 use ptq_ir::ops::conv::Conv;
 use ptq_ir::pattern::Producers;
@@ -57,8 +59,8 @@ pub struct IntConv {
     pub sw: Vec<f32>,
     /// f32 bias per output channel.
     pub bias: Option<Vec<f32>>,
-    /// The activation the epilogue applies: a fused Relu, or a HardSwish
-    /// that alone read the output.
+    /// The activation the epilogue applies: a fused Relu, or the Relu,
+    /// GELU or HardSwish that alone read the (bias-added) output.
     pub act: Activation,
     /// Scale and zero point of a QuantizeLinear fused after the
     /// convolution: the output is then its u8 tensor (same values as the
