@@ -257,9 +257,10 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let versions = crate::bench_quantize::versions(root, &py.to_string_lossy());
     let (command, pinned, slug) = match &o.tier {
         Some(t) => (
-            format!("cargo xtask bench-int8 --real --tier {t}"),
+            format!("cargo xtask bench-int8 --real {}", args.join(" ")),
             format!(
-                " (pinned with `PTQ_CPU_TIER`, f32 kernels too); OpenVINO capped with `ONEDNN_MAX_CPU_ISA={}`, \
+                " (pinned with `PTQ_CPU_TIER`, f32 kernels too except `sgemm`, the `gemm` crate's, \
+                 which keeps AVX-512); OpenVINO capped with `ONEDNN_MAX_CPU_ISA={}`, \
                  which its oneDNN primitives (convolutions) honour and its own JIT kernels (reductions, \
                  element-wise) do not; onnxruntime not pinned",
                 onednn_isa(t)?
@@ -267,7 +268,7 @@ pub fn run_real(root: &Path, args: &[String]) -> anyhow::Result<()> {
             format!("pinned-{t}"),
         ),
         None => (
-            "cargo xtask bench-int8 --real".to_string(),
+            format!("cargo xtask bench-int8 --real {}", args.join(" ")).trim_end().to_string(),
             String::new(),
             crate::bench_quantize::cpu_tier_slug().to_string(),
         ),
