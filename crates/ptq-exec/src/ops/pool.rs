@@ -314,8 +314,11 @@ fn max_plane_separable<T: Elem>(
         // Outputs [lo, hi) have whole windows, starting at column ox·sw − pl.
         let lo = pl.div_ceil(sw).min(ow);
         let hi = if whole == 0 { lo } else { ((whole - 1 + pl) / sw + 1).clamp(lo, ow) };
-        for (out, &v) in out_row[lo..hi].iter_mut().zip(rowmax[(lo * sw).saturating_sub(pl)..].iter().step_by(sw)) {
-            *out = v;
+        if lo < hi {
+            // Output `lo`'s window starts at column lo·sw − pl ≥ 0.
+            for (out, &v) in out_row[lo..hi].iter_mut().zip(rowmax[lo * sw - pl..].iter().step_by(sw)) {
+                *out = v;
+            }
         }
         for ox in (0..lo).chain(hi..ow) {
             let x0 = (ox * sw) as isize - pl as isize;
@@ -583,22 +586,26 @@ mod tests {
                 k => (k as f32 - 11.0) * 0.5,
             })
             .collect();
-        for (k, stride, pads, ceil) in [
-            ([3, 3], [2, 2], [1, 1, 1, 1], false),
-            ([3, 3], [1, 1], [0, 0, 0, 0], false),
-            ([2, 3], [2, 1], [1, 0, 0, 2], true),
-            ([5, 4], [3, 2], [2, 2, 2, 2], true),
+        for (hw, k, stride, pads, ceil) in [
+            ([9, 11], [3, 3], [2, 2], [1, 1, 1, 1], false),
+            ([9, 11], [3, 3], [1, 1], [0, 0, 0, 0], false),
+            ([9, 11], [2, 3], [2, 1], [1, 0, 0, 2], true),
+            ([9, 11], [5, 4], [3, 2], [2, 2, 2, 2], true),
+            // Strides longer than the kernel, padding past every window.
+            ([3, 3], [3, 3], [4, 4], [1, 1, 1, 1], false),
+            ([2, 3], [1, 1], [3, 3], [2, 5, 2, 3], true),
         ] {
+            let x = &x[..hw[0] * hw[1]];
             let mut op = pool_op(PoolKind::Max, &k);
             op.strides = Some(stride.to_vec());
             op.pads = Some(pads.to_vec());
             op.ceil_mode = ceil;
-            let g = Geometry::new(&op, &[9, 11]).unwrap();
+            let g = Geometry::new(&op, &hw).unwrap();
             let n: usize = g.out.iter().product();
             let (mut direct, mut separable, mut idx) = (vec![0f32; n], vec![0f32; n], vec![0i64; n]);
             // With indices the direct scan runs.
-            pool_plane_2d(&op, &g, &x, &mut direct, Some(&mut idx), 0, [k[0] as usize, k[1] as usize], [1, 1]);
-            pool_plane_2d(&op, &g, &x, &mut separable, None, 0, [k[0] as usize, k[1] as usize], [1, 1]);
+            pool_plane_2d(&op, &g, x, &mut direct, Some(&mut idx), 0, [k[0] as usize, k[1] as usize], [1, 1]);
+            pool_plane_2d(&op, &g, x, &mut separable, None, 0, [k[0] as usize, k[1] as usize], [1, 1]);
             let bits =
                 |v: &[f32]| v.iter().map(|f| if f.is_nan() { u32::MAX } else { f.to_bits() }).collect::<Vec<_>>();
             assert_eq!(bits(&direct), bits(&separable), "{op:?}");
