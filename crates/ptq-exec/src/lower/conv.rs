@@ -261,7 +261,8 @@ pub(crate) fn lower(view: &View<'_>, id: NodeId, relu: bool, kernels: &'static I
     let g = view.graph;
     let mut m = match_conv(g, view.producers(), id, relu, kernels)?;
     let consumers = view.consumers();
-    let mut out = g.node(id)?.outputs.first().copied().flatten();
+    let conv_out = g.node(id)?.outputs.first().copied().flatten();
+    let mut out = conv_out;
     let mut patch = Patch::new();
     if !relu {
         // OpenVINO IR writes a convolution's bias as an Add of a
@@ -301,7 +302,7 @@ pub(crate) fn lower(view: &View<'_>, id: NodeId, relu: bool, kernels: &'static I
         patch.remove_node(q);
         out = Some(q_out);
     }
-    if let Some(v) = out.filter(|v| Some(*v) != g.node(id).and_then(|n| n.outputs.first().copied().flatten())) {
+    if let Some(v) = out.filter(|&v| Some(v) != conv_out) {
         patch.set_output(id, 0, v);
     }
     patch.set_inputs(id, vec![Some(m.xq.into())]);

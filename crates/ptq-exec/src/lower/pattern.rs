@@ -203,6 +203,25 @@ pub(crate) fn quantizer_beside_shapes(
     Some(((q, node.outputs.first().copied().flatten()?, s, zp), shapes.into_iter().map(|(n, _)| n).collect()))
 }
 
+/// The Add that is the only reader of `v` (not a graph output) and adds an
+/// f32 constant whose shape `shape_ok` accepts: `(node, its output, the
+/// constant's values)`.
+fn constant_add(
+    g: &Graph,
+    consumers: &HashMap<ValueId, Vec<(NodeId, usize)>>,
+    v: ValueId,
+    shape_ok: impl Fn(&[usize]) -> bool,
+) -> Option<(NodeId, ValueId, Vec<f32>)> {
+    let (add, slot) = sole_reader(g, consumers, v)?;
+    let node = g.node(add)?;
+    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.output_ids().count() != 1 {
+        return None;
+    }
+    let Tensor::F32(b) = g.constant(node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
+    shape_ok(b.shape()).then_some(())?;
+    Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+}
+
 /// The Add that is the only reader of `v` (not a graph output) and adds a
 /// constant f32 vector of `n` values to it, as exporters write a linear
 /// layer's bias: `(node, its output, the values)`.
@@ -212,17 +231,8 @@ pub(crate) fn bias_add(
     v: ValueId,
     n: usize,
 ) -> Option<(NodeId, ValueId, Vec<f32>)> {
-    let (add, slot) = sole_reader(g, consumers, v)?;
-    let node = g.node(add)?;
-    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add) || slot > 1 || node.output_ids().count() != 1 {
-        return None;
-    }
-    let Tensor::F32(b) = g.constant(node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
     // Only a vector: a higher-rank constant could widen the output's shape.
-    if b.shape() != [n] {
-        return None;
-    }
-    Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+    constant_add(g, consumers, v, |s| s == [n])
 }
 
 /// The Add that is the only reader of `v`, an NCHW tensor of `channels`
@@ -235,21 +245,8 @@ pub(crate) fn channel_bias_add(
     v: ValueId,
     channels: usize,
 ) -> Option<(NodeId, ValueId, Vec<f32>)> {
-    let (add, slot) = sole_reader(g, consumers, v)?;
-    let node = g.node(add)?;
-    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add)
-        || slot > 1
-        || node.inputs.len() != 2
-        || node.output_ids().count() != 1
-    {
-        return None;
-    }
-    let Tensor::F32(b) = g.constant(node.inputs.get(1 - slot).copied().flatten()?)? else { return None };
     // Only these shapes: any other could widen or reorder the output.
-    if b.shape() != [1, channels, 1, 1] && b.shape() != [channels, 1, 1] {
-        return None;
-    }
-    Some((add, node.outputs.first().copied().flatten()?, b.iter().copied().collect()))
+    constant_add(g, consumers, v, |s| s == [1, channels, 1, 1] || s == [channels, 1, 1])
 }
 
 /// The Add that is the only reader of `v` (not a graph output) and adds
