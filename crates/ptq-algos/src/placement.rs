@@ -25,7 +25,9 @@
 //! 6. constant weights get symmetric quantizers, per channel along
 //!    [`Op::weight_axis`](ptq_ir::Op::weight_axis); the overflow fix ([`OverflowFix`]) keeps
 //!    some to 7 bits (by default those of the first convolutions reached
-//!    from each model input).
+//!    from each model input); the weights of squeeze-and-excitation
+//!    gates, whose activations stay float, are stored in int8 all the same
+//!    (weight only, [`QuantizeOptions::quantize_se_weights`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -138,7 +140,12 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
         }
     }
     let fused = structure::decompositions(&l);
+    // SE gates whose weights are still stored in int8 (weight only).
+    let mut se_weights = HashSet::new();
     for id in crate::se_block::se_blocks(&l) {
+        if !out.ignored.contains_key(&id) && opts.quantize_se_weights {
+            se_weights.insert(id);
+        }
         out.ignored
             .entry(id)
             .or_insert_with(|| "squeeze-and-excitation gate (NNCF's SE_BLOCK pattern): kept in float".into());
@@ -291,7 +298,7 @@ pub fn place(g: &Graph, opts: &QuantizeOptions) -> Result<Placement, AlgoError> 
     for &id in &order {
         let Some(n) = g.node(id) else { continue };
         let Role::Quantizable { weight: Some(slot), .. } = n.op.quant_role() else { continue };
-        if out.ignored.contains_key(&id) {
+        if out.ignored.contains_key(&id) && !se_weights.contains(&id) {
             continue;
         }
         let Some(w) = n.inputs.get(slot).copied().flatten() else { continue };

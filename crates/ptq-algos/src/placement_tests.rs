@@ -5,7 +5,7 @@ use ptq_ir::ops::flatten::Flatten;
 use ptq_ir::ops::softmax::{Softmax, SoftmaxKind};
 
 use crate::options::{ModelType, Preset, QuantizeOptions};
-use crate::placement::{Scheme, place};
+use crate::placement::{Placement, Scheme, place};
 use crate::scope::{IgnoredScope, Subgraph};
 use crate::testgraph::*;
 
@@ -266,9 +266,23 @@ fn squeeze_and_excitation_gates_stay_float_and_their_mul_and_residual_add_are_qu
     assert_eq!(readers.iter().filter(|r| *r == "scale").count(), 2, "{readers:?}");
     assert_eq!(readers.iter().filter(|r| *r == "residual").count(), 2, "{readers:?}");
     assert!(readers.iter().any(|r| r == "proj"), "{readers:?}");
-    let weights: Vec<String> =
-        p.weights.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| b.g.node_label(n))).collect();
-    assert!(!weights.iter().any(|n| n == "fc1" || n == "fc2"), "{weights:?}");
+    // The gate's weights are stored in int8 all the same (weight only), per
+    // output channel, unless turned off or in the user's ignored scope.
+    let weights = |p: &Placement| -> Vec<(String, Option<usize>)> {
+        p.weights.iter().flat_map(|q| q.readers.iter().map(|&(n, _)| (b.g.node_label(n), q.axis))).collect()
+    };
+    let w = weights(&p);
+    for fc in ["fc1", "fc2"] {
+        assert!(w.contains(&(fc.to_string(), Some(0))), "{fc}: {w:?}");
+    }
+    let off = place(&b.g, &QuantizeOptions { quantize_se_weights: false, ..QuantizeOptions::default() }).unwrap();
+    let w = weights(&off);
+    assert!(!w.iter().any(|(n, _)| n == "fc1" || n == "fc2"), "{w:?}");
+    assert!(w.iter().any(|(n, _)| n == "proj"), "{w:?}");
+    let scope = IgnoredScope { names: vec!["fc2".into()], ..IgnoredScope::new() };
+    let user = place(&b.g, &QuantizeOptions { ignored_scope: scope, ..QuantizeOptions::default() }).unwrap();
+    let w = weights(&user);
+    assert!(w.iter().any(|(n, _)| n == "fc1") && !w.iter().any(|(n, _)| n == "fc2"), "{w:?}");
 }
 
 #[test]

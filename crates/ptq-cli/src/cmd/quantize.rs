@@ -115,6 +115,10 @@ pub struct Args {
     /// instead of int8 with one scale per row.
     #[arg(long)]
     pub float_embeddings: bool,
+    /// Keep the weights of squeeze-and-excitation gates in float instead of
+    /// int8 (their activations stay float either way).
+    #[arg(long)]
+    pub float_se_weights: bool,
     /// Also measure each quantizer's share of the output error: the model's
     /// output SQNR with only that quantizer enabled, on the first eight
     /// calibration items (one extra quantized model per quantizer).
@@ -215,6 +219,7 @@ impl Args {
                 }
             },
             quantize_embeddings: !self.float_embeddings,
+            quantize_se_weights: !self.float_se_weights,
             overflow_fix: match self.overflow_fix.as_deref() {
                 Some("auto") => OverflowFix::Auto,
                 Some("all") => OverflowFix::Enable,
