@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use ptq_ir::Graph;
+use rayon::prelude::*;
 
 use crate::calibrate;
 use crate::placement::{ActQuantizer, Scheme};
@@ -13,15 +14,14 @@ use crate::report::QuantizerRow;
 use crate::spec::{self, QuantSpec};
 
 /// The quantizers of `placed` that get a range, with their specs and
-/// report rows; a tensor that never saw a finite value stays float.
+/// report rows; a tensor that never saw a finite value stays float. Runs
+/// on the current rayon pool.
 pub fn specs(
     g: &Graph,
     placed: &[ActQuantizer],
     collected: &calibrate::Collected,
     how: RangeEstimator,
 ) -> (Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>) {
-    let mut acts: Vec<(ActQuantizer, QuantSpec)> = vec![];
-    let mut rows = vec![];
     let mut group_range: HashMap<usize, (f32, f32, f32, bool)> = HashMap::new();
     for q in placed {
         if q.axis.is_some() {
@@ -34,22 +34,16 @@ pub fn specs(
             *e = (e.0.min(mn), e.1.max(mx), e.2.max(am), e.3 || mn < 0.0);
         }
     }
-    for q in placed {
+    let one = |q: &ActQuantizer| -> Option<(ActQuantizer, QuantSpec, QuantizerRow)> {
         if let Some(axis) = q.axis {
-            if let Some((q, spec, row)) = per_channel(g, q, axis, collected) {
-                rows.push(row);
-                acts.push((q, spec));
-            }
-            continue;
+            return per_channel(g, q, axis, collected);
         }
-        let Some(s) = collected.per_tensor(q.value) else { continue };
+        let s = collected.per_tensor(q.value)?;
         if s.samples() == 0 {
-            continue;
+            return None;
         }
-        let Some((mut mn, mut mx, mut am)) = range::reduce(s, how) else {
-            // Never saw a finite value: leave the tensor in float.
-            continue;
-        };
+        // Never saw a finite value: leave the tensor in float.
+        let (mut mn, mut mx, mut am) = range::reduce(s, how)?;
         let mut signed = mn < 0.0;
         let unified = q.unified.and_then(|gid| group_range.get(&gid));
         if let Some(&(gmn, gmx, gam, gs)) = unified {
@@ -61,7 +55,7 @@ pub fn specs(
             Scheme::Symmetric => range::symmetric(s, how, am, signed),
             Scheme::Asymmetric => range::asymmetric(s, how, mn, mx),
         };
-        rows.push(QuantizerRow {
+        let row = QuantizerRow {
             kind: "activation",
             tensor: g.value(q.value).name.clone(),
             readers: q.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
@@ -76,10 +70,12 @@ pub fn specs(
             output_sqnr_db: None,
             histogram: s.histogram().and_then(crate::report::RowHistogram::new),
             order: None,
-        });
-        acts.push((q.clone(), spec));
-    }
-    (acts, rows)
+        };
+        Some((q.clone(), spec, row))
+    };
+    // The histogram searches are most of the time: one task per quantizer.
+    let found: Vec<_> = placed.par_iter().filter_map(one).collect();
+    found.into_iter().map(|(q, spec, row)| ((q, spec), row)).unzip()
 }
 
 /// The range of a per-channel activation quantizer (NNCF's MINMAX for

@@ -184,10 +184,7 @@ pub fn channel_means(
     let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: false, integer: false, ..Default::default() })?;
     let axes: HashMap<ValueId, usize> = probes.iter().copied().collect();
     let which = Probe::Values(axes.keys().copied().collect());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| AlgoError::Option(format!("cannot start threads: {e}")))?;
+    let pool = crate::pool::pool(threads)?;
     let per_item: Vec<Result<HashMap<ValueId, Vec<f64>>, AlgoError>> = pool.install(|| {
         items
             .par_iter()

@@ -164,10 +164,7 @@ pub fn calibrate(
             )),
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| AlgoError::Option(format!("cannot start calibration threads: {e}")))?;
+    let pool = crate::pool::pool(threads)?;
     let chunk = 4 * pool.current_num_threads().max(1);
     let mut out = Collected::default();
     let mut bodies: HashMap<(NodeId, usize), Thin<BodyRun>> = HashMap::new();

@@ -32,6 +32,7 @@ mod pipeline_tests;
 pub mod placement;
 #[cfg(test)]
 mod placement_tests;
+pub mod pool;
 pub mod qdq;
 pub mod range;
 pub mod range_choice;

@@ -8,6 +8,7 @@
 
 use ptq_ir::{Graph, Tensor};
 use ptq_stats::Granularity;
+use rayon::prelude::*;
 
 use crate::activations;
 use crate::algorithm::{Algorithm, State};
@@ -68,20 +69,25 @@ impl Algorithm for MinMax {
             RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
             how => vec![how],
         };
-        s.candidates = estimators
-            .iter()
-            .map(|&how| {
-                let (acts, rows) = activations::specs(&s.graph, &s.placed.acts, stats, how);
-                (how, acts, rows)
-            })
-            .collect();
+        let pool = crate::pool::pool(s.opts.threads)?;
+        let (graph, acts) = (&s.graph, &s.placed.acts);
+        s.candidates = pool.install(|| {
+            estimators
+                .par_iter()
+                .map(|&how| {
+                    let (acts, rows) = activations::specs(graph, acts, stats, how);
+                    (how, acts, rows)
+                })
+                .collect()
+        });
         if s.opts.overflow_fix == OverflowFix::Auto {
             let hit = overflow::saturating(&s.graph, &s.placed.weights, self.weights_range, &s.candidates, stats);
             for w in s.placed.weights.iter_mut().filter(|w| hit.contains(&w.value)) {
                 w.half_range = true;
             }
         }
-        (s.weights, s.weight_rows) = weight_specs(&s.graph, &s.placed.weights, self.weights_range, self.weight_sqnr);
+        (s.weights, s.weight_rows) =
+            pool.install(|| weight_specs(&s.graph, &s.placed.weights, self.weights_range, self.weight_sqnr));
         Ok(())
     }
 }
@@ -94,15 +100,13 @@ pub fn weight_specs(
     how: WeightRange,
     sqnr: bool,
 ) -> (Vec<(WeightQuantizer, QuantSpec)>, Vec<QuantizerRow>) {
-    let mut weights = vec![];
-    let mut rows = vec![];
-    for w in placed {
-        let Some(Tensor::F32(a)) = g.constant(w.value) else { continue };
+    let one = |w: &WeightQuantizer| -> Option<((WeightQuantizer, QuantSpec), QuantizerRow)> {
+        let Some(Tensor::F32(a)) = g.constant(w.value) else { return None };
         let amax = weight_range::ranges(a, w.axis, how, w.half_range);
         let axis = if amax.len() > 1 { w.axis } else { None };
         let spec = spec::symmetric_weight(&amax, axis, w.half_range);
         let embedding = w.readers.iter().all(|&(n, slot)| crate::embeddings::reads_as_table(g, n, slot));
-        rows.push(QuantizerRow {
+        let row = QuantizerRow {
             kind: if embedding { "embedding" } else { "weight" },
             tensor: g.value(w.value).name.clone(),
             readers: w.readers.iter().map(|&(n, _)| g.node_label(n)).collect(),
@@ -117,8 +121,8 @@ pub fn weight_specs(
             output_sqnr_db: None,
             histogram: None,
             order: None,
-        });
-        weights.push((WeightQuantizer { axis, ..w.clone() }, spec));
-    }
-    (weights, rows)
+        };
+        Some(((WeightQuantizer { axis, ..w.clone() }, spec), row))
+    };
+    placed.par_iter().filter_map(one).unzip()
 }

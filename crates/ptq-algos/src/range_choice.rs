@@ -124,10 +124,7 @@ impl Algorithm for RangeChoice {
 /// (0: one per core).
 pub fn outputs(g: &Graph, items: &[Item], threads: usize) -> Result<Vec<Vec<(String, Tensor)>>, AlgoError> {
     let plan = Plan::new(g, &ExecOptions { threads: 1, optimize: true, integer: false, ..Default::default() })?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| AlgoError::Option(format!("cannot start threads: {e}")))?;
+    let pool = crate::pool::pool(threads)?;
     pool.install(|| items.par_iter().map(|item| plan.run(item.clone()).map_err(AlgoError::from)).collect())
 }
 
