@@ -34,6 +34,8 @@ pub mod placement;
 mod placement_tests;
 pub mod pool;
 pub mod qdq;
+#[cfg(test)]
+mod qdq_tests;
 pub mod range;
 pub mod range_choice;
 pub mod report;

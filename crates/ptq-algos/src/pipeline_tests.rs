@@ -47,17 +47,21 @@ fn a_depthwise_input_gets_each_channels_maximum_over_all_items() {
         assert!((got - want).abs() <= 1e-6 * want, "{:?} vs {want:?}", spec.scale);
     }
     // The Q/DQ pair in front of the depthwise convolution is per axis 1.
-    let axes: Vec<Option<i64>> = q
+    let reads = |n: &ptq_ir::Node, v: ptq_ir::ValueId| n.inputs.first().copied().flatten() == Some(v);
+    let v = q.graph.values().iter().position(|x| x.name == "relu1_out").map(ptq_ir::ValueId).unwrap();
+    let (qz, q_axis) = q
         .graph
         .iter_nodes()
-        .filter(|(_, n)| n.name.starts_with("relu1_out_"))
-        .filter_map(|(_, n)| match &n.op {
-            Op::QuantizeLinear(o) => Some(o.axis),
-            Op::DequantizeLinear(o) => Some(o.axis),
+        .find_map(|(_, n)| match &n.op {
+            Op::QuantizeLinear(o) if reads(n, v) => Some((n.outputs[0].unwrap(), o.axis)),
             _ => None,
         })
-        .collect();
-    assert_eq!(axes, [Some(1), Some(1)]);
+        .unwrap();
+    let dq_axis = q.graph.iter_nodes().find_map(|(_, n)| match &n.op {
+        Op::DequantizeLinear(o) if reads(n, qz) => Some(o.axis),
+        _ => None,
+    });
+    assert_eq!((q_axis, dq_axis), (Some(1), Some(Some(1))));
     let row = q.report.quantizers.iter().find(|r| r.tensor == "relu1_out").unwrap();
     assert_eq!(row.spec.scale.len(), 4);
 }
