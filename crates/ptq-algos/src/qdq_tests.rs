@@ -7,10 +7,6 @@ use crate::qdq::{Plan, apply};
 use crate::spec::{symmetric_activation, symmetric_weight};
 use crate::testgraph::*;
 
-fn value(g: &Graph, name: &str) -> ValueId {
-    ValueId(g.values().iter().position(|v| v.name == name).unwrap_or_else(|| panic!("no value {name}")))
-}
-
 /// The node that writes `v`.
 fn producer(g: &Graph, v: ValueId) -> &ptq_ir::Node {
     g.iter_nodes().map(|(_, n)| n).find(|n| n.outputs.first().copied().flatten() == Some(v)).unwrap()
@@ -49,9 +45,9 @@ fn biases_are_int32_only_where_the_output_is_quantized_and_repeats_share_paramet
         (q, symmetric_activation(4.0, true))
     };
     let acts = vec![act(x, "conv1", 0), act(r, "conv2", 0), act(c2, "pool", 0)];
-    let weights: Vec<_> = [("w1", w1, "conv1", 4), ("w2", w2, "conv2", 4), ("w3", w3, "conv3", 2)]
+    let weights: Vec<_> = [(w1, "conv1", 4), (w2, "conv2", 4), (w3, "conv3", 2)]
         .into_iter()
-        .map(|(_, w, reader, m)| {
+        .map(|(w, reader, m)| {
             let q =
                 WeightQuantizer { value: w, readers: vec![(node(&g, reader), 1)], axis: Some(0), half_range: false };
             (q, symmetric_weight(&vec![1.0; m], Some(0), false))
