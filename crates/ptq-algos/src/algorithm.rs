@@ -125,7 +125,7 @@ pub trait Algorithm {
 }
 
 /// How a stage calibrates.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct StageConfig {
     /// Stage index, for the report.
     pub index: usize,
@@ -138,6 +138,15 @@ pub struct StageConfig {
     pub retain_all: bool,
     /// Keep at least this many first items for the caller.
     pub extra_items: usize,
+    /// Also collect these statistics, and keep the float outputs of this
+    /// many first items, for a later stage that may find the graph
+    /// unchanged ([`StageConfig::precollected`]).
+    pub extra_watch: Vec<Watch>,
+    pub extra_outputs: usize,
+    /// Statistics an earlier pass over the same graph, items and order
+    /// collected: the stage runs no pass of its own. The items and outputs
+    /// that pass kept are in [`State::items`] and [`State::outputs`].
+    pub precollected: Option<Collected>,
 }
 
 /// What one stage's pass did.
@@ -155,12 +164,12 @@ pub fn run_stage(
     s: &mut State,
     algos: &mut [Box<dyn Algorithm + '_>],
     items: &mut dyn Iterator<Item = Result<Item, String>>,
-    cfg: &StageConfig,
+    mut cfg: StageConfig,
     events: &mut dyn FnMut(Event),
 ) -> Result<StageOutcome, AlgoError> {
     let subset = s.opts.subset_size;
-    let mut watch = vec![];
-    let (mut keep, mut outputs) = (cfg.extra_items, 0);
+    let mut watch = std::mem::take(&mut cfg.extra_watch);
+    let (mut keep, mut outputs) = (cfg.extra_items, cfg.extra_outputs);
     for a in algos.iter_mut() {
         watch.extend(a.statistic_points(s)?);
         keep = keep.max(a.items(s));
@@ -174,18 +183,27 @@ pub fn run_stage(
     let prior = std::mem::take(&mut s.items);
     let cache = cfg.cache.as_ref().filter(|_| cfg.record.is_empty());
     let start = Instant::now();
+    let precollected = cfg.precollected.is_some();
     let cached = match cache {
+        _ if precollected => cfg.precollected.take().map(|mut c| {
+            c.kept_outputs = std::mem::take(&mut s.outputs);
+            c
+        }),
         // Nothing to watch (and no bodies to record): no pass at all.
         _ if watch.is_empty() && cfg.record.is_empty() => Some(Collected::default()),
         Some(c) => cache::load(&s.graph, c, &watch)?,
         None => None,
     };
-    let from_cache = cached.is_some() && !watch.is_empty();
+    let from_cache = cached.is_some() && !watch.is_empty() && !precollected;
     let mut collected = match cached {
         Some(mut c) => {
             // The algorithms rerun the first items, which a cache hit has
             // not read; the rest stay in the dataset for a later stage.
             c.kept = prior;
+            if precollected && !cfg.retain_all {
+                c.kept.truncate(keep);
+                c.kept_outputs.truncate(outputs.min(keep));
+            }
             while c.kept.len() < keep {
                 match items.next() {
                     Some(Ok(item)) => c.kept.push(item),

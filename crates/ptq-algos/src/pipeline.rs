@@ -137,14 +137,38 @@ pub fn quantize_graph(
         early.push((Box::new(ChannelAlignment::default()), cache));
     }
     let n_early = early.len();
+    let choosing = opts.range_estimator == RangeEstimator::Auto;
+    let mut last = last_stage(opts, choosing);
+    // SmoothQuant alone before the last stage often leaves the graph as it
+    // was (no outlier channels, or "off" scored best): its pass then also
+    // collects what the last stage reads, and the last stage runs no pass.
+    let speculate = n_early == 1
+        && !opts.channel_alignment
+        && opts.stats_cache.is_none()
+        && bodies::to_record(&s.graph, &s.placed.user_ignored, opts.quantize_loop_bodies).is_empty();
+    let mut ahead = None;
     for (index, (algo, cache)) in early.into_iter().enumerate() {
         let st = Instant::now();
         // A stage calibrates the graph the stages before it left.
         let cache = cache.map(|c| StatsCache { fingerprint: stage_fingerprint(&c.fingerprint, &s), ..c });
-        let cfg = StageConfig { index, cache, record: vec![], retain_all: true, extra_items: 0 };
+        let mut cfg = StageConfig { index, cache, retain_all: true, ..StageConfig::default() };
+        if speculate {
+            for a in last.iter_mut() {
+                cfg.extra_watch.extend(a.statistic_points(&s)?);
+                if a.needs_outputs() {
+                    cfg.extra_outputs = cfg.extra_outputs.max(a.items(&s));
+                }
+            }
+        }
         let name = algo.name();
-        run_stage(&mut s, &mut [algo], items, &cfg, events)?;
-        let secs = st.elapsed().as_secs_f64();
+        let outcome = run_stage(&mut s, &mut [algo], items, cfg, events)?;
+        let mut secs = st.elapsed().as_secs_f64();
+        if speculate && s.smoothed.alphas.is_none() {
+            // The pass is the last stage's calibration now.
+            t.calibration = outcome.calibration;
+            secs -= outcome.calibration;
+            ahead = Some(outcome.collected);
+        }
         match name {
             "SmoothQuant" => t.smooth_quant = secs,
             _ => t.channel_alignment = secs,
@@ -154,24 +178,6 @@ pub fn quantize_graph(
     // The last stage: ranges and bias correction over one pass.
     let record = bodies::to_record(&s.graph, &s.placed.user_ignored, opts.quantize_loop_bodies);
     bodies::inline_constant_captures(&mut s.graph, &record)?;
-    let choosing = opts.range_estimator == RangeEstimator::Auto;
-    let mut last: Vec<Box<dyn Algorithm>> = vec![Box::new(MinMax {
-        estimator: opts.range_estimator,
-        weights_range: opts.weights_range,
-        weight_sqnr: opts.weight_sqnr,
-    })];
-    match (opts.bias_correction, opts.fast_bias_correction) {
-        (true, true) => {
-            last.push(Box::new(FastBiasCorrection::new(opts.bias_correction_threshold)));
-            last.push(Box::new(RangeChoice { choosing }));
-        }
-        (true, false) => {
-            // The full form corrects the model with its chosen ranges.
-            last.push(Box::new(RangeChoice { choosing }));
-            last.push(Box::new(BiasCorrection::new(opts.subset_size, opts.bias_correction_threshold)));
-        }
-        (false, _) => last.push(Box::new(RangeChoice { choosing })),
-    }
     let cache = opts
         .stats_cache
         .as_ref()
@@ -180,11 +186,12 @@ pub fn quantize_graph(
         index: n_early,
         cache,
         record,
-        retain_all: false,
         extra_items: if opts.diagnose { crate::diagnose::ITEMS } else { 0 },
+        precollected: ahead,
+        ..StageConfig::default()
     };
-    let outcome = run_stage(&mut s, &mut last, items, &cfg, events)?;
-    t.calibration = outcome.calibration;
+    let outcome = run_stage(&mut s, &mut last, items, cfg, events)?;
+    t.calibration += outcome.calibration;
     for r in &s.runs {
         match r.name {
             "MinMaxQuantization" => t.ranges = r.seconds,
@@ -318,6 +325,29 @@ fn stage_fingerprint(base: &str, s: &State) -> String {
         f.push_str(" channel_alignment");
     }
     f
+}
+
+/// The algorithms of the last stage: MinMax, then FastBiasCorrection and
+/// the range choice, or the range choice and the full BiasCorrection,
+/// which corrects the model with the chosen ranges.
+fn last_stage(opts: &QuantizeOptions, choosing: bool) -> Vec<Box<dyn Algorithm>> {
+    let mut last: Vec<Box<dyn Algorithm>> = vec![Box::new(MinMax {
+        estimator: opts.range_estimator,
+        weights_range: opts.weights_range,
+        weight_sqnr: opts.weight_sqnr,
+    })];
+    match (opts.bias_correction, opts.fast_bias_correction) {
+        (true, true) => {
+            last.push(Box::new(FastBiasCorrection::new(opts.bias_correction_threshold)));
+            last.push(Box::new(RangeChoice { choosing }));
+        }
+        (true, false) => {
+            last.push(Box::new(RangeChoice { choosing }));
+            last.push(Box::new(BiasCorrection::new(opts.subset_size, opts.bias_correction_threshold)));
+        }
+        (false, _) => last.push(Box::new(RangeChoice { choosing })),
+    }
+    last
 }
 
 /// The SmoothQuant settings to try: the caller's, or for a transformer

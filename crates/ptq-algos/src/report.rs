@@ -102,7 +102,9 @@ pub struct Timings {
     pub bodies: f64,
     /// Comparing range estimators (`RangeEstimator::Auto`).
     pub range_choice: f64,
-    /// SmoothQuant's calibration pass and weight scaling (0 when off).
+    /// SmoothQuant's calibration pass and weight scaling (when it leaves
+    /// the graph unchanged its pass is the last stage's, counted in
+    /// `calibration`).
     pub smooth_quant: f64,
     /// ChannelAlignment's calibration pass and rescaling (0 when off).
     pub channel_alignment: f64,

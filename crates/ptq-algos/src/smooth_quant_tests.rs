@@ -195,3 +195,37 @@ fn without_outlier_channels_the_choice_leaves_smoothing_off_unscored() {
         .report;
     assert_eq!(r.smooth_quant.len(), 1);
 }
+
+#[test]
+fn when_smoothing_leaves_the_graph_as_it_was_the_last_stage_reuses_its_pass() {
+    let g = graph(false);
+    let transformer = QuantizeOptions { model_type: Some(crate::ModelType::Transformer), ..QuantizeOptions::default() };
+    let run = |data: Vec<Item>, opts: &QuantizeOptions| {
+        let mut passes = 0;
+        let q = crate::quantize_graph(&g, &mut data.into_iter().map(Ok), opts, &mut |e| {
+            if let crate::Event::CalibrationStart { .. } = e {
+                passes += 1;
+            }
+        })
+        .unwrap();
+        (q, passes)
+    };
+    // A statistics cache keeps each stage to its own pass: the reference.
+    let dir = std::env::temp_dir().join(format!("ptq-sq-ahead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = crate::StatsCache { path: dir.join("stats.json"), fingerprint: "test".into() };
+    let separate = QuantizeOptions { stats_cache: Some(cache), ..transformer.clone() };
+    // No outlier channel: smoothing stays off, and one pass serves both stages.
+    let (ahead, passes) = run(items_with_outlier(6, 2.0), &transformer);
+    assert!(ahead.report.smooth_quant_alphas.is_none());
+    assert_eq!(passes, 1);
+    let (apart, passes) = run(items_with_outlier(6, 2.0), &separate);
+    assert_eq!(passes, 2);
+    assert_eq!(format!("{:?}", ahead.graph), format!("{:?}", apart.graph));
+    assert_eq!(format!("{:?}", ahead.setup.acts), format!("{:?}", apart.setup.acts));
+    // An outlier channel: smoothed, so the last stage calibrates the smoothed graph.
+    let (smoothed, passes) = run(items(6), &transformer);
+    assert!(smoothed.report.smooth_quant_alphas.is_some());
+    assert_eq!(passes, 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
