@@ -521,8 +521,10 @@ fn score(
     let watch = crate::min_max::activation_watches(&placed.acts, how);
     let pass = Pass { subset: fit.len().max(1), watch: &watch, threads: s.opts.threads, ..Default::default() };
     let stats = calibrate(cand, &mut fit.into_iter().map(Ok), &pass, &mut |_| {})?;
-    let (acts, _) = crate::activations::specs(cand, &placed.acts, &stats, how);
-    let (weights, _) = crate::min_max::weight_specs(cand, &placed.weights, sub.weights_range, false);
+    let ((acts, _), (weights, _)) = crate::pool::pool(s.opts.threads)?.install(|| {
+        let acts = crate::activations::specs(cand, &placed.acts, &stats, how);
+        (acts, crate::min_max::weight_specs(cand, &placed.weights, sub.weights_range, false))
+    });
     let base = range_choice::with_fake_weights(cand, &weights, &HashMap::new())?;
     let setup = crate::pipeline::Setup { float: base, acts, weights: vec![], biases: HashMap::new() };
     let got = range_choice::outputs(&setup.build(&crate::pipeline::Exclusions::default())?, &held, s.opts.threads)?;
