@@ -9,7 +9,11 @@
 //! takes, which differ per channel: a channel whose calibrated range is a
 //! small part of the tensor's range only reaches small u8 values.
 //!
-//! For each quantized Conv, MatMul and Gemm, this module bounds every pair
+//! Depthwise convolutions (one input and one output channel per group) are
+//! exempt: both runtimes run them in kernels of their own that widen the
+//! u8 values to 16 bits and multiply exactly, never pairing products.
+//!
+//! For each other quantized Conv, MatMul and Gemm, this module bounds every pair
 //! of adjacent products by the channels' calibrated ranges (each widened
 //! by [`HEADROOM`] for inputs beyond the calibration set, within the
 //! quantizer's range). The runtimes pair depths in their own orders, so
@@ -153,6 +157,12 @@ fn layer_saturates(g: &Graph, l: &Layer, shape: &[usize], q: &[i32], bounds: &[(
             let positions: usize = shape[2..].iter().product();
             let groups = usize::try_from(conv.group.max(1)).unwrap_or(1);
             let per_group = (m / groups).max(1);
+            if cg == 1 && per_group == 1 && groups > 1 {
+                // Depthwise: the runtimes' depthwise kernels widen to 16
+                // bits and multiply exactly (onnxruntime's
+                // MlasConvDepthwise, oneDNN's dw kernels); no pairs.
+                return false;
+            }
             let mut seq = Vec::with_capacity(cg * positions);
             (0..m).any(|o| {
                 let first = (o / per_group) * cg;
@@ -222,7 +232,7 @@ pub fn saturating(
             if !ok_shape {
                 return true;
             }
-            candidates.iter().any(|(_, acts, _)| {
+            candidates.iter().map(|c| &c.acts).any(|acts| {
                 quantizer_of(g, &producers, acts, id).is_some_and(|(spec, through)| {
                     // A per-channel quantizer seen through a layout op may
                     // have its channels elsewhere: bound by the full range.
