@@ -32,8 +32,30 @@ use crate::report::QuantizerRow;
 use crate::smooth_quant::Smoothed;
 use crate::spec::QuantSpec;
 
-/// An estimator with the activation specs and report rows it gives.
-pub type Candidate = (RangeEstimator, Vec<(ActQuantizer, QuantSpec)>, Vec<QuantizerRow>);
+/// A way to set the activation ranges, with the specs and report rows it
+/// gives.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub estimator: RangeEstimator,
+    /// Per-tensor activations asymmetric although placed symmetric (NNCF's
+    /// MIXED preset on a model the PERFORMANCE preset placed).
+    pub asymmetric: bool,
+    pub acts: Vec<(ActQuantizer, QuantSpec)>,
+    pub rows: Vec<QuantizerRow>,
+}
+
+impl Candidate {
+    /// Its name in reports: the estimator's, then `asymmetric` when so.
+    pub fn label(&self) -> String {
+        range_label(self.estimator, self.asymmetric)
+    }
+}
+
+/// `estimator`'s name, then `asymmetric` when so.
+pub fn range_label(estimator: RangeEstimator, asymmetric: bool) -> String {
+    let name = estimator.name();
+    if asymmetric { format!("{name} asymmetric") } else { name.to_string() }
+}
 
 /// What the algorithms of a run work on and leave for the next one.
 #[derive(Debug)]
@@ -56,7 +78,8 @@ pub struct State {
     /// Corrected biases by (reader node, input slot).
     pub biases: NewBiases,
     pub corrections: Vec<Correction>,
-    pub range_errors: Vec<(RangeEstimator, f64)>,
+    /// Each candidate's output error, by [`Candidate::label`].
+    pub range_errors: Vec<(String, f64)>,
     pub smoothed: Smoothed,
     /// Channel pairs ChannelAlignment aligned, as "first → second".
     pub aligned: Vec<String>,

@@ -108,7 +108,7 @@ impl Algorithm for BiasCorrection {
             orig.insert(c.bias_reader, b);
         }
         let mut cur = orig.clone();
-        let acts = s.candidates.first().map(|c| c.1.clone()).unwrap_or_default();
+        let acts = s.candidates.first().map(|c| c.acts.clone()).unwrap_or_default();
         let level = levels(&s.graph, &self.layers)?;
         let mut rows = vec![None; self.layers.len()];
         for lvl in 1..=level.iter().copied().max().unwrap_or(0) {

@@ -11,10 +11,10 @@ use ptq_stats::Granularity;
 use rayon::prelude::*;
 
 use crate::activations;
-use crate::algorithm::{Algorithm, State};
+use crate::algorithm::{Algorithm, Candidate, State};
 use crate::calibrate::{Collected, Watch};
 use crate::error::AlgoError;
-use crate::options::OverflowFix;
+use crate::options::{OverflowFix, Preset};
 use crate::overflow;
 use crate::placement::{ActQuantizer, Scheme, WeightQuantizer};
 use crate::range::{self, RangeEstimator};
@@ -69,14 +69,31 @@ impl Algorithm for MinMax {
             RangeEstimator::Auto => vec![RangeEstimator::MeanMinMax, RangeEstimator::Mse, RangeEstimator::MinMax],
             how => vec![how],
         };
+        // The automatic choice also tries asymmetric activations (NNCF's
+        // MIXED preset) when the PERFORMANCE preset placed them and the
+        // caller named no preset: a HardSwish or a batch norm without a
+        // Relu leaves activations far from symmetric about zero.
+        let mut settings: Vec<(RangeEstimator, bool)> = estimators.iter().map(|&e| (e, false)).collect();
+        let symmetric = s.placed.acts.iter().any(|q| q.scheme == Scheme::Symmetric && q.axis.is_none());
+        if self.estimator == RangeEstimator::Auto
+            && s.opts.preset.is_none()
+            && s.placed.preset == Some(Preset::Performance)
+            && symmetric
+        {
+            settings.extend(estimators.iter().map(|&e| (e, true)));
+        }
         let pool = crate::pool::pool(s.opts.threads)?;
-        let (graph, acts) = (&s.graph, &s.placed.acts);
+        let (graph, placed) = (&s.graph, &s.placed.acts);
         s.candidates = pool.install(|| {
-            estimators
+            settings
                 .par_iter()
-                .map(|&how| {
-                    let (acts, rows) = activations::specs(graph, acts, stats, how);
-                    (how, acts, rows)
+                .map(|&(estimator, asymmetric)| {
+                    let (acts, rows) = if asymmetric {
+                        activations::specs(graph, &asymmetric_acts(placed), stats, estimator)
+                    } else {
+                        activations::specs(graph, placed, stats, estimator)
+                    };
+                    Candidate { estimator, asymmetric, acts, rows }
                 })
                 .collect()
         });
@@ -90,6 +107,14 @@ impl Algorithm for MinMax {
             pool.install(|| weight_specs(&s.graph, &s.placed.weights, self.weights_range, self.weight_sqnr));
         Ok(())
     }
+}
+
+/// `acts` with each per-tensor quantizer asymmetric (per-channel ones stay
+/// symmetric: the integer depthwise kernel takes one zero point).
+fn asymmetric_acts(acts: &[ActQuantizer]) -> Vec<ActQuantizer> {
+    acts.iter()
+        .map(|q| if q.axis.is_none() { ActQuantizer { scheme: Scheme::Asymmetric, ..q.clone() } } else { q.clone() })
+        .collect()
 }
 
 /// Symmetric specs for the weights, with their report rows (with each

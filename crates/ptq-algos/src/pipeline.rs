@@ -216,7 +216,9 @@ pub fn quantize_graph(
         runs,
         ..
     } = s;
-    let (range_estimator, acts, mut rows) = candidates.swap_remove(0);
+    let chosen = candidates.swap_remove(0);
+    let (range_estimator, range_asymmetric, acts, mut rows) =
+        (chosen.estimator, chosen.asymmetric, chosen.acts, chosen.rows);
     rows.extend(weight_rows);
     // Each row's place in the graph: its first reader's topological index.
     if let Ok(order) = ptq_ir::topo::topo_order(&g) {
@@ -270,7 +272,12 @@ pub fn quantize_graph(
         t.diagnose = s7.elapsed().as_secs_f64();
     }
     let report = Report {
-        preset: placed.preset.unwrap_or(crate::options::Preset::Performance),
+        // The range choice may have made PERFORMANCE's activations asymmetric.
+        preset: if range_asymmetric {
+            crate::options::Preset::Mixed
+        } else {
+            placed.preset.unwrap_or(crate::options::Preset::Performance)
+        },
         model_type: placed.model_type,
         model_type_reason: placed.model_type_reason.clone(),
         subset_items: collected.items,
@@ -285,6 +292,7 @@ pub fn quantize_graph(
         ignored,
         bias_corrections: corrections,
         range_estimator,
+        range_asymmetric,
         range_errors,
         weights_range: opts.weights_range,
         overflow_fix: opts.overflow_fix,

@@ -73,12 +73,19 @@ fn auto_ranges_take_the_estimator_with_the_least_output_error() {
     let mut it = data.clone().into_iter().map(Ok);
     let q = crate::quantize_graph(&g, &mut it, &opts, &mut |_| {}).unwrap();
     let errs = &q.report.range_errors;
-    assert_eq!(errs.len(), 3, "{errs:?}");
+    // The three estimators, then the best one's asymmetric twin (the
+    // preset was not asked for, and PERFORMANCE placed symmetric ranges).
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    let best_symmetric = errs[..3].iter().fold(&errs[0], |b, e| if e.1 < b.1 { e } else { b });
+    assert_eq!(errs[3].0, format!("{} asymmetric", best_symmetric.0));
     let least = errs.iter().fold(f64::INFINITY, |m, (_, e)| m.min(*e));
-    let chosen = errs.iter().find(|(e, _)| *e == q.report.range_estimator).unwrap();
+    let label = crate::algorithm::range_label(q.report.range_estimator, q.report.range_asymmetric);
+    let chosen = errs.iter().find(|(e, _)| *e == label).unwrap();
     assert_eq!(chosen.1, least, "{errs:?}");
-    // The chosen ranges are that estimator's.
-    let fixed = QuantizeOptions { range_estimator: q.report.range_estimator, ..QuantizeOptions::default() };
+    assert_eq!(q.report.preset == crate::Preset::Mixed, q.report.range_asymmetric);
+    // The chosen ranges are that estimator's, with that preset.
+    let preset = Some(if q.report.range_asymmetric { crate::Preset::Mixed } else { crate::Preset::Performance });
+    let fixed = QuantizeOptions { range_estimator: q.report.range_estimator, preset, ..QuantizeOptions::default() };
     let mut it = data.into_iter().map(Ok);
     let p = crate::quantize_graph(&g, &mut it, &fixed, &mut |_| {}).unwrap();
     let specs = |q: &crate::Quantized| q.setup.acts.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();

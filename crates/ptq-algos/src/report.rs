@@ -131,9 +131,13 @@ pub struct Report {
     pub bias_corrections: Vec<Correction>,
     /// The estimator the per-tensor activation ranges come from.
     pub range_estimator: RangeEstimator,
+    /// Whether the range choice made the per-tensor activations asymmetric
+    /// (then `preset` says MIXED).
+    pub range_asymmetric: bool,
     /// With `RangeEstimator::Auto`: each candidate's output error on the
-    /// first calibration items (see `range_choice::relative_error`).
-    pub range_errors: Vec<(RangeEstimator, f64)>,
+    /// first calibration items (see `range_choice::relative_error`), by
+    /// `algorithm::Candidate::label`.
+    pub range_errors: Vec<(String, f64)>,
     /// How the weight ranges came from the weights.
     pub weights_range: crate::weight_range::WeightRange,
     /// Which weights were to get 7 bits ([`crate::OverflowFix`]).

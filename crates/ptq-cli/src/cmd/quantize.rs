@@ -364,16 +364,12 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             ptq::SMOOTH_QUANT_OUTLIER_RATIO
         );
     }
-    let name = |e: &ptq::RangeEstimator| e.name();
+    let chosen = format!("{}{}", r.range_estimator.name(), if r.range_asymmetric { " asymmetric" } else { "" });
     if r.range_errors.is_empty() {
-        println!("activation ranges: {}", name(&r.range_estimator));
+        println!("activation ranges: {chosen}");
     } else {
-        let errs: Vec<String> = r.range_errors.iter().map(|(e, x)| format!("{} {x:.3e}", name(e))).collect();
-        println!(
-            "activation ranges: {} (output error on the first calibration items: {})",
-            name(&r.range_estimator),
-            errs.join(", ")
-        );
+        let errs: Vec<String> = r.range_errors.iter().map(|(e, x)| format!("{e} {x:.3e}")).collect();
+        println!("activation ranges: {chosen} (output error on the first calibration items: {})", errs.join(", "));
     }
     if !r.folded_batch_norms.is_empty() {
         println!("folded batch norms: {}", r.folded_batch_norms.join(", "));
