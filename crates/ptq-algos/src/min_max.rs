@@ -98,7 +98,9 @@ impl Algorithm for MinMax {
                 .collect()
         });
         if s.opts.overflow_fix == OverflowFix::Auto {
-            let hit = overflow::saturating(&s.graph, &s.placed.weights, self.weights_range, &s.candidates, stats);
+            let hit = pool.install(|| {
+                overflow::saturating(&s.graph, &s.placed.weights, self.weights_range, &s.candidates, stats)
+            });
             for w in s.placed.weights.iter_mut().filter(|w| hit.contains(&w.value)) {
                 w.half_range = true;
             }

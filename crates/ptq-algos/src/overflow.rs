@@ -26,6 +26,7 @@
 use std::collections::HashMap;
 
 use ptq_ir::{Graph, NodeId, Op, Tensor, ValueId};
+use rayon::prelude::*;
 
 use crate::algorithm::Candidate;
 use crate::calibrate::{Collected, Watch};
@@ -210,14 +211,18 @@ pub fn saturating(
     stats: &Collected,
 ) -> Vec<ValueId> {
     let producers = g.producers();
-    let mut out = vec![];
-    for w in weights.iter().filter(|w| !w.half_range) {
-        let Some(Tensor::F32(a)) = g.constant(w.value) else { continue };
+    // One task per weight, on the current pool; each weight is quantized
+    // only once a layer needs it (not for an embedding table's Gather).
+    let check = |w: &WeightQuantizer| -> Option<ValueId> {
+        let Some(Tensor::F32(a)) = g.constant(w.value) else { return None };
         let shape = a.shape().to_vec();
-        let amax = crate::weight_range::ranges(a, w.axis, how, false);
-        let axis = if amax.len() > 1 { w.axis } else { None };
-        let wspec = spec::symmetric_weight(&amax, axis, false);
-        let q = quantized(a, &wspec, axis);
+        let q = std::cell::OnceCell::new();
+        let quantized = || {
+            let amax = crate::weight_range::ranges(a, w.axis, how, false);
+            let axis = if amax.len() > 1 { w.axis } else { None };
+            let wspec = spec::symmetric_weight(&amax, axis, false);
+            wspec.quantize_all_i8(a).iter().map(|&v| i32::from(v)).collect::<Vec<i32>>()
+        };
         let hit = w.readers.iter().any(|&(id, slot)| {
             let Some(l) = layer(g, id, slot) else {
                 return g
@@ -241,23 +246,13 @@ pub fn saturating(
                     } else {
                         u8_bounds(spec, s.min(), s.max())
                     };
-                    layer_saturates(g, &l, &shape, &q, &bounds)
+                    layer_saturates(g, &l, &shape, q.get_or_init(quantized), &bounds)
                 })
             })
         });
-        if hit {
-            out.push(w.value);
-        }
-    }
-    out
-}
-
-/// `a` quantized by `spec` along `axis`, in row-major order.
-fn quantized(a: &ndarray::ArrayD<f32>, spec: &QuantSpec, axis: Option<usize>) -> Vec<i32> {
-    let shape = a.shape();
-    let inner: usize = axis.map_or(1, |ax| shape[ax + 1..].iter().product());
-    let len = axis.map_or(1, |ax| shape[ax]);
-    a.iter().enumerate().map(|(i, &x)| spec.quantize(x, if len > 1 { (i / inner) % len } else { 0 })).collect()
+        hit.then_some(w.value)
+    };
+    weights.par_iter().filter(|w| !w.half_range).filter_map(check).collect()
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
             .constant(q.value)
             .ok_or_else(|| AlgoError::Node { node: base.clone(), msg: "weight is not constant".into() })?;
         let Tensor::F32(wa) = w else { continue };
-        let qa = spec.map_channels(wa, |x, c| spec.quantize(x, c) as i8);
+        let qa = spec.quantize_all_i8(wa);
         let qv = p.add_constant(names.fresh(&format!("{base}_quantized")), Tensor::I8(qa));
         let tag = names.quantizer();
         let scale = p.add_constant(names.fresh(&format!("{tag}_scale")), scalar_or_vec_f32(&spec.scale));

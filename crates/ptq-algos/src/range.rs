@@ -162,7 +162,7 @@ pub fn histogram_mse(h: &Histogram, spec: &QuantSpec) -> f64 {
             let sum: f64 = (0..SUB)
                 .map(|k| {
                     let x = lo + (i as f64 + (k as f64 + 0.5) / SUB as f64) * w;
-                    let q = ((x / s).round_ties_even() + z).clamp(qmin, qmax);
+                    let q = (crate::spec::round_even_f64(x / s) + z).clamp(qmin, qmax);
                     let d = x - (q - z) * s;
                     d * d
                 })

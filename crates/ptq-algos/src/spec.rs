@@ -52,14 +52,33 @@ impl QuantSpec {
         self.dequantize(self.quantize(x, c), c)
     }
 
-    /// The SQNR (dB) of quantizing the constant `a` with this spec.
+    /// The SQNR (dB) of quantizing the constant `a` with this spec, summed
+    /// in element order without a copy of `a` (a transformer's embedding
+    /// table is tens of MB).
     pub fn sqnr_db(&self, a: &ndarray::ArrayD<f32>) -> Option<f64> {
-        let fake = self.fake_all(a);
         let (mut sig, mut err) = (0.0f64, 0.0f64);
-        for (&x, &y) in a.iter().zip(fake.iter()) {
+        let mut add = |x: f32, y: f32| {
             let d = f64::from(x) - f64::from(y);
             sig += f64::from(x) * f64::from(x);
             err += d * d;
+        };
+        match channel_runs(a, self.axis).filter(|_| self.floats_exact()) {
+            Some(runs) => {
+                let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
+                for (c, run) in runs {
+                    let (s, z) = self.at(c);
+                    for &x in run {
+                        // `fake_all`'s formula.
+                        let q = (round_even(x / s) + z).max(lo).min(hi);
+                        add(x, if x.is_nan() { 0.0 } else { (q - z) * s });
+                    }
+                }
+            }
+            None => {
+                for (&x, &y) in a.iter().zip(self.fake_all(a).iter()) {
+                    add(x, y);
+                }
+            }
         }
         crate::report::sqnr_db(sig, err)
     }
@@ -69,17 +88,12 @@ impl QuantSpec {
     /// levels as floats (exact for levels within ±2²⁴, which 8-bit specs
     /// are; others take the per-element path).
     pub fn fake_all(&self, a: &ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
-        const EXACT: i32 = 1 << 24;
-        if self.levels.0 < -EXACT || self.levels.1 > EXACT || self.zero_point.iter().any(|z| z.abs() > EXACT) {
+        if !self.floats_exact() {
             return self.map_channels(a, |x, c| self.fake(x, c));
         }
         let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
-        let at = |c: usize| {
-            let c = c.min(self.scale.len() - 1);
-            (self.scale[c], self.zero_point[c.min(self.zero_point.len() - 1)] as f32)
-        };
         self.map_runs(a, |c, run, out| {
-            let (s, z) = at(c);
+            let (s, z) = self.at(c);
             // Branch-free, so that it vectorizes: `max`/`min` take the
             // level for a NaN quotient, and the select then gives fake's 0.
             for (o, &x) in out.iter_mut().zip(run) {
@@ -88,6 +102,40 @@ impl QuantSpec {
             }
         })
         .unwrap_or_else(|| self.map_channels(a, |x, c| self.fake(x, c)))
+    }
+
+    /// [`QuantSpec::quantize`] of every element of `a` as i8 (the spec's
+    /// levels must fit i8), a channel's run at a time in f32 as
+    /// [`QuantSpec::fake_all`] does.
+    pub fn quantize_all_i8(&self, a: &ndarray::ArrayD<f32>) -> ndarray::ArrayD<i8> {
+        let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
+        self.floats_exact()
+            .then(|| {
+                self.map_runs(a, |c, run, out| {
+                    let (s, z) = self.at(c);
+                    for (o, &x) in out.iter_mut().zip(run) {
+                        let q = (round_even(x / s) + z).max(lo).min(hi);
+                        // `quantize` takes a NaN to the zero point.
+                        *o = if x.is_nan() { z as i8 } else { q as i8 };
+                    }
+                })
+            })
+            .flatten()
+            .unwrap_or_else(|| self.map_channels(a, |x, c| self.quantize(x, c) as i8))
+    }
+
+    /// Whether the levels and zero points are exact as floats (within
+    /// ±2²⁴, as 8-bit specs are), so that quantizing in f32 gives
+    /// [`QuantSpec::fake`]'s numbers.
+    fn floats_exact(&self) -> bool {
+        const EXACT: i32 = 1 << 24;
+        self.levels.0 >= -EXACT && self.levels.1 <= EXACT && self.zero_point.iter().all(|z| z.abs() <= EXACT)
+    }
+
+    /// Channel `c`'s scale and zero point (as a float).
+    fn at(&self, c: usize) -> (f32, f32) {
+        let c = c.min(self.scale.len() - 1);
+        (self.scale[c], self.zero_point[c.min(self.zero_point.len() - 1)] as f32)
     }
 
     /// `f(channel, run, out)` over [`channel_runs`] of `a` along
@@ -161,6 +209,19 @@ pub(crate) fn channel_runs(
 #[inline]
 pub fn round_even(v: f32) -> f32 {
     const BIG: f32 = 8_388_608.0;
+    if v.abs() < BIG {
+        let t = BIG.copysign(v);
+        (v + t) - t
+    } else {
+        v
+    }
+}
+
+/// [`round_even`] for f64 (2⁵² in place of 2²³), as
+/// [`f64::round_ties_even`].
+#[inline]
+pub fn round_even_f64(v: f64) -> f64 {
+    const BIG: f64 = 4_503_599_627_370_496.0;
     if v.abs() < BIG {
         let t = BIG.copysign(v);
         (v + t) - t
@@ -336,6 +397,13 @@ mod tests {
             let got = spec.fake_all(&w);
             assert!(want.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "{want} {got}");
         }
+        // quantize_all_i8 is quantize, the same way.
+        for spec in
+            [symmetric_weight(&[1.0, 2.0, 0.5], Some(0), false), symmetric_weight(&[3.0, 0.2, 1.0], Some(0), true)]
+        {
+            let want = spec.map_channels(&w, |x, c| spec.quantize(x, c) as i8);
+            assert_eq!(spec.quantize_all_i8(&w), want);
+        }
         let empty = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[0, 3]));
         assert_eq!(
             QuantSpec { axis: Some(1), ..symmetric_activation(1.0, true) }.map_channels(&empty, |x, _| x).shape(),
@@ -365,6 +433,15 @@ mod tests {
             prop_assert!(r.to_bits() == v.round_ties_even().to_bits() || r == v.round_ties_even() || (r.is_nan() && v.is_nan()));
             let h = half as f32 + 0.5;
             prop_assert_eq!(round_even(h), h.round_ties_even());
+        }
+
+        #[test]
+        fn round_even_f64_matches_the_standard_library_on_any_bits(bits in any::<u64>(), half in -1i64 << 40..1i64 << 40) {
+            let v = f64::from_bits(bits);
+            let r = round_even_f64(v);
+            prop_assert!(r.to_bits() == v.round_ties_even().to_bits() || r == v.round_ties_even() || (r.is_nan() && v.is_nan()));
+            let h = half as f64 + 0.5;
+            prop_assert_eq!(round_even_f64(h), h.round_ties_even());
         }
 
         #[test]
