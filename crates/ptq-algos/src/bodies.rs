@@ -232,7 +232,9 @@ pub fn quantize(
             )
             .map_err(|e| AlgoError::Node { node: path.clone(), msg: format!("quantizing the body: {e}") })?;
             if !q.report.quantizers.is_empty() {
-                body.graph = q.graph;
+                let mut quantized = q.graph;
+                scope_new_names(&mut quantized, &body.graph, &path)?;
+                body.graph = quantized;
             }
             merge(&mut out, &path, q.report);
         }
@@ -241,6 +243,27 @@ pub fn quantize(
         p.apply(g)?;
     }
     Ok(out)
+}
+
+/// Prefixes with `path/` every value and node name of `quantized` that
+/// `before` (the body it was quantized from) does not have: the quantizers
+/// every graph names `q0`, `q1`... would otherwise repeat across bodies and
+/// the enclosing graph, which ONNX's single-assignment rule forbids.
+fn scope_new_names(quantized: &mut Graph, before: &Graph, path: &str) -> Result<(), AlgoError> {
+    let old = ptq_ir::names::NameSet::of_graph(before);
+    for v in quantized.values_mut() {
+        if !old.contains(&v.name) {
+            v.name = format!("{path}/{}", v.name);
+        }
+    }
+    let mut p = Patch::new();
+    for (id, n) in quantized.iter_nodes() {
+        if !old.contains(&n.name) {
+            p.rename(id, format!("{path}/{}", n.name));
+        }
+    }
+    p.apply(quantized)?;
+    Ok(())
 }
 
 /// Widens the declared facts of the body's inputs to what the runs gave:

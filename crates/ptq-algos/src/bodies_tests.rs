@@ -201,3 +201,32 @@ fn a_body_node_in_a_strict_ignored_scope_is_found_and_kept_float() {
     let opts = QuantizeOptions { ignored_scope: scope, ..QuantizeOptions::default() };
     assert!(crate::quantize_graph(&g, &mut it, &opts, &mut |_| {}).is_err());
 }
+
+/// Every name a node writes, in `g` and in the bodies nested in it.
+fn written_names(g: &Graph, out: &mut Vec<String>) {
+    for (_, n) in g.iter_nodes() {
+        out.extend(n.outputs.iter().flatten().map(|&v| g.value(v).name.clone()));
+        for body in n.op.bodies() {
+            written_names(&body.graph, out);
+        }
+    }
+}
+
+#[test]
+fn quantizers_in_both_branches_keep_every_name_written_once() {
+    // Both branches run, so both get quantizers: ONNX's single assignment
+    // holds across the model, as onnxruntime checks when it loads it.
+    let g = if_model();
+    let mut items = if_items(4, true);
+    items.extend(if_items(4, false));
+    let q = quantize(&g, items, &QuantizeOptions::default());
+    let Op::If(o) = &q.graph.node(node(&q.graph, "branch")).unwrap().op else { panic!() };
+    assert!(has_quantizers(&o.then_branch.graph) && has_quantizers(&o.else_branch.graph));
+    let mut names = vec![];
+    written_names(&q.graph, &mut names);
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("branch/else_branch/q")), "{names:?}");
+}

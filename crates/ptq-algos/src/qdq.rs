@@ -134,7 +134,7 @@ pub struct Plan<'a> {
 
 /// Applies `plan` to `g`.
 pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
-    let mut names = Namer { names: NameSet::of_graph(g), next: 0 };
+    let mut names = Namer { names: deep_names(g), next: 0 };
     let mut p = Patch::new();
     let consumers = g.consumers();
     let mut edge_spec: HashMap<(NodeId, usize), Written> = HashMap::new();
@@ -283,6 +283,27 @@ pub fn apply(g: &mut Graph, plan: &Plan<'_>) -> Result<Applied, AlgoError> {
         }
     }
     Ok(p.apply(g)?)
+}
+
+/// The names of `g` and of every body nested in it: a name a body uses may
+/// not be defined again outside it.
+fn deep_names(g: &Graph) -> NameSet {
+    let mut names = NameSet::of_graph(g);
+    let mut stack: Vec<&Graph> = vec![g];
+    while let Some(graph) = stack.pop() {
+        for (_, n) in graph.iter_nodes() {
+            for body in n.op.bodies() {
+                for v in body.graph.values() {
+                    names.insert(v.name.clone());
+                }
+                for (_, bn) in body.graph.iter_nodes() {
+                    names.insert(bn.name.clone());
+                }
+                stack.push(&body.graph);
+            }
+        }
+    }
+    names
 }
 
 /// Whether node `n`'s output, or the output of a single Relu or Clip
