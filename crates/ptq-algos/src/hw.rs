@@ -29,6 +29,12 @@ pub fn depthwise_channels(g: &Graph, n: NodeId) -> Option<usize> {
     (ws.len() >= 3 && rank >= 3 && m % groups as u64 == 0).then_some(groups)
 }
 
+/// Whether `op` is a Relu or a Clip: the activations a Q/DQ runtime fuses
+/// into the convolution (or GEMM) in front of it.
+pub fn fused_activation(op: &Op) -> bool {
+    matches!(op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu) || matches!(op, Op::Clip(_))
+}
+
 #[cfg(test)]
 mod tests {
     use ptq_ir::ops::binary::{Binary, BinaryKind};

@@ -346,8 +346,7 @@ fn conv_outputs(g: &Graph, l: &Links, convs: &[NodeId], scheme: Scheme, acts: &m
         let Some(mut v) = g.node(c).and_then(|n| n.outputs.first().copied().flatten()) else { continue };
         if let [(r, 0)] = l.readers(v)
             && let Some(rn) = g.node(*r)
-            && (matches!(&rn.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu)
-                || matches!(rn.op, Op::Clip(_)))
+            && hw::fused_activation(&rn.op)
             && let Some(o) = rn.outputs.first().copied().flatten()
         {
             v = o;

@@ -320,8 +320,7 @@ fn output_quantized(
     }
     match consumers.get(&out).map(Vec::as_slice) {
         Some([(r, 0)]) if !g.outputs().contains(&out) => g.node(*r).is_some_and(|rn| {
-            (matches!(&rn.op, Op::Unary(u) if u.kind == ptq_ir::ops::unary::UnaryKind::Relu)
-                || matches!(rn.op, Op::Clip(_)))
+            crate::hw::fused_activation(&rn.op)
                 && rn.outputs.first().copied().flatten().is_some_and(|o| quantized.contains(&o))
         }),
         _ => false,

@@ -64,13 +64,10 @@ impl QuantSpec {
         };
         match channel_runs(a, self.axis).filter(|_| self.floats_exact()) {
             Some(runs) => {
-                let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
                 for (c, run) in runs {
-                    let (s, z) = self.at(c);
+                    let grid = self.grid(c);
                     for &x in run {
-                        // `fake_all`'s formula.
-                        let q = (round_even(x / s) + z).max(lo).min(hi);
-                        add(x, if x.is_nan() { 0.0 } else { (q - z) * s });
+                        add(x, grid.fake(x));
                     }
                 }
             }
@@ -91,14 +88,10 @@ impl QuantSpec {
         if !self.floats_exact() {
             return self.map_channels(a, |x, c| self.fake(x, c));
         }
-        let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
         self.map_runs(a, |c, run, out| {
-            let (s, z) = self.at(c);
-            // Branch-free, so that it vectorizes: `max`/`min` take the
-            // level for a NaN quotient, and the select then gives fake's 0.
+            let grid = self.grid(c);
             for (o, &x) in out.iter_mut().zip(run) {
-                let q = (round_even(x / s) + z).max(lo).min(hi);
-                *o = if x.is_nan() { 0.0 } else { (q - z) * s };
+                *o = grid.fake(x);
             }
         })
         .unwrap_or_else(|| self.map_channels(a, |x, c| self.fake(x, c)))
@@ -108,15 +101,12 @@ impl QuantSpec {
     /// levels must fit i8), a channel's run at a time in f32 as
     /// [`QuantSpec::fake_all`] does.
     pub fn quantize_all_i8(&self, a: &ndarray::ArrayD<f32>) -> ndarray::ArrayD<i8> {
-        let (lo, hi) = (self.levels.0 as f32, self.levels.1 as f32);
         self.floats_exact()
             .then(|| {
                 self.map_runs(a, |c, run, out| {
-                    let (s, z) = self.at(c);
+                    let grid = self.grid(c);
                     for (o, &x) in out.iter_mut().zip(run) {
-                        let q = (round_even(x / s) + z).max(lo).min(hi);
-                        // `quantize` takes a NaN to the zero point.
-                        *o = if x.is_nan() { z as i8 } else { q as i8 };
+                        *o = grid.level(x) as i8;
                     }
                 })
             })
@@ -132,10 +122,15 @@ impl QuantSpec {
         self.levels.0 >= -EXACT && self.levels.1 <= EXACT && self.zero_point.iter().all(|z| z.abs() <= EXACT)
     }
 
-    /// Channel `c`'s scale and zero point (as a float).
-    fn at(&self, c: usize) -> (f32, f32) {
+    /// Channel `c`'s grid in f32 (exact when [`QuantSpec::floats_exact`]).
+    fn grid(&self, c: usize) -> Grid {
         let c = c.min(self.scale.len() - 1);
-        (self.scale[c], self.zero_point[c.min(self.zero_point.len() - 1)] as f32)
+        Grid {
+            scale: self.scale[c],
+            zero: self.zero_point[c.min(self.zero_point.len() - 1)] as f32,
+            lo: self.levels.0 as f32,
+            hi: self.levels.1 as f32,
+        }
     }
 
     /// `f(channel, run, out)` over [`channel_runs`] of `a` along
@@ -199,6 +194,32 @@ pub(crate) fn channel_runs(
     // An empty array has no runs (and `chunks` takes no size 0).
     let (inner, run) = if flat.is_empty() { (1, 1) } else { (inner, run) };
     Some(flat.chunks(run).flat_map(move |block| block.chunks(inner).enumerate()))
+}
+
+/// One channel's quantization grid in f32, for the loops over whole runs:
+/// branch-free, so that they vectorize.
+#[derive(Clone, Copy)]
+struct Grid {
+    scale: f32,
+    zero: f32,
+    lo: f32,
+    hi: f32,
+}
+
+impl Grid {
+    /// [`QuantSpec::quantize`]'s level: `max`/`min` take a NaN quotient to
+    /// a bound, and the select gives `quantize`'s zero point instead.
+    #[inline]
+    fn level(self, x: f32) -> f32 {
+        let q = (round_even(x / self.scale) + self.zero).max(self.lo).min(self.hi);
+        if x.is_nan() { self.zero } else { q }
+    }
+
+    /// [`QuantSpec::fake`]: the level back on the real line (NaN gives 0).
+    #[inline]
+    fn fake(self, x: f32) -> f32 {
+        (self.level(x) - self.zero) * self.scale
+    }
 }
 
 /// `v` rounded half to even, as [`f32::round_ties_even`], without the libm

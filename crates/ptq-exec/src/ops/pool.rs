@@ -180,7 +180,8 @@ fn pool_plane_2d<T: Elem>(
     let (pt, pl) = if two { (g.pads[0].0, g.pads[1].0) } else { (0, g.pads[0].0) };
     let column_major = op.storage_order == 1;
     if idx.is_none() && dil == [1, 1] {
-        pool_plane_fast(op, src, y, [h, w], [oh, ow], [sh, sw], [pt, pl], kernel);
+        let plane = Plane { input: [h, w], out: [oh, ow], stride: [sh, sw], pad: [pt, pl], kernel };
+        pool_plane_fast(op, src, y, &plane);
         return;
     }
     for oy in 0..oh {
@@ -227,30 +228,38 @@ fn pool_plane_2d<T: Elem>(
     }
 }
 
+/// One undilated 2-D plane's geometry: input and output sizes, strides,
+/// leading pads and kernel, each as (rows, columns).
+struct Plane {
+    input: [usize; 2],
+    out: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    kernel: [usize; 2],
+}
+
+/// The in-bounds part `[first, end)` of a window of `k` taps starting at
+/// `start` (negative inside the leading pad) on an axis of `n`: empty, with
+/// `end <= first`, when the window lies wholly in the padding.
+fn clipped(start: isize, k: usize, n: usize) -> (usize, usize) {
+    (start.max(0) as usize, ((start + k as isize).min(n as isize)).max(0) as usize)
+}
+
 /// Undilated 2-D pooling without indices: whole-window rows are read as slices.
-#[allow(clippy::too_many_arguments)]
-fn pool_plane_fast<T: Elem>(
-    op: &Pool,
-    src: &[T],
-    y: &mut [T],
-    [h, w]: [usize; 2],
-    [oh, ow]: [usize; 2],
-    [sh, sw]: [usize; 2],
-    [pt, pl]: [usize; 2],
-    [kh, kw]: [usize; 2],
-) {
+fn pool_plane_fast<T: Elem>(op: &Pool, src: &[T], y: &mut [T], plane: &Plane) {
     if op.kind == PoolKind::Max {
-        max_plane_separable(src, y, [h, w], [oh, ow], [sh, sw], [pt, pl], [kh, kw]);
+        max_plane_separable(src, y, plane);
         return;
     }
+    let Plane { input: [h, w], out: [oh, ow], stride: [sh, sw], pad: [pt, pl], kernel: [kh, kw] } = *plane;
     let volume = (kh * kw) as f64;
     for oy in 0..oh {
         let y0 = (oy * sh) as isize - pt as isize;
-        let (r0, r1) = (y0.max(0) as usize, ((y0 + kh as isize).min(h as isize)).max(0) as usize);
+        let (r0, r1) = clipped(y0, kh, h);
         let out_row = &mut y[oy * ow..(oy + 1) * ow];
         for (ox, out) in out_row.iter_mut().enumerate() {
             let x0 = (ox * sw) as isize - pl as isize;
-            let (c0, c1) = (x0.max(0) as usize, ((x0 + kw as isize).min(w as isize)).max(0) as usize);
+            let (c0, c1) = clipped(x0, kw, w);
             let mut sum = 0f64;
             for r in r0..r1.max(r0) {
                 for &v in &src[r * w + c0..r * w + c1.max(c0)] {
@@ -274,21 +283,13 @@ fn pool_plane_fast<T: Elem>(
 /// element (top-left in bounds) is NaN, in both orders. Of equal maxima the
 /// first row's and then the first column's is kept, which can differ from
 /// the row-major scan only in the sign of a zero. An empty window gives −∞.
-#[allow(clippy::too_many_arguments)]
-fn max_plane_separable<T: Elem>(
-    src: &[T],
-    y: &mut [T],
-    [h, w]: [usize; 2],
-    [oh, ow]: [usize; 2],
-    [sh, sw]: [usize; 2],
-    [pt, pl]: [usize; 2],
-    [kh, kw]: [usize; 2],
-) {
+fn max_plane_separable<T: Elem>(src: &[T], y: &mut [T], plane: &Plane) {
+    let Plane { input: [h, w], out: [oh, ow], stride: [sh, sw], pad: [pt, pl], kernel: [kh, kw] } = *plane;
     let empty = T::from_f64(f64::NEG_INFINITY);
     let (mut colmax, mut rowmax): (Vec<T>, Vec<T>) = (Vec::with_capacity(w), Vec::with_capacity(w));
     for oy in 0..oh {
         let y0 = (oy * sh) as isize - pt as isize;
-        let (r0, r1) = (y0.max(0) as usize, ((y0 + kh as isize).min(h as isize)).max(0) as usize);
+        let (r0, r1) = clipped(y0, kh, h);
         let out_row = &mut y[oy * ow..(oy + 1) * ow];
         if r1 <= r0 {
             out_row.fill(empty);
@@ -322,7 +323,7 @@ fn max_plane_separable<T: Elem>(
         }
         for ox in (0..lo).chain(hi..ow) {
             let x0 = (ox * sw) as isize - pl as isize;
-            let (c0, c1) = (x0.max(0) as usize, ((x0 + kw as isize).min(w as isize)).max(0) as usize);
+            let (c0, c1) = clipped(x0, kw, w);
             out_row[ox] = match colmax.get(c0..c1) {
                 Some([first, rest @ ..]) => rest.iter().fold(*first, |m, &v| if v > m { v } else { m }),
                 _ => empty,

@@ -1,6 +1,8 @@
 //! Epilogues (bias, activation, residual, quantizer), quantizer moves,
 //! lookup tables and channels-last exchange between integer kernels.
 
+use ptq_ir::ops::conv::Conv;
+
 use super::*;
 
 /// QuantizeLinear then DequantizeLinear of `v` at (`s`, `z`); returns the
@@ -244,7 +246,6 @@ fn channel_requantized(g: &mut Graph, v: ValueId, name: &str, scales: &[f32], z:
 /// fake-quant path.
 #[test]
 fn per_channel_quantizers_after_convolutions_and_tables_stay_on_the_integer_path() {
-    use ptq_ir::ops::conv::Conv;
     let (n, c, h, w) = (2, 24, 6, 5);
     let mut g = Graph::default();
     let (_, xdq) = quantized_input(&mut g, 0.04, 120);
@@ -291,7 +292,6 @@ fn per_channel_quantizers_after_convolutions_and_tables_stay_on_the_integer_path
 #[test]
 fn integer_kernels_exchange_channels_last_tensors() {
     use ptq_ir::ops::binary::{Binary, BinaryKind};
-    use ptq_ir::ops::conv::Conv;
     let (n, c, h, w) = (2, 32, 5, 6);
     let mut g = Graph::default();
     let (_, mut xdq) = quantized_input(&mut g, 0.04, 120);
@@ -364,6 +364,19 @@ fn integer_kernels_exchange_channels_last_tensors() {
     assert!(yf.iter().filter(|&&v| v > 0.0).count() * 4 > yf.len(), "the output is mostly zero");
 }
 
+/// A quantized input (scale 0.04, zero point 120) through a 1x1 convolution
+/// of `c` to `c` channels with per-channel int8 weights and `bias`; its f32
+/// output `y`.
+fn quantized_pointwise_conv(g: &mut Graph, c: usize, bias: Option<ValueId>) -> ValueId {
+    let (_, xdq) = quantized_input(g, 0.04, 120);
+    let wq = konst(g, "w", i8s(&[c, c, 1, 1], 3));
+    let sw = konst(g, "sw", Tensor::from_f32s(&values(c, 5, 0.002, 0.02)));
+    let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
+    let wdq = node(g, "dq_w", dq, vec![wq, sw], "w_dq");
+    let conv = Op::Conv(Conv::default());
+    node(g, "conv", conv, vec![Some(xdq), Some(wdq), bias], "y")
+}
+
 /// MobileNetV3's Conv → HardSwish → Q/DQ: the HardSwish runs in the
 /// convolution's epilogue, which then quantizes too, so neither the
 /// HardSwish nor the f32 convolution output is materialised; without a
@@ -373,17 +386,11 @@ fn integer_kernels_exchange_channels_last_tensors() {
 /// quantized output within one step).
 #[test]
 fn a_hard_swish_after_a_convolution_runs_in_its_epilogue() {
-    use ptq_ir::ops::conv::Conv;
     let (n, c, h, w) = (2, 16, 5, 4);
     for (quantized, second_reader) in [(true, false), (false, false), (true, true)] {
         let mut g = Graph::default();
-        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
-        let wq = konst(&mut g, "w", i8s(&[c, c, 1, 1], 3));
-        let sw = konst(&mut g, "sw", Tensor::from_f32s(&values(c, 5, 0.002, 0.02)));
-        let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
-        let wdq = node(&mut g, "dq_w", dq, vec![wq, sw], "w_dq");
         let bias = konst(&mut g, "bias", Tensor::from_f32s(&values(c, 3, -1.0, 1.0)));
-        let y = node(&mut g, "conv", Op::Conv(Conv::default()), vec![Some(xdq), Some(wdq), bias], "y");
+        let y = quantized_pointwise_conv(&mut g, c, bias);
         let hs = node(&mut g, "hswish", Op::Unary(Unary { kind: UnaryKind::HardSwish }), vec![Some(y)], "hs");
         let out = if quantized { requantized(&mut g, hs, "o", 0.02, 20).1 } else { hs };
         g.outputs_mut().push(out);
@@ -416,16 +423,10 @@ fn a_hard_swish_after_a_convolution_runs_in_its_epilogue() {
 #[test]
 fn an_openvino_bias_add_and_relu_run_in_the_convolutions_epilogue() {
     use ptq_ir::ops::binary::{Binary, BinaryKind};
-    use ptq_ir::ops::conv::Conv;
     let (n, c, h, w) = (2, 16, 5, 4);
     for bias_shape in [vec![1, c, 1, 1], vec![c, 1, 1], vec![1, c, 1, w]] {
         let mut g = Graph::default();
-        let (_, xdq) = quantized_input(&mut g, 0.04, 120);
-        let wq = konst(&mut g, "w", i8s(&[c, c, 1, 1], 3));
-        let sw = konst(&mut g, "sw", Tensor::from_f32s(&values(c, 5, 0.002, 0.02)));
-        let dq = Op::DequantizeLinear(DequantizeLinear { axis: Some(0), block_size: None });
-        let wdq = node(&mut g, "dq_w", dq, vec![wq, sw], "w_dq");
-        let y = node(&mut g, "conv", Op::Conv(Conv::default()), vec![Some(xdq), Some(wdq), None], "y");
+        let y = quantized_pointwise_conv(&mut g, c, None);
         let len: usize = bias_shape.iter().product();
         let b = konst(&mut g, "b", Tensor::F32(tensor(&bias_shape, values(len, 3, -1.0, 1.0))));
         let added = node(&mut g, "add", Op::Binary(Binary { kind: BinaryKind::Add }), vec![Some(y), b], "yb");
